@@ -1,0 +1,13 @@
+"""paramcount: how many parameters a model has, where they are, and why.
+
+>>> import paramcount
+>>> paramcount.layer("Dense", units=2).count((4,)).total_params
+10
+"""
+
+from paramcount.errors import ParamcountError
+from paramcount.model import Summary, layer
+from paramcount.sources import summarize
+
+__version__ = "0.1.0"
+__all__ = ["ParamcountError", "Summary", "__version__", "layer", "summarize"]

@@ -1,0 +1,30 @@
+"""Errors raised by paramcount.
+
+Every error the library raises on purpose derives from one base class, so a caller (and the CLI)
+can catch them all at once::
+
+    ParamcountError
+    ├── SpecError      a layer or model description is wrong: unknown type, bad argument, bad file
+    └── ShapeError     the shapes do not fit: a kernel larger than its input, a Dense with no features
+
+Inner code says *what* is wrong; the model walker adds *where* (file, layer name and type, input
+shape) with :func:`ParamcountError.within`; the CLI prints the message on one line and exits 2.
+"""
+
+from __future__ import annotations
+
+
+class ParamcountError(Exception):
+    """Base class of every error paramcount raises on purpose."""
+
+    def within(self, where: str) -> ParamcountError:
+        """Return a copy of this error whose message is prefixed by ``where``."""
+        return type(self)(f"{where}: {self}")
+
+
+class SpecError(ParamcountError, ValueError):
+    """A layer, model description or file is invalid."""
+
+
+class ShapeError(ParamcountError, ValueError):
+    """Shapes are inconsistent: the layer cannot be built on this input."""

@@ -1,0 +1,370 @@
+"""The layer protocol and the registry of layer types.
+
+A layer type declares, for a given input shape, the weight tensors it creates (name, shape,
+trainable or not, parameter or buffer) and its output shape. Counts are derived from those
+shapes, never typed in. A framework convention that changes shapes (PyTorch's second RNN bias,
+BatchNorm statistics as buffers) is the ``framework`` argument of the layer, not a second class.
+
+Writing a layer type::
+
+    @register("Dense", torch=("Linear",))
+    class Dense(Layer):
+        def configure(self, a: Args) -> None:
+            self.units = a.int("units", "out_features", min=1)
+
+        def weights(self, x: Shape) -> list[Weight]: ...
+        def output_shape(self, x: Shape) -> Shape: ...
+        def formula(self, x: Shape) -> Formula | None: ...   # optional closed form
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, TypeVar
+
+from paramcount.errors import ShapeError, SpecError
+from paramcount.shapes import Dim, Shape, fmt_shape, prod
+
+KERAS = "keras"
+PYTORCH = "pytorch"
+FRAMEWORKS = {KERAS: KERAS, "tensorflow": KERAS, "tf": KERAS, "tf.keras": KERAS,
+              PYTORCH: PYTORCH, "torch": PYTORCH}
+
+
+def framework_name(name: str) -> str:
+    """Normalise a framework name (``"torch"`` -> ``"pytorch"``, ``"tensorflow"`` -> ``"keras"``)."""
+    try:
+        return FRAMEWORKS[name.lower()]
+    except KeyError:
+        raise SpecError(f"unknown framework {name!r}; expected 'keras' or 'pytorch'") from None
+
+
+@dataclass(frozen=True)
+class Weight:
+    """One weight tensor: its name, shape and role.
+
+    ``buffer`` marks PyTorch state that is not a parameter (BatchNorm running statistics):
+    PyTorch's ``model.parameters()`` does not count it, Keras counts the same tensors as
+    non-trainable parameters.
+
+    >>> Weight("kernel", (4, 2)).size
+    8
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    trainable: bool = True
+    buffer: bool = False
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A closed form: ``symbolic`` in words, ``numeric`` with the numbers plugged in.
+
+    ``numeric`` uses only integers, ``+``, ``-``, ``×``, ``·`` and parentheses, so a test can
+    evaluate it and compare with the count derived from the weight shapes.
+    """
+
+    symbolic: str
+    numeric: str
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a layer makes of its inputs: weights, output shape, closed form and notes."""
+
+    weights: tuple[Weight, ...]
+    output_shape: Shape
+    formula: Formula | None = None
+    notes: tuple[str, ...] = ()
+
+
+# Keys that every layer accepts and that never change a weight shape (Keras get_config() and
+# PyTorch constructor keys). Listed once so that a typo in a real argument is still caught.
+_NEUTRAL_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
+_NEUTRAL = frozenset({
+    "name", "activation", "recurrent_activation", "dtype", "device", "activity_regularizer",
+    "seed", "dropout", "recurrent_dropout", "inplace", "negative_slope", "rate", "p",
+    "noise_shape", "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+    "use_cudnn", "time_major", "autocast", "batch_first", "input_shape", "batch_input_shape",
+    "lora_rank", "lora_alpha", "quantization_config", "input_dim_hint", "module",
+    "registered_name", "build_config", "supports_masking", "threshold", "max_value",
+    "momentum", "eps_unused",
+})
+_REQUIRED = object()
+T = TypeVar("T")
+
+
+class Args:
+    """Reads a layer's arguments by name and alias, checks them, and remembers which were read.
+
+    ``finish()`` then rejects any argument nobody asked for (with a "did you mean" hint), so a
+    typo such as ``unit=2`` is an error rather than a silent default.
+    """
+
+    def __init__(self, layer_type: str, config: Mapping[str, Any]) -> None:
+        self.layer_type = layer_type
+        self.config = dict(config)
+        self.known: set[str] = set()
+        self.used: set[str] = set()
+
+    def get(self, *names: str, default: Any = _REQUIRED) -> Any:
+        self.known.update(names)
+        for name in names:
+            if name in self.config:
+                self.used.add(name)
+                return self.config[name]
+        if default is _REQUIRED:
+            near = difflib.get_close_matches(names[0], [str(k) for k in self.config], n=1)
+            more = f" (is {near[0]!r} a typo?)" if near else ""
+            raise SpecError(f"{self.layer_type} needs the argument {names[0]!r}{more}")
+        return default
+
+    def given(self, *names: str) -> bool:
+        """Whether any of ``names`` was passed (and mark them as known)."""
+        self.known.update(names)
+        return any(n in self.config for n in names)
+
+    def _bad(self, names: Sequence[str], value: Any, expected: str) -> SpecError:
+        name = next((n for n in names if n in self.config), names[0])
+        return SpecError(f"{self.layer_type}: {name}={value!r} is invalid; expected {expected}")
+
+    def int(self, *names: str, default: Any = _REQUIRED, min: int | None = None) -> Any:
+        value = self.get(*names, default=default)
+        if value is None and default is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise self._bad(names, value, "an integer")
+        if min is not None and value < min:
+            raise self._bad(names, value, f"an integer >= {min}")
+        return value
+
+    def float(self, *names: str, default: Any = _REQUIRED) -> float:
+        value = self.get(*names, default=default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._bad(names, value, "a number")
+        return float(value)
+
+    def bool(self, *names: str, default: Any = _REQUIRED) -> bool:
+        value = self.get(*names, default=default)
+        if not isinstance(value, bool):
+            raise self._bad(names, value, "true or false")
+        return value
+
+    def str(self, *names: str, default: Any = _REQUIRED, choices: Iterable[str] = ()) -> Any:
+        value = self.get(*names, default=default)
+        if value is None and default is None:
+            return None
+        allowed = tuple(choices)
+        if not isinstance(value, str) or (allowed and value not in allowed):
+            raise self._bad(names, value, " or ".join(map(repr, allowed)) or "a string")
+        return value
+
+    def ints(self, *names: str, n: int, default: Any = _REQUIRED, min: int | None = 1) -> Any:
+        """An int or a sequence of ``n`` ints (``kernel_size=3`` -> ``(3, 3)`` when ``n`` is 2)."""
+        value = self.get(*names, default=default)
+        if value is None and default is None:
+            return None
+        items = [value] * n if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(items, list | tuple) or len(items) != n or not all(
+            isinstance(v, int) and not isinstance(v, bool) and (min is None or v >= min)
+            for v in items
+        ):
+            bound = "" if min is None else f" >= {min}"
+            raise self._bad(names, value, f"an integer{bound} or {n} of them")
+        return tuple(items)
+
+    def finish(self, strict: bool = True) -> None:
+        if not strict:
+            return
+        for key in self.config:
+            if key in self.used or key in self.known or key in _NEUTRAL:
+                continue
+            if key.endswith(_NEUTRAL_SUFFIXES):
+                continue
+            hint = difflib.get_close_matches(key, sorted(self.known), n=1)
+            more = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise SpecError(f"{self.layer_type} has no argument {key!r}{more}")
+
+
+class Layer:
+    """Base class of every layer type. Subclasses override ``configure`` and, for one input,
+    ``weights``/``output_shape``/``formula``/``notes``; layers of several inputs override
+    ``build``."""
+
+    type_name: ClassVar[str] = "Layer"
+    #: argument names that only PyTorch uses: passing one selects PyTorch conventions
+    torch_args: ClassVar[frozenset[str]] = frozenset()
+    #: number of inputs; None for any number (merging layers)
+    n_inputs: ClassVar[int | None] = 1
+    #: argument names that a bare value or list fills in order (``Dense: 10``, ``Conv2D: [32, 3]``)
+    positional: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Mapping[str, Any] | None = None, framework: str = KERAS,
+                 strict: bool = True) -> None:
+        self.config = dict(config or {})
+        self.framework = framework_name(framework)
+        args = Args(self.type_name, self.config)
+        self.name: str | None = args.get("name", default=None)
+        self.trainable = args.bool("trainable", default=True)
+        self.configure(args)
+        args.finish(strict)
+
+    # -- to override -------------------------------------------------------------------------
+    def configure(self, a: Args) -> None:
+        """Read and check the arguments."""
+
+    def default_input_shape(self) -> Shape | None:
+        """The input shape fixed by the arguments alone (PyTorch's ``in_features``), if any."""
+        return None
+
+    def weights(self, x: Shape) -> list[Weight]:
+        return []
+
+    def output_shape(self, x: Shape) -> Shape:
+        return x
+
+    def formula(self, x: Shape) -> Formula | None:
+        return None
+
+    def notes(self, x: Shape) -> list[str]:
+        return []
+
+    # -- the protocol the model uses ---------------------------------------------------------
+    @property
+    def torch(self) -> bool:
+        return self.framework == PYTORCH
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        """Weights and output shape for these input shapes (one per input)."""
+        if len(inputs) != 1:
+            raise ShapeError(f"{self.type_name} takes one input, got {len(inputs)}")
+        x = inputs[0]
+        return Built(tuple(self.weights(x)), self.output_shape(x), self.formula(x),
+                     tuple(self.notes(x)))
+
+    def build_checked(self, inputs: Sequence[Shape]) -> Built:
+        """``build`` plus what every layer shares: ``trainable=False`` freezes all weights."""
+        built = self.build(inputs)
+        if not self.trainable:
+            frozen = tuple(replace(w, trainable=False) for w in built.weights)
+            built = replace(built, weights=frozen)
+        return built
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "name")
+        return f"{self.type_name}({args})"
+
+    # -- helpers for subclasses --------------------------------------------------------------
+    def last_dim(self, x: Shape, what: str = "features", expect: int | None = None) -> int:
+        """The known last dimension of ``x``, checked against ``expect`` when given."""
+        if not x:
+            raise ShapeError(f"{self.type_name} needs an input with {what}; got shape {fmt_shape(x)}")
+        d = x[-1]
+        if d is None:
+            raise ShapeError(
+                f"{self.type_name} needs a known number of {what}; got shape {fmt_shape(x)}")
+        if expect is not None and d != expect:
+            raise ShapeError(f"{self.type_name} expects {expect} {what}, got shape {fmt_shape(x)}")
+        return d
+
+    def rank(self, x: Shape, *ranks: int) -> None:
+        """Check that ``x`` has one of the given ranks (batch excluded)."""
+        if len(x) not in ranks:
+            want = " or ".join(str(r) for r in ranks)
+            raise ShapeError(f"{self.type_name} expects an input of rank {want} (batch excluded), "
+                             f"got shape {fmt_shape(x)}")
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+@dataclass
+class _Entry:
+    cls: type[Layer]
+    torch_name: bool  # the name itself implies PyTorch conventions (Linear, Conv2d)
+
+
+_REGISTRY: dict[str, _Entry] = {}
+_PREFIXES = ("torch.nn.", "nn.", "keras.layers.", "layers.", "tf.keras.layers.")
+L = TypeVar("L", bound=type[Layer])
+
+
+def register(*names: str, torch: Iterable[str] = ()) -> Callable[[L], L]:
+    """Register a layer class under Keras-style ``names`` and PyTorch-only ``torch`` names.
+
+    The first name is the canonical type name. A name registered twice is an error.
+    """
+    def deco(cls: L) -> L:
+        cls.type_name = names[0]
+        for name, is_torch in [(n, False) for n in names] + [(n, True) for n in torch]:
+            if name in _REGISTRY:
+                raise RuntimeError(f"layer name {name!r} registered twice")
+            _REGISTRY[name] = _Entry(cls, is_torch)
+        return cls
+    return deco
+
+
+def _strip(name: str) -> str:
+    for prefix in _PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def lookup(name: str) -> tuple[type[Layer], bool]:
+    """Find a layer class by name or alias; return it and whether the name implies PyTorch."""
+    key = _strip(name)
+    entry = _REGISTRY.get(key)
+    if entry is None:
+        folded = {k.lower(): e for k, e in _REGISTRY.items()}
+        entry = folded.get(key.lower())
+    if entry is None:
+        hint = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.6)
+        more = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise SpecError(f"unknown layer type {name!r}{more}")
+    return entry.cls, entry.torch_name
+
+
+def registered_names() -> dict[str, list[str]]:
+    """Canonical type name -> every name it answers to, for listings and docs."""
+    out: dict[str, list[str]] = {}
+    for name, entry in _REGISTRY.items():
+        out.setdefault(entry.cls.type_name, []).append(name)
+    return out
+
+
+def make_layer(name: str, config: Mapping[str, Any] | None = None,
+               framework: str | None = None, strict: bool = True) -> Layer:
+    """Instantiate a registered layer; ``framework=None`` infers it from the name and arguments.
+
+    >>> make_layer("Linear", {"in_features": 4, "out_features": 2}).framework
+    'pytorch'
+    """
+    cls, torch_name = lookup(name)
+    config = dict(config or {})
+    if framework is None:
+        framework = PYTORCH if torch_name or (set(config) & cls.torch_args) else KERAS
+    return cls(config, framework=framework, strict=strict)
+
+
+@dataclass
+class UnknownTally:
+    """Layer types that were met but not understood, counted per type (fvcore's habit)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, type_name: str) -> None:
+        self.counts[type_name] = self.counts.get(type_name, 0) + 1
+
+
+__all__ = ["Args", "Built", "Dim", "Formula", "KERAS", "Layer", "PYTORCH", "Shape", "Weight",
+           "lookup", "make_layer", "register", "registered_names"]

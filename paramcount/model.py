@@ -1,0 +1,336 @@
+"""The model tree: nodes, shape propagation, shared and tied weights, totals.
+
+A model is a tree of named nodes; a leaf node is one layer with the weight tensors it owns, an
+inner node is a block (a nested model, a residual block, a repeated group). Every weight is owned
+by exactly one node, so totals are plain sums: a shared layer is one node called several times,
+and a tied weight (an LM head reusing the embedding matrix) is listed where it is used but owned,
+and counted, where it was made.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from paramcount.errors import ParamcountError, ShapeError, SpecError
+from paramcount.layers import Formula, Layer, Weight, make_layer
+from paramcount.layers.base import KERAS, framework_name
+from paramcount.shapes import Shape, fmt_shape
+
+DTYPE_BYTES: dict[str, float] = {
+    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "mixed_float16": 4,
+    "mixed_bfloat16": 4, "float8": 1, "int8": 1, "uint8": 1, "int4": 0.5, "int32": 4, "int64": 8,
+}
+_DTYPE_ALIASES = {"fp64": "float64", "double": "float64", "fp32": "float32", "float": "float32",
+                  "fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp8": "float8"}
+
+
+def dtype_name(name: str) -> str:
+    """Normalise a dtype name (``"bf16"`` -> ``"bfloat16"``)."""
+    key = _DTYPE_ALIASES.get(name.lower(), name.lower())
+    if key not in DTYPE_BYTES:
+        raise SpecError(f"unknown dtype {name!r}; known: {', '.join(DTYPE_BYTES)}")
+    return key
+
+
+@dataclass(frozen=True)
+class Tied:
+    """A weight a node uses but does not own: it is counted where ``owner`` made it."""
+
+    weight: Weight
+    owner: str
+
+
+@dataclass
+class Node:
+    """One row of the tree: a layer (leaf) or a block of layers (inner node)."""
+
+    name: str
+    type: str
+    output_shape: Shape | None = None
+    weights: tuple[Weight, ...] = ()
+    children: list[Node] = field(default_factory=list)
+    input_shapes: tuple[Shape, ...] = ()
+    formula: Formula | None = None
+    notes: tuple[str, ...] = ()
+    tied: tuple[Tied, ...] = ()
+    calls: int = 1
+    layer: Layer | None = None
+    repeat: int = 1  # > 1 for a group of identical blocks
+
+    def _sum(self, pick: str) -> int:
+        own = sum(w.size for w in self.weights if _is(w, pick))
+        return own + sum(c._sum(pick) for c in self.children)
+
+    @property
+    def params(self) -> int:
+        """Parameters (trainable and not), buffers excluded, this node and below."""
+        return self._sum("param")
+
+    @property
+    def trainable_params(self) -> int:
+        return self._sum("trainable")
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self._sum("frozen")
+
+    @property
+    def buffers(self) -> int:
+        """Elements of PyTorch buffers (BatchNorm running statistics), not parameters."""
+        return self._sum("buffer")
+
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, Node]]:
+        """This node's descendants with their depth (children are depth 1)."""
+        for child in self.children:
+            yield depth + 1, child
+            yield from child.walk(depth + 1)
+
+    def all_weights(self, prefix: str = "") -> Iterator[tuple[str, Weight]]:
+        """Every owned weight below this node, with its dotted path."""
+        for w in self.weights:
+            yield f"{prefix}{w.name}", w
+        for child in self.children:
+            yield from child.all_weights(f"{prefix}{child.name}.")
+
+
+def _is(w: Weight, pick: str) -> bool:
+    if pick == "buffer":
+        return w.buffer
+    if w.buffer:
+        return False
+    return pick == "param" or (pick == "trainable") == w.trainable
+
+
+@dataclass
+class Summary:
+    """The answer: a model tree with totals, rows, explanations and a JSON form.
+
+    >>> import paramcount
+    >>> s = paramcount.layer("Dense", units=2).count((4,))
+    >>> (s.total_params, s.trainable_params, s.non_trainable_params)
+    (10, 10, 0)
+    """
+
+    root: Node
+    source: str
+    framework: str = KERAS
+    dtype: str = "float32"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def total_params(self) -> int:
+        return self.root.params
+
+    @property
+    def trainable_params(self) -> int:
+        return self.root.trainable_params
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.root.non_trainable_params
+
+    @property
+    def buffers(self) -> int:
+        return self.root.buffers
+
+    @property
+    def bytes_per_param(self) -> float:
+        return DTYPE_BYTES[self.dtype]
+
+    def bytes(self, count: int | None = None) -> int:
+        """Bytes taken by ``count`` parameters (default: all) at the model's dtype."""
+        n = self.total_params if count is None else count
+        return int(n * self.bytes_per_param)
+
+    @cached_property
+    def layers(self) -> list[Node]:
+        """The top-level rows."""
+        return self.root.children
+
+    def rows(self, depth: int | None = None) -> list[tuple[int, Node]]:
+        """``(depth, node)`` pairs down to ``depth`` (None: all levels); totals never change."""
+        return [(d, n) for d, n in self.root.walk() if depth is None or d <= depth]
+
+    def weights(self) -> list[tuple[str, Weight]]:
+        """Every owned weight with its dotted path, parameters and buffers."""
+        return list(self.root.all_weights())
+
+    def explain(self) -> str:
+        """The work shown: each layer's weight shapes, products and closed form."""
+        from paramcount.report.explain import render_explain
+
+        return render_explain(self)
+
+    def to_dict(self, depth: int | None = None) -> dict[str, Any]:
+        """The ``paramcount/1`` JSON document (see README, "JSON schema")."""
+        from paramcount.report.json import to_dict
+
+        return to_dict(self, depth=depth)
+
+
+# -- building trees --------------------------------------------------------------------------
+
+def snake(name: str) -> str:
+    """Keras's default layer name for a class: ``Conv2D`` -> ``conv2d``."""
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
+    return s.lower().replace("__", "_")
+
+
+class Builder:
+    """Builds a tree by calling layers on shapes, as a Keras functional model does.
+
+    ``call`` returns the output shape; ``block`` opens a nested node. Errors raised while
+    building a layer are re-raised with the layer's name, type and input shape.
+    """
+
+    def __init__(self, name: str, framework: str = KERAS) -> None:
+        self.framework = framework_name(framework)
+        self.root = Node(name=name, type="Model")
+        self._stack: list[Node] = [self.root]
+        self._names: dict[str, int] = {}
+        self.by_name: dict[str, Node] = {}
+
+    def unique(self, base: str) -> str:
+        n = self._names.get(base, 0)
+        self._names[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+    def claim(self, name: str) -> str:
+        if name in self._names or name in self.by_name:
+            raise SpecError(f"the name {name!r} is used twice")
+        self._names[name] = 1
+        return name
+
+    def call(self, layer: Layer, inputs: Sequence[Shape], name: str | None = None,
+             tie: str | None = None) -> Shape:
+        """Build ``layer`` on ``inputs`` and add its node to the current block."""
+        name = self.claim(name) if name else self.unique(snake(layer.type_name))
+        where = _where(name, layer.type_name, inputs)
+        try:
+            built = layer.build_checked(inputs)
+        except ParamcountError as err:
+            raise err.within(where) from None
+        node = Node(name=name, type=layer.type_name, output_shape=built.output_shape,
+                    weights=built.weights, input_shapes=tuple(inputs), formula=built.formula,
+                    notes=built.notes, layer=layer)
+        if tie is not None:
+            self._tie(node, tie, where)
+        self._stack[-1].children.append(node)
+        self.by_name[name] = node
+        return built.output_shape
+
+    def call_again(self, name: str, inputs: Sequence[Shape]) -> Shape:
+        """Call an existing (shared) layer again: no new weights, one more call."""
+        node = self.by_name.get(name)
+        if node is None or node.layer is None:
+            raise SpecError(f"there is no layer named {name!r} to share")
+        try:
+            built = node.layer.build_checked(inputs)
+        except ParamcountError as err:
+            raise err.within(_where(name, node.type, inputs)) from None
+        if [w.shape for w in built.weights] != [w.shape for w in node.weights]:
+            raise ShapeError(f"shared layer {name!r} ({node.type}) is called on "
+                             f"{fmt_shape(inputs[0])}, which needs other weight shapes")
+        node.calls += 1
+        return built.output_shape
+
+    def _tie(self, node: Node, target: str, where: str) -> None:
+        owner = self.by_name.get(target)
+        if owner is None:
+            raise SpecError(f"{where}: tie names no earlier layer {target!r}")
+        pool = {w.size: w for w in owner.weights}
+        kept, tied = [], []
+        for w in node.weights:
+            match = pool.get(w.size)
+            if match is not None and sorted(match.shape) == sorted(w.shape):
+                tied.append(Tied(w, f"{target}.{match.name}"))
+            else:
+                kept.append(w)
+        if not tied:
+            raise ShapeError(f"{where}: no weight has the shape of a weight of {target!r}")
+        node.weights, node.tied = tuple(kept), tuple(tied)
+
+    @contextmanager
+    def block(self, name: str | None, type_name: str, repeat: int = 1) -> Iterator[Node]:
+        """Open a nested node; layers called inside become its children."""
+        name = self.claim(name) if name else self.unique(snake(type_name))
+        node = Node(name=name, type=type_name, repeat=repeat)
+        self._stack[-1].children.append(node)
+        self.by_name[name] = node
+        self._stack.append(node)
+        try:
+            yield node
+        finally:
+            self._stack.pop()
+            last = node.children[-1] if node.children else None
+            node.output_shape = last.output_shape if last else None
+
+    def finish(self, source: str, dtype: str = "float32", **meta: Any) -> Summary:
+        return Summary(self.root, source=source, framework=self.framework,
+                       dtype=dtype_name(dtype), meta=meta)
+
+
+def _where(name: str, type_name: str, inputs: Sequence[Shape]) -> str:
+    shapes = ", ".join(fmt_shape(s) for s in inputs)
+    return f"layer {name!r} ({type_name}) with input shape {shapes}"
+
+
+# -- the one-layer entry point ---------------------------------------------------------------
+
+class LayerSpec:
+    """A layer description not yet bound to an input shape.
+
+    >>> import paramcount
+    >>> paramcount.layer("Conv2D", filters=2, kernel_size=3).count((28, 28, 1)).total_params
+    20
+    """
+
+    def __init__(self, type_name: str, framework: str | None = None, **config: Any) -> None:
+        self.layer = make_layer(type_name, config, framework)
+
+    def count(self, input_shape: Sequence[int | None] | Sequence[Sequence[int | None]] | None = None
+              ) -> Summary:
+        """Build the layer on ``input_shape`` (batch excluded) and summarize it."""
+        inputs = _as_inputs(input_shape, self.layer)
+        builder = Builder(self.layer.name or snake(self.layer.type_name), self.layer.framework)
+        builder.call(self.layer, inputs, name=self.layer.name)
+        return builder.finish(source=self.layer.describe())
+
+
+def _as_inputs(shape: Any, layer: Layer) -> list[Shape]:
+    if shape is None:
+        default = layer.default_input_shape()
+        if default is None:
+            raise SpecError(f"{layer.type_name} needs an input shape (--input-shape)")
+        return [default]
+    if len(shape) and all(isinstance(s, list | tuple) for s in shape):
+        return [tuple(s) for s in shape]
+    return [tuple(shape)]
+
+
+def layer(type_name: str, framework: str | None = None, **config: Any) -> LayerSpec:
+    """Describe one layer by its Keras or PyTorch name and arguments.
+
+    >>> import paramcount
+    >>> paramcount.layer("LSTM", units=4).count((10, 2)).total_params
+    112
+    >>> paramcount.layer("LSTM", units=4, framework="pytorch").count((10, 2)).total_params
+    128
+    """
+    return LayerSpec(type_name, framework, **config)
+
+
+def as_mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{what} must be a mapping, got {type(value).__name__}")
+    return value

@@ -1,8 +1,25 @@
 """The formula registry: one module per layer family. Importing this package registers them all."""
 
-from paramcount.layers import core  # noqa: F401  (registers)
+from paramcount.layers import (  # noqa: F401  (importing registers the layer types)
+    attention,
+    conv,
+    core,
+    merging,
+    normalization,
+    pooling,
+    recurrent,
+    reshaping,
+)
 from paramcount.layers.base import (
-    Args, Built, Formula, Layer, Weight, lookup, make_layer, register, registered_names,
+    Args,
+    Built,
+    Formula,
+    Layer,
+    Weight,
+    lookup,
+    make_layer,
+    register,
+    registered_names,
 )
 
 __all__ = ["Args", "Built", "Formula", "Layer", "Weight", "lookup", "make_layer", "register",

@@ -1,0 +1,3 @@
+"""Normalization layers: BatchNorm, LayerNorm, GroupNorm, RMSNorm, UnitNorm, InstanceNorm."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Recurrent layers: SimpleRNN, LSTM, GRU, ConvLSTM, Bidirectional, TimeDistributed; PyTorch RNN/LSTM/GRU."""
+
+from __future__ import annotations

@@ -106,6 +106,36 @@ def _is(w: Weight, pick: str) -> bool:
     return pick == "param" or (pick == "trainable") == w.trainable
 
 
+@dataclass(frozen=True)
+class Row:
+    """One table row: a node at a depth; ``times`` > 1 when it stands for identical siblings."""
+
+    depth: int
+    node: Node
+    times: int = 1
+    folded: bool = False  # True on the row that stands for a whole group of identical blocks
+
+
+def signature(node: Node) -> tuple[Any, ...]:
+    """What makes two blocks identical for folding: types, counts, shapes, recursively."""
+    return (node.type, node.params, node.trainable_params, node.buffers, node.output_shape,
+            node.calls, tuple(signature(c) for c in node.children))
+
+
+def _rows(node: Node, depth: int, limit: int | None, fold: bool, times: int,
+          out: list[Row]) -> None:
+    if limit is not None and depth > limit:
+        return
+    children = node.children
+    if fold and node.repeat > 1 and len({signature(c) for c in children}) == 1:
+        out.append(Row(depth, children[0], times * len(children), folded=True))
+        _rows(children[0], depth + 1, limit, fold, times * len(children), out)
+        return
+    for child in children:
+        out.append(Row(depth, child, times))
+        _rows(child, depth + 1, limit, fold, times, out)
+
+
 @dataclass
 class Summary:
     """The answer: a model tree with totals, rows, explanations and a JSON form.
@@ -156,9 +186,15 @@ class Summary:
         """The top-level rows."""
         return self.root.children
 
-    def rows(self, depth: int | None = None) -> list[tuple[int, Node]]:
-        """``(depth, node)`` pairs down to ``depth`` (None: all levels); totals never change."""
-        return [(d, n) for d, n in self.root.walk() if depth is None or d <= depth]
+    def rows(self, depth: int | None = None, fold: bool = True) -> list[Row]:
+        """The rows of a table down to ``depth`` (None: all levels); totals never change.
+
+        With ``fold``, a repeated group of identical blocks shows its first block once, marked
+        with how many it stands for.
+        """
+        out: list[Row] = []
+        _rows(self.root, 1, depth, fold, 1, out)
+        return out
 
     def weights(self) -> list[tuple[str, Weight]]:
         """Every owned weight with its dotted path, parameters and buffers."""
@@ -199,6 +235,7 @@ class Builder:
         self._stack: list[Node] = [self.root]
         self._names: dict[str, int] = {}
         self.by_name: dict[str, Node] = {}
+        self.last: Node = self.root  # the node made most recently
 
     def unique(self, base: str) -> str:
         n = self._names.get(base, 0)
@@ -214,19 +251,19 @@ class Builder:
     def call(self, layer: Layer, inputs: Sequence[Shape], name: str | None = None,
              tie: str | None = None) -> Shape:
         """Build ``layer`` on ``inputs`` and add its node to the current block."""
-        name = self.claim(name) if name else self.unique(snake(layer.type_name))
-        where = _where(name, layer.type_name, inputs)
+        name = self.claim(name) if name else self.unique(snake(layer.label))
+        where = _where(name, layer.label, inputs)
         try:
             built = layer.build_checked(inputs)
         except ParamcountError as err:
             raise err.within(where) from None
-        node = Node(name=name, type=layer.type_name, output_shape=built.output_shape,
+        node = Node(name=name, type=layer.label, output_shape=built.output_shape,
                     weights=built.weights, input_shapes=tuple(inputs), formula=built.formula,
                     notes=built.notes, layer=layer)
         if tie is not None:
             self._tie(node, tie, where)
         self._stack[-1].children.append(node)
-        self.by_name[name] = node
+        self.by_name[name] = self.last = node
         return built.output_shape
 
     def call_again(self, name: str, inputs: Sequence[Shape]) -> Shape:
@@ -248,22 +285,28 @@ class Builder:
         owner = self.by_name.get(target)
         if owner is None:
             raise SpecError(f"{where}: tie names no earlier layer {target!r}")
-        pool = {w.size: w for w in owner.weights}
+        # Only matrices are tied (an LM head shares the embedding matrix, not its bias).
+        pool = {w.size: w for w in owner.weights if len(w.shape) >= 2}
         kept, tied = [], []
         for w in node.weights:
-            match = pool.get(w.size)
+            match = pool.get(w.size) if len(w.shape) >= 2 else None
             if match is not None and sorted(match.shape) == sorted(w.shape):
                 tied.append(Tied(w, f"{target}.{match.name}"))
             else:
                 kept.append(w)
         if not tied:
-            raise ShapeError(f"{where}: no weight has the shape of a weight of {target!r}")
+            raise ShapeError(f"{where}: no weight matrix has the shape of one of {target!r}")
         node.weights, node.tied = tuple(kept), tuple(tied)
 
     @contextmanager
-    def block(self, name: str | None, type_name: str, repeat: int = 1) -> Iterator[Node]:
-        """Open a nested node; layers called inside become its children."""
-        name = self.claim(name) if name else self.unique(snake(type_name))
+    def block(self, name: str | None, type_name: str, repeat: int = 1,
+              base: str | None = None, reserved: bool = False) -> Iterator[Node]:
+        """Open a nested node; layers called inside become its children.
+
+        ``reserved``: ``name`` was already made unique by :meth:`unique`.
+        """
+        if not (reserved and name):
+            name = self.claim(name) if name else self.unique(base or snake(type_name))
         node = Node(name=name, type=type_name, repeat=repeat)
         self._stack[-1].children.append(node)
         self.by_name[name] = node
@@ -274,6 +317,7 @@ class Builder:
             self._stack.pop()
             last = node.children[-1] if node.children else None
             node.output_shape = last.output_shape if last else None
+            self.last = node
 
     def finish(self, source: str, dtype: str = "float32", **meta: Any) -> Summary:
         return Summary(self.root, source=source, framework=self.framework,
@@ -302,7 +346,7 @@ class LayerSpec:
               ) -> Summary:
         """Build the layer on ``input_shape`` (batch excluded) and summarize it."""
         inputs = _as_inputs(input_shape, self.layer)
-        builder = Builder(self.layer.name or snake(self.layer.type_name), self.layer.framework)
+        builder = Builder(self.layer.name or snake(self.layer.label), self.layer.framework)
         builder.call(self.layer, inputs, name=self.layer.name)
         return builder.finish(source=self.layer.describe())
 

@@ -213,6 +213,7 @@ class Layer:
                  strict: bool = True) -> None:
         self.config = dict(config or {})
         self.framework = framework_name(framework)
+        self.label = self.type_name  # the name shown in tables; make_layer keeps the user's
         args = Args(self.type_name, self.config)
         self.name: str | None = args.get("name", default=None)
         self.trainable = args.bool("trainable", default=True)
@@ -262,7 +263,7 @@ class Layer:
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "name")
-        return f"{self.type_name}({args})"
+        return f"{self.label}({args})"
 
     # -- helpers for subclasses --------------------------------------------------------------
     def last_dim(self, x: Shape, what: str = "features", expect: int | None = None) -> int:
@@ -353,7 +354,11 @@ def make_layer(name: str, config: Mapping[str, Any] | None = None,
     config = dict(config or {})
     if framework is None:
         framework = PYTORCH if torch_name or (set(config) & cls.torch_args) else KERAS
-    return cls(config, framework=framework, strict=strict)
+    layer = cls(config, framework=framework, strict=strict)
+    stripped = _strip(name)
+    if stripped in _REGISTRY:  # show the name the user wrote: Linear, Conv2d, BatchNorm2d
+        layer.label = stripped
+    return layer
 
 
 @dataclass

@@ -1,0 +1,212 @@
+"""The ``paramcount`` command: argument parsing only; every command is a thin call into the library.
+
+    paramcount FILE [options]                     summarize a model file
+    paramcount layer TYPE [ARG=VALUE ...] [opts]  one layer, e.g. `layer Dense units=2 --input-shape 4`
+    paramcount zoo [NAME] [options]               built-in architectures
+    paramcount layers                             the layer types paramcount knows
+
+Bad input prints one line, ``paramcount: error: ...``, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from paramcount import __version__
+from paramcount.errors import ParamcountError, SpecError
+from paramcount.layers import lookup, registered_names
+from paramcount.model import Summary, dtype_name, layer
+from paramcount.report import render
+from paramcount.sources import summarize
+
+COMMANDS = ("layer", "zoo", "layers")
+_INT_LIST = re.compile(r"^-?\d+(,-?\d+)+$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors raise instead of exiting, so they print as one line."""
+
+    def error(self, message: str) -> Any:
+        raise SpecError(message)
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", "-f", choices=("table", "json", "csv", "markdown"),
+                   default="table", help="output format (default: table)")
+    p.add_argument("--depth", "-d", type=int, default=None, metavar="N",
+                   help="show nested rows down to depth N (totals never change)")
+    p.add_argument("--explain", "-e", action="store_true",
+                   help="show the work: weight shapes, products and closed forms")
+    p.add_argument("--dtype", default=None, help="bytes per parameter at this dtype (e.g. bf16)")
+    p.add_argument("--framework", choices=("keras", "pytorch", "tensorflow", "torch"),
+                   default=None, help="count in this framework's convention")
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    summary = _Parser(prog="paramcount", description="Count a model's parameters, exactly.",
+                      epilog="commands: layer, zoo, layers (see `paramcount COMMAND --help`)")
+    summary.add_argument("file", help="a model file (.yaml, .yml, .json)")
+    summary.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                         help="override a parameter of the model file")
+    summary.add_argument("--version", action="version", version=f"paramcount {__version__}")
+    _output_options(summary)
+
+    layer = _Parser(prog="paramcount layer", description="Count one layer's parameters.")
+    layer.add_argument("type", help="a Keras or PyTorch layer name: Dense, Conv2D, Linear, ...")
+    layer.add_argument("args", nargs="*", metavar="ARG=VALUE",
+                       help="layer arguments (units=2 kernel_size=3,3) or positional values")
+    layer.add_argument("--input-shape", "-i", action="append", default=None, metavar="DIMS",
+                       help="input shape without the batch, e.g. 28,28,1 (repeat for several)")
+    _output_options(layer)
+
+    zoo = _Parser(prog="paramcount zoo", description="Built-in architectures.")
+    zoo.add_argument("name", nargs="?", help="an entry of `paramcount zoo`")
+    zoo.add_argument("--no-top", action="store_true", help="without the classifier head")
+    zoo.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a parameter of the entry")
+    _output_options(zoo)
+
+    layers = _Parser(prog="paramcount layers", description="List the known layer types.")
+    return {"summary": summary, "layer": layer, "zoo": zoo, "layers": layers}
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: ``3`` -> 3, ``3,3`` -> [3, 3], ``true`` -> True, ``relu`` -> 'relu'.
+
+    >>> parse_value("3,3"), parse_value("false"), parse_value("same"), parse_value("0.5")
+    ([3, 3], False, 'same', 0.5)
+    """
+    if _INT_LIST.match(text):
+        return [int(v) for v in text.split(",")]
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    if text[:1] in "[{":
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise SpecError(f"cannot read the value {text!r}") from None
+    return text
+
+
+def parse_shape(text: str) -> tuple[int | None, ...]:
+    """``28,28,1`` -> (28, 28, 1); ``None`` or ``?`` for an unknown dimension."""
+    dims: list[int | None] = []
+    for part in text.replace("x", ",").replace("(", "").replace(")", "").split(","):
+        part = part.strip()
+        if part.lower() in ("none", "?", "-1"):
+            dims.append(None)
+        elif part.isdigit() and int(part) > 0:
+            dims.append(int(part))
+        elif part:
+            raise SpecError(f"--input-shape {text!r}: {part!r} is not a positive integer")
+    if not dims:
+        raise SpecError(f"--input-shape {text!r} has no dimensions")
+    return tuple(dims)
+
+
+def parse_assignments(items: Sequence[str], what: str) -> tuple[dict[str, Any], list[Any]]:
+    named: dict[str, Any] = {}
+    bare: list[Any] = []
+    for item in items:
+        key, eq, value = item.partition("=")
+        if eq:
+            if not key.isidentifier():
+                raise SpecError(f"{what} {item!r}: {key!r} is not an argument name")
+            named[key] = parse_value(value)
+        else:
+            bare.append(parse_value(item))
+    return named, bare
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        text = run(args)
+    except ParamcountError as err:
+        print(f"paramcount: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    if text:
+        print(text)
+    return 0
+
+
+def run(args: list[str]) -> str:
+    """Run one command and return what it prints."""
+    parsers = _parsers()
+    if not args:
+        return parsers["summary"].format_help()
+    command = args[0] if args[0] in COMMANDS else "summary"
+    rest = args[1:] if command != "summary" else args
+    ns = parsers[command].parse_args(rest)
+    handler = {"summary": _summary_file, "layer": _one_layer, "zoo": _zoo,
+               "layers": _list_layers}[command]
+    return handler(ns)
+
+
+def _emit(summary: Summary, ns: argparse.Namespace) -> str:
+    if ns.dtype:
+        summary.dtype = dtype_name(ns.dtype)
+    if ns.explain and ns.format == "table":
+        return summary.explain()
+    tty = sys.stdout.isatty() and ns.format == "table"
+    width = shutil.get_terminal_size((100, 24)).columns
+    return render(summary, ns.format, depth=ns.depth, rich=tty, width=width)
+
+
+def _summary_file(ns: argparse.Namespace) -> str:
+    params, bare = parse_assignments(ns.set, "--set")
+    if bare:
+        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
+    return _emit(summarize(ns.file, params=params, framework=ns.framework), ns)
+
+
+def _one_layer(ns: argparse.Namespace) -> str:
+    config, bare = parse_assignments(ns.args, "argument")
+    cls, _ = lookup(ns.type)
+    if len(bare) > len(cls.positional):
+        raise SpecError(f"{cls.type_name} takes {len(cls.positional)} positional value(s) "
+                        f"({', '.join(cls.positional) or 'none'}); use NAME=VALUE")
+    config.update(zip(cls.positional, bare, strict=False))
+    shapes = [parse_shape(s) for s in ns.input_shape or []]
+    shape: Any = None if not shapes else shapes[0] if len(shapes) == 1 else shapes
+    return _emit(layer(ns.type, framework=ns.framework, **config).count(shape), ns)
+
+
+def _zoo(ns: argparse.Namespace) -> str:
+    from paramcount import zoo
+
+    if ns.name is None:
+        return zoo.listing()
+    params, bare = parse_assignments(ns.set, "--set")
+    if bare:
+        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
+    if ns.no_top:
+        params["include_top"] = False
+    return _emit(zoo.load(ns.name, params=params, framework=ns.framework), ns)
+
+
+def _list_layers(ns: argparse.Namespace) -> str:
+    names = registered_names()
+    width = max(len(n) for n in names)
+    lines = [f"{len(names)} layer types (canonical name, then every name it answers to):"]
+    for canonical in sorted(names, key=str.lower):
+        aliases = [a for a in names[canonical] if a != canonical]
+        lines.append(f"  {canonical.ljust(width)}  {', '.join(aliases)}".rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,27 @@
+"""One CSV row per table row, with the path of each layer and exact integer counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from paramcount.model import Summary
+from paramcount.shapes import fmt_shape
+
+HEADER = ["depth", "name", "type", "output_shape", "params", "trainable_params",
+          "non_trainable_params", "buffers", "calls", "times"]
+
+
+def render_csv(summary: Summary, depth: int | None = None) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    for row in summary.rows(depth):
+        n = row.node
+        shape = fmt_shape(n.output_shape) if n.output_shape is not None else ""
+        writer.writerow([row.depth, n.name, n.type, shape, n.params, n.trainable_params,
+                         n.non_trainable_params, n.buffers, n.calls, row.times])
+    writer.writerow([0, summary.name, "Total", "", summary.total_params,
+                     summary.trainable_params, summary.non_trainable_params, summary.buffers,
+                     1, 1])
+    return out.getvalue().rstrip("\n")

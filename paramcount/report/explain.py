@@ -1,0 +1,93 @@
+"""Show the work: each layer's weight tensors, their shapes multiplied out, and its closed form.
+
+::
+
+    dense (Dense): input (None, 4) -> output (None, 2)
+      kernel  4 × 2  =  8  trainable
+      bias    2      =  2  trainable
+      params = (inputs + 1) × units = (4 + 1) × 2 = 10
+"""
+
+from __future__ import annotations
+
+from paramcount.layers import Weight
+from paramcount.model import Node, Row, Summary
+from paramcount.shapes import fmt_shape
+
+
+def render_explain(summary: Summary, depth: int | None = None) -> str:
+    blocks: list[str] = []
+    terms: list[tuple[str, int]] = []
+    for row in summary.rows(depth):
+        if row.node.children:
+            if row.folded:
+                blocks.append(f"{row.node.name} ({row.node.type}) stands for {row.times} "
+                              f"identical blocks; the first is shown:")
+            continue
+        blocks.append(explain_node(row))
+        if row.node.params:
+            terms.append((row.node.name, row.node.params * row.times))
+    blocks.append(_total(summary, terms))
+    return "\n\n".join(blocks)
+
+
+def explain_node(row: Row) -> str:
+    node = row.node
+    ins = ", ".join(fmt_shape(s) for s in node.input_shapes) or "?"
+    out = fmt_shape(node.output_shape) if node.output_shape is not None else "?"
+    head = f"{node.name} ({node.type}): input {ins} -> output {out}"
+    if row.times > 1:
+        head += f"  [each of {row.times}]"
+    lines = [head]
+    if not node.weights and not node.tied:
+        lines.append("  no weights: 0 parameters")
+    lines += _weight_lines(node)
+    if node.formula is not None and node.weights and not node.tied:
+        f = node.formula
+        lines.append(f"  params = {f.symbolic} = {f.numeric} = {node.params:,}")
+    elif node.weights:
+        sizes = " + ".join(f"{w.size:,}" for w in node.weights if not w.buffer)
+        lines.append(f"  params = {sizes} = {node.params:,}")
+    if node.buffers:
+        lines.append(f"  buffers (not parameters) = {node.buffers:,}")
+    if node.calls > 1:
+        lines.append(f"  called {node.calls} times, its weights counted once")
+    lines += [f"  note: {n}" for n in node.notes]
+    return "\n".join(lines)
+
+
+def _weight_lines(node: Node) -> list[str]:
+    rows = [(w.name, _dims(w), f"{w.size:,}", _role(w)) for w in node.weights]
+    rows += [(t.weight.name, _dims(t.weight), "0", f"tied to {t.owner}, counted there")
+             for t in node.tied]
+    if not rows:
+        return []
+    wn = max(len(r[0]) for r in rows)
+    wd = max(len(r[1]) for r in rows)
+    ws = max(len(r[2]) for r in rows)
+    return [f"  {n.ljust(wn)}  {d.ljust(wd)}  = {s.rjust(ws)}  {role}" for n, d, s, role in rows]
+
+
+def _dims(w: Weight) -> str:
+    return " × ".join(str(d) for d in w.shape) if w.shape else "scalar"
+
+
+def _role(w: Weight) -> str:
+    if w.buffer:
+        return "buffer (PyTorch state, not a parameter)"
+    return "trainable" if w.trainable else "non-trainable"
+
+
+def _total(summary: Summary, terms: list[tuple[str, int]]) -> str:
+    total = f"{summary.total_params:,}"
+    lines = []
+    if len(terms) > 1:
+        shown = terms if len(terms) <= 12 else terms[:6] + [("…", 0)] + terms[-5:]
+        expr = " + ".join("…" if n == "…" else f"{v:,}" for n, v in shown)
+        lines.append(f"Total params = {expr} = {total}")
+    else:
+        lines.append(f"Total params = {total}")
+    lines.append(f"  trainable {summary.trainable_params:,}, "
+                 f"non-trainable {summary.non_trainable_params:,}"
+                 + (f", buffers {summary.buffers:,}" if summary.buffers else ""))
+    return "\n".join(lines)

@@ -1,0 +1,355 @@
+"""paramcount's own model format: YAML or JSON, Keras layer names and arguments.
+
+::
+
+    name: mnist_cnn               # optional
+    framework: keras              # or pytorch; inferred from the layer names when absent
+    dtype: float32                # bytes per parameter in the totals
+    input_shape: [28, 28, 1]      # batch excluded; or `inputs: {image: [28, 28, 1], ...}`
+    params: {top: true}           # values for ${...} in `layers`; `--set top=false` overrides
+    blocks:                       # parameterized blocks, used like layer types
+      conv_bn:
+        params: {filters: 64}
+        layers:
+          - Conv2D: {filters: "${filters}", kernel_size: 3, padding: same}
+          - BatchNormalization
+    layers:
+      - conv_bn: {filters: 32, repeat: 2}
+      - Residual:                 # main branch + shortcut (identity when absent), then merge
+          main: [{conv_bn: {filters: 32}}]
+      - Flatten
+      - Dense: {units: 10, when: "${top}"}
+
+An item is a type name, or a one-key mapping from a type name (a layer, a block, ``Block``,
+``Residual`` or ``Parallel``) to its arguments (a mapping, or a bare value / list filling the
+layer's positional arguments). Arguments every item takes: ``name``; ``inputs`` (names of earlier
+items or model inputs, instead of the previous item); ``repeat`` (N copies, each with ``index``
+0..N-1 among its parameters); ``share`` (call an earlier layer again: one set of weights);
+``tie`` (reuse an earlier layer's weights of the same shape, transposed or not); ``when`` (skip
+the item when false).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from paramcount.errors import ParamcountError, SpecError
+from paramcount.layers import lookup, make_layer
+from paramcount.layers.base import KERAS, PYTORCH
+from paramcount.model import Builder, Summary, as_mapping, snake
+from paramcount.shapes import Shape
+from paramcount.sources.template import substitute
+
+MAX_FILE_BYTES = 16 * 2**20
+MAX_DEPTH = 64
+_ITEM_KEYS = ("name", "inputs", "repeat", "share", "tie", "when")
+_SUGAR = ("Block", "Residual", "Parallel")
+
+
+def from_file(path: Path, **options: Any) -> Summary:
+    """Read a YAML or JSON model file and summarize it.
+
+    Errors name the file: ``model.yaml: layer 'dense' (Dense) ...``.
+    """
+    data = read_document(path)
+    try:
+        return from_dict(data, source=str(path), **options)
+    except ParamcountError as err:
+        raise err.within(path.name) from None
+
+
+def read_document(path: Path) -> Any:
+    """Parse a YAML or JSON file safely (no tags, no code) with a size bound."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file") from None
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
+    if path.is_dir():
+        raise SpecError(f"{path}: is a folder, not a model file")
+    if size > MAX_FILE_BYTES:
+        raise SpecError(f"{path}: {size} bytes is too large for a model description")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as err:
+        raise SpecError(f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: "
+                        f"{err.msg}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply") from None
+    except Exception as err:  # yaml.YAMLError, kept lazy so that yaml loads only when needed
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SpecError(f"{path}: invalid YAML{at}: {problem}") from None
+
+
+def from_dict(data: Any, source: str = "<dict>", params: Mapping[str, Any] | None = None,
+              framework: str | None = None, dtype: str | None = None) -> Summary:
+    """Summarize a model description given as a dict (the parsed YAML/JSON)."""
+    spec = as_mapping(data, "a model description")
+    unknown = set(spec) - {"name", "framework", "dtype", "input_shape", "inputs", "params",
+                           "blocks", "layers", "outputs", "description", "variants", "notes"}
+    if unknown:
+        raise SpecError(f"unknown top-level key {sorted(unknown)[0]!r}")
+    if "layers" not in spec:
+        raise SpecError("a model description needs a `layers` list")
+    env = dict(as_mapping(spec.get("params", {}), "params"))
+    for key, value in (params or {}).items():
+        if key not in env:
+            raise SpecError(f"unknown parameter {key!r} (parameters: {', '.join(env) or 'none'})")
+        env[key] = value
+    fw = framework or spec.get("framework") or _infer_framework(spec)
+    interp = _Interpreter(spec, fw)
+    interp.run(spec["layers"], env)
+    meta = {"params": env} if env else {}
+    return interp.builder.finish(source=source, dtype=dtype or spec.get("dtype", "float32"),
+                                 **meta)
+
+
+def _infer_framework(spec: Mapping[str, Any]) -> str:
+    """PyTorch when any layer is named as only PyTorch names it (Linear, Conv2d)."""
+    def names(items: Any) -> list[str]:
+        out: list[str] = []
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, Mapping) and len(item) == 1:
+                key, value = next(iter(item.items()))
+                out.append(str(key))
+                if isinstance(value, Mapping):
+                    for sub in ("layers", "main", "shortcut", "branches"):
+                        out += names(value.get(sub))
+                    for branch in value.get("branches") or []:
+                        out += names(branch)
+        return out
+
+    all_names = names(spec.get("layers"))
+    for block in (spec.get("blocks") or {}).values():
+        if isinstance(block, Mapping):
+            all_names += names(block.get("layers"))
+    for name in all_names:
+        try:
+            if lookup(name)[1]:
+                return PYTORCH
+        except SpecError:
+            continue
+    return KERAS
+
+
+def _model_inputs(spec: Mapping[str, Any]) -> dict[str, Shape]:
+    if "inputs" in spec:
+        raw = as_mapping(spec["inputs"], "inputs")
+        return {str(k): _shape(v, f"inputs.{k}") for k, v in raw.items()}
+    if "input_shape" in spec:
+        return {"input": _shape(spec["input_shape"], "input_shape")}
+    return {}
+
+
+def _shape(value: Any, what: str) -> Shape:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in value
+    ):
+        raise SpecError(f"{what} must be a list of positive integers (or null), got {value!r}")
+    return tuple(value)
+
+
+class _Interpreter:
+    """Walks the items, calling layers on shapes through a :class:`Builder`.
+
+    ``${...}`` is substituted item by item, in the scope where the item stands: the model's
+    ``params`` at the top, a block's parameters (plus ``name`` and ``index``) inside it.
+    """
+
+    def __init__(self, spec: Mapping[str, Any], framework: str) -> None:
+        self.builder = Builder(str(spec.get("name", "model")), framework)
+        self.blocks = {str(k): as_mapping(v, f"block {k!r}")
+                       for k, v in as_mapping(spec.get("blocks", {}), "blocks").items()}
+        self.values: dict[str, Shape] = _model_inputs(spec)
+        self.depth = 0
+
+    def run(self, items: Any, env: Mapping[str, Any]) -> None:
+        current = next(iter(self.values.values()), None) if len(self.values) == 1 else None
+        self.sequence(items, current, "layers", env)
+
+    def sequence(self, items: Any, current: Shape | None, what: str,
+                 env: Mapping[str, Any]) -> Shape | None:
+        if not isinstance(items, list):
+            raise SpecError(f"{what} must be a list of layers, got {type(items).__name__}")
+        for i, item in enumerate(items):
+            current = self.item(item, current, f"{what}[{i}]", env)
+        return current
+
+    def item(self, item: Any, current: Shape | None, where: str,
+             env: Mapping[str, Any]) -> Shape | None:
+        type_name, raw = _split_item(item, where)
+        extra = substitute(_item_keys(raw), env)
+        if extra.get("when", True) is False:
+            return current
+        repeat = extra.get("repeat", 1)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+            raise SpecError(f"{where}: repeat must be a positive integer, got {repeat!r}")
+        inputs = self.inputs_of(extra, current, where)
+        if repeat == 1:
+            return self.once(type_name, raw, extra, inputs, where, env)
+        with self.builder.block(extra.get("name"), f"{type_name} ×{repeat}", repeat=repeat,
+                                base=f"{snake(type_name)}_group"):
+            out: Shape | None = None
+            for i in range(repeat):
+                out = self.once(type_name, raw, {}, inputs, where, {**env, "index": i})
+                inputs = [out]
+        return out
+
+    def inputs_of(self, extra: Mapping[str, Any], current: Shape | None,
+                  where: str) -> list[Shape]:
+        if "inputs" not in extra:
+            if current is None:
+                raise SpecError(f"{where}: no input: give the model an `input_shape` "
+                                "(or `inputs:`) or the layer an `inputs:` list")
+            return [current]
+        names = extra["inputs"]
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not names:
+            raise SpecError(f"{where}: inputs must be a name or a list of names")
+        missing = [n for n in names if n not in self.values]
+        if missing:
+            raise SpecError(f"{where}: inputs names {missing[0]!r}, which is not an earlier "
+                            f"layer or input (known: {', '.join(self.values)})")
+        return [self.values[n] for n in names]
+
+    def once(self, type_name: str, raw: Any, extra: Mapping[str, Any], inputs: list[Shape],
+             where: str, env: Mapping[str, Any]) -> Shape:
+        name = extra.get("name")
+        if type_name in self.blocks:
+            out = self.block_call(type_name, substitute(_layer_args(raw), env), name, inputs,
+                                  where)
+        elif type_name in _SUGAR:
+            out = self.sugar(type_name, as_mapping(raw or {}, where), name, inputs, where, env)
+        elif "share" in extra:
+            out = self.builder.call_again(str(extra["share"]), inputs)
+        else:
+            args = substitute(_layer_args(raw), env)
+            out = self.call_layer(type_name, args, name, inputs, where, extra.get("tie"))
+        self.values[self.builder.last.name] = out
+        return out
+
+    def call_layer(self, type_name: str, args: Any, name: str | None, inputs: list[Shape],
+                   where: str, tie: str | None = None) -> Shape:
+        try:
+            config = _layer_config(type_name, args, where)
+            if name is not None:
+                config["name"] = name
+            layer = make_layer(type_name, config, self.builder.framework)
+        except ParamcountError as err:
+            label = f"{type_name} {name!r}" if name else type_name
+            raise err.within(f"{where} ({label})") from None
+        return self.builder.call(layer, inputs, name=layer.name, tie=tie)
+
+    def block_call(self, type_name: str, args: Any, name: str | None, inputs: list[Shape],
+                   where: str) -> Shape:
+        block = self.blocks[type_name]
+        env = dict(as_mapping(block.get("params", {}), f"block {type_name!r} params"))
+        given = as_mapping(args or {}, f"{where} ({type_name})")
+        for key, value in given.items():
+            if key not in env:
+                raise SpecError(f"{where}: block {type_name!r} has no parameter {key!r} "
+                                f"(parameters: {', '.join(env) or 'none'})")
+            env[key] = value
+        name = self.builder.claim(name) if name else self.builder.unique(snake(type_name))
+        env["name"] = name
+        return self.nested(name, type_name, block.get("layers", []), inputs,
+                           f"{where} ({type_name})", env, reserved=True)
+
+    def nested(self, name: str | None, type_name: str, items: Any, inputs: list[Shape],
+               where: str, env: Mapping[str, Any], reserved: bool = False) -> Shape:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise SpecError(f"{where}: blocks nested deeper than {MAX_DEPTH} (a block that "
+                            "uses itself?)")
+        try:
+            with self.builder.block(name, type_name, reserved=reserved):
+                out = self.sequence(items, inputs[0] if len(inputs) == 1 else None, where, env)
+        finally:
+            self.depth -= 1
+        if out is None:
+            raise SpecError(f"{where}: block {type_name!r} has no layers")
+        return out
+
+    def sugar(self, kind: str, args: Mapping[str, Any], name: str | None, inputs: list[Shape],
+              where: str, env: Mapping[str, Any]) -> Shape:
+        if kind == "Block":
+            kind_name = str(substitute(args.get("type", "Block"), env))
+            return self.nested(name, kind_name, args.get("layers", []), inputs, where, env)
+        if kind == "Residual":
+            branches = [args.get("main", args.get("layers", [])), args.get("shortcut", [])]
+        else:
+            branches = args.get("branches", [])
+        merge = substitute(args.get("merge", "Add"), env)
+        return self.parallel(kind, branches, merge, name, inputs, where, env)
+
+    def parallel(self, kind: str, branches: Any, merge: Any, name: str | None,
+                 inputs: list[Shape], where: str, env: Mapping[str, Any]) -> Shape:
+        if not isinstance(branches, list) or len(branches) < 2:
+            raise SpecError(f"{where}: {kind} needs a list of at least two branches")
+        if len(inputs) != 1:
+            raise SpecError(f"{where}: {kind} takes one input")
+        with self.builder.block(name, kind):
+            outs = [self.sequence(b, inputs[0], f"{where}.branch{i}", env) or inputs[0]
+                    for i, b in enumerate(branches)]
+            merge_name, merge_args = _split_item(merge, f"{where}.merge")
+            merge_args = merge_args if isinstance(merge_args, Mapping) else {}
+            return self.call_layer(merge_name, merge_args, merge_args.get("name"), outs,
+                                   f"{where}.merge")
+
+
+def _split_item(item: Any, where: str) -> tuple[str, Any]:
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, Mapping) and len(item) == 1:
+        key, value = next(iter(item.items()))
+        return str(key), value
+    if isinstance(item, Mapping):
+        raise SpecError(f"{where}: an item is one `Type: arguments` pair, got keys "
+                        f"{', '.join(map(str, item))}")
+    raise SpecError(f"{where}: expected a layer (a name or `Type: arguments`), got {item!r}")
+
+
+def _item_keys(args: Any) -> dict[str, Any]:
+    """The item-level keys (name, inputs, repeat, share, tie, when) of an item's arguments."""
+    if not isinstance(args, Mapping):
+        return {}
+    return {k: args[k] for k in _ITEM_KEYS if k in args}
+
+
+def _layer_args(args: Any) -> Any:
+    """The layer's (or block's) own arguments: everything but the item-level keys."""
+    if not isinstance(args, Mapping):
+        return args
+    return {k: v for k, v in args.items() if k not in _ITEM_KEYS}
+
+
+def _layer_config(type_name: str, args: Any, where: str) -> dict[str, Any]:
+    if args is None:
+        return {}
+    if isinstance(args, Mapping):
+        return dict(args)
+    cls, _ = lookup(type_name)
+    values = list(args) if isinstance(args, list) else [args]
+    if len(values) > len(cls.positional):
+        if not cls.positional:
+            raise SpecError(f"{where}: {type_name} takes no bare value; use `{type_name}: "
+                            "{argument: value}`")
+        raise SpecError(f"{where}: {type_name} takes at most {len(cls.positional)} bare "
+                        f"value(s) ({', '.join(cls.positional)})")
+    return dict(zip(cls.positional, values, strict=False))
+

@@ -1,0 +1,90 @@
+"""Built-in architectures, written in paramcount's own model format (``*.yaml`` beside this file).
+
+Each file is one architecture built from parameterized blocks; its ``variants`` map further zoo
+names to parameter values (``gpt3-175b: {layers: 96, d_model: 12288, ...}``). No total is typed
+in anywhere: every count comes from the layers.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from paramcount.errors import SpecError
+from paramcount.model import Summary
+
+_HERE = Path(__file__).parent
+
+
+@cache
+def _files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(_HERE.glob("*.yaml"))}
+
+
+@cache
+def _document(stem: str) -> dict[str, Any]:
+    from paramcount.sources.spec import read_document
+
+    data = read_document(_files()[stem])
+    assert isinstance(data, dict)
+    return data
+
+
+@cache
+def entries() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Zoo name -> (file stem, parameter values)."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for stem in _files():
+        doc = _document(stem)
+        variants: Mapping[str, Any] = doc.get("variants") or {}
+        if not doc.get("variants_only"):
+            out[stem] = (stem, {})
+        for name, params in variants.items():
+            out[str(name)] = (stem, dict(params or {}))
+    return out
+
+
+def load(name: str, params: Mapping[str, Any] | None = None,
+         framework: str | None = None) -> Summary:
+    """Summarize a zoo entry.
+
+    >>> load("vgg16").total_params
+    138357544
+    """
+    from paramcount.sources.spec import from_dict
+
+    table = entries()
+    if name not in table:
+        hint = difflib.get_close_matches(name, list(table), n=1)
+        more = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise SpecError(f"no zoo entry {name!r}{more}; `paramcount zoo` lists them")
+    stem, values = table[name]
+    doc = dict(_document(stem))
+    doc["name"] = name
+    doc.pop("variants", None)
+    doc.pop("variants_only", None)
+    merged = {**values, **(params or {})}
+    return from_dict(doc, source=f"zoo:{name}", params=merged, framework=framework)
+
+
+def describe(name: str) -> str:
+    stem, values = entries()[name]
+    doc = _document(stem)
+    text = str(doc.get("description", "")).strip().splitlines()
+    first = text[0] if text else ""
+    return first
+
+
+def listing() -> str:
+    """One line per entry: name, total parameters, description."""
+    rows = []
+    for name in entries():
+        rows.append((name, f"{load(name).total_params:,}", describe(name)))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    lines = [f"{'name'.ljust(w0)}  {'params'.rjust(w1)}  description"]
+    lines += [f"{a.ljust(w0)}  {b.rjust(w1)}  {c}".rstrip() for a, b, c in rows]
+    return "\n".join(lines)

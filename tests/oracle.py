@@ -75,7 +75,7 @@ def keras_counts(name: str, config: dict, input_shape: Any, call: dict | None = 
 
 
 # Layers that Keras calls with several positional tensors rather than one list.
-_KERAS_POSITIONAL = {"MultiHeadAttention", "GroupedQueryAttention", "Attention"}
+_KERAS_POSITIONAL = {"MultiHeadAttention", "GroupQueryAttention", "Attention"}
 
 
 def torch_counts(name: str, config: dict, input_shape: Any, run: bool = True) -> Counts:

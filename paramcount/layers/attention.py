@@ -1,3 +1,367 @@
-"""Attention layers: Keras MultiHeadAttention, PyTorch MultiheadAttention and Transformer layers."""
+"""Attention layers: Keras MultiHeadAttention and GroupQueryAttention, PyTorch
+MultiheadAttention, TransformerEncoderLayer and TransformerDecoderLayer.
+
+The inputs are a list of shapes in the framework's call order: Keras ``[query, value, key]``
+(``call(query, value, key)``), PyTorch ``[query, key, value]`` (``forward(query, key, value)``).
+One shape means self-attention; with two, the key is the value.
+
+Keras builds its projections as EinsumDense sublayers whose equations depend on the input rank
+(keras/src/layers/attention/multi_head_attention.py); they are built here the same way, with
+:class:`paramcount.layers.core.EinsumDense`, so kernels keep Keras's shapes (``(d, heads, k)``).
+PyTorch packs the query, key and value projections into one ``in_proj_weight`` of ``3E × E``
+when the key and value widths equal the embedding width, and keeps three matrices otherwise.
+"""
 
 from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from paramcount.errors import ShapeError, SpecError
+from paramcount.layers.base import PYTORCH, Args, Built, Formula, Layer, Weight, register
+from paramcount.layers.core import EinsumDense
+from paramcount.shapes import Shape, fmt_shape
+
+
+def _proj_equation(free: int, bound: int, out: int) -> tuple[str, str]:
+    """Keras's ``_build_proj_equation``: ``free`` kept axes (batch included), ``bound``
+    contracted, ``out`` new ones (the bias axes).
+
+    >>> _proj_equation(2, 1, 2)
+    ('abc,cde->abde', 'de')
+    """
+    letters = string.ascii_lowercase
+    kept, bound_s, new = (letters[:free], letters[free:free + bound],
+                          letters[free + bound:free + bound + out])
+    return f"{kept}{bound_s},{bound_s}{new}->{kept}{new}", new
+
+
+def _einsum(name: str, equation: str, partial: Sequence[int | None], bias: str | None,
+            x: Shape) -> tuple[list[Weight], Shape]:
+    """Weights (named ``name/kernel``, ``name/bias``) and output of an EinsumDense sublayer."""
+    layer = EinsumDense({"equation": equation, "output_shape": list(partial), "bias_axes": bias})
+    weights = [Weight(f"{name}/{w.name}", w.shape) for w in layer.weights(x)]
+    return weights, layer.output_shape(x)
+
+
+def _keras_projection(name: str, x: Shape, heads: int, size: int, use_bias: bool
+                      ) -> tuple[list[Weight], Shape]:
+    """A query, key, value or gate projection: ``(..., d) -> (..., heads, size)``."""
+    equation, axes = _proj_equation(len(x), 1, 2)
+    return _einsum(name, equation, [None] * (len(x) - 1) + [heads, size],
+                   axes if use_bias else None, x)
+
+
+def _torch_mha(prefix: str, e: int, kdim: int, vdim: int, bias: bool,
+               bias_kv: bool = False) -> list[Weight]:
+    """The parameters of torch.nn.MultiheadAttention, as its constructor registers them."""
+    if kdim == e and vdim == e:
+        out = [Weight(f"{prefix}in_proj_weight", (3 * e, e))]
+    else:
+        out = [Weight(f"{prefix}{n}_proj_weight", (e, d))
+               for n, d in (("q", e), ("k", kdim), ("v", vdim))]
+    out += [Weight(f"{prefix}in_proj_bias", (3 * e,))] if bias else []
+    out += [Weight(f"{prefix}bias_{n}", (1, 1, e)) for n in "kv"] if bias_kv else []
+    out.append(Weight(f"{prefix}out_proj.weight", (e, e)))
+    return out + ([Weight(f"{prefix}out_proj.bias", (e,))] if bias else [])
+
+
+class _Attention(Layer):
+    """Shared input handling: 1 to 3 shapes, checked for rank and known widths."""
+
+    n_inputs: ClassVar[int | None] = None
+
+    def split(self, inputs: Sequence[Shape], most: int = 3) -> list[Shape]:
+        if not 1 <= len(inputs) <= most:
+            raise ShapeError(f"{self.type_name} takes 1 to {most} inputs, got {len(inputs)}")
+        return [tuple(s) for s in inputs]
+
+    def width(self, x: Shape, role: str, expect: int | None = None) -> int:
+        if len(x) < 2:
+            raise ShapeError(f"{self.type_name} expects a {role} of rank 2 or more "
+                             f"(sequence, features; batch excluded), got {fmt_shape(x)}")
+        return self.last_dim(x, f"{role} features", expect)
+
+    def same_positions(self, key: Shape, value: Shape) -> None:
+        if tuple(key[:-1]) != tuple(value[:-1]):
+            raise ShapeError(f"{self.type_name}: key {fmt_shape(key)} and value "
+                             f"{fmt_shape(value)} must agree on every axis but the last")
+
+
+# -- MultiHeadAttention (Keras) and MultiheadAttention (PyTorch) ------------------------------
+
+@register("MultiHeadAttention", torch=("MultiheadAttention",))
+class MultiHeadAttention(_Attention):
+    """Multi-head attention: query, key and value projections, attention, output projection."""
+
+    torch_args = frozenset({"embed_dim", "kdim", "vdim", "add_bias_kv", "add_zero_attn", "bias"})
+    positional = ("num_heads", "key_dim")
+
+    def configure(self, a: Args) -> None:
+        self.heads: int = a.int("num_heads", min=1)
+        self.embed_dim: int | None = a.int("embed_dim", default=None, min=1)
+        self.key_dim: int | None = a.int("key_dim", default=None, min=1)
+        self.value_dim: int | None = a.int("value_dim", default=None, min=1)
+        self.use_bias: bool = a.bool("use_bias", "bias", default=True)
+        self.use_gate: bool = a.bool("use_gate", default=False)
+        self.out_dims = self._output_shape_arg(a.get("output_shape", default=None))
+        self.kdim: int | None = a.int("kdim", default=None, min=1)
+        self.vdim: int | None = a.int("vdim", default=None, min=1)
+        self.bias_kv: bool = a.bool("add_bias_kv", default=False)
+        a.bool("add_zero_attn", default=False)
+        axes = a.get("attention_axes", default=None)
+        if axes is not None and not isinstance(axes, int) and not (
+                isinstance(axes, list | tuple) and all(isinstance(i, int) for i in axes)):
+            raise SpecError(f"MultiHeadAttention: attention_axes={axes!r} is invalid; expected "
+                            "an integer or a list of them")
+        for keras_only in ("sliding_window", "flash_attention"):
+            a.get(keras_only, default=None)
+        self._check_framework(axes)
+
+    def _output_shape_arg(self, value: Any) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        dims = (value,) if isinstance(value, int) else value
+        if isinstance(value, bool) or not isinstance(dims, list | tuple) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims):
+            raise SpecError(f"MultiHeadAttention: output_shape={value!r} is invalid; expected "
+                            "an integer >= 1 or a list of them")
+        return tuple(dims) or None  # Keras treats an empty output_shape as none given
+
+    def _check_framework(self, axes: Any) -> None:
+        if self.torch:
+            by_keys = None if self.key_dim is None else self.key_dim * self.heads
+            if None not in (self.embed_dim, by_keys) and self.embed_dim != by_keys:
+                raise SpecError(f"MultiheadAttention: embed_dim={self.embed_dim} is not "
+                                f"num_heads × key_dim ({self.heads} × {self.key_dim})")
+            e = self.embed_dim or by_keys
+            if e is not None and e % self.heads:
+                raise SpecError(f"MultiheadAttention: embed_dim={e} is not divisible by "
+                                f"num_heads={self.heads}")
+            for name, bad in (("value_dim", self.value_dim not in (None, self.key_dim)),
+                              ("output_shape", self.out_dims is not None),
+                              ("use_gate", self.use_gate), ("attention_axes", axes is not None)):
+                if bad:
+                    raise SpecError(f"MultiheadAttention: PyTorch's layer has no {name}; "
+                                    "use the Keras conventions (framework 'keras') for it")
+            self.embed_dim = e
+        else:
+            if self.bias_kv:
+                raise SpecError("MultiHeadAttention: add_bias_kv is PyTorch's; Keras's layer "
+                                "has no learned key and value biases")
+            if self.key_dim is None:
+                if self.embed_dim is None:
+                    raise SpecError("MultiHeadAttention needs the argument 'key_dim'")
+                self.key_dim = self.embed_dim // self.heads
+
+    def default_input_shape(self) -> Shape | None:
+        return None if self.embed_dim is None else (None, self.embed_dim)
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        shapes = self.split(inputs)
+        return self._torch_build(shapes) if self.torch else self._keras_build(shapes)
+
+    # -- Keras ---------------------------------------------------------------------------------
+    def _keras_build(self, shapes: list[Shape]) -> Built:
+        q, v = shapes[0], shapes[min(1, len(shapes) - 1)]
+        k = shapes[2] if len(shapes) == 3 else v
+        dq, dv, dk = (self.width(q, "query", self.embed_dim), self.width(v, "value", self.vdim),
+                      self.width(k, "key", self.kdim))
+        if not len(q) == len(v) == len(k):
+            raise ShapeError(f"MultiHeadAttention: query {fmt_shape(q)}, value {fmt_shape(v)} "
+                             f"and key {fmt_shape(k)} must have the same rank")
+        self.same_positions(k, v)
+        kd = int(self.key_dim or 0)
+        vd = self.value_dim or kd
+        weights, q_out = _keras_projection("query", q, self.heads, kd, self.use_bias)
+        weights += _keras_projection("key", k, self.heads, kd, self.use_bias)[0]
+        if self.use_gate:
+            weights += _keras_projection("gate", q, self.heads, vd, self.use_bias)[0]
+        weights += _keras_projection("value", v, self.heads, vd, self.use_bias)[0]
+        out = self.out_dims or (dq,)
+        equation, axes = _proj_equation(len(q), 2, len(out))
+        weights += _einsum("attention_output", equation, [None] * (len(q) - 1) + list(out),
+                           axes if self.use_bias else None, (*q_out[:-1], vd))[0]
+        formula = self._keras_formula((dq, dk, dv), kd, vd, out)
+        return Built(tuple(weights), (*q[:-1], *out), formula)
+
+    def _keras_formula(self, widths: tuple[int, int, int], kd: int, vd: int,
+                       out: tuple[int, ...]) -> Formula:
+        dq, dk, dv = widths
+        do = "·".join(map(str, out))
+        kernels = [f"{dq}·{kd}", f"{dk}·{kd}", f"{dv}·{vd}", f"{vd}·{do}"]
+        biases = [f"2·{kd}", f"{vd}"]
+        sym_k, sym_b = "d_q·key_dim + d_k·key_dim + d_v·value_dim", "2·key_dim + value_dim"
+        if self.use_gate:
+            kernels.append(f"{dq}·{vd}")
+            biases.append(f"{vd}")
+            sym_k, sym_b = sym_k + " + d_q·value_dim", sym_b + " + value_dim"
+        symbolic = f"heads·({sym_k} + value_dim·d_out)"
+        numeric = f"{self.heads}·({' + '.join(kernels)})"
+        if self.use_bias:
+            symbolic += f" + heads·({sym_b}) + d_out"
+            numeric += f" + {self.heads}·({' + '.join(biases)}) + {do}"
+        return Formula(symbolic, numeric)
+
+    # -- PyTorch -------------------------------------------------------------------------------
+    def _torch_build(self, shapes: list[Shape]) -> Built:
+        q = shapes[0]
+        e = self.width(q, "query", self.embed_dim)
+        if e % self.heads:
+            raise ShapeError(f"MultiheadAttention: the query width {e} ({fmt_shape(q)}) is not "
+                             f"divisible by num_heads={self.heads}")
+        kdim, vdim = self.kdim or e, self.vdim or e
+        k = shapes[1] if len(shapes) > 1 else (*q[:-1], kdim)
+        v = shapes[2] if len(shapes) > 2 else (k if len(shapes) == 2 else (*q[:-1], vdim))
+        for x, role in ((q, "query"), (k, "key"), (v, "value")):
+            if len(x) != 2:
+                raise ShapeError(f"MultiheadAttention expects a {role} of rank 2 (sequence, "
+                                 f"features; batch excluded), got {fmt_shape(x)}")
+        self.width(k, "key", kdim)
+        self.width(v, "value", vdim)
+        self.same_positions(k, v)
+        weights = _torch_mha("", e, kdim, vdim, self.use_bias, self.bias_kv)
+        symbolic, numeric = "E·(E + kdim + vdim) + E·E", f"{e}·({e} + {kdim} + {vdim}) + {e}·{e}"
+        if self.use_bias:
+            symbolic, numeric = symbolic + " + 4·E", numeric + f" + 4·{e}"
+        if self.bias_kv:
+            symbolic, numeric = symbolic + " + 2·E", numeric + f" + 2·{e}"
+        return Built(tuple(weights), (*q[:-1], e), Formula(symbolic, numeric))
+
+
+# -- GroupQueryAttention (Keras) -------------------------------------------------------------
+
+@register("GroupQueryAttention", "GroupedQueryAttention")
+class GroupQueryAttention(_Attention):
+    """Keras's grouped-query attention: ``num_query_heads`` query heads share
+    ``num_key_value_heads`` key and value heads."""
+
+    positional = ("head_dim", "num_query_heads", "num_key_value_heads")
+
+    def configure(self, a: Args) -> None:
+        self.head_dim: int = a.int("head_dim", min=1)
+        self.q_heads: int = a.int("num_query_heads", min=1)
+        self.kv_heads: int = a.int("num_key_value_heads", min=1)
+        if self.q_heads % self.kv_heads:
+            raise SpecError(f"GroupQueryAttention: num_query_heads={self.q_heads} is not "
+                            f"divisible by num_key_value_heads={self.kv_heads}")
+        self.use_bias: bool = a.bool("use_bias", default=True)
+        self.use_gate: bool = a.bool("use_gate", default=False)
+        for keras_only in ("sliding_window", "flash_attention"):
+            a.get(keras_only, default=None)
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        shapes = self.split(inputs)
+        q, v = shapes[0], shapes[min(1, len(shapes) - 1)]
+        k = shapes[2] if len(shapes) == 3 else v
+        for x, role in ((q, "query"), (v, "value"), (k, "key")):
+            if len(x) != 2:
+                raise ShapeError(f"GroupQueryAttention expects a {role} of rank 2 (sequence, "
+                                 f"features; batch excluded), got {fmt_shape(x)}")
+        dq = self.width(q, "query")
+        dv = self.width(v, "value", expect=dq)
+        dk = self.width(k, "key")
+        self.same_positions(k, v)
+        hd, qh, kvh = self.head_dim, self.q_heads, self.kv_heads
+        weights = self._proj("query", "bqm,muh->bquh", qh, "uh", q)
+        weights += self._proj("key", "bkm,mvh->bkvh", kvh, "vh", k)
+        if self.use_gate:
+            weights += self._proj("gate", "bqm,muh->bquh", qh, "uh", q)
+        weights += self._proj("value", "bkm,mvh->bkvh", kvh, "vh", v)
+        weights += _einsum("attention_output", "bquh,uhm->bqm", [None, dq],
+                           "m" if self.use_bias else None, (None, qh, hd))[0]
+        return Built(tuple(weights), q, self._formula(dq, dk, dv))
+
+    def _proj(self, name: str, equation: str, heads: int, axes: str, x: Shape) -> list[Weight]:
+        return _einsum(name, equation, [None, heads, self.head_dim],
+                       axes if self.use_bias else None, x)[0]
+
+    def _formula(self, dq: int, dk: int, dv: int) -> Formula:
+        n_q = 3 if self.use_gate else 2  # query, output (and gate) projections
+        symbolic = f"head_dim·({n_q}·query_heads·d_q + kv_heads·(d_k + d_v))"
+        numeric = f"{self.head_dim}·({n_q}·{self.q_heads}·{dq} + {self.kv_heads}·({dk} + {dv}))"
+        if self.use_bias:
+            n_b = n_q - 1
+            symbolic += f" + head_dim·({n_b}·query_heads + 2·kv_heads) + d_q"
+            numeric += f" + {self.head_dim}·({n_b}·{self.q_heads} + 2·{self.kv_heads}) + {dq}"
+        return Formula(symbolic, numeric)
+
+
+# -- PyTorch Transformer layers --------------------------------------------------------------
+
+@register("TransformerEncoderLayer")
+class TransformerEncoderLayer(_Attention):
+    """torch.nn.TransformerEncoderLayer: self-attention and a two-layer feed-forward block,
+    each with a LayerNorm. A PyTorch layer, so PyTorch's conventions always apply."""
+
+    n_inputs: ClassVar[int | None] = 1
+    torch_args = frozenset({"d_model", "nhead", "dim_feedforward", "layer_norm_eps",
+                            "norm_first", "bias"})
+    positional = ("d_model", "nhead")
+    #: (attention blocks, LayerNorms)
+    blocks = (1, 2)
+
+    def configure(self, a: Args) -> None:
+        self.framework = PYTORCH
+        self.d_model: int = a.int("d_model", min=1)
+        self.nhead: int = a.int("nhead", min=1)
+        if self.d_model % self.nhead:
+            raise SpecError(f"{self.type_name}: d_model={self.d_model} is not divisible by "
+                            f"nhead={self.nhead}")
+        self.ff: int = a.int("dim_feedforward", default=2048, min=1)
+        self.bias: bool = a.bool("bias", default=True)
+        a.get("layer_norm_eps", default=None)
+        a.bool("norm_first", default=False)
+
+    def default_input_shape(self) -> Shape | None:
+        return (None, self.d_model)
+
+    def sequence(self, x: Shape, role: str) -> Shape:
+        if len(x) != 2:
+            raise ShapeError(f"{self.type_name} expects a {role} of rank 2 (sequence, d_model; "
+                             f"batch excluded), got {fmt_shape(x)}")
+        self.width(x, role, self.d_model)
+        return x
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        shapes = self.split(inputs, most=self.blocks[0])
+        src = self.sequence(shapes[0], "source" if self.blocks[0] == 1 else "target")
+        if len(shapes) > 1:
+            self.sequence(shapes[1], "memory")
+        return Built(tuple(self.layer_weights()), src, self.layer_formula())
+
+    def layer_weights(self) -> list[Weight]:
+        e, f, bias = self.d_model, self.ff, self.bias
+        attn = ["self_attn", "multihead_attn"][:self.blocks[0]]
+        out = [w for name in attn for w in _torch_mha(f"{name}.", e, e, e, bias)]
+        for name, shape in (("linear1", (f, e)), ("linear2", (e, f))):
+            out.append(Weight(f"{name}.weight", shape))
+            out += [Weight(f"{name}.bias", shape[:1])] if bias else []
+        for i in range(1, self.blocks[1] + 1):
+            out.append(Weight(f"norm{i}.weight", (e,)))
+            out += [Weight(f"norm{i}.bias", (e,))] if bias else []
+        return out
+
+    def layer_formula(self) -> Formula:
+        e, f = self.d_model, self.ff
+        n_attn, n_norm = 4 * self.blocks[0], self.blocks[1]
+        if self.bias:
+            return Formula(f"{n_attn}·E·E + {n_attn}·E + 2·E·F + F + E + {2 * n_norm}·E",
+                           f"{n_attn}·{e}·{e} + {n_attn}·{e} + 2·{e}·{f} + {f} + {e} + "
+                           f"{2 * n_norm}·{e}")
+        return Formula(f"{n_attn}·E·E + 2·E·F + {n_norm}·E",
+                       f"{n_attn}·{e}·{e} + 2·{e}·{f} + {n_norm}·{e}")
+
+
+@register("TransformerDecoderLayer")
+class TransformerDecoderLayer(TransformerEncoderLayer):
+    """torch.nn.TransformerDecoderLayer: self-attention over the target, attention over the
+    memory (the encoder's output) and a feed-forward block. Inputs ``[tgt, memory]``."""
+
+    n_inputs: ClassVar[int | None] = None
+    blocks = (2, 3)
+
+    def default_input_shape(self) -> Shape | None:
+        return (None, self.d_model)
+

@@ -93,7 +93,7 @@ _NEUTRAL = frozenset({
     "seed", "dropout", "recurrent_dropout", "inplace", "negative_slope", "rate", "p",
     "noise_shape", "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
     "use_cudnn", "time_major", "autocast", "batch_first", "input_shape", "batch_input_shape",
-    "lora_rank", "lora_alpha", "quantization_config", "input_dim_hint", "module",
+    "quantization_config", "input_dim_hint", "module",
     "registered_name", "build_config", "supports_masking", "threshold", "max_value",
     "momentum", "eps_unused",
 })

@@ -1,3 +1,427 @@
-"""Convolutions: Conv1D/2D/3D, transposed, depthwise and separable; PyTorch Conv*d and ConvTranspose*d."""
+"""Convolutions: Conv1D/2D/3D, transposed, depthwise, separable; PyTorch Conv*d, ConvTranspose*d.
+
+One class per rank and kind serves both frameworks. Keras keeps the kernel as
+``(*kernel_size, in/groups, filters)`` and the channels last; PyTorch keeps ``weight`` as
+``(out_channels, in_channels/groups, *kernel_size)`` and the channels first, ``(C, H, W)``. The
+counts agree; the weight shapes, the input layout and the padding arithmetic follow the framework
+(a padding word is Keras's, integers are PyTorch's).
+"""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from paramcount.errors import ShapeError, SpecError
+from paramcount.layers.base import Args, Formula, Layer, Weight, register
+from paramcount.shapes import Dim, Shape, conv_output_length, deconv_output_length, fmt_shape
+
+_KERNEL_SYMBOLS = {1: "k", 2: "k_h·k_w", 3: "k_d·k_h·k_w"}
+_FORMATS = ("channels_last", "channels_first")
+_TORCH_ARGS = frozenset({"in_channels", "out_channels", "stride", "dilation", "bias",
+                         "padding_mode"})
+
+
+class Window(Layer):
+    """What every convolution shares: kernel, strides, dilation, padding and the channel axis."""
+
+    n_dims: ClassVar[int] = 2
+    causal_ok: ClassVar[bool] = False  # Keras allows padding="causal" on Conv1D only
+    padding_words: ClassVar[bool] = True  # PyTorch's ConvTranspose takes integers only
+    lora_ok: ClassVar[bool] = False  # Keras has LoRA on Conv1D/2D/3D only
+    in_channels: int | None = None
+
+    def configure(self, a: Args) -> None:
+        n = self.n_dims
+        self.kernel: tuple[int, ...] = a.ints("kernel_size", n=n)
+        self.strides: tuple[int, ...] = a.ints("strides", "stride", n=n, default=1)
+        self.dilation: tuple[int, ...] = a.ints("dilation_rate", "dilation", n=n, default=1)
+        self.use_bias: bool = a.bool("use_bias", "bias", default=True)
+        fmt = a.str("data_format", default=None, choices=_FORMATS)
+        if self.torch and fmt == "channels_last":
+            raise SpecError(f"{self.type_name}: PyTorch inputs are channels-first; "
+                            "data_format='channels_last' is a Keras option")
+        self.channels_first = self.torch or fmt == "channels_first"
+        if not self.lora_ok and a.get("lora_rank", default=None) is not None:
+            raise SpecError(f"{self.type_name}: Keras has no lora_rank for this layer")
+        self.padding: str | tuple[int, ...] = (
+            self._torch_padding(a) if self.torch else self._keras_padding(a))
+
+    def _keras_padding(self, a: Args) -> str:
+        value: Any = a.get("padding", default="valid")
+        words = ("valid", "same", "causal") if self.causal_ok else ("valid", "same")
+        if not isinstance(value, str) or value.lower() not in words:
+            numbers = isinstance(value, int | list | tuple)
+            more = " (integer padding is PyTorch's)" if numbers else ""
+            raise SpecError(f"{self.type_name}: padding={value!r} is invalid; expected "
+                            f"{' or '.join(map(repr, words))}{more}")
+        return value.lower()
+
+    def _torch_padding(self, a: Args) -> str | tuple[int, ...]:
+        value: Any = a.get("padding", default=0)
+        if not isinstance(value, str):
+            pads: tuple[int, ...] = a.ints("padding", n=self.n_dims, default=0, min=0)
+            return pads
+        if not self.padding_words or value.lower() not in ("valid", "same"):
+            expected = "'valid', 'same', " if self.padding_words else ""
+            raise SpecError(f"{self.type_name}: padding={value!r} is invalid; expected "
+                            f"{expected}an integer >= 0 or {self.n_dims} of them")
+        if value.lower() == "same" and max(self.strides) > 1:
+            raise SpecError(f"{self.type_name}: PyTorch refuses padding='same' with "
+                            f"stride={self.strides}; give the padding as integers")
+        return value.lower()
+
+    def torch_pads(self) -> list[tuple[int, int]]:
+        """PyTorch's (before, after) padding per spatial axis; 'same' puts the odd one after.
+
+        >>> Conv1D({"out_channels": 1, "kernel_size": 4, "padding": "same"}, "pytorch").torch_pads()
+        [(1, 2)]
+        """
+        if self.padding == "valid":
+            return [(0, 0)] * self.n_dims
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel, strict=True)]
+            return [(t // 2, t - t // 2) for t in totals]
+        return [(int(p), int(p)) for p in self.padding]
+
+    def keras_checks(self) -> None:
+        if max(self.strides) > 1 and max(self.dilation) > 1:
+            raise SpecError(f"{self.type_name}: Keras refuses strides={self.strides} together "
+                            f"with dilation_rate={self.dilation}")
+
+    # -- shapes ---------------------------------------------------------------------------
+    def split(self, x: Shape) -> tuple[Shape, int]:
+        """Check the rank and return ``(spatial dims, channels)``; the channels must be known."""
+        self.rank(x, self.n_dims + 1)
+        spatial, c = (x[1:], x[0]) if self.channels_first else (x[:-1], x[-1])
+        if c is None:
+            raise ShapeError(f"{self.type_name} needs a known number of input channels; got "
+                             f"shape {fmt_shape(x)}")
+        if self.in_channels is not None and c != self.in_channels:
+            raise ShapeError(f"{self.type_name} expects in_channels={self.in_channels} input "
+                             f"channels, got shape {fmt_shape(x)}")
+        return spatial, c
+
+    def join(self, spatial: Shape, channels: int) -> Shape:
+        return (channels, *spatial) if self.channels_first else (*spatial, channels)
+
+    def default_input_shape(self) -> Shape | None:
+        if self.in_channels is None:
+            return None
+        return self.join((None,) * self.n_dims, self.in_channels)
+
+    def conv_lengths(self, x: Shape) -> tuple[Dim, ...]:
+        """Output spatial dims of a (non-transposed) sliding window on ``x``."""
+        spatial, _ = self.split(x)
+        pads: list[Any] = self.torch_pads() if self.torch else [self.padding] * self.n_dims
+        try:
+            return tuple(conv_output_length(d, k, s, p, r) for d, k, s, p, r in zip(
+                spatial, self.kernel, self.strides, pads, self.dilation, strict=True))
+        except ShapeError as err:
+            raise ShapeError(f"{self.type_name}: {err}") from None
+
+    def bias(self, n: int) -> list[Weight]:
+        return [Weight("bias", (n,))] if self.use_bias else []
+
+    def kernel_terms(self) -> tuple[str, str]:
+        """The kernel's size in symbols and in numbers: ``("k_h·k_w", "3·3")``."""
+        return _KERNEL_SYMBOLS[self.n_dims], "·".join(str(k) for k in self.kernel)
+
+
+class Grouped(Window):
+    """A convolution with ``filters``/``out_channels``, ``groups`` and PyTorch's ``in_channels``."""
+
+    positional = ("filters", "kernel_size")
+    torch_args = _TORCH_ARGS
+
+    def configure(self, a: Args) -> None:
+        super().configure(a)
+        self.filters: int = a.int("filters", "out_channels", min=1)
+        self.groups: int = a.int("groups", default=1, min=1)
+        self.in_channels = a.int("in_channels", default=None, min=1)
+        out = "out_channels" if a.given("out_channels") else "filters"
+        for what, n in ((out, self.filters), ("in_channels", self.in_channels)):
+            if n is not None and n % self.groups:
+                raise SpecError(f"{self.type_name}: {what}={n} is not divisible by "
+                                f"groups={self.groups}")
+
+    def split(self, x: Shape) -> tuple[Shape, int]:
+        spatial, c = super().split(x)
+        if c % self.groups:
+            raise ShapeError(f"{self.type_name}: the {c} input channels of shape {fmt_shape(x)} "
+                             f"are not divisible by groups={self.groups}")
+        return spatial, c
+
+    @property
+    def out_symbol(self) -> str:
+        return "out_channels" if self.torch else "filters"
+
+
+class Conv(Grouped):
+    """A convolution (Keras ``Conv2D``, PyTorch ``Conv2d`` and their 1D and 3D cousins).
+
+    >>> [w.shape for w in Conv2D({"filters": 2, "kernel_size": 3}).weights((28, 28, 1))]
+    [(3, 3, 1, 2), (2,)]
+    >>> torch = Conv2D({"in_channels": 1, "out_channels": 2, "kernel_size": 3}, "pytorch")
+    >>> [w.shape for w in torch.weights((1, 28, 28))]
+    [(2, 1, 3, 3), (2,)]
+    """
+
+    lora_ok = True
+
+    def configure(self, a: Args) -> None:
+        super().configure(a)
+        self.lora_rank: int | None = None
+        if self.torch:
+            mode = a.str("padding_mode", default="zeros",
+                         choices=("zeros", "reflect", "replicate", "circular"))
+            self.padding_mode: str = mode
+        else:
+            self.padding_mode = "zeros"
+            self.lora_rank = a.int("lora_rank", default=None, min=1)
+            self.keras_checks()
+
+    def weights(self, x: Shape) -> list[Weight]:
+        _, c = self.split(x)
+        per_group, f = c // self.groups, self.filters
+        if self.torch:
+            return [Weight("weight", (f, per_group, *self.kernel)), *self.bias(f)]
+        # LoRA freezes the kernel and trains two low-rank factors beside it
+        r = self.lora_rank
+        kernel = Weight("kernel", (*self.kernel, per_group, f), trainable=r is None)
+        lora = [] if r is None else [Weight("lora_kernel_a", (*self.kernel, per_group, r)),
+                                     Weight("lora_kernel_b", (r, f))]
+        return [kernel, *self.bias(f), *lora]
+
+    def output_shape(self, x: Shape) -> Shape:
+        out = self.conv_lengths(x)
+        if self.padding_mode in ("reflect", "circular"):
+            self._check_wrap(x)
+        return self.join(out, self.filters)
+
+    def _check_wrap(self, x: Shape) -> None:
+        # reflect mirrors without the edge (padding < length); circular wraps at most once
+        spatial, _ = self.split(x)
+        slack = 1 if self.padding_mode == "reflect" else 0
+        for d, pads in zip(spatial, self.torch_pads(), strict=True):
+            if d is not None and max(pads) + slack > d:
+                raise ShapeError(f"{self.type_name}: padding_mode={self.padding_mode!r} cannot "
+                                 f"pad {max(pads)} on an axis of length {d}")
+
+    def formula(self, x: Shape) -> Formula:
+        _, c = self.split(x)
+        ks, kn = self.kernel_terms()
+        per_group, f, out = c // self.groups, self.filters, self.out_symbol
+        if self.use_bias:
+            sym, num = f"({ks}·in/groups + 1)·{out}", f"({kn}·{per_group} + 1)·{f}"
+        else:
+            sym, num = f"{ks}·in/groups·{out}", f"{kn}·{per_group}·{f}"
+        if self.lora_rank is not None:
+            sym += f" + ({ks}·in/groups + {out})·lora_rank"
+            num += f" + ({kn}·{per_group} + {f})·{self.lora_rank}"
+        return Formula(sym, num)
+
+
+class ConvTranspose(Grouped):
+    """A transposed convolution (Keras ``Conv2DTranspose``, PyTorch ``ConvTranspose2d``)."""
+
+    padding_words = False
+
+    def configure(self, a: Args) -> None:
+        super().configure(a)
+        n = self.n_dims
+        self.output_padding: tuple[int, ...] | None = a.ints(
+            "output_padding", n=n, default=0 if self.torch else None, min=0)
+        if self.torch:
+            a.str("padding_mode", default="zeros", choices=("zeros",))
+            self._check_output_padding(self.strides, self.dilation, "stride or dilation")
+            return
+        if self.groups != 1:
+            raise SpecError(f"{self.type_name}: Keras has no groups for transposed "
+                            f"convolutions (groups={self.groups}); PyTorch's ConvTranspose does")
+        self.keras_checks()
+        self._check_output_padding(self.strides, self.strides, "strides")
+
+    def _check_output_padding(self, s: tuple[int, ...], d: tuple[int, ...], what: str) -> None:
+        ops = self.output_padding or (0,) * self.n_dims
+        if any(o >= a and o >= b for o, a, b in zip(ops, s, d, strict=True)):
+            raise SpecError(f"{self.type_name}: output_padding={ops} is invalid; expected "
+                            f"each smaller than its {what} ({s})")
+
+    def weights(self, x: Shape) -> list[Weight]:
+        _, c = self.split(x)
+        f = self.filters
+        if self.torch:
+            return [Weight("weight", (c, f // self.groups, *self.kernel)), *self.bias(f)]
+        return [Weight("kernel", (*self.kernel, f, c)), *self.bias(f)]
+
+    def output_shape(self, x: Shape) -> Shape:
+        spatial, _ = self.split(x)
+        ops: list[Any] = list(self.output_padding or [None] * self.n_dims)
+        pads: list[Any] = list(self.padding) if self.torch else [self.padding] * self.n_dims
+        out = tuple(deconv_output_length(d, k, s, p, o, r) for d, k, s, p, o, r in zip(
+            spatial, self.kernel, self.strides, pads, ops, self.dilation, strict=True))
+        if self.torch and any(d is not None and d < 1 for d in out):
+            raise ShapeError(f"{self.type_name}: the output size {fmt_shape(out, batch=False)} "
+                             f"would be empty with padding={self.padding}")
+        return self.join(out, self.filters)
+
+    def formula(self, x: Shape) -> Formula:
+        _, c = self.split(x)
+        ks, kn = self.kernel_terms()
+        f, bias = self.filters, self.use_bias
+        if self.torch:
+            plus_s, plus_n = (" + out_channels", f" + {f}") if bias else ("", "")
+            return Formula(f"{ks}·in·out_channels/groups{plus_s}",
+                           f"{kn}·{c}·{f // self.groups}{plus_n}")
+        if bias:
+            return Formula(f"({ks}·in + 1)·filters", f"({kn}·{c} + 1)·{f}")
+        return Formula(f"{ks}·in·filters", f"{kn}·{c}·{f}")
+
+
+class DepthwiseConv(Window):
+    """Keras's depthwise convolution: ``depth_multiplier`` filters per input channel."""
+
+    positional = ("kernel_size",)
+
+    def configure(self, a: Args) -> None:
+        super().configure(a)
+        self.depth_multiplier: int = a.int("depth_multiplier", default=1, min=1)
+
+    def weights(self, x: Shape) -> list[Weight]:
+        _, c = self.split(x)
+        m = self.depth_multiplier
+        return [Weight("kernel", (*self.kernel, c, m)), *self.bias(c * m)]
+
+    def output_shape(self, x: Shape) -> Shape:
+        _, c = self.split(x)
+        return self.join(self.conv_lengths(x), c * self.depth_multiplier)
+
+    def formula(self, x: Shape) -> Formula:
+        _, c = self.split(x)
+        ks, kn = self.kernel_terms()
+        m = self.depth_multiplier
+        if self.use_bias:
+            return Formula(f"({ks} + 1)·in·depth_multiplier", f"({kn} + 1)·{c}·{m}")
+        return Formula(f"{ks}·in·depth_multiplier", f"{kn}·{c}·{m}")
+
+    def notes(self, x: Shape) -> list[str]:
+        _, c = self.split(x)
+        n, m = self.n_dims, self.depth_multiplier
+        return [f"PyTorch has no depthwise layer; Conv{n}d({c}, {c * m}, kernel_size, "
+                f"groups={c}) is the same layer with the same count"]
+
+
+class SeparableConv(Window):
+    """Keras's separable convolution: a depthwise kernel, then a pointwise (1×1) kernel."""
+
+    positional = ("filters", "kernel_size")
+
+    def configure(self, a: Args) -> None:
+        super().configure(a)
+        self.filters: int = a.int("filters", min=1)
+        self.depth_multiplier: int = a.int("depth_multiplier", default=1, min=1)
+
+    def weights(self, x: Shape) -> list[Weight]:
+        _, c = self.split(x)
+        m, f = self.depth_multiplier, self.filters
+        return [Weight("depthwise_kernel", (*self.kernel, c, m)),
+                Weight("pointwise_kernel", ((1,) * self.n_dims + (c * m, f))),
+                *self.bias(f)]
+
+    def output_shape(self, x: Shape) -> Shape:
+        return self.join(self.conv_lengths(x), self.filters)
+
+    def formula(self, x: Shape) -> Formula:
+        _, c = self.split(x)
+        ks, kn = self.kernel_terms()
+        m, f = self.depth_multiplier, self.filters
+        depthwise_s, depthwise_n = f"{ks}·in·depth_multiplier", f"{kn}·{c}·{m}"
+        if self.use_bias:
+            return Formula(f"{depthwise_s} + (in·depth_multiplier + 1)·filters",
+                           f"{depthwise_n} + ({c}·{m} + 1)·{f}")
+        return Formula(f"{depthwise_s} + in·depth_multiplier·filters",
+                       f"{depthwise_n} + {c}·{m}·{f}")
+
+    def notes(self, x: Shape) -> list[str]:
+        if not self.use_bias:
+            return []
+        _, c = self.split(x)
+        n, cm = self.n_dims, c * self.depth_multiplier
+        return [f"PyTorch has no separable layer; built as Conv{n}d(groups={c}) then a 1×1 "
+                f"Conv{n}d, both with bias, it has {cm} more parameters (the depthwise bias)"]
+
+
+# -- the registered names, one class per rank ---------------------------------------------------
+
+@register("Conv1D", "Convolution1D", torch=("Conv1d", "LazyConv1d"))
+class Conv1D(Conv):
+    """1D convolution over ``(steps, channels)``; Keras also allows ``padding="causal"``."""
+
+    n_dims = 1
+    causal_ok = True
+
+
+@register("Conv2D", "Convolution2D", torch=("Conv2d", "LazyConv2d"))
+class Conv2D(Conv):
+    """2D convolution over ``(height, width, channels)``."""
+
+    n_dims = 2
+
+
+@register("Conv3D", "Convolution3D", torch=("Conv3d", "LazyConv3d"))
+class Conv3D(Conv):
+    """3D convolution over ``(depth, height, width, channels)``."""
+
+    n_dims = 3
+
+
+@register("Conv1DTranspose", "Convolution1DTranspose",
+          torch=("ConvTranspose1d", "LazyConvTranspose1d"))
+class Conv1DTranspose(ConvTranspose):
+    """1D transposed convolution."""
+
+    n_dims = 1
+
+
+@register("Conv2DTranspose", "Convolution2DTranspose",
+          torch=("ConvTranspose2d", "LazyConvTranspose2d"))
+class Conv2DTranspose(ConvTranspose):
+    """2D transposed convolution."""
+
+    n_dims = 2
+
+
+@register("Conv3DTranspose", "Convolution3DTranspose",
+          torch=("ConvTranspose3d", "LazyConvTranspose3d"))
+class Conv3DTranspose(ConvTranspose):
+    """3D transposed convolution."""
+
+    n_dims = 3
+
+
+@register("DepthwiseConv1D")
+class DepthwiseConv1D(DepthwiseConv):
+    """1D depthwise convolution."""
+
+    n_dims = 1
+
+
+@register("DepthwiseConv2D")
+class DepthwiseConv2D(DepthwiseConv):
+    """2D depthwise convolution."""
+
+    n_dims = 2
+
+
+@register("SeparableConv1D", "SeparableConvolution1D")
+class SeparableConv1D(SeparableConv):
+    """1D separable convolution."""
+
+    n_dims = 1
+
+
+@register("SeparableConv2D", "SeparableConvolution2D")
+class SeparableConv2D(SeparableConv):
+    """2D separable convolution."""
+
+    n_dims = 2

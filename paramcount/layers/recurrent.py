@@ -1,3 +1,408 @@
-"""Recurrent layers: SimpleRNN, LSTM, GRU, ConvLSTM, Bidirectional, TimeDistributed; PyTorch RNN/LSTM/GRU."""
+"""Recurrent layers: SimpleRNN, LSTM, GRU (Keras and PyTorch), ConvLSTM, Bidirectional,
+TimeDistributed.
+
+One class serves both frameworks. Keras keeps one ``kernel`` (inputs, gates·units), one
+``recurrent_kernel`` (units, gates·units) and one bias (two rows for GRU's ``reset_after``);
+PyTorch keeps ``weight_ih_l{k}``/``weight_hh_l{k}`` and two bias vectors ``bias_ih``/``bias_hh``
+per layer and direction, plus ``weight_hr_l{k}`` for an LSTM projection.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from paramcount.errors import ParamcountError, ShapeError, SpecError
+from paramcount.layers.base import (
+    KERAS,
+    Args,
+    Built,
+    Formula,
+    Layer,
+    Weight,
+    lookup,
+    make_layer,
+    register,
+)
+from paramcount.shapes import Shape, conv_output_length, fmt_shape
+
+_TORCH_ARGS = frozenset({"input_size", "hidden_size", "num_layers", "bidirectional", "proj_size",
+                         "bias", "nonlinearity"})
+
+
+class _Recurrent(Layer):
+    """What SimpleRNN, LSTM and GRU share: ``gates`` blocks of ``units`` per weight matrix.
+
+    Input shapes are ``(steps, features)``, batch excluded.
+    """
+
+    torch_args = _TORCH_ARGS
+    positional = ("units",)
+    gates: ClassVar[int] = 1
+    torch_module: ClassVar[str] = "nn.RNN"
+    projects: ClassVar[bool] = False  # only nn.LSTM has proj_size
+
+    def configure(self, a: Args) -> None:
+        self.units: int = a.int("units", "hidden_size", min=1)
+        self.use_bias: bool = a.bool("use_bias", "bias", default=True)
+        self.input_size: int | None = a.int("input_size", default=None, min=1)
+        self.return_sequences: bool = a.bool("return_sequences", default=False)
+        self.num_layers: int = a.int("num_layers", default=1, min=1)
+        self.bidirectional: bool = a.bool("bidirectional", default=False)
+        if a.given("proj_size") and not self.projects:
+            raise SpecError(f"{self.type_name}: proj_size is only supported by LSTM")
+        self.proj_size: int = a.int("proj_size", default=0, min=0)
+        if self.proj_size >= self.units:
+            raise SpecError(f"{self.type_name}: proj_size={self.proj_size} has to be smaller "
+                            f"than hidden_size={self.units}")
+        a.given("zero_output_for_mask")  # masking only; no weight shape depends on it
+        self.configure_cell(a)
+        if not self.torch:
+            self._refuse_torch_only()
+
+    def configure_cell(self, a: Args) -> None:
+        """Arguments of one kind of cell (GRU's ``reset_after``)."""
+
+    def _refuse_torch_only(self) -> None:
+        # Keras has no stacked, bidirectional or projected RNN layer: those are other layers.
+        used = {"num_layers": self.num_layers != 1, "bidirectional": self.bidirectional,
+                "proj_size": self.proj_size != 0}
+        for name in (n for n, on in used.items() if on):
+            raise SpecError(
+                f"{self.type_name}: {name}={self.config[name]!r} is a PyTorch argument; in "
+                f"Keras stack {self.type_name} layers (return_sequences=True) or wrap one "
+                "in Bidirectional, or pass framework='pytorch'")
+
+    # -- shapes --------------------------------------------------------------------------------
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def out_size(self) -> int:
+        """Size of the hidden state each direction emits (the projection when there is one)."""
+        return self.proj_size or self.units
+
+    def keras_bias_vectors(self) -> int:
+        """How many bias vectors of gates·units a Keras cell keeps (PyTorch keeps two)."""
+        return 1
+
+    def bias_vectors(self) -> int:
+        if not self.use_bias:
+            return 0
+        return 2 if self.torch else self.keras_bias_vectors()
+
+    def default_input_shape(self) -> Shape | None:
+        return None if self.input_size is None else (None, self.input_size)
+
+    def features(self, x: Shape) -> int:
+        self.rank(x, 2)
+        return self.last_dim(x, expect=self.input_size)
+
+    def weights(self, x: Shape) -> list[Weight]:
+        n_in = self.features(x)
+        width = self.gates * self.units
+        if self.torch:
+            return self._torch_weights(n_in, width)
+        weights = [Weight("kernel", (n_in, width)), Weight("recurrent_kernel", (self.units, width))]
+        if self.use_bias:
+            bias = (width,) if self.bias_vectors() == 1 else (self.bias_vectors(), width)
+            weights.append(Weight("bias", bias))
+        return weights
+
+    def _torch_weights(self, n_in: int, width: int) -> list[Weight]:
+        weights = []
+        for k in range(self.num_layers):
+            layer_in = n_in if k == 0 else self.out_size * self.directions
+            for suffix in ("", "_reverse")[: self.directions]:
+                weights += [Weight(f"weight_ih_l{k}{suffix}", (width, layer_in)),
+                            Weight(f"weight_hh_l{k}{suffix}", (width, self.out_size))]
+                if self.use_bias:
+                    weights += [Weight(f"bias_ih_l{k}{suffix}", (width,)),
+                                Weight(f"bias_hh_l{k}{suffix}", (width,))]
+                if self.proj_size:
+                    weights.append(Weight(f"weight_hr_l{k}{suffix}", (self.proj_size, self.units)))
+        return weights
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.rank(x, 2)
+        if self.torch:  # nn.RNN/LSTM/GRU always return the whole sequence
+            return (x[0], self.directions * self.out_size)
+        return (x[0], self.units) if self.return_sequences else (self.units,)
+
+    # -- explanation ---------------------------------------------------------------------------
+    def formula(self, x: Shape) -> Formula:
+        n_in = self.features(x)
+        hidden = "hidden" if self.torch else "units"
+        names = {"inputs": "inputs", "hidden": hidden, "proj": "proj", "more": "(layers - 1)"}
+        values = {"inputs": str(n_in), "hidden": str(self.units), "proj": str(self.proj_size),
+                  "more": str(self.num_layers - 1)}
+        return Formula(self._closed_form(names), self._closed_form(values))
+
+    def _closed_form(self, v: Mapping[str, str]) -> str:
+        """gates·((in + out + biases)·hidden) [+ proj·hidden], per layer and direction."""
+        r = v["proj"] if self.proj_size else v["hidden"]
+
+        def cell(n_in: str) -> str:
+            biases = f" + {self.bias_vectors()}" if self.use_bias else ""
+            s = f"({n_in} + {r}{biases})·{v['hidden']}"
+            s = f"{self.gates}·({s})" if self.gates > 1 else s
+            return f"{s} + {v['proj']}·{v['hidden']}" if self.proj_size else s
+
+        d = self.directions
+        out = cell(v["inputs"]) if d == 1 else f"{d}·({cell(v['inputs'])})"
+        if self.num_layers > 1:
+            deeper = cell(r if d == 1 else f"{d}·{r}")
+            out += f" + {v['more']}·" + (f"{d}·" if d > 1 else "") + f"({deeper})"
+        return out
+
+    def notes(self, x: Shape) -> list[str]:
+        missing = 2 - self.keras_bias_vectors()  # bias vectors Keras lacks against PyTorch
+        if not self.use_bias or missing == 0:
+            return []
+        extra = missing * self.num_layers * self.directions * self.gates * self.units
+        if self.torch:
+            return [f"PyTorch keeps two bias vectors (b_ih and b_hh) where Keras keeps one: "
+                    f"{extra} more parameters here"]
+        return [f"PyTorch's {self.torch_module} keeps a second bias vector (b_hh): it would count "
+                f"{extra} more parameters here"]
+
+
+@register("SimpleRNN", torch=("RNN",))
+class SimpleRNN(_Recurrent):
+    """A fully connected RNN: ``h = act(x·W + h·U + b)``; PyTorch's ``nn.RNN``."""
+
+    def configure_cell(self, a: Args) -> None:
+        a.str("nonlinearity", default="tanh", choices=("tanh", "relu"))
+
+
+@register("LSTM")
+class LSTM(_Recurrent):
+    """Long short-term memory: four gates (input, forget, cell, output)."""
+
+    gates = 4
+    torch_module = "nn.LSTM"
+    projects = True
+
+    def configure_cell(self, a: Args) -> None:
+        a.given("unit_forget_bias")  # an initializer choice; no shape depends on it
+
+
+@register("GRU")
+class GRU(_Recurrent):
+    """Gated recurrent unit: three gates. Keras's ``reset_after=True`` (its default, and
+    PyTorch's only convention) keeps separate input and recurrent biases."""
+
+    gates = 3
+    torch_module = "nn.GRU"
+
+    def configure_cell(self, a: Args) -> None:
+        self.reset_after: bool = a.bool("reset_after", default=True)
+        if self.torch and not self.reset_after:
+            raise SpecError(f"{self.type_name}: reset_after=False has no PyTorch equivalent; "
+                            "nn.GRU always applies the reset gate after the recurrent product")
+
+    def keras_bias_vectors(self) -> int:
+        return 2 if self.reset_after else 1
+
+
+# -- convolutional LSTM ------------------------------------------------------------------------
+
+_KERNEL_NAMES = {1: "k", 2: "k_h·k_w", 3: "k_d·k_h·k_w"}
+
+
+class _ConvLSTM(Layer):
+    """An LSTM whose four gates are convolutions: input ``(steps, *spatial, channels)``
+    (channels first after the steps with ``data_format='channels_first'``)."""
+
+    conv_rank: ClassVar[int] = 2
+    positional = ("filters", "kernel_size")
+
+    def configure(self, a: Args) -> None:
+        n = self.conv_rank
+        self.filters: int = a.int("filters", min=1)
+        self.kernel_size: tuple[int, ...] = a.ints("kernel_size", n=n)
+        self.strides: tuple[int, ...] = a.ints("strides", n=n, default=1)
+        self.dilation: tuple[int, ...] = a.ints("dilation_rate", n=n, default=1)
+        self.padding: str = a.str("padding", default="valid", choices=("valid", "same"))
+        self.use_bias: bool = a.bool("use_bias", default=True)
+        self.return_sequences: bool = a.bool("return_sequences", default=False)
+        default_format = "channels_first" if self.torch else "channels_last"
+        self.data_format: str = a.str("data_format", default=default_format,
+                                      choices=("channels_last", "channels_first"))
+        a.given("unit_forget_bias")  # an initializer choice; no shape depends on it
+        if max(self.strides) > 1 and max(self.dilation) > 1:
+            raise SpecError(f"{self.type_name}: strides={self.config.get('strides')!r} > 1 "
+                            f"cannot be combined with dilation_rate="
+                            f"{self.config.get('dilation_rate')!r} > 1")
+
+    def _split(self, x: Shape) -> tuple[tuple[int, ...], int]:
+        """The known spatial dimensions and channels of one step of ``x``."""
+        self.rank(x, self.conv_rank + 2)
+        step = x[1:]
+        first = self.data_format == "channels_first"
+        channels, spatial = (step[0], step[1:]) if first else (step[-1], step[:-1])
+        if channels is None:
+            raise ShapeError(f"{self.type_name} needs a known number of channels; got shape "
+                             f"{fmt_shape(x)}")
+        known = tuple(d for d in spatial if d is not None)
+        if len(known) != len(spatial):
+            raise ShapeError(f"{self.type_name} needs known spatial dimensions; got shape "
+                             f"{fmt_shape(x)}")
+        return known, channels
+
+    def weights(self, x: Shape) -> list[Weight]:
+        _, channels = self._split(x)
+        width = 4 * self.filters
+        weights = [Weight("kernel", (*self.kernel_size, channels, width)),
+                   Weight("recurrent_kernel", (*self.kernel_size, self.filters, width))]
+        return weights + ([Weight("bias", (width,))] if self.use_bias else [])
+
+    def output_shape(self, x: Shape) -> Shape:
+        spatial, _ = self._split(x)
+        out = tuple(conv_output_length(d, k, s, self.padding, r) for d, k, s, r in
+                    zip(spatial, self.kernel_size, self.strides, self.dilation, strict=True))
+        first = self.data_format == "channels_first"
+        step = (self.filters, *out) if first else (*out, self.filters)
+        return (x[0], *step) if self.return_sequences else step
+
+    def formula(self, x: Shape) -> Formula:
+        _, channels = self._split(x)
+        k_sym = _KERNEL_NAMES[self.conv_rank]
+        k_num = "·".join(str(k) for k in self.kernel_size)
+        if self.use_bias:
+            return Formula(f"4·({k_sym}·(channels + filters) + 1)·filters",
+                           f"4·({k_num}·({channels} + {self.filters}) + 1)·{self.filters}")
+        return Formula(f"4·{k_sym}·(channels + filters)·filters",
+                       f"4·{k_num}·({channels} + {self.filters})·{self.filters}")
+
+
+@register("ConvLSTM1D")
+class ConvLSTM1D(_ConvLSTM):
+    """ConvLSTM over sequences of 1-D signals: input ``(steps, length, channels)``."""
+
+    conv_rank = 1
+
+
+@register("ConvLSTM2D")
+class ConvLSTM2D(_ConvLSTM):
+    """ConvLSTM over sequences of images: input ``(steps, height, width, channels)``."""
+
+    conv_rank = 2
+
+
+@register("ConvLSTM3D")
+class ConvLSTM3D(_ConvLSTM):
+    """ConvLSTM over sequences of volumes: input ``(steps, depth, height, width, channels)``."""
+
+    conv_rank = 3
+
+
+# -- wrappers ----------------------------------------------------------------------------------
+
+def inner_layer_spec(value: Any, owner: str) -> tuple[str, dict[str, Any]]:
+    """Read a wrapped layer: ``"LSTM"``, ``{"LSTM": {"units": 4}}``, ``{"LSTM": 4}`` or Keras's
+    serialized ``{"class_name": "LSTM", "config": {...}}``.
+
+    >>> inner_layer_spec({"LSTM": 4}, "Bidirectional")
+    ('LSTM', {'units': 4})
+    """
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, Mapping) and isinstance(value.get("class_name"), str):
+        config = value.get("config") or {}
+        if isinstance(config, Mapping):
+            return value["class_name"], dict(config)
+    elif isinstance(value, Mapping) and len(value) == 1:
+        ((name, config),) = value.items()
+        if isinstance(name, str):
+            return name, _positional(name, config, owner)
+    raise SpecError(f"{owner}: layer={value!r} is invalid; expected a layer name or a one-key "
+                    "mapping such as {'LSTM': {'units': 4}}")
+
+
+def _positional(name: str, config: Any, owner: str) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if isinstance(config, Mapping):
+        return dict(config)
+    cls, _ = lookup(name)
+    values = list(config) if isinstance(config, list | tuple) else [config]
+    if len(values) > len(cls.positional):
+        raise SpecError(f"{owner}: {name} takes at most {len(cls.positional)} bare values "
+                        f"({', '.join(cls.positional) or 'none'}), got {config!r}")
+    return dict(zip(cls.positional, values, strict=False))
+
+
+class _Wrapper(Layer):
+    """A layer around another layer, given by the argument ``layer`` and built with the same
+    framework."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None, framework: str = KERAS,
+                 strict: bool = True) -> None:
+        self.strict = strict  # the wrapped layer's arguments are checked as strictly
+        super().__init__(config, framework, strict)
+
+    def configure(self, a: Args) -> None:
+        name, config = inner_layer_spec(a.get("layer"), self.type_name)
+        try:
+            self.inner = make_layer(name, config, self.framework, self.strict)
+        except SpecError as err:
+            raise err.within(f"{self.type_name} (wrapped layer)") from None
+
+    def build_inner(self, inputs: Sequence[Shape], inner_input: Shape | None = None) -> Built:
+        if len(inputs) != 1:
+            raise ShapeError(f"{self.type_name} takes one input, got {len(inputs)}")
+        x = inputs[0] if inner_input is None else inner_input
+        try:
+            return self.inner.build_checked([x])
+        except ParamcountError as err:
+            raise err.within(f"{self.type_name} (wrapped {self.inner.type_name})") from None
+
+    def describe(self) -> str:
+        return f"{self.type_name}({self.inner.describe()})"
+
+
+@register("Bidirectional")
+class Bidirectional(_Wrapper):
+    """Runs a copy of ``layer`` forwards and another backwards; ``merge_mode`` joins them."""
+
+    positional = ("layer", "merge_mode")
+
+    def configure(self, a: Args) -> None:
+        super().configure(a)
+        mode = a.get("merge_mode", default="concat")
+        self.merge_mode: str | None = None if mode is None else a.str(
+            "merge_mode", default="concat", choices=("concat", "sum", "mul", "ave"))
+        if a.get("backward_layer", default=None) is not None:
+            raise SpecError(f"{self.type_name}: backward_layer is not supported; the backward "
+                            "layer is built as a copy of `layer`")
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        inner = self.build_inner(inputs)
+        weights = tuple(Weight(f"{side}_layer.{w.name}", w.shape, w.trainable, w.buffer)
+                        for side in ("forward", "backward") for w in inner.weights)
+        out = inner.output_shape
+        if self.merge_mode == "concat" and out and out[-1] is not None:
+            out = (*out[:-1], 2 * out[-1])
+        formula = None if inner.formula is None else Formula(
+            f"2·({inner.formula.symbolic})", f"2·({inner.formula.numeric})")
+        notes = tuple(f"Per direction: {note}" for note in inner.notes)
+        if self.merge_mode is None:
+            notes += ("merge_mode=None returns the two directions as two outputs of this shape",)
+        return Built(weights, out, formula, notes)
+
+
+@register("TimeDistributed")
+class TimeDistributed(_Wrapper):
+    """Applies ``layer`` to every step of the first (time) axis with one set of weights."""
+
+    positional = ("layer",)
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        x = inputs[0] if inputs else ()
+        if len(x) < 2:
+            raise ShapeError(f"{self.type_name} expects an input with a time axis and at least "
+                             f"one more (rank >= 2, batch excluded), got shape {fmt_shape(x)}")
+        inner = self.build_inner(inputs, x[1:])
+        return Built(inner.weights, (x[0], *inner.output_shape), inner.formula, inner.notes)

@@ -104,18 +104,20 @@ def parse_value(text: str) -> Any:
 
 
 def parse_shape(text: str) -> tuple[int | None, ...]:
-    """``28,28,1`` -> (28, 28, 1); ``None`` or ``?`` for an unknown dimension."""
+    """``28,28,1`` (or ``28x28x1``) -> (28, 28, 1); ``None`` or ``?`` for an unknown dimension.
+
+    >>> parse_shape("28x28x1"), parse_shape("None,16")
+    ((28, 28, 1), (None, 16))
+    """
     dims: list[int | None] = []
-    for part in text.replace("x", ",").replace("(", "").replace(")", "").split(","):
+    for part in re.split(r"[,x×]", text.strip().strip("()[]")):
         part = part.strip()
-        if part.lower() in ("none", "?", "-1"):
+        if part.lower() in ("none", "?"):
             dims.append(None)
         elif part.isdigit() and int(part) > 0:
             dims.append(int(part))
-        elif part:
+        else:
             raise SpecError(f"--input-shape {text!r}: {part!r} is not a positive integer")
-    if not dims:
-        raise SpecError(f"--input-shape {text!r} has no dimensions")
     return tuple(dims)
 
 

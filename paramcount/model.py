@@ -216,10 +216,14 @@ class Summary:
 # -- building trees --------------------------------------------------------------------------
 
 def snake(name: str) -> str:
-    """Keras's default layer name for a class: ``Conv2D`` -> ``conv2d``."""
-    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
-    return s.lower().replace("__", "_")
+    """Keras's default layer name for a class: ``Conv2D`` -> ``conv2d``.
+
+    >>> snake("BatchNormalization"), snake("Conv2D"), snake("ConvLSTM2D")
+    ('batch_normalization', 'conv2d', 'conv_lstm2d')
+    """
+    s = re.sub(r"\W+", "", name)
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", s)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 class Builder:

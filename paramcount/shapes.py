@@ -110,3 +110,51 @@ def deconv_output_length(
         return length * stride  # "same"
     pad = span // 2 if padding == "same" else 0
     return (length - 1) * stride + span - 2 * pad + output_padding
+
+
+# -- pooling windows and resizing (PyTorch rules) --------------------------------------------
+
+def pool_output_length(
+    length: Dim,
+    kernel: int,
+    stride: int,
+    padding: int = 0,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+) -> Dim:
+    """Output length of a PyTorch pooling window along one axis (``MaxPool2d``, ``AvgPool1d``).
+
+    With ``ceil_mode`` the last window may hang over the end, but it must start inside the input
+    or its left padding, as PyTorch's ``pooling_output_shape`` requires.
+
+    >>> pool_output_length(7, 2, 2)
+    3
+    >>> pool_output_length(7, 2, 2, ceil_mode=True)
+    4
+    >>> pool_output_length(6, 3, 2, padding=1, ceil_mode=True)
+    4
+    """
+    if length is None:
+        return None
+    span = dilation * (kernel - 1) + 1
+    reach = length + 2 * padding - span + (stride - 1 if ceil_mode else 0)
+    out = reach // stride + 1
+    if ceil_mode and (out - 1) * stride >= length + padding:
+        out -= 1
+    if out < 1:
+        raise ShapeError(
+            f"the pooling window {kernel} (stride {stride}, padding {padding}, dilation "
+            f"{dilation}) leaves no output for an input length of {length}"
+        )
+    return out
+
+
+def scaled_length(length: Dim, factor: float) -> Dim:
+    """``floor(length × factor)``, computed as PyTorch's ``interpolate`` does (in doubles).
+
+    >>> scaled_length(7, 1.5)
+    10
+    """
+    if length is None:
+        return None
+    return int(length * float(factor))

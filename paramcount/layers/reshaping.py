@@ -1,3 +1,555 @@
-"""Zero-parameter layers that change or keep shapes: activations, dropout, Flatten, Reshape, Permute, RepeatVector, Identity, Cropping, ZeroPadding, UpSampling."""
+"""Zero-parameter layers that keep or change shapes: activations, dropout and noise, Flatten,
+Reshape, Permute, RepeatVector, Identity, Masking, Cropping, ZeroPadding, UpSampling; PyTorch's
+Unflatten, Upsample and padding modules.
+
+Keras's ``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax``, ``Flatten``, ``Dropout``, ``AlphaDropout``
+and ``Identity`` share their names with PyTorch modules: one class serves both, reading either
+framework's arguments. ``Lambda`` is deliberately not registered: its shape is unknowable.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, cast
+
+from paramcount.errors import ShapeError, SpecError
+from paramcount.layers.base import Args, Layer, register
+from paramcount.layers.pooling import DATA_FORMATS, Spatial
+from paramcount.shapes import Dim, Shape, fmt_shape, known, scaled_length
+
+
+def _invalid(a: Args, names: tuple[str, ...], value: Any, expected: str) -> SpecError:
+    name = next((n for n in names if n in a.config), names[0])
+    return SpecError(f"{a.layer_type}: {name}={value!r} is invalid; expected {expected}")
+
+
+# -- activations ------------------------------------------------------------------------------
+
+@register("Activation")
+class Activation(Layer):
+    """Keras ``Activation("relu")``: any activation by name."""
+
+    positional = ("activation",)
+
+    def configure(self, a: Args) -> None:
+        name = a.get("activation")
+        if name is not None and not isinstance(name, str):
+            raise _invalid(a, ("activation",), name, "the name of an activation")
+
+
+def _at_least_zero(a: Args, *names: str, default: float | None) -> None:
+    value = a.get(*names, default=default)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                              or value < 0):
+        raise _invalid(a, names, value, "a number >= 0")
+
+
+@register("ReLU")
+class ReLU(Layer):
+    """Keras ``ReLU(max_value, negative_slope, threshold)`` and PyTorch ``nn.ReLU``."""
+
+    torch_args = frozenset({"inplace"})
+
+    def configure(self, a: Args) -> None:
+        _at_least_zero(a, "max_value", default=None)
+        _at_least_zero(a, "negative_slope", default=0.0)
+        _at_least_zero(a, "threshold", default=0.0)
+        a.bool("inplace", default=False)
+
+
+@register("LeakyReLU")
+class LeakyReLU(Layer):
+    """Keras ``LeakyReLU(negative_slope=0.3)`` (``alpha`` in Keras 2) and PyTorch's (0.01)."""
+
+    torch_args = frozenset({"inplace"})
+
+    def configure(self, a: Args) -> None:
+        if self.torch:  # PyTorch takes any slope, negative too
+            a.float("negative_slope", default=0.01)
+        else:
+            _at_least_zero(a, "negative_slope", "alpha", default=0.3)
+        a.bool("inplace", default=False)
+
+
+@register("ELU")
+class ELU(Layer):
+    """``ELU(alpha=1.0)`` in both frameworks."""
+
+    torch_args = frozenset({"inplace"})
+
+    def configure(self, a: Args) -> None:
+        a.float("alpha", default=1.0)
+        a.bool("inplace", default=False)
+
+
+@register("Softmax")
+class Softmax(Layer):
+    """Keras ``Softmax(axis=-1)`` and PyTorch ``nn.Softmax(dim=None)``."""
+
+    torch_args = frozenset({"dim"})
+
+    def configure(self, a: Args) -> None:
+        axis = a.get("axis", "dim", default=None)
+        if not isinstance(axis, list | tuple):
+            a.int("axis", "dim", default=None)
+
+
+class TorchActivation(Layer):
+    """A PyTorch element-wise activation module: no weights, shape unchanged."""
+
+    accepts: ClassVar[tuple[str, ...]] = ()
+
+    def configure(self, a: Args) -> None:
+        for name in self.accepts:
+            if name == "inplace":
+                a.bool(name, default=False)
+            elif name == "approximate":
+                a.str(name, default="none", choices=("none", "tanh"))
+            elif name == "dim":
+                a.int(name, default=None)
+            else:  # a number whose value does not matter here, checked for its type only
+                a.float(name, default=0.0)
+
+
+# PyTorch's other activation modules and the arguments each takes (none changes a shape).
+TORCH_ACTIVATIONS: dict[str, tuple[str, ...]] = {
+    "ReLU6": ("inplace",), "GELU": ("approximate",), "SiLU": ("inplace",), "Sigmoid": (),
+    "Tanh": (), "Hardswish": ("inplace",), "Hardsigmoid": ("inplace",), "Mish": ("inplace",),
+    "SELU": ("inplace",), "CELU": ("alpha", "inplace"), "Softplus": ("beta", "threshold"),
+    "Softsign": (), "LogSigmoid": (), "Tanhshrink": (), "Softshrink": ("lambd",),
+    "Hardshrink": ("lambd",), "Hardtanh": ("min_val", "max_val", "inplace"),
+    "RReLU": ("lower", "upper", "inplace"), "LogSoftmax": ("dim",), "Softmin": ("dim",),
+}
+for _name, _accepts in TORCH_ACTIVATIONS.items():
+    register(_name)(cast(type[Layer], type(_name, (TorchActivation,), {
+        "accepts": _accepts, "torch_args": frozenset(_accepts), "__module__": __name__,
+        "__doc__": f"PyTorch ``nn.{_name}``: no weights, shape unchanged."})))
+
+
+# -- dropout, noise and other pass-through layers -----------------------------------------------
+
+def _probability(a: Args, *names: str, default: Any = None) -> None:
+    value = a.float(*names, **({} if default is None else {"default": default}))
+    if not 0 <= value <= 1:
+        raise _invalid(a, names, value, "a number between 0 and 1")
+
+
+@register("Dropout")
+class Dropout(Layer):
+    """Keras ``Dropout(rate)`` and PyTorch ``nn.Dropout(p=0.5)``."""
+
+    torch_args = frozenset({"p", "inplace"})
+    positional = ("rate",)
+
+    def configure(self, a: Args) -> None:
+        _probability(a, "rate", "p", default=0.5 if self.torch else None)
+
+
+@register("AlphaDropout", torch=("FeatureAlphaDropout",))
+class AlphaDropout(Dropout):
+    """Keras ``AlphaDropout(rate)`` and PyTorch ``nn.AlphaDropout(p=0.5)``."""
+
+
+@register("GaussianDropout")
+class GaussianDropout(Dropout):
+    """Keras ``GaussianDropout(rate)``: multiplicative noise."""
+
+
+@register("GaussianNoise")
+class GaussianNoise(Layer):
+    """Keras ``GaussianNoise(stddev)``: additive noise."""
+
+    positional = ("stddev",)
+
+    def configure(self, a: Args) -> None:
+        _probability(a, "stddev")
+
+
+class SpatialDropout(Spatial):
+    """Drops whole channels: Keras ``SpatialDropout2D(rate)``, PyTorch ``nn.Dropout2d(p)``."""
+
+    torch_args = frozenset({"p", "inplace"})
+    positional = ("rate",)
+
+    def configure(self, a: Args) -> None:
+        _probability(a, "rate", "p", default=0.5 if self.torch else None)
+        self.read_data_format(a)
+
+    def output_shape(self, x: Shape) -> Shape:
+        if not self.torch:  # PyTorch accepts (and warns about) other ranks
+            self.split(x)
+        return x
+
+
+@register("SpatialDropout1D", torch=("Dropout1d",))
+class SpatialDropout1D(SpatialDropout):
+    dims = 1
+
+
+@register("SpatialDropout2D", torch=("Dropout2d",))
+class SpatialDropout2D(SpatialDropout):
+    dims = 2
+
+
+@register("SpatialDropout3D", torch=("Dropout3d",))
+class SpatialDropout3D(SpatialDropout):
+    dims = 3
+
+
+@register("ActivityRegularization")
+class ActivityRegularization(Layer):
+    """Keras ``ActivityRegularization(l1, l2)``: a loss term, no weights."""
+
+    def configure(self, a: Args) -> None:
+        a.float("l1", default=0.0)
+        a.float("l2", default=0.0)
+
+
+@register("Masking")
+class Masking(Layer):
+    """Keras ``Masking(mask_value=0.0)``."""
+
+    positional = ("mask_value",)
+
+    def configure(self, a: Args) -> None:
+        a.float("mask_value", default=0.0)
+
+
+@register("Identity")
+class Identity(Layer):
+    """Keras ``Identity`` and PyTorch ``nn.Identity``, which accepts and ignores any argument."""
+
+    def configure(self, a: Args) -> None:
+        if self.torch:
+            a.given(*a.config)
+
+
+# -- reshaping ----------------------------------------------------------------------------------
+
+def _batch_axis_index(layer: Layer, value: int, x: Shape, name: str) -> int:
+    """A PyTorch dim, counted with the batch as dim 0, as an index into the full shape."""
+    rank = len(x) + 1
+    if not -rank <= value < rank:
+        raise ShapeError(f"{layer.type_name}: {name}={value} is out of range for an input of "
+                         f"rank {rank} (batch included), {fmt_shape(x)}")
+    index = value % rank
+    if index == 0:
+        raise ShapeError(f"{layer.type_name}: {name}={value} names the batch dimension, which "
+                         "input shapes here leave out")
+    return index
+
+
+def _target(a: Args, name: str) -> tuple[int, ...]:
+    """A target shape: non-negative ints and at most one -1 (inferred)."""
+    value = a.get(name)
+    ok = isinstance(value, list | tuple) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= -1 for v in value)
+    if not ok or list(value).count(-1) > 1:
+        raise _invalid(a, (name,), value, "a list of sizes with at most one -1")
+    return tuple(value)
+
+
+def _fill(layer: Layer, target: tuple[int, ...], dims: Shape) -> Shape:
+    """``target`` with its -1 inferred from the ``dims`` it replaces (None when unknown)."""
+    total = known(dims)
+    if total is None:
+        return tuple(None if t == -1 else t for t in target)
+    rest = math.prod(t for t in target if t != -1)
+    fits = rest == total if -1 not in target else rest != 0 and total % rest == 0
+    if not fits:
+        raise ShapeError(f"{layer.type_name} cannot arrange the {total} values of "
+                         f"{fmt_shape(dims, batch=False)} as {fmt_shape(target, batch=False)}")
+    return tuple(total // rest if t == -1 else t for t in target)
+
+
+@register("Flatten")
+class Flatten(Layer):
+    """Keras ``Flatten()`` (every axis but the batch) and PyTorch ``nn.Flatten(start_dim=1,
+    end_dim=-1)``, whose dims count the batch as dim 0."""
+
+    torch_args = frozenset({"start_dim", "end_dim"})
+
+    def configure(self, a: Args) -> None:
+        a.str("data_format", default=None, choices=DATA_FORMATS)  # changes the order only
+        self.start: int = a.int("start_dim", default=1)
+        self.end: int = a.int("end_dim", default=-1)
+
+    def output_shape(self, x: Shape) -> Shape:
+        if not x and not self.torch:
+            return (1,)  # Keras turns a batch of scalars into one feature each
+        start = _batch_axis_index(self, self.start, x, "start_dim")
+        end = _batch_axis_index(self, self.end, x, "end_dim")
+        if start > end:
+            raise ShapeError(f"{self.type_name}: start_dim={self.start} comes after "
+                             f"end_dim={self.end} for the input {fmt_shape(x)}")
+        return (*x[:start - 1], known(x[start - 1:end]), *x[end:])
+
+
+@register("Reshape")
+class Reshape(Layer):
+    """Keras ``Reshape(target_shape)``, batch excluded; one entry may be -1 (inferred)."""
+
+    def configure(self, a: Args) -> None:
+        self.target = _target(a, "target_shape")
+
+    def output_shape(self, x: Shape) -> Shape:
+        return _fill(self, self.target, x)
+
+
+@register("Unflatten")
+class Unflatten(Layer):
+    """PyTorch ``nn.Unflatten(dim, unflattened_size)``; ``dim`` counts the batch as dim 0."""
+
+    torch_args = frozenset({"dim", "unflattened_size"})
+
+    def configure(self, a: Args) -> None:
+        self.dim: int = a.int("dim")
+        self.sizes = _target(a, "unflattened_size")
+
+    def output_shape(self, x: Shape) -> Shape:
+        axis = _batch_axis_index(self, self.dim, x, "dim") - 1
+        return (*x[:axis], *_fill(self, self.sizes, x[axis:axis + 1]), *x[axis + 1:])
+
+
+@register("Permute")
+class Permute(Layer):
+    """Keras ``Permute(dims)``: dims number the axes from 1, the batch being axis 0."""
+
+    def configure(self, a: Args) -> None:
+        dims = a.get("dims")
+        if not isinstance(dims, list | tuple) or sorted(dims) != list(range(1, len(dims) + 1)):
+            raise _invalid(a, ("dims",), dims, "a permutation of 1..n (the batch is axis 0)")
+        self.dims: tuple[int, ...] = tuple(dims)
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.rank(x, len(self.dims))
+        return tuple(x[d - 1] for d in self.dims)
+
+
+@register("RepeatVector")
+class RepeatVector(Layer):
+    """Keras ``RepeatVector(n)``: ``(features,)`` -> ``(n, features)``."""
+
+    positional = ("n",)
+
+    def configure(self, a: Args) -> None:
+        self.n: int = a.int("n", min=1)
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.rank(x, 1)
+        return (self.n, x[0])
+
+
+# -- cropping, padding and upsampling of spatial axes -------------------------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _margins(a: Args, name: str, n: int, default: Any) -> tuple[tuple[int, int], ...]:
+    """Keras's forms of cropping and padding: an int, or per axis an int (both sides) or a
+    ``(before, after)`` pair; with one axis, an int or one pair."""
+    value = a.get(name, default=default)
+    per_axis = [value] * n if _is_int(value) else [value] if n == 1 else value
+    pairs = [(v, v) if _is_int(v) else v for v in per_axis] \
+        if isinstance(per_axis, list | tuple) and len(per_axis) == n else None
+    if pairs is None or not all(isinstance(p, list | tuple) and len(p) == 2 and all(
+            _is_int(q) and q >= 0 for q in p) for p in pairs):
+        raise _invalid(a, (name,), value, f"an integer >= 0, or for each of {n} axes an "
+                       "integer or a (before, after) pair")
+    return tuple((p[0], p[1]) for p in pairs)
+
+
+class Margins(Spatial):
+    """Keras ``Cropping2D(cropping)`` (``sign`` -1) and ``ZeroPadding2D(padding)`` (+1)."""
+
+    sign: ClassVar[int] = 1
+    default: ClassVar[Any] = 1
+
+    def configure(self, a: Args) -> None:
+        self.margins = _margins(a, self.positional[0], self.dims, self.default)
+        self.read_data_format(a)
+
+    def output_shape(self, x: Shape) -> Shape:
+        channels, spatial = self.split(x)
+        out: list[Dim] = []
+        for d, (before, after) in zip(spatial, self.margins, strict=True):
+            size = None if d is None else d + self.sign * (before + after)
+            if size is not None and size <= 0:
+                raise ShapeError(f"{self.type_name}: cropping ({before}, {after}) leaves nothing "
+                                 f"of an axis of length {d} in the input {fmt_shape(x)}")
+            out.append(size)
+        return self.join(channels, tuple(out))
+
+
+@register("Cropping1D")
+class Cropping1D(Margins):
+    dims, sign, positional = 1, -1, ("cropping",)
+
+
+@register("Cropping2D")
+class Cropping2D(Margins):
+    dims, sign, default, positional = 2, -1, 0, ("cropping",)
+
+
+@register("Cropping3D")
+class Cropping3D(Margins):
+    dims, sign, positional = 3, -1, ("cropping",)
+
+
+@register("ZeroPadding1D")
+class ZeroPadding1D(Margins):
+    dims, positional = 1, ("padding",)
+
+
+@register("ZeroPadding2D")
+class ZeroPadding2D(Margins):
+    dims, positional = 2, ("padding",)
+
+
+@register("ZeroPadding3D")
+class ZeroPadding3D(Margins):
+    dims, positional = 3, ("padding",)
+
+
+class UpSampling(Spatial):
+    """Keras ``UpSampling2D(size)``: each spatial axis repeated ``size`` times."""
+
+    positional = ("size",)
+
+    def configure(self, a: Args) -> None:
+        self.size: tuple[int, ...] = a.ints("size", n=self.dims, default=2)
+        if self.dims == 2:
+            a.str("interpolation", default="nearest")  # changes values, not the shape
+        self.read_data_format(a)
+
+    def output_shape(self, x: Shape) -> Shape:
+        channels, spatial = self.split(x)
+        return self.join(channels, tuple(
+            None if d is None else d * s for d, s in zip(spatial, self.size, strict=True)))
+
+
+@register("UpSampling1D")
+class UpSampling1D(UpSampling):
+    dims = 1
+
+
+@register("UpSampling2D")
+class UpSampling2D(UpSampling):
+    dims = 2
+
+
+@register("UpSampling3D")
+class UpSampling3D(UpSampling):
+    dims = 3
+
+
+# -- PyTorch's resizing and padding modules (channels-first, whatever the framework) ------------
+# A PyTorch-only class lists all its arguments in ``torch_args``: its canonical name is not marked
+# as a PyTorch name by ``register``, so the arguments are what select PyTorch conventions.
+
+# Interpolation modes of nn.Upsample and the number of spatial axes each needs (0: any).
+_MODES = {"nearest": 0, "nearest-exact": 0, "area": 0, "linear": 1, "bilinear": 2,
+          "bicubic": 2, "trilinear": 3}
+
+
+@register("Upsample")
+class Upsample(Layer):
+    """PyTorch ``nn.Upsample(size | scale_factor, mode)`` on ``(C, *spatial)``; a scaled size is
+    ``floor(size × scale_factor)``."""
+
+    torch_args = frozenset({"size", "scale_factor", "mode", "align_corners",
+                            "recompute_scale_factor"})
+    fixed_mode: ClassVar[str | None] = None  # UpsamplingNearest2d, UpsamplingBilinear2d
+
+    def configure(self, a: Args) -> None:
+        self.size = a.get("size", default=None)
+        self.scale = a.get("scale_factor", default=None)
+        if (self.size is None) == (self.scale is None):
+            raise SpecError(f"{self.type_name} needs exactly one of size and scale_factor")
+        self.mode: str = self.fixed_mode or "nearest"
+        if self.fixed_mode is None:
+            self.mode = a.str("mode", default="nearest", choices=tuple(_MODES))
+            corners = a.get("align_corners", default=None)
+            if corners is not None and _MODES[self.mode] == 0:
+                raise SpecError(f"{self.type_name}: align_corners is only for the interpolating "
+                                f"modes, not mode={self.mode!r}")
+            a.get("recompute_scale_factor", default=None)
+
+    def output_shape(self, x: Shape) -> Shape:
+        n = len(x) - 1
+        need = _MODES[self.mode]
+        if n not in (1, 2, 3) or need not in (0, n):
+            want = "(C, L), (C, H, W) or (C, D, H, W)" if not need else f"{need} spatial axes"
+            raise ShapeError(f"{self.type_name} (mode {self.mode!r}) expects {want}, got the "
+                             f"input {fmt_shape(x)}")
+        given = self.size if self.size is not None else self.scale
+        items = list(given) if isinstance(given, list | tuple) else [given] * n
+        ok = len(items) == n and all(isinstance(v, int | float) and v > 0 for v in items)
+        if not ok or (self.size is not None and not all(_is_int(v) for v in items)):
+            what = "size" if self.size is not None else "scale_factor"
+            raise ShapeError(f"{self.type_name}: {what}={given!r} does not give a positive "
+                             f"value for each of the {n} spatial axes of {fmt_shape(x)}")
+        out = tuple(items) if self.size is not None else tuple(
+            scaled_length(d, f) for d, f in zip(x[1:], items, strict=True))
+        if any(d == 0 for d in out):
+            raise ShapeError(f"{self.type_name}: scale_factor={given!r} leaves an empty axis "
+                             f"for the input {fmt_shape(x)}")
+        return (x[0], *out)
+
+
+@register("UpsamplingNearest2d")
+class UpsamplingNearest2d(Upsample):
+    fixed_mode = "nearest"
+
+
+@register("UpsamplingBilinear2d")
+class UpsamplingBilinear2d(Upsample):
+    fixed_mode = "bilinear"
+
+
+class TorchPad(Layer):
+    """PyTorch ``nn.ZeroPad2d(padding)`` and its cousins: the last ``dims`` axes grow by
+    ``(left, right, top, bottom, front, back)``, last axis first; negative amounts crop."""
+
+    torch_args = frozenset({"padding", "value"})
+    dims: ClassVar[int] = 2
+    mode: ClassVar[str] = "zeros"
+    positional = ("padding",)
+
+    def configure(self, a: Args) -> None:
+        self.pads: tuple[int, ...] = a.ints("padding", n=2 * self.dims, min=None)
+        if self.mode == "constant":
+            a.float("value")
+
+    def output_shape(self, x: Shape) -> Shape:
+        ranks = (self.dims, self.dims + 1)
+        if len(x) < self.dims or (self.mode not in ("zeros", "constant") and len(x) not in ranks):
+            raise ShapeError(f"{self.type_name} pads the last {self.dims} axes of an input of "
+                             f"rank {' or '.join(map(str, ranks))}, got {fmt_shape(x)}")
+        out = list(x)
+        for i in range(self.dims):
+            out[-1 - i] = self._pad(x[-1 - i], self.pads[2 * i], self.pads[2 * i + 1], x)
+        return tuple(out)
+
+    def _pad(self, d: Dim, before: int, after: int, x: Shape) -> Dim:
+        if d is None:
+            return None
+        size = d + before + after
+        reflect, circular = self.mode == "reflect", self.mode == "circular"
+        if size < (0 if self.mode in ("zeros", "constant") else 1) or (
+                reflect and max(before, after) >= d) or (circular and max(before, after) > d):
+            raise ShapeError(f"{self.type_name}: padding ({before}, {after}) does not fit an "
+                             f"axis of length {d} in the input {fmt_shape(x)}")
+        return size
+
+
+_PAD_MODES = {"ZeroPad": "zeros", "ConstantPad": "constant", "ReflectionPad": "reflect",
+              "ReplicationPad": "replicate", "CircularPad": "circular"}
+for _prefix, _mode in _PAD_MODES.items():
+    for _dims in (1, 2, 3):
+        _name = f"{_prefix}{_dims}d"
+        register(_name)(cast(type[Layer], type(_name, (TorchPad,), {
+            "dims": _dims, "mode": _mode, "__module__": __name__,
+            "__doc__": f"PyTorch ``nn.{_name}(padding)``: {_mode} padding of the last "
+                       f"{_dims} axes."})))

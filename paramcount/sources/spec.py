@@ -15,7 +15,7 @@
           - BatchNormalization
     layers:
       - conv_bn: {filters: 32, repeat: 2}
-      - Residual:                 # main branch + shortcut (identity when absent), then merge
+      - Residual:                 # main + shortcut (identity when absent; none: no merge)
           main: [{conv_bn: {filters: 32}}]
       - Flatten
       - Dense: {units: 10, when: "${top}"}
@@ -24,7 +24,7 @@ An item is a type name, or a one-key mapping from a type name (a layer, a block,
 ``Residual`` or ``Parallel``) to its arguments (a mapping, or a bare value / list filling the
 layer's positional arguments). Arguments every item takes: ``name``; ``inputs`` (names of earlier
 items or model inputs, instead of the previous item); ``repeat`` (N copies, each with ``index``
-0..N-1 among its parameters); ``share`` (call an earlier layer again: one set of weights);
+0..N-1 among its parameters; a block also sees its ``name`` and ``input_shape``); ``share`` (call an earlier layer again: one set of weights);
 ``tie`` (reuse an earlier layer's weights of the same shape, transposed or not); ``when`` (skip
 the item when false).
 """
@@ -108,7 +108,8 @@ def from_dict(data: Any, source: str = "<dict>", params: Mapping[str, Any] | Non
             raise SpecError(f"unknown parameter {key!r} (parameters: {', '.join(env) or 'none'})")
         env[key] = value
     fw = framework or spec.get("framework") or _infer_framework(spec)
-    interp = _Interpreter(spec, fw)
+    shapes = {k: substitute(spec[k], env) for k in ("inputs", "input_shape") if k in spec}
+    interp = _Interpreter({**spec, **shapes}, fw)
     interp.run(spec["layers"], env)
     meta = {"params": env} if env else {}
     return interp.builder.finish(source=source, dtype=dtype or spec.get("dtype", "float32"),
@@ -193,7 +194,9 @@ class _Interpreter:
     def item(self, item: Any, current: Shape | None, where: str,
              env: Mapping[str, Any]) -> Shape | None:
         type_name, raw = _split_item(item, where)
-        extra = substitute(_item_keys(raw), env)
+        keys = _item_keys(raw)
+        # `name` is read per copy: in a repeat it may use ${index}
+        extra = substitute({k: v for k, v in keys.items() if k != "name"}, env)
         if extra.get("when", True) is False:
             return current
         repeat = extra.get("repeat", 1)
@@ -201,12 +204,15 @@ class _Interpreter:
             raise SpecError(f"{where}: repeat must be a positive integer, got {repeat!r}")
         inputs = self.inputs_of(extra, current, where)
         if repeat == 1:
+            extra["name"] = substitute(keys.get("name"), env)
             return self.once(type_name, raw, extra, inputs, where, env)
-        with self.builder.block(extra.get("name"), f"{type_name} ×{repeat}", repeat=repeat,
+        with self.builder.block(None, f"{type_name} ×{repeat}", repeat=repeat,
                                 base=f"{snake(type_name)}_group"):
             out: Shape | None = None
             for i in range(repeat):
-                out = self.once(type_name, raw, {}, inputs, where, {**env, "index": i})
+                copy_env = {**env, "index": i}
+                copy = {"name": substitute(keys.get("name"), copy_env)}
+                out = self.once(type_name, raw, copy, inputs, where, copy_env)
                 inputs = [out]
         return out
 
@@ -240,7 +246,8 @@ class _Interpreter:
         else:
             args = substitute(_layer_args(raw), env)
             out = self.call_layer(type_name, args, name, inputs, where, extra.get("tie"))
-        self.values[self.builder.last.name] = out
+        # a shared layer's second call may be given a name of its own to refer to its output
+        self.values[name if name and "share" in extra else self.builder.last.name] = out
         return out
 
     def call_layer(self, type_name: str, args: Any, name: str | None, inputs: list[Shape],
@@ -267,6 +274,7 @@ class _Interpreter:
             env[key] = value
         name = self.builder.claim(name) if name else self.builder.unique(snake(type_name))
         env["name"] = name
+        env["input_shape"] = list(inputs[0]) if len(inputs) == 1 else [list(i) for i in inputs]
         return self.nested(name, type_name, block.get("layers", []), inputs,
                            f"{where} ({type_name})", env, reserved=True)
 
@@ -291,7 +299,11 @@ class _Interpreter:
             kind_name = str(substitute(args.get("type", "Block"), env))
             return self.nested(name, kind_name, args.get("layers", []), inputs, where, env)
         if kind == "Residual":
-            branches = [args.get("main", args.get("layers", [])), args.get("shortcut", [])]
+            shortcut = substitute(args.get("shortcut", []), env)
+            main = args.get("main", args.get("layers", []))
+            if shortcut is None or shortcut == "none":  # no shortcut at all: a plain block
+                return self.nested(name, "Block", main, inputs, where, env)
+            branches = [main, [] if shortcut == "identity" else shortcut]
         else:
             branches = args.get("branches", [])
         merge = substitute(args.get("merge", "Add"), env)

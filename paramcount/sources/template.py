@@ -1,9 +1,9 @@
 """Parameterized blocks: ``${expr}`` substitution with a small, safe expression language.
 
 A block template's strings may hold ``${...}`` expressions over the block's parameters:
-integers, floats, booleans, strings, the operators ``+ - * / // % **``, comparisons,
+integers, floats, booleans, strings, ``None``, list indexing, the operators ``+ - * / // % **``, comparisons,
 ``and``/``or``/``not``, ``x if c else y``, lists and the functions ``min``, ``max``, ``int``,
-``round``. Nothing else is evaluated: no attribute access, no calls to anything but those, no
+``round``, ``str``. Nothing else is evaluated: no attribute access, no calls to anything but those, no
 imports. A string that is exactly one ``${...}`` takes the value's type (``"${filters * 4}"`` is
 an int); otherwise the values are formatted into the string.
 
@@ -31,7 +31,8 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
-_FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "int": int, "round": round}
+_FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "int": int, "round": round,
+                                         "str": str}
 _MAX_POWER = 64
 
 
@@ -52,7 +53,8 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
 
 
 def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:  # noqa: PLR0911
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool):
+    if isinstance(node, ast.Constant) and (
+            node.value is None or isinstance(node.value, int | float | str | bool)):
         return node.value
     if isinstance(node, ast.Name):
         if node.id not in env:
@@ -84,6 +86,14 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:  # noqa: PLR
         return _eval(node.body if test else node.orelse, env, text)
     if isinstance(node, ast.List | ast.Tuple):
         return [_eval(e, env, text) for e in node.elts]
+    if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice):
+        seq, key = _eval(node.value, env, text), _eval(node.slice, env, text)
+        if not isinstance(seq, list | tuple) or not isinstance(key, int):
+            raise SpecError(f"${{{text}}}: only a list can be indexed, by an integer")
+        try:
+            return seq[key]
+        except IndexError:
+            raise SpecError(f"${{{text}}}: index {key} is out of range") from None
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id in _FUNCS and not node.keywords):
         return _FUNCS[node.func.id](*(_eval(a, env, text) for a in node.args))

@@ -1,0 +1,94 @@
+"""Time paramcount against the frameworks, as whole processes, and print the ratios.
+
+Each command runs in a fresh process; we report the median wall time over ``--runs`` runs and
+the peak resident memory of the child (``ru_maxrss`` of a helper process that runs one command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+PY = sys.executable
+
+GPT3_TRANSFORMERS = """
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+config = GPT2Config(n_layer=96, n_embd=12288, n_head=96, vocab_size=50257, n_positions=2048)
+with torch.device("meta"):
+    model = GPT2LMHeadModel(config)
+print(sum(p.numel() for p in model.parameters()))
+"""
+
+RESNET_KERAS = """
+import os
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import keras
+print(keras.applications.ResNet50(weights=None).count_params())
+"""
+
+# Runs one command and prints its wall time and peak memory (KiB) as JSON.
+MEASURE = """
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"wall": wall, "peak_kib": peak, "rc": proc.returncode,
+                  "out": proc.stdout[-2000:], "err": proc.stderr[-2000:]}))
+"""
+
+COMPARISONS = {
+    "gpt3-175b": (
+        [PY, "-m", "paramcount", "zoo", "gpt3-175b", "--format", "json"],
+        [PY, "-c", GPT3_TRANSFORMERS],
+    ),
+    "resnet50": (
+        [PY, "-m", "paramcount", "zoo", "resnet50", "--format", "json"],
+        [PY, "-c", RESNET_KERAS],
+    ),
+}
+
+
+def measure(cmd: list[str], runs: int) -> dict[str, float | int]:
+    results = []
+    for _ in range(runs):
+        proc = subprocess.run([PY, "-c", MEASURE, *cmd], capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, check=True)
+        r = json.loads(proc.stdout)
+        if r["rc"] != 0:
+            raise SystemExit(f"{cmd[:4]} failed:\n{r['err']}")
+        results.append(r)
+    out = results[-1]["out"].strip()
+    count = json.loads(out)["total_params"] if out.startswith("{") else int(out.split()[-1])
+    return {"wall": statistics.median(r["wall"] for r in results),
+            "peak_mib": max(r["peak_kib"] for r in results) / 1024, "count": count}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("only", nargs="*", help="comparisons to run (default: all)")
+    args = parser.parse_args()
+    print(f"{'model':<12} {'count (ours = theirs)':>26} {'ours s':>8} {'theirs s':>9} "
+          f"{'speed-up':>9} {'ours MiB':>9} {'theirs MiB':>11} {'memory':>7}")
+    for name, (ours_cmd, theirs_cmd) in COMPARISONS.items():
+        if args.only and name not in args.only:
+            continue
+        t0 = time.perf_counter()
+        ours, theirs = measure(ours_cmd, args.runs), measure(theirs_cmd, args.runs)
+        same = "=" if ours["count"] == theirs["count"] else "!="
+        print(f"{name:<12} {ours['count']:>15,} {same} {'':>0}{'ok' if same == '=' else 'DIFF':<8}"
+              f" {ours['wall']:>8.3f} {theirs['wall']:>9.3f} "
+              f"{theirs['wall'] / ours['wall']:>8.1f}x {ours['peak_mib']:>9.1f} "
+              f"{theirs['peak_mib']:>11.1f} {theirs['peak_mib'] / ours['peak_mib']:>6.1f}x"
+              f"   ({time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,7 @@
 """The ``paramcount`` command: argument parsing only; every command is a thin call into the library.
 
     paramcount FILE [options]                     summarize a model file
-    paramcount layer TYPE [ARG=VALUE ...] [opts]  one layer, e.g. `layer Dense units=2 --input-shape 4`
+    paramcount layer TYPE [ARG=VALUE ...] [opts]  one layer: `layer Dense units=2 --input-shape 4`
     paramcount zoo [NAME] [options]               built-in architectures
     paramcount layers                             the layer types paramcount knows
 
@@ -165,6 +165,7 @@ def run(args: list[str]) -> str:
 def _emit(summary: Summary, ns: argparse.Namespace) -> str:
     if ns.dtype:
         summary.dtype = dtype_name(ns.dtype)
+        summary.dtype_override = True
     if ns.explain and ns.format == "table":
         return summary.explain()
     tty = sys.stdout.isatty() and ns.format == "table"

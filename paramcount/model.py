@@ -61,6 +61,10 @@ class Node:
     calls: int = 1
     layer: Layer | None = None
     repeat: int = 1  # > 1 for a group of identical blocks
+    #: the layer's type is not known: it is listed, but its parameters are not counted
+    unknown: bool = False
+    #: a short remark shown with the row ("counted from stored weights", "×8 experts")
+    remark: str = ""
 
     def _sum(self, pick: str) -> int:
         own = sum(w.size for w in self.weights if _is(w, pick))
@@ -151,6 +155,10 @@ class Summary:
     framework: str = KERAS
     dtype: str = "float32"
     meta: dict[str, Any] = field(default_factory=dict)
+    #: further counts a source computes, shown after the totals ("Non-embedding params")
+    figures: dict[str, int] = field(default_factory=dict)
+    #: set when ``--dtype`` asks for the size at another dtype than the stored one
+    dtype_override: bool = False
 
     @property
     def name(self) -> str:
@@ -180,6 +188,37 @@ class Summary:
         """Bytes taken by ``count`` parameters (default: all) at the model's dtype."""
         n = self.total_params if count is None else count
         return int(n * self.bytes_per_param)
+
+    @property
+    def unknown_layers(self) -> dict[str, int]:
+        """Layer types that were not understood (and not counted), with how often each occurs."""
+        tally: dict[str, int] = {}
+        for _, node in self.root.walk():
+            if node.unknown:
+                tally[node.type] = tally.get(node.type, 0) + 1
+        return tally
+
+    @property
+    def lower_bound(self) -> bool:
+        """True when some layers were not counted: the totals are then lower bounds."""
+        return bool(self.unknown_layers)
+
+    def by_dtype(self) -> dict[str, tuple[int, int | None]]:
+        """Stored dtype -> (elements, bytes) over every weight whose dtype is known."""
+        out: dict[str, tuple[int, int | None]] = {}
+        for _, w in self.root.all_weights():
+            if w.dtype is None:
+                continue
+            n, b = out.get(w.dtype, (0, 0))
+            out[w.dtype] = (n + w.size, None if b is None or w.nbytes is None else b + w.nbytes)
+        return out
+
+    def stored_bytes(self) -> int | None:
+        """Bytes of the weights as stored, when every weight's size in bytes is known."""
+        weights = [w for _, w in self.root.all_weights()]
+        if not weights or any(w.nbytes is None for w in weights):
+            return None
+        return sum(w.nbytes or 0 for w in weights)
 
     @cached_property
     def layers(self) -> list[Node]:

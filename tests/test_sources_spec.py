@@ -208,7 +208,9 @@ def _write(tmp_path, text, name="model.yaml"):
     ("input_shape: [4]\nlayers: [{Dense: {units: 2, name: a}}, {Dense: {units: 2, name: a}}]\n",
      SpecError, r"the name 'a' is used twice"),
     ("input_shape: [4]\nlayers: [{Dense: [2, 3]}]\n", SpecError,
-     r"Dense takes at most 1 bare value"),
+     r"Dense: units=\[2, 3\] is invalid; expected an integer"),
+    ("input_shape: [4]\nlayers: [{Flatten: 3}]\n", SpecError,
+     r"Flatten takes no bare value"),
     ("input_shape: [4]\nlayers: [{Dense: {units: 3, tie: nowhere}}]\n", SpecError,
      r"tie names no earlier layer 'nowhere'"),
     ("[1, 2]\n", SpecError, r"a model description must be a mapping"),
@@ -221,7 +223,7 @@ def test_bad_model_files(tmp_path, text, error, message):
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(SpecError, match="no such file"):
         paramcount.summarize(tmp_path / "absent.yaml")
-    with pytest.raises(SpecError, match="is a folder"):
+    with pytest.raises(SpecError, match="no model files in this folder"):
         paramcount.summarize(tmp_path)
 
 

@@ -19,6 +19,7 @@ Writing a layer type::
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,7 @@ FRAMEWORKS = {KERAS: KERAS, "tensorflow": KERAS, "tf": KERAS, "tf.keras": KERAS,
 
 
 def framework_name(name: str) -> str:
-    """Normalise a framework name (``"torch"`` -> ``"pytorch"``, ``"tensorflow"`` -> ``"keras"``)."""
+    """Normalise a framework name: ``"torch"`` -> ``"pytorch"``, ``"tf"`` -> ``"keras"``."""
     try:
         return FRAMEWORKS[name.lower()]
     except KeyError:
@@ -47,7 +48,8 @@ class Weight:
 
     ``buffer`` marks PyTorch state that is not a parameter (BatchNorm running statistics):
     PyTorch's ``model.parameters()`` does not count it, Keras counts the same tensors as
-    non-trainable parameters.
+    non-trainable parameters. ``dtype`` and ``nbytes`` are known when the weight was read from a
+    file (a checkpoint stores them; a quantized type's bytes follow from its block size).
 
     >>> Weight("kernel", (4, 2)).size
     8
@@ -57,6 +59,8 @@ class Weight:
     shape: tuple[int, ...]
     trainable: bool = True
     buffer: bool = False
+    dtype: str | None = None
+    nbytes: int | None = None
 
     @property
     def size(self) -> int:
@@ -169,7 +173,8 @@ class Args:
             raise self._bad(names, value, " or ".join(map(repr, allowed)) or "a string")
         return value
 
-    def ints(self, *names: str, n: int, default: Any = _REQUIRED, min: int | None = 1) -> Any:
+    def ints(self, *names: builtins.str, n: builtins.int, default: Any = _REQUIRED,
+             min: builtins.int | None = 1) -> Any:
         """An int or a sequence of ``n`` ints (``kernel_size=3`` -> ``(3, 3)`` when ``n`` is 2)."""
         value = self.get(*names, default=default)
         if value is None and default is None:
@@ -183,7 +188,7 @@ class Args:
             raise self._bad(names, value, f"an integer{bound} or {n} of them")
         return tuple(items)
 
-    def finish(self, strict: bool = True) -> None:
+    def finish(self, strict: builtins.bool = True) -> None:
         if not strict:
             return
         for key in self.config:
@@ -210,11 +215,12 @@ class Layer:
     positional: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Mapping[str, Any] | None = None, framework: str = KERAS,
-                 strict: bool = True) -> None:
+                 strict: bool = True, label: str | None = None) -> None:
         self.config = dict(config or {})
         self.framework = framework_name(framework)
-        self.label = self.type_name  # the name shown in tables; make_layer keeps the user's
-        args = Args(self.type_name, self.config)
+        # the name shown in tables and errors: the one the user wrote (Linear, Conv2d)
+        self.label = label or self.type_name
+        args = Args(self.label, self.config)
         self.name: str | None = args.get("name", default=None)
         self.trainable = args.bool("trainable", default=True)
         self.configure(args)
@@ -248,7 +254,7 @@ class Layer:
     def build(self, inputs: Sequence[Shape]) -> Built:
         """Weights and output shape for these input shapes (one per input)."""
         if len(inputs) != 1:
-            raise ShapeError(f"{self.type_name} takes one input, got {len(inputs)}")
+            raise ShapeError(f"{self.label} takes one input, got {len(inputs)}")
         x = inputs[0]
         return Built(tuple(self.weights(x)), self.output_shape(x), self.formula(x),
                      tuple(self.notes(x)))
@@ -269,20 +275,21 @@ class Layer:
     def last_dim(self, x: Shape, what: str = "features", expect: int | None = None) -> int:
         """The known last dimension of ``x``, checked against ``expect`` when given."""
         if not x:
-            raise ShapeError(f"{self.type_name} needs an input with {what}; got shape {fmt_shape(x)}")
+            raise ShapeError(
+                f"{self.label} needs an input with {what}; got shape {fmt_shape(x)}")
         d = x[-1]
         if d is None:
             raise ShapeError(
-                f"{self.type_name} needs a known number of {what}; got shape {fmt_shape(x)}")
+                f"{self.label} needs a known number of {what}; got shape {fmt_shape(x)}")
         if expect is not None and d != expect:
-            raise ShapeError(f"{self.type_name} expects {expect} {what}, got shape {fmt_shape(x)}")
+            raise ShapeError(f"{self.label} expects {expect} {what}, got shape {fmt_shape(x)}")
         return d
 
     def rank(self, x: Shape, *ranks: int) -> None:
         """Check that ``x`` has one of the given ranks (batch excluded)."""
         if len(x) not in ranks:
             want = " or ".join(str(r) for r in ranks)
-            raise ShapeError(f"{self.type_name} expects an input of rank {want} (batch excluded), "
+            raise ShapeError(f"{self.label} expects an input of rank {want} (batch excluded), "
                              f"got shape {fmt_shape(x)}")
 
 
@@ -302,11 +309,14 @@ L = TypeVar("L", bound=type[Layer])
 def register(*names: str, torch: Iterable[str] = ()) -> Callable[[L], L]:
     """Register a layer class under Keras-style ``names`` and PyTorch-only ``torch`` names.
 
-    The first name is the canonical type name. A name registered twice is an error.
+    The first name is the canonical type name; a class that only PyTorch has gives no Keras
+    name, and its first PyTorch name is canonical. A name registered twice is an error.
     """
+    torch_names = tuple(torch)
+
     def deco(cls: L) -> L:
-        cls.type_name = names[0]
-        for name, is_torch in [(n, False) for n in names] + [(n, True) for n in torch]:
+        cls.type_name = (names or torch_names)[0]
+        for name, is_torch in [(n, False) for n in names] + [(n, True) for n in torch_names]:
             if name in _REGISTRY:
                 raise RuntimeError(f"layer name {name!r} registered twice")
             _REGISTRY[name] = _Entry(cls, is_torch)
@@ -354,11 +364,9 @@ def make_layer(name: str, config: Mapping[str, Any] | None = None,
     config = dict(config or {})
     if framework is None:
         framework = PYTORCH if torch_name or (set(config) & cls.torch_args) else KERAS
-    layer = cls(config, framework=framework, strict=strict)
     stripped = _strip(name)
-    if stripped in _REGISTRY:  # show the name the user wrote: Linear, Conv2d, BatchNorm2d
-        layer.label = stripped
-    return layer
+    label = stripped if stripped in _REGISTRY else cls.type_name
+    return cls(config, framework=framework, strict=strict, label=label)
 
 
 @dataclass
@@ -371,5 +379,18 @@ class UnknownTally:
         self.counts[type_name] = self.counts.get(type_name, 0) + 1
 
 
-__all__ = ["Args", "Built", "Dim", "Formula", "KERAS", "Layer", "PYTORCH", "Shape", "Weight",
-           "lookup", "make_layer", "register", "registered_names"]
+__all__ = [
+    "KERAS",
+    "PYTORCH",
+    "Args",
+    "Built",
+    "Dim",
+    "Formula",
+    "Layer",
+    "Shape",
+    "Weight",
+    "lookup",
+    "make_layer",
+    "register",
+    "registered_names",
+]

@@ -22,6 +22,10 @@ def layer_cell(row: Row, indent: str = "  ") -> str:
         label += f" ×{row.times}"
     if node.calls > 1:
         label += f" [called {node.calls}×]"
+    if node.unknown:
+        label += " [unknown: not counted]"
+    if node.remark:
+        label += f" [{node.remark}]"
     if node.tied:
         owners = ", ".join(sorted({t.owner.split('.')[0] for t in node.tied}))
         label += f" [tied to {owners}]"
@@ -64,6 +68,17 @@ def totals_lines(summary: Summary) -> list[str]:
     if summary.buffers:
         lines.append(f"Buffers (not parameters): {summary.buffers:,} "
                      f"({readable_bytes(summary.bytes(summary.buffers))})")
+    lines += [f"{label}: {count:,}" for label, count in summary.figures.items()]
+    stored = summary.by_dtype()
+    if stored:
+        parts = [f"{dtype} {n:,}" + ("" if b is None else f" ({readable_bytes(b)})")
+                 for dtype, (n, b) in sorted(stored.items(), key=lambda kv: -kv[1][0])]
+        lines.append("Stored as: " + ", ".join(parts))
+    unknown = summary.unknown_layers
+    if unknown:
+        kinds = ", ".join(f"{t} ×{n}" for t, n in sorted(unknown.items()))
+        lines.append(f"Lower bound: {sum(unknown.values())} layer(s) of unknown type not "
+                     f"counted: {kinds}")
     lines.append(f"Convention: {summary.framework}, {summary.dtype} "
                  f"({summary.bytes_per_param:g} bytes per parameter)")
     return lines

@@ -82,7 +82,7 @@ def _total(summary: Summary, terms: list[tuple[str, int]]) -> str:
     total = f"{summary.total_params:,}"
     lines = []
     if len(terms) > 1:
-        shown = terms if len(terms) <= 12 else terms[:6] + [("…", 0)] + terms[-5:]
+        shown = terms if len(terms) <= 12 else [*terms[:6], ("…", 0), *terms[-5:]]
         expr = " + ".join("…" if n == "…" else f"{v:,}" for n, v in shown)
         lines.append(f"Total params = {expr} = {total}")
     else:

@@ -2,10 +2,13 @@
 
 Top level: ``schema``, ``source``, ``name``, ``framework``, ``dtype``, ``bytes_per_param``,
 ``total_params``, ``trainable_params``, ``non_trainable_params``, ``buffers``, ``total_bytes``,
-``layers``. A layer: ``name``, ``type``, ``output_shape`` (with ``null`` for the batch),
-``params``, ``trainable_params``, ``non_trainable_params``, ``buffers``, ``calls``,
-``weights`` (``name``, ``shape``, ``params``, ``trainable``, ``buffer``), ``tied``,
-``formula`` (``symbolic``, ``numeric``) and ``children``. Counts are JSON integers.
+``figures`` (further counts by label), ``lower_bound`` and ``unknown_layers`` (types not
+counted), ``dtypes`` and ``stored_bytes`` (for weights read from files), ``layers``.
+A layer: ``name``, ``type``, ``output_shape`` (with ``null`` for the batch), ``params``,
+``trainable_params``, ``non_trainable_params``, ``buffers``, ``calls``, ``unknown``,
+``remark``, ``weights`` (``name``, ``shape``, ``params``, ``trainable``, ``buffer``, and
+``dtype``/``bytes`` when stored), ``tied``, ``formula`` (``symbolic``, ``numeric``) and
+``children``. Counts are JSON integers.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from paramcount.layers import Weight
 from paramcount.model import Node, Summary
 
 SCHEMA = "paramcount/1"
@@ -31,6 +35,11 @@ def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
         "non_trainable_params": summary.non_trainable_params,
         "buffers": summary.buffers,
         "total_bytes": summary.bytes(),
+        "figures": dict(summary.figures),
+        "lower_bound": summary.lower_bound,
+        "unknown_layers": summary.unknown_layers,
+        "dtypes": {d: {"params": n, "bytes": b} for d, (n, b) in summary.by_dtype().items()},
+        "stored_bytes": summary.stored_bytes(),
         **({"meta": summary.meta} if summary.meta else {}),
         "layers": [_node(c, 1, depth) for c in summary.root.children],
     }
@@ -47,17 +56,25 @@ def _node(node: Node, level: int, depth: int | None) -> dict[str, Any]:
         "non_trainable_params": node.non_trainable_params,
         "buffers": node.buffers,
         "calls": node.calls,
-        "weights": [
-            {"name": w.name, "shape": list(w.shape), "params": w.size,
-             "trainable": w.trainable, "buffer": w.buffer}
-            for w in node.weights
-        ],
+        "unknown": node.unknown,
+        "remark": node.remark,
+        "weights": [_weight(w) for w in node.weights],
         "tied": [{"name": t.weight.name, "shape": list(t.weight.shape), "owner": t.owner}
                  for t in node.tied],
         "formula": None if node.formula is None else {
             "symbolic": node.formula.symbolic, "numeric": node.formula.numeric},
         "children": [_node(c, level + 1, depth) for c in node.children] if expand else [],
     }
+
+
+def _weight(w: Weight) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": w.name, "shape": list(w.shape), "params": w.size,
+                           "trainable": w.trainable, "buffer": w.buffer}
+    if w.dtype is not None:
+        out["dtype"] = w.dtype
+    if w.nbytes is not None:
+        out["bytes"] = w.nbytes
+    return out
 
 
 def render_json(summary: Summary, depth: int | None = None) -> str:

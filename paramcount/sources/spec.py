@@ -24,7 +24,8 @@ An item is a type name, or a one-key mapping from a type name (a layer, a block,
 ``Residual`` or ``Parallel``) to its arguments (a mapping, or a bare value / list filling the
 layer's positional arguments). Arguments every item takes: ``name``; ``inputs`` (names of earlier
 items or model inputs, instead of the previous item); ``repeat`` (N copies, each with ``index``
-0..N-1 among its parameters; a block also sees its ``name`` and ``input_shape``); ``share`` (call an earlier layer again: one set of weights);
+0..N-1 among its parameters; a block also sees its ``name`` and ``input_shape``); ``share``
+(call an earlier layer again: one set of weights);
 ``tie`` (reuse an earlier layer's weights of the same shape, transposed or not); ``when`` (skip
 the item when false).
 """
@@ -47,6 +48,11 @@ MAX_FILE_BYTES = 16 * 2**20
 MAX_DEPTH = 64
 _ITEM_KEYS = ("name", "inputs", "repeat", "share", "tie", "when")
 _SUGAR = ("Block", "Residual", "Parallel")
+
+
+def load(path: Path, **options: Any) -> Summary:
+    """The source protocol: a YAML or JSON model file in paramcount's format."""
+    return from_file(path, **options)
 
 
 def from_file(path: Path, **options: Any) -> Summary:
@@ -356,6 +362,8 @@ def _layer_config(type_name: str, args: Any, where: str) -> dict[str, Any]:
     if isinstance(args, Mapping):
         return dict(args)
     cls, _ = lookup(type_name)
+    if len(cls.positional) == 1:  # `Reshape: [7, 7, 64]`: a list is the one value
+        return {cls.positional[0]: args}
     values = list(args) if isinstance(args, list) else [args]
     if len(values) > len(cls.positional):
         if not cls.positional:

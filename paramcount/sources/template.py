@@ -1,11 +1,11 @@
 """Parameterized blocks: ``${expr}`` substitution with a small, safe expression language.
 
 A block template's strings may hold ``${...}`` expressions over the block's parameters:
-integers, floats, booleans, strings, ``None``, list indexing, the operators ``+ - * / // % **``, comparisons,
-``and``/``or``/``not``, ``x if c else y``, lists and the functions ``min``, ``max``, ``int``,
-``round``, ``str``. Nothing else is evaluated: no attribute access, no calls to anything but those, no
-imports. A string that is exactly one ``${...}`` takes the value's type (``"${filters * 4}"`` is
-an int); otherwise the values are formatted into the string.
+integers, floats, booleans, strings, ``None``, lists and list indexing, the operators
+``+ - * / // % **``, comparisons, ``and``/``or``/``not``, ``x if c else y`` and the functions
+``min``, ``max``, ``int``, ``round``, ``str``. Nothing else is evaluated: no attribute access,
+no calls to anything but those, no imports. A string that is exactly one ``${...}`` takes the
+value's type (``"${filters * 4}"`` is an int); otherwise the values are formatted into it.
 
 >>> substitute({"filters": "${f * 4}", "name": "conv_${i}"}, {"f": 64, "i": 2})
 {'filters': 256, 'name': 'conv_2'}
@@ -52,7 +52,7 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
         raise SpecError(f"cannot evaluate ${{{text}}}: {err}") from None
 
 
-def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:  # noqa: PLR0911
+def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
     if isinstance(node, ast.Constant) and (
             node.value is None or isinstance(node.value, int | float | str | bool)):
         return node.value

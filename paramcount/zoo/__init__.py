@@ -71,7 +71,7 @@ def load(name: str, params: Mapping[str, Any] | None = None,
 
 
 def describe(name: str) -> str:
-    stem, values = entries()[name]
+    stem, _ = entries()[name]
     doc = _document(stem)
     text = str(doc.get("description", "")).strip().splitlines()
     first = text[0] if text else ""

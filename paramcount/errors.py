@@ -4,8 +4,8 @@ Every error the library raises on purpose derives from one base class, so a call
 can catch them all at once::
 
     ParamcountError
-    ├── SpecError      a layer or model description is wrong: unknown type, bad argument, bad file
-    └── ShapeError     the shapes do not fit: a kernel larger than its input, a Dense with no features
+    ├── SpecError    a description is wrong: unknown type, bad argument, bad file
+    └── ShapeError   the shapes do not fit: a kernel larger than its input
 
 Inner code says *what* is wrong; the model walker adds *where* (file, layer name and type, input
 shape) with :func:`ParamcountError.within`; the CLI prints the message on one line and exits 2.

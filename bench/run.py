@@ -40,7 +40,7 @@ proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 wall = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"wall": wall, "peak_kib": peak, "rc": proc.returncode,
-                  "out": proc.stdout[-2000:], "err": proc.stderr[-2000:]}))
+                  "out": proc.stdout, "err": proc.stderr[-2000:]}))
 """
 
 COMPARISONS = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -65,6 +65,8 @@ class Node:
     unknown: bool = False
     #: a short remark shown with the row ("counted from stored weights", "×8 experts")
     remark: str = ""
+    #: the base of an automatic name (``dense`` for ``dense_3``); None for a name given
+    name_base: str | None = None
 
     def _sum(self, pick: str) -> int:
         own = sum(w.size for w in self.weights if _is(w, pick))
@@ -294,6 +296,7 @@ class Builder:
     def call(self, layer: Layer, inputs: Sequence[Shape], name: str | None = None,
              tie: str | None = None) -> Shape:
         """Build ``layer`` on ``inputs`` and add its node to the current block."""
+        base = None if name else snake(layer.label)
         name = self.claim(name) if name else self.unique(snake(layer.label))
         where = _where(name, layer.label, inputs)
         try:
@@ -302,7 +305,7 @@ class Builder:
             raise err.within(where) from None
         node = Node(name=name, type=layer.label, output_shape=built.output_shape,
                     weights=built.weights, input_shapes=tuple(inputs), formula=built.formula,
-                    notes=built.notes, layer=layer)
+                    notes=built.notes, layer=layer, name_base=base)
         if tie is not None:
             self._tie(node, tie, where)
         self._stack[-1].children.append(node)
@@ -346,11 +349,14 @@ class Builder:
               base: str | None = None, reserved: bool = False) -> Iterator[Node]:
         """Open a nested node; layers called inside become its children.
 
-        ``reserved``: ``name`` was already made unique by :meth:`unique`.
+        ``reserved``: ``name`` was already made unique by :meth:`unique` from ``base`` (or
+        claimed, when ``base`` is None).
         """
+        auto = base if reserved else None
         if not (reserved and name):
+            auto = None if name else base or snake(type_name)
             name = self.claim(name) if name else self.unique(base or snake(type_name))
-        node = Node(name=name, type=type_name, repeat=repeat)
+        node = Node(name=name, type=type_name, repeat=repeat, name_base=auto)
         self._stack[-1].children.append(node)
         self.by_name[name] = node
         self._stack.append(node)
@@ -361,6 +367,29 @@ class Builder:
             last = node.children[-1] if node.children else None
             node.output_shape = last.output_shape if last else None
             self.last = node
+
+    def clone(self, node: Node) -> Node | None:
+        """Append a copy of ``node``'s subtree with fresh automatic names (the names the same
+        calls would have made), or return None when a name in it was given explicitly.
+
+        A repeated block whose copies are identical is built once and cloned: 96 decoder
+        blocks cost one.
+        """
+        nodes = [node, *(n for _, n in node.walk())]
+        if any(n.name_base is None for n in nodes):
+            return None
+
+        def copy(n: Node) -> Node:
+            assert n.name_base is not None
+            c = replace(n, name=self.unique(n.name_base), children=[])
+            self.by_name[c.name] = c
+            c.children = [copy(child) for child in n.children]
+            return c
+
+        clone = copy(node)
+        self._stack[-1].children.append(clone)
+        self.last = clone
+        return clone
 
     def finish(self, source: str, dtype: str = "float32", **meta: Any) -> Summary:
         return Summary(self.root, source=source, framework=self.framework,

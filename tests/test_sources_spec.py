@@ -234,3 +234,22 @@ def test_bad_json_names_line_and_column(tmp_path):
 
 def test_every_error_is_a_paramcount_error():
     assert issubclass(SpecError, ParamcountError) and issubclass(ShapeError, ParamcountError)
+
+
+def test_cloned_repeats_equal_rebuilt_repeats():
+    # identical copies are cloned; a copy that mentions ${index} is rebuilt: same tree either way
+    def spec(units):
+        return {"input_shape": [6, 8], "blocks": {"mlp": {"params": {"w": 8}, "layers": [
+            {"LayerNormalization": None}, {"Dense": "${w * 2}"}, {"Dense": "${w}"}]}},
+            "layers": [{"mlp": {"w": units, "repeat": 4}}, {"Dense": {"units": 3, "repeat": 2}}]}
+
+    fast = paramcount.summarize(spec(8))
+    slow = paramcount.summarize(spec("${8 + 0 * index}"))
+    def rows(s):
+        return [(r.depth, r.node.name, r.node.type, r.node.params, r.node.output_shape)
+                for r in s.rows(fold=False)]
+
+    assert rows(fast) == rows(slow)
+    # per block: LayerNorm 2·8, Dense 8→16, Dense 16→8; then Dense 8→3 and Dense 3→3
+    block = 2 * 8 + (8 + 1) * 16 + (16 + 1) * 8
+    assert fast.total_params == 4 * block + (8 + 1) * 3 + (3 + 1) * 3

@@ -23,6 +23,7 @@ SCHEMA = "paramcount/1"
 
 
 def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
+    counts = totals(summary.root)
     return {
         "schema": SCHEMA,
         "source": summary.source,
@@ -41,20 +42,47 @@ def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
         "dtypes": {d: {"params": n, "bytes": b} for d, (n, b) in summary.by_dtype().items()},
         "stored_bytes": summary.stored_bytes(),
         **({"meta": summary.meta} if summary.meta else {}),
-        "layers": [_node(c, 1, depth) for c in summary.root.children],
+        "layers": [_node(c, 1, depth, counts) for c in summary.root.children],
     }
 
 
-def _node(node: Node, level: int, depth: int | None) -> dict[str, Any]:
+Counts = tuple[int, int, int, int]  # params, trainable, non-trainable, buffers
+
+
+def totals(root: Node) -> dict[int, Counts]:
+    """Every node's counts in one bottom-up pass (a node's own properties walk its subtree)."""
+    out: dict[int, Counts] = {}
+
+    def visit(node: Node) -> Counts:
+        p = t = b = 0
+        for w in node.weights:
+            if w.buffer:
+                b += w.size
+            else:
+                p += w.size
+                t += w.size if w.trainable else 0
+        for child in node.children:
+            cp, ct, _, cb = visit(child)
+            p, t, b = p + cp, t + ct, b + cb
+        out[id(node)] = (p, t, p - t, b)
+        return out[id(node)]
+
+    visit(root)
+    return out
+
+
+def _node(node: Node, level: int, depth: int | None, counts: dict[int, Counts]
+          ) -> dict[str, Any]:
     expand = depth is None or level < depth
+    params, trainable, frozen, buffers = counts[id(node)]
     return {
         "name": node.name,
         "type": node.type,
         "output_shape": None if node.output_shape is None else [None, *node.output_shape],
-        "params": node.params,
-        "trainable_params": node.trainable_params,
-        "non_trainable_params": node.non_trainable_params,
-        "buffers": node.buffers,
+        "params": params,
+        "trainable_params": trainable,
+        "non_trainable_params": frozen,
+        "buffers": buffers,
         "calls": node.calls,
         "unknown": node.unknown,
         "remark": node.remark,
@@ -63,7 +91,8 @@ def _node(node: Node, level: int, depth: int | None) -> dict[str, Any]:
                  for t in node.tied],
         "formula": None if node.formula is None else {
             "symbolic": node.formula.symbolic, "numeric": node.formula.numeric},
-        "children": [_node(c, level + 1, depth) for c in node.children] if expand else [],
+        "children": [_node(c, level + 1, depth, counts) for c in node.children]
+        if expand else [],
     }
 
 
@@ -78,4 +107,6 @@ def _weight(w: Weight) -> dict[str, Any]:
 
 
 def render_json(summary: Summary, depth: int | None = None) -> str:
-    return json.dumps(to_dict(summary, depth), indent=2)
+    # One line, as pip and gh print JSON for scripts: the C encoder is several times faster
+    # than indenting, which matters for trees of thousands of nodes (`| jq .` pretty-prints).
+    return json.dumps(to_dict(summary, depth))

@@ -70,11 +70,27 @@ def measure(cmd: list[str], runs: int) -> dict[str, float | int]:
             "peak_mib": max(r["peak_kib"] for r in results) / 1024, "count": count}
 
 
+IMPORT_TIME = """
+import time
+t = time.perf_counter()
+import paramcount
+print(time.perf_counter() - t)
+"""
+
+
+def import_time(runs: int) -> float:
+    """Median seconds of ``import paramcount`` in a fresh interpreter."""
+    times = [float(subprocess.run([PY, "-c", IMPORT_TIME], capture_output=True, text=True,
+                                  check=True).stdout) for _ in range(max(runs, 5))]
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("only", nargs="*", help="comparisons to run (default: all)")
     args = parser.parse_args()
+    print(f"import paramcount: {import_time(args.runs) * 1000:.0f} ms (median)")
     print(f"{'model':<12} {'count (ours = theirs)':>26} {'ours s':>8} {'theirs s':>9} "
           f"{'speed-up':>9} {'ours MiB':>9} {'theirs MiB':>11} {'memory':>7}")
     for name, (ours_cmd, theirs_cmd) in COMPARISONS.items():

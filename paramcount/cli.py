@@ -184,7 +184,7 @@ def _one_layer(ns: argparse.Namespace) -> str:
     config, bare = parse_assignments(ns.args, "argument")
     cls, _ = lookup(ns.type)
     if len(bare) > len(cls.positional):
-        raise SpecError(f"{cls.type_name} takes {len(cls.positional)} positional value(s) "
+        raise SpecError(f"{ns.type} takes {len(cls.positional)} positional value(s) "
                         f"({', '.join(cls.positional) or 'none'}); use NAME=VALUE")
     config.update(zip(cls.positional, bare, strict=False))
     shapes = [parse_shape(s) for s in ns.input_shape or []]

@@ -427,7 +427,7 @@ def _as_inputs(shape: Any, layer: Layer) -> list[Shape]:
     if shape is None:
         default = layer.default_input_shape()
         if default is None:
-            raise SpecError(f"{layer.type_name} needs an input shape (--input-shape)")
+            raise SpecError(f"{layer.label} needs an input shape (--input-shape)")
         return [default]
     if len(shape) and all(isinstance(s, list | tuple) for s in shape):
         return [tuple(s) for s in shape]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import oracle
 import pytest
 from oracle import check_keras, check_torch
 

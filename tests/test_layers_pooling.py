@@ -125,8 +125,9 @@ def test_shape_errors(name: str, config: dict, shape: tuple, words: list[str]) -
     ("AveragePooling2D", {}, ["needs the argument 'pool_size'"]),
     ("MaxPooling2D", {"padding": "full"}, ["padding='full'", "'valid' or 'same'"]),
     ("AveragePooling2D", {"pool_size": 2, "data_format": "NHWC"}, ["data_format"]),
-    ("MaxPool2d", {"kernel_size": 2, "padding": 2}, ["padding=2", "half of kernel_size"]),
-    ("AvgPool2d", {"kernel_size": 2, "dilation": 2}, ["no argument 'dilation'"]),
+    ("MaxPool2d", {"kernel_size": 2, "padding": 2},
+     ["MaxPool2d: padding=2", "half of kernel_size"]),
+    ("AvgPool2d", {"kernel_size": 2, "dilation": 2}, ["AvgPool2d has no argument 'dilation'"]),
     ("AdaptiveAvgPool2d", {"output_size": (0, 2)}, ["output_size"]),
 ])
 def test_spec_errors(name: str, config: dict, words: list[str]) -> None:

@@ -12,8 +12,8 @@ import importlib
 import pytest
 from oracle import ours, tensorflow_counts
 
-FAMILIES = ("core", "conv", "pooling", "reshaping", "merging", "normalization", "recurrent",
-            "attention")
+FAMILIES = ("core", "conv", "pooling", "activations", "reshaping", "merging", "normalization",
+            "recurrent", "wrappers", "attention")
 CASES = [case for family in FAMILIES
          for case in importlib.import_module(f"test_layers_{family}").TF_CASES]
 

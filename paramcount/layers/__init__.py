@@ -1,6 +1,7 @@
 """The formula registry: one module per layer family. Importing this package registers them all."""
 
 from paramcount.layers import (  # noqa: F401  (importing registers the layer types)
+    activations,
     attention,
     conv,
     core,
@@ -9,6 +10,7 @@ from paramcount.layers import (  # noqa: F401  (importing registers the layer ty
     pooling,
     recurrent,
     reshaping,
+    wrappers,
 )
 from paramcount.layers.base import (
     Args,

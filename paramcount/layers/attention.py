@@ -74,18 +74,18 @@ class _Attention(Layer):
 
     def split(self, inputs: Sequence[Shape], most: int = 3) -> list[Shape]:
         if not 1 <= len(inputs) <= most:
-            raise ShapeError(f"{self.type_name} takes 1 to {most} inputs, got {len(inputs)}")
+            raise ShapeError(f"{self.label} takes 1 to {most} inputs, got {len(inputs)}")
         return [tuple(s) for s in inputs]
 
     def width(self, x: Shape, role: str, expect: int | None = None) -> int:
         if len(x) < 2:
-            raise ShapeError(f"{self.type_name} expects a {role} of rank 2 or more "
+            raise ShapeError(f"{self.label} expects a {role} of rank 2 or more "
                              f"(sequence, features; batch excluded), got {fmt_shape(x)}")
         return self.last_dim(x, f"{role} features", expect)
 
     def same_positions(self, key: Shape, value: Shape) -> None:
         if tuple(key[:-1]) != tuple(value[:-1]):
-            raise ShapeError(f"{self.type_name}: key {fmt_shape(key)} and value "
+            raise ShapeError(f"{self.label}: key {fmt_shape(key)} and value "
                              f"{fmt_shape(value)} must agree on every axis but the last")
 
 
@@ -290,14 +290,13 @@ class GroupQueryAttention(_Attention):
 
 # -- PyTorch Transformer layers --------------------------------------------------------------
 
-@register("TransformerEncoderLayer")
+@register(torch=("TransformerEncoderLayer",))
 class TransformerEncoderLayer(_Attention):
     """torch.nn.TransformerEncoderLayer: self-attention and a two-layer feed-forward block,
-    each with a LayerNorm. A PyTorch layer, so PyTorch's conventions always apply."""
+    each with a LayerNorm. A PyTorch layer, so PyTorch's conventions apply even in a model
+    whose framework is Keras."""
 
     n_inputs: ClassVar[int | None] = 1
-    torch_args = frozenset({"d_model", "nhead", "dim_feedforward", "layer_norm_eps",
-                            "norm_first", "bias"})
     positional = ("d_model", "nhead")
     #: (attention blocks, LayerNorms)
     blocks = (1, 2)
@@ -307,7 +306,7 @@ class TransformerEncoderLayer(_Attention):
         self.d_model: int = a.int("d_model", min=1)
         self.nhead: int = a.int("nhead", min=1)
         if self.d_model % self.nhead:
-            raise SpecError(f"{self.type_name}: d_model={self.d_model} is not divisible by "
+            raise SpecError(f"{self.label}: d_model={self.d_model} is not divisible by "
                             f"nhead={self.nhead}")
         self.ff: int = a.int("dim_feedforward", default=2048, min=1)
         self.bias: bool = a.bool("bias", default=True)
@@ -319,7 +318,7 @@ class TransformerEncoderLayer(_Attention):
 
     def sequence(self, x: Shape, role: str) -> Shape:
         if len(x) != 2:
-            raise ShapeError(f"{self.type_name} expects a {role} of rank 2 (sequence, d_model; "
+            raise ShapeError(f"{self.label} expects a {role} of rank 2 (sequence, d_model; "
                              f"batch excluded), got {fmt_shape(x)}")
         self.width(x, role, self.d_model)
         return x
@@ -354,7 +353,7 @@ class TransformerEncoderLayer(_Attention):
                        f"{n_attn}·{e}·{e} + 2·{e}·{f} + {n_norm}·{e}")
 
 
-@register("TransformerDecoderLayer")
+@register(torch=("TransformerDecoderLayer",))
 class TransformerDecoderLayer(TransformerEncoderLayer):
     """torch.nn.TransformerDecoderLayer: self-attention over the target, attention over the
     memory (the encoder's output) and a feed-forward block. Inputs ``[tgt, memory]``."""

@@ -38,11 +38,11 @@ class Window(Layer):
         self.use_bias: bool = a.bool("use_bias", "bias", default=True)
         fmt = a.str("data_format", default=None, choices=_FORMATS)
         if self.torch and fmt == "channels_last":
-            raise SpecError(f"{self.type_name}: PyTorch inputs are channels-first; "
+            raise SpecError(f"{self.label}: PyTorch inputs are channels-first; "
                             "data_format='channels_last' is a Keras option")
         self.channels_first = self.torch or fmt == "channels_first"
         if not self.lora_ok and a.get("lora_rank", default=None) is not None:
-            raise SpecError(f"{self.type_name}: Keras has no lora_rank for this layer")
+            raise SpecError(f"{self.label}: Keras has no lora_rank for this layer")
         self.padding: str | tuple[int, ...] = (
             self._torch_padding(a) if self.torch else self._keras_padding(a))
 
@@ -52,7 +52,7 @@ class Window(Layer):
         if not isinstance(value, str) or value.lower() not in words:
             numbers = isinstance(value, int | list | tuple)
             more = " (integer padding is PyTorch's)" if numbers else ""
-            raise SpecError(f"{self.type_name}: padding={value!r} is invalid; expected "
+            raise SpecError(f"{self.label}: padding={value!r} is invalid; expected "
                             f"{' or '.join(map(repr, words))}{more}")
         return value.lower()
 
@@ -63,10 +63,10 @@ class Window(Layer):
             return pads
         if not self.padding_words or value.lower() not in ("valid", "same"):
             expected = "'valid', 'same', " if self.padding_words else ""
-            raise SpecError(f"{self.type_name}: padding={value!r} is invalid; expected "
+            raise SpecError(f"{self.label}: padding={value!r} is invalid; expected "
                             f"{expected}an integer >= 0 or {self.n_dims} of them")
         if value.lower() == "same" and max(self.strides) > 1:
-            raise SpecError(f"{self.type_name}: PyTorch refuses padding='same' with "
+            raise SpecError(f"{self.label}: PyTorch refuses padding='same' with "
                             f"stride={self.strides}; give the padding as integers")
         return value.lower()
 
@@ -85,7 +85,7 @@ class Window(Layer):
 
     def keras_checks(self) -> None:
         if max(self.strides) > 1 and max(self.dilation) > 1:
-            raise SpecError(f"{self.type_name}: Keras refuses strides={self.strides} together "
+            raise SpecError(f"{self.label}: Keras refuses strides={self.strides} together "
                             f"with dilation_rate={self.dilation}")
 
     # -- shapes ---------------------------------------------------------------------------
@@ -94,10 +94,10 @@ class Window(Layer):
         self.rank(x, self.n_dims + 1)
         spatial, c = (x[1:], x[0]) if self.channels_first else (x[:-1], x[-1])
         if c is None:
-            raise ShapeError(f"{self.type_name} needs a known number of input channels; got "
+            raise ShapeError(f"{self.label} needs a known number of input channels; got "
                              f"shape {fmt_shape(x)}")
         if self.in_channels is not None and c != self.in_channels:
-            raise ShapeError(f"{self.type_name} expects in_channels={self.in_channels} input "
+            raise ShapeError(f"{self.label} expects in_channels={self.in_channels} input "
                              f"channels, got shape {fmt_shape(x)}")
         return spatial, c
 
@@ -117,7 +117,7 @@ class Window(Layer):
             return tuple(conv_output_length(d, k, s, p, r) for d, k, s, p, r in zip(
                 spatial, self.kernel, self.strides, pads, self.dilation, strict=True))
         except ShapeError as err:
-            raise ShapeError(f"{self.type_name}: {err}") from None
+            raise ShapeError(f"{self.label}: {err}") from None
 
     def bias(self, n: int) -> list[Weight]:
         return [Weight("bias", (n,))] if self.use_bias else []
@@ -141,13 +141,13 @@ class Grouped(Window):
         out = "out_channels" if a.given("out_channels") else "filters"
         for what, n in ((out, self.filters), ("in_channels", self.in_channels)):
             if n is not None and n % self.groups:
-                raise SpecError(f"{self.type_name}: {what}={n} is not divisible by "
+                raise SpecError(f"{self.label}: {what}={n} is not divisible by "
                                 f"groups={self.groups}")
 
     def split(self, x: Shape) -> tuple[Shape, int]:
         spatial, c = super().split(x)
         if c % self.groups:
-            raise ShapeError(f"{self.type_name}: the {c} input channels of shape {fmt_shape(x)} "
+            raise ShapeError(f"{self.label}: the {c} input channels of shape {fmt_shape(x)} "
                              f"are not divisible by groups={self.groups}")
         return spatial, c
 
@@ -204,7 +204,7 @@ class Conv(Grouped):
         slack = 1 if self.padding_mode == "reflect" else 0
         for d, pads in zip(spatial, self.torch_pads(), strict=True):
             if d is not None and max(pads) + slack > d:
-                raise ShapeError(f"{self.type_name}: padding_mode={self.padding_mode!r} cannot "
+                raise ShapeError(f"{self.label}: padding_mode={self.padding_mode!r} cannot "
                                  f"pad {max(pads)} on an axis of length {d}")
 
     def formula(self, x: Shape) -> Formula:
@@ -236,7 +236,7 @@ class ConvTranspose(Grouped):
             self._check_output_padding(self.strides, self.dilation, "stride or dilation")
             return
         if self.groups != 1:
-            raise SpecError(f"{self.type_name}: Keras has no groups for transposed "
+            raise SpecError(f"{self.label}: Keras has no groups for transposed "
                             f"convolutions (groups={self.groups}); PyTorch's ConvTranspose does")
         self.keras_checks()
         self._check_output_padding(self.strides, self.strides, "strides")
@@ -244,7 +244,7 @@ class ConvTranspose(Grouped):
     def _check_output_padding(self, s: tuple[int, ...], d: tuple[int, ...], what: str) -> None:
         ops = self.output_padding or (0,) * self.n_dims
         if any(o >= a and o >= b for o, a, b in zip(ops, s, d, strict=True)):
-            raise SpecError(f"{self.type_name}: output_padding={ops} is invalid; expected "
+            raise SpecError(f"{self.label}: output_padding={ops} is invalid; expected "
                             f"each smaller than its {what} ({s})")
 
     def weights(self, x: Shape) -> list[Weight]:
@@ -261,7 +261,7 @@ class ConvTranspose(Grouped):
         out = tuple(deconv_output_length(d, k, s, p, o, r) for d, k, s, p, o, r in zip(
             spatial, self.kernel, self.strides, pads, ops, self.dilation, strict=True))
         if self.torch and any(d is not None and d < 1 for d in out):
-            raise ShapeError(f"{self.type_name}: the output size {fmt_shape(out, batch=False)} "
+            raise ShapeError(f"{self.label}: the output size {fmt_shape(out, batch=False)} "
                              f"would be empty with padding={self.padding}")
         return self.join(out, self.filters)
 

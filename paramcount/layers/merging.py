@@ -32,7 +32,7 @@ class Merge(Layer):
         low, high = self.min_inputs, self.max_inputs
         if len(inputs) < low or (high is not None and len(inputs) > high):
             want = f"exactly {low}" if low == high else f"at least {low}"
-            raise ShapeError(f"{self.type_name} merges {want} inputs, got {len(inputs)}: "
+            raise ShapeError(f"{self.label} merges {want} inputs, got {len(inputs)}: "
                              f"{_shapes(inputs)}")
 
     def build(self, inputs: Sequence[Shape]) -> Built:
@@ -52,7 +52,7 @@ class Merge(Layer):
         if i is None or j is None:
             return None
         if i != j and 1 not in (i, j):
-            raise ShapeError(f"{self.type_name} needs inputs of the same shape (or shapes that "
+            raise ShapeError(f"{self.label} needs inputs of the same shape (or shapes that "
                              f"broadcast); got {fmt_shape(a)} and {fmt_shape(b)}")
         return j if i == 1 else i
 
@@ -92,10 +92,10 @@ class Minimum(Merge):
 def _axis_index(layer: Layer, axis: int, rank: int, inputs: Sequence[Shape]) -> int:
     """A Keras axis (the batch is axis 0) as an index into a shape without the batch."""
     if not -rank <= axis < rank:
-        raise ShapeError(f"{layer.type_name}: axis {axis} is out of range for inputs of rank "
+        raise ShapeError(f"{layer.label}: axis {axis} is out of range for inputs of rank "
                          f"{rank} (batch included): {_shapes(inputs)}")
     if axis % rank == 0:
-        raise ShapeError(f"{layer.type_name}: axis {axis} is the batch axis; merge along a "
+        raise ShapeError(f"{layer.label}: axis {axis} is the batch axis; merge along a "
                          f"feature axis (1..{rank - 1}, or -1 for the last)")
     return axis % rank - 1
 
@@ -124,7 +124,7 @@ class Concatenate(Merge):
         return Built((), tuple(out))
 
     def _mismatch(self, inputs: Sequence[Shape]) -> ShapeError:
-        return ShapeError(f"{self.type_name} needs inputs of the same shape except along axis "
+        return ShapeError(f"{self.label} needs inputs of the same shape except along axis "
                           f"{self.axis}; got {_shapes(inputs)}")
 
 
@@ -150,7 +150,7 @@ class Dot(Merge):
         i, j = (_axis_index(self, ax, len(s) + 1, inputs) for ax, s in zip(self.axes, inputs,
                                                                           strict=True))
         if x[i] != y[j]:
-            raise ShapeError(f"{self.type_name} needs equal sizes along axes {self.axes}; got "
+            raise ShapeError(f"{self.label} needs equal sizes along axes {self.axes}; got "
                              f"{x[i]} and {y[j]} in {fmt_shape(x)} and {fmt_shape(y)}")
         out = (*x[:i], *x[i + 1:], *y[:j], *y[j + 1:])
         return Built((), out or (1,))

@@ -49,17 +49,17 @@ class _Norm(Layer):
         """The batch-less index of Keras's batch-inclusive ``axis``."""
         n = len(x)
         if axis in (0, -(n + 1)):
-            raise ShapeError(f"{self.type_name} cannot normalize over the batch axis "
+            raise ShapeError(f"{self.label} cannot normalize over the batch axis "
                              f"(axis={axis}) of input {fmt_shape(x)}")
         if not -(n + 1) <= axis <= n:
-            raise ShapeError(f"{self.type_name}: axis {axis} is out of range for input shape "
+            raise ShapeError(f"{self.label}: axis {axis} is out of range for input shape "
                              f"{fmt_shape(x)}")
         return axis - 1 if axis > 0 else n + axis
 
     def channel_axis(self, x: Shape, axis: int | None) -> int:
         """Batch-less index of the channels: ``axis`` if given, else first (PyTorch) or last."""
         if not x:
-            raise ShapeError(f"{self.type_name} needs an input with channels; got shape "
+            raise ShapeError(f"{self.label} needs an input with channels; got shape "
                              f"{fmt_shape(x)}")
         if axis is not None:
             return self.keras_axis(x, axis)
@@ -68,7 +68,7 @@ class _Norm(Layer):
     def dim(self, x: Shape, i: int, what: str = "channels") -> int:
         d = x[i]
         if d is None:
-            raise ShapeError(f"{self.type_name} needs a known number of {what} on axis "
+            raise ShapeError(f"{self.label} needs a known number of {what} on axis "
                              f"{i + 1}; got shape {fmt_shape(x)}")
         return d
 
@@ -79,7 +79,7 @@ class _Norm(Layer):
     def trailing(self, x: Shape, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Check that PyTorch's ``normalized_shape`` ends the input."""
         if len(x) < len(shape) or tuple(x[len(x) - len(shape):]) != shape:
-            raise ShapeError(f"{self.type_name} normalized_shape {list(shape)} must end the "
+            raise ShapeError(f"{self.label} normalized_shape {list(shape)} must end the "
                              f"input shape, got {fmt_shape(x)}")
         return shape
 
@@ -117,7 +117,7 @@ class BatchNormalization(_Norm):
         for keras_only in ("renorm_clipping", "renorm_momentum", "synchronized"):
             a.get(keras_only, default=None)
         if self.renorm and self.torch:
-            raise SpecError(f"{self.type_name}: renorm=True is Keras's batch renormalization, "
+            raise SpecError(f"{self.label}: renorm=True is Keras's batch renormalization, "
                             "which PyTorch does not have")
 
     def default_input_shape(self) -> Shape | None:
@@ -127,7 +127,7 @@ class BatchNormalization(_Norm):
         i = self.channel_axis(x, self.axis)
         c = self.dim(x, i)
         if self.num_features is not None and c != self.num_features:
-            raise ShapeError(f"{self.type_name} expects {self.num_features} channels on axis "
+            raise ShapeError(f"{self.label} expects {self.num_features} channels on axis "
                              f"{i + 1}, got shape {fmt_shape(x)}")
         return c
 
@@ -190,9 +190,8 @@ class LayerNormalization(_Norm):
     positional = ("normalized_shape",)
 
     def configure(self, a: Args) -> None:
-        self.normalized: tuple[int, ...] | None = _shape_arg(a, self.type_name,
-                                                             "normalized_shape")
-        self.axes = _axes_arg(a, self.type_name, "axis")
+        self.normalized: tuple[int, ...] | None = _shape_arg(a, self.label, "normalized_shape")
+        self.axes = _axes_arg(a, self.label, "axis")
         a.get("epsilon", "eps", default=None)
         affine = a.bool("elementwise_affine", default=True)
         rms = a.bool("rms_scaling", default=False)  # deprecated in Keras: gamma only
@@ -225,8 +224,8 @@ class RMSNormalization(LayerNormalization):
     torch_args = frozenset({"normalized_shape", "elementwise_affine", "eps"})
 
     def configure(self, a: Args) -> None:
-        self.normalized = _shape_arg(a, self.type_name, "normalized_shape")
-        self.axes = _axes_arg(a, self.type_name, "axis")
+        self.normalized = _shape_arg(a, self.label, "normalized_shape")
+        self.axes = _axes_arg(a, self.label, "axis")
         a.get("epsilon", "eps", default=None)
         self.scale = a.bool("elementwise_affine", default=True)
         self.center = False
@@ -241,7 +240,7 @@ class UnitNormalization(_Norm):
     """Scales each sample to unit L2 norm over ``axis``: no weights."""
 
     def configure(self, a: Args) -> None:
-        self.axes = _axes_arg(a, self.type_name, "axis")
+        self.axes = _axes_arg(a, self.label, "axis")
 
     def output_shape(self, x: Shape) -> Shape:
         for axis in self.axes:
@@ -261,11 +260,11 @@ class GroupNormalization(_Norm):
     def configure(self, a: Args) -> None:
         self.groups: int = a.int("groups", "num_groups", default=32, min=-1)
         if self.groups == 0:
-            raise SpecError(f"{self.type_name}: groups=0 is invalid; expected an integer >= 1 "
+            raise SpecError(f"{self.label}: groups=0 is invalid; expected an integer >= 1 "
                             "(or -1 for one group per channel)")
         self.num_channels: int | None = a.int("num_channels", default=None, min=1)
         if self.num_channels is not None and self.groups > 0 and self.num_channels % self.groups:
-            raise SpecError(f"{self.type_name}: num_channels={self.num_channels} is not "
+            raise SpecError(f"{self.label}: num_channels={self.num_channels} is not "
                             f"divisible by num_groups={self.groups}")
         self.axis: int | None = a.int("axis", default=None)
         a.get("epsilon", "eps", default=None)
@@ -281,11 +280,11 @@ class GroupNormalization(_Norm):
         i = self.channel_axis(x, self.axis)
         c = self.dim(x, i)
         if self.num_channels is not None and c != self.num_channels:
-            raise ShapeError(f"{self.type_name} expects {self.num_channels} channels on axis "
+            raise ShapeError(f"{self.label} expects {self.num_channels} channels on axis "
                              f"{i + 1}, got shape {fmt_shape(x)}")
         groups = c if self.groups == -1 else self.groups
         if c < groups or c % groups:
-            raise ShapeError(f"{self.type_name}: {c} channels (input {fmt_shape(x)}) cannot be "
+            raise ShapeError(f"{self.label}: {c} channels (input {fmt_shape(x)}) cannot be "
                              f"split into {groups} groups of equal size")
         return c
 

@@ -71,7 +71,7 @@ class Pooling(Spatial):
         pads: tuple[int, ...] = a.ints("padding", n=self.dims, default=value, min=0)
         for p, k in zip(pads, self.pool, strict=True):
             if p > k // 2:  # PyTorch refuses a window that could lie wholly in the padding
-                raise SpecError(f"{self.type_name}: padding={value!r} is invalid; expected at "
+                raise SpecError(f"{self.label}: padding={value!r} is invalid; expected at "
                                 f"most half of kernel_size={self.pool}")
         return pads
 
@@ -90,7 +90,7 @@ class Pooling(Spatial):
     def _check_avg3d(self, spatial: Shape) -> None:
         # PyTorch's avg_pool3d alone checks the unpadded input against the kernel.
         if any(d is not None and d < k for d, k in zip(spatial, self.pool, strict=True)):
-            raise ShapeError(f"{self.type_name}: the input {fmt_shape(spatial, batch=False)} is "
+            raise ShapeError(f"{self.label}: the input {fmt_shape(spatial, batch=False)} is "
                              f"smaller than the kernel {self.pool}")
 
 
@@ -188,7 +188,7 @@ class AdaptivePooling(Spatial):
 
     def _one(self, a: Args, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SpecError(f"{self.type_name}: output_size={a.config['output_size']!r} is "
+            raise SpecError(f"{self.label}: output_size={a.config['output_size']!r} is "
                             "invalid; expected positive integers or None")
         return value
 

@@ -1,5 +1,5 @@
-"""Recurrent layers: SimpleRNN, LSTM, GRU (Keras and PyTorch), ConvLSTM, Bidirectional,
-TimeDistributed.
+"""Recurrent layers: SimpleRNN, LSTM, GRU (Keras and PyTorch) and ConvLSTM; their wrappers
+(Bidirectional, TimeDistributed) are in ``wrappers``.
 
 One class serves both frameworks. Keras keeps one ``kernel`` (inputs, gates·units), one
 ``recurrent_kernel`` (units, gates·units) and one bias (two rows for GRU's ``reset_after``);
@@ -9,21 +9,11 @@ per layer and direction, plus ``weight_hr_l{k}`` for an LSTM projection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import ClassVar
 
-from paramcount.errors import ParamcountError, ShapeError, SpecError
-from paramcount.layers.base import (
-    KERAS,
-    Args,
-    Built,
-    Formula,
-    Layer,
-    Weight,
-    lookup,
-    make_layer,
-    register,
-)
+from paramcount.errors import ShapeError, SpecError
+from paramcount.layers.base import Args, Formula, Layer, Weight, register
 from paramcount.shapes import Shape, conv_output_length, fmt_shape
 
 _TORCH_ARGS = frozenset({"input_size", "hidden_size", "num_layers", "bidirectional", "proj_size",
@@ -50,10 +40,10 @@ class _Recurrent(Layer):
         self.num_layers: int = a.int("num_layers", default=1, min=1)
         self.bidirectional: bool = a.bool("bidirectional", default=False)
         if a.given("proj_size") and not self.projects:
-            raise SpecError(f"{self.type_name}: proj_size is only supported by LSTM")
+            raise SpecError(f"{self.label}: proj_size is only supported by LSTM")
         self.proj_size: int = a.int("proj_size", default=0, min=0)
         if self.proj_size >= self.units:
-            raise SpecError(f"{self.type_name}: proj_size={self.proj_size} has to be smaller "
+            raise SpecError(f"{self.label}: proj_size={self.proj_size} has to be smaller "
                             f"than hidden_size={self.units}")
         a.given("zero_output_for_mask")  # masking only; no weight shape depends on it
         self.configure_cell(a)
@@ -69,8 +59,8 @@ class _Recurrent(Layer):
                 "proj_size": self.proj_size != 0}
         for name in (n for n, on in used.items() if on):
             raise SpecError(
-                f"{self.type_name}: {name}={self.config[name]!r} is a PyTorch argument; in "
-                f"Keras stack {self.type_name} layers (return_sequences=True) or wrap one "
+                f"{self.label}: {name}={self.config[name]!r} is a PyTorch argument; in "
+                f"Keras stack {self.label} layers (return_sequences=True) or wrap one "
                 "in Bidirectional, or pass framework='pytorch'")
 
     # -- shapes --------------------------------------------------------------------------------
@@ -199,7 +189,7 @@ class GRU(_Recurrent):
     def configure_cell(self, a: Args) -> None:
         self.reset_after: bool = a.bool("reset_after", default=True)
         if self.torch and not self.reset_after:
-            raise SpecError(f"{self.type_name}: reset_after=False has no PyTorch equivalent; "
+            raise SpecError(f"{self.label}: reset_after=False has no PyTorch equivalent; "
                             "nn.GRU always applies the reset gate after the recurrent product")
 
     def keras_bias_vectors(self) -> int:
@@ -232,7 +222,7 @@ class _ConvLSTM(Layer):
                                       choices=("channels_last", "channels_first"))
         a.given("unit_forget_bias")  # an initializer choice; no shape depends on it
         if max(self.strides) > 1 and max(self.dilation) > 1:
-            raise SpecError(f"{self.type_name}: strides={self.config.get('strides')!r} > 1 "
+            raise SpecError(f"{self.label}: strides={self.config.get('strides')!r} > 1 "
                             f"cannot be combined with dilation_rate="
                             f"{self.config.get('dilation_rate')!r} > 1")
 
@@ -243,11 +233,11 @@ class _ConvLSTM(Layer):
         first = self.data_format == "channels_first"
         channels, spatial = (step[0], step[1:]) if first else (step[-1], step[:-1])
         if channels is None:
-            raise ShapeError(f"{self.type_name} needs a known number of channels; got shape "
+            raise ShapeError(f"{self.label} needs a known number of channels; got shape "
                              f"{fmt_shape(x)}")
         known = tuple(d for d in spatial if d is not None)
         if len(known) != len(spatial):
-            raise ShapeError(f"{self.type_name} needs known spatial dimensions; got shape "
+            raise ShapeError(f"{self.label} needs known spatial dimensions; got shape "
                              f"{fmt_shape(x)}")
         return known, channels
 
@@ -296,113 +286,3 @@ class ConvLSTM3D(_ConvLSTM):
     """ConvLSTM over sequences of volumes: input ``(steps, depth, height, width, channels)``."""
 
     conv_rank = 3
-
-
-# -- wrappers ----------------------------------------------------------------------------------
-
-def inner_layer_spec(value: Any, owner: str) -> tuple[str, dict[str, Any]]:
-    """Read a wrapped layer: ``"LSTM"``, ``{"LSTM": {"units": 4}}``, ``{"LSTM": 4}`` or Keras's
-    serialized ``{"class_name": "LSTM", "config": {...}}``.
-
-    >>> inner_layer_spec({"LSTM": 4}, "Bidirectional")
-    ('LSTM', {'units': 4})
-    """
-    if isinstance(value, str):
-        return value, {}
-    if isinstance(value, Mapping) and isinstance(value.get("class_name"), str):
-        config = value.get("config") or {}
-        if isinstance(config, Mapping):
-            return value["class_name"], dict(config)
-    elif isinstance(value, Mapping) and len(value) == 1:
-        ((name, config),) = value.items()
-        if isinstance(name, str):
-            return name, _positional(name, config, owner)
-    raise SpecError(f"{owner}: layer={value!r} is invalid; expected a layer name or a one-key "
-                    "mapping such as {'LSTM': {'units': 4}}")
-
-
-def _positional(name: str, config: Any, owner: str) -> dict[str, Any]:
-    if config is None:
-        return {}
-    if isinstance(config, Mapping):
-        return dict(config)
-    cls, _ = lookup(name)
-    values = list(config) if isinstance(config, list | tuple) else [config]
-    if len(values) > len(cls.positional):
-        raise SpecError(f"{owner}: {name} takes at most {len(cls.positional)} bare values "
-                        f"({', '.join(cls.positional) or 'none'}), got {config!r}")
-    return dict(zip(cls.positional, values, strict=False))
-
-
-class _Wrapper(Layer):
-    """A layer around another layer, given by the argument ``layer`` and built with the same
-    framework."""
-
-    def __init__(self, config: Mapping[str, Any] | None = None, framework: str = KERAS,
-                 strict: bool = True) -> None:
-        self.strict = strict  # the wrapped layer's arguments are checked as strictly
-        super().__init__(config, framework, strict)
-
-    def configure(self, a: Args) -> None:
-        name, config = inner_layer_spec(a.get("layer"), self.type_name)
-        try:
-            self.inner = make_layer(name, config, self.framework, self.strict)
-        except SpecError as err:
-            raise err.within(f"{self.type_name} (wrapped layer)") from None
-
-    def build_inner(self, inputs: Sequence[Shape], inner_input: Shape | None = None) -> Built:
-        if len(inputs) != 1:
-            raise ShapeError(f"{self.type_name} takes one input, got {len(inputs)}")
-        x = inputs[0] if inner_input is None else inner_input
-        try:
-            return self.inner.build_checked([x])
-        except ParamcountError as err:
-            raise err.within(f"{self.type_name} (wrapped {self.inner.type_name})") from None
-
-    def describe(self) -> str:
-        return f"{self.type_name}({self.inner.describe()})"
-
-
-@register("Bidirectional")
-class Bidirectional(_Wrapper):
-    """Runs a copy of ``layer`` forwards and another backwards; ``merge_mode`` joins them."""
-
-    positional = ("layer", "merge_mode")
-
-    def configure(self, a: Args) -> None:
-        super().configure(a)
-        mode = a.get("merge_mode", default="concat")
-        self.merge_mode: str | None = None if mode is None else a.str(
-            "merge_mode", default="concat", choices=("concat", "sum", "mul", "ave"))
-        if a.get("backward_layer", default=None) is not None:
-            raise SpecError(f"{self.type_name}: backward_layer is not supported; the backward "
-                            "layer is built as a copy of `layer`")
-
-    def build(self, inputs: Sequence[Shape]) -> Built:
-        inner = self.build_inner(inputs)
-        weights = tuple(Weight(f"{side}_layer.{w.name}", w.shape, w.trainable, w.buffer)
-                        for side in ("forward", "backward") for w in inner.weights)
-        out = inner.output_shape
-        if self.merge_mode == "concat" and out and out[-1] is not None:
-            out = (*out[:-1], 2 * out[-1])
-        formula = None if inner.formula is None else Formula(
-            f"2·({inner.formula.symbolic})", f"2·({inner.formula.numeric})")
-        notes = tuple(f"Per direction: {note}" for note in inner.notes)
-        if self.merge_mode is None:
-            notes += ("merge_mode=None returns the two directions as two outputs of this shape",)
-        return Built(weights, out, formula, notes)
-
-
-@register("TimeDistributed")
-class TimeDistributed(_Wrapper):
-    """Applies ``layer`` to every step of the first (time) axis with one set of weights."""
-
-    positional = ("layer",)
-
-    def build(self, inputs: Sequence[Shape]) -> Built:
-        x = inputs[0] if inputs else ()
-        if len(x) < 2:
-            raise ShapeError(f"{self.type_name} expects an input with a time axis and at least "
-                             f"one more (rank >= 2, batch excluded), got shape {fmt_shape(x)}")
-        inner = self.build_inner(inputs, x[1:])
-        return Built(inner.weights, (x[0], *inner.output_shape), inner.formula, inner.notes)

@@ -1,10 +1,9 @@
-"""Zero-parameter layers that keep or change shapes: activations, dropout and noise, Flatten,
-Reshape, Permute, RepeatVector, Identity, Masking, Cropping, ZeroPadding, UpSampling; PyTorch's
-Unflatten, Upsample and padding modules.
+"""Zero-parameter layers that change shapes: Flatten, Reshape, Permute, RepeatVector, Cropping,
+ZeroPadding, UpSampling; PyTorch's Unflatten, Upsample and padding modules.
 
-Keras's ``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax``, ``Flatten``, ``Dropout``, ``AlphaDropout``
-and ``Identity`` share their names with PyTorch modules: one class serves both, reading either
-framework's arguments. ``Lambda`` is deliberately not registered: its shape is unknowable.
+Keras's ``Flatten`` shares its name with PyTorch's: one class serves both, reading either
+framework's arguments. PyTorch's resizing and padding modules are registered as PyTorch names and
+take channels-first inputs. ``Lambda`` is deliberately not registered: its shape is unknowable.
 """
 
 from __future__ import annotations
@@ -23,218 +22,17 @@ def _invalid(a: Args, names: tuple[str, ...], value: Any, expected: str) -> Spec
     return SpecError(f"{a.layer_type}: {name}={value!r} is invalid; expected {expected}")
 
 
-# -- activations ------------------------------------------------------------------------------
-
-@register("Activation")
-class Activation(Layer):
-    """Keras ``Activation("relu")``: any activation by name."""
-
-    positional = ("activation",)
-
-    def configure(self, a: Args) -> None:
-        name = a.get("activation")
-        if name is not None and not isinstance(name, str):
-            raise _invalid(a, ("activation",), name, "the name of an activation")
-
-
-def _at_least_zero(a: Args, *names: str, default: float | None) -> None:
-    value = a.get(*names, default=default)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                              or value < 0):
-        raise _invalid(a, names, value, "a number >= 0")
-
-
-@register("ReLU")
-class ReLU(Layer):
-    """Keras ``ReLU(max_value, negative_slope, threshold)`` and PyTorch ``nn.ReLU``."""
-
-    torch_args = frozenset({"inplace"})
-
-    def configure(self, a: Args) -> None:
-        _at_least_zero(a, "max_value", default=None)
-        _at_least_zero(a, "negative_slope", default=0.0)
-        _at_least_zero(a, "threshold", default=0.0)
-        a.bool("inplace", default=False)
-
-
-@register("LeakyReLU")
-class LeakyReLU(Layer):
-    """Keras ``LeakyReLU(negative_slope=0.3)`` (``alpha`` in Keras 2) and PyTorch's (0.01)."""
-
-    torch_args = frozenset({"inplace"})
-
-    def configure(self, a: Args) -> None:
-        if self.torch:  # PyTorch takes any slope, negative too
-            a.float("negative_slope", default=0.01)
-        else:
-            _at_least_zero(a, "negative_slope", "alpha", default=0.3)
-        a.bool("inplace", default=False)
-
-
-@register("ELU")
-class ELU(Layer):
-    """``ELU(alpha=1.0)`` in both frameworks."""
-
-    torch_args = frozenset({"inplace"})
-
-    def configure(self, a: Args) -> None:
-        a.float("alpha", default=1.0)
-        a.bool("inplace", default=False)
-
-
-@register("Softmax")
-class Softmax(Layer):
-    """Keras ``Softmax(axis=-1)`` and PyTorch ``nn.Softmax(dim=None)``."""
-
-    torch_args = frozenset({"dim"})
-
-    def configure(self, a: Args) -> None:
-        axis = a.get("axis", "dim", default=None)
-        if not isinstance(axis, list | tuple):
-            a.int("axis", "dim", default=None)
-
-
-class TorchActivation(Layer):
-    """A PyTorch element-wise activation module: no weights, shape unchanged."""
-
-    accepts: ClassVar[tuple[str, ...]] = ()
-
-    def configure(self, a: Args) -> None:
-        for name in self.accepts:
-            if name == "inplace":
-                a.bool(name, default=False)
-            elif name == "approximate":
-                a.str(name, default="none", choices=("none", "tanh"))
-            elif name == "dim":
-                a.int(name, default=None)
-            else:  # a number whose value does not matter here, checked for its type only
-                a.float(name, default=0.0)
-
-
-# PyTorch's other activation modules and the arguments each takes (none changes a shape).
-TORCH_ACTIVATIONS: dict[str, tuple[str, ...]] = {
-    "ReLU6": ("inplace",), "GELU": ("approximate",), "SiLU": ("inplace",), "Sigmoid": (),
-    "Tanh": (), "Hardswish": ("inplace",), "Hardsigmoid": ("inplace",), "Mish": ("inplace",),
-    "SELU": ("inplace",), "CELU": ("alpha", "inplace"), "Softplus": ("beta", "threshold"),
-    "Softsign": (), "LogSigmoid": (), "Tanhshrink": (), "Softshrink": ("lambd",),
-    "Hardshrink": ("lambd",), "Hardtanh": ("min_val", "max_val", "inplace"),
-    "RReLU": ("lower", "upper", "inplace"), "LogSoftmax": ("dim",), "Softmin": ("dim",),
-}
-for _name, _accepts in TORCH_ACTIVATIONS.items():
-    register(_name)(cast(type[Layer], type(_name, (TorchActivation,), {
-        "accepts": _accepts, "torch_args": frozenset(_accepts), "__module__": __name__,
-        "__doc__": f"PyTorch ``nn.{_name}``: no weights, shape unchanged."})))
-
-
-# -- dropout, noise and other pass-through layers -----------------------------------------------
-
-def _probability(a: Args, *names: str, default: Any = None) -> None:
-    value = a.float(*names, **({} if default is None else {"default": default}))
-    if not 0 <= value <= 1:
-        raise _invalid(a, names, value, "a number between 0 and 1")
-
-
-@register("Dropout")
-class Dropout(Layer):
-    """Keras ``Dropout(rate)`` and PyTorch ``nn.Dropout(p=0.5)``."""
-
-    torch_args = frozenset({"p", "inplace"})
-    positional = ("rate",)
-
-    def configure(self, a: Args) -> None:
-        _probability(a, "rate", "p", default=0.5 if self.torch else None)
-
-
-@register("AlphaDropout", torch=("FeatureAlphaDropout",))
-class AlphaDropout(Dropout):
-    """Keras ``AlphaDropout(rate)`` and PyTorch ``nn.AlphaDropout(p=0.5)``."""
-
-
-@register("GaussianDropout")
-class GaussianDropout(Dropout):
-    """Keras ``GaussianDropout(rate)``: multiplicative noise."""
-
-
-@register("GaussianNoise")
-class GaussianNoise(Layer):
-    """Keras ``GaussianNoise(stddev)``: additive noise."""
-
-    positional = ("stddev",)
-
-    def configure(self, a: Args) -> None:
-        _probability(a, "stddev")
-
-
-class SpatialDropout(Spatial):
-    """Drops whole channels: Keras ``SpatialDropout2D(rate)``, PyTorch ``nn.Dropout2d(p)``."""
-
-    torch_args = frozenset({"p", "inplace"})
-    positional = ("rate",)
-
-    def configure(self, a: Args) -> None:
-        _probability(a, "rate", "p", default=0.5 if self.torch else None)
-        self.read_data_format(a)
-
-    def output_shape(self, x: Shape) -> Shape:
-        if not self.torch:  # PyTorch accepts (and warns about) other ranks
-            self.split(x)
-        return x
-
-
-@register("SpatialDropout1D", torch=("Dropout1d",))
-class SpatialDropout1D(SpatialDropout):
-    dims = 1
-
-
-@register("SpatialDropout2D", torch=("Dropout2d",))
-class SpatialDropout2D(SpatialDropout):
-    dims = 2
-
-
-@register("SpatialDropout3D", torch=("Dropout3d",))
-class SpatialDropout3D(SpatialDropout):
-    dims = 3
-
-
-@register("ActivityRegularization")
-class ActivityRegularization(Layer):
-    """Keras ``ActivityRegularization(l1, l2)``: a loss term, no weights."""
-
-    def configure(self, a: Args) -> None:
-        a.float("l1", default=0.0)
-        a.float("l2", default=0.0)
-
-
-@register("Masking")
-class Masking(Layer):
-    """Keras ``Masking(mask_value=0.0)``."""
-
-    positional = ("mask_value",)
-
-    def configure(self, a: Args) -> None:
-        a.float("mask_value", default=0.0)
-
-
-@register("Identity")
-class Identity(Layer):
-    """Keras ``Identity`` and PyTorch ``nn.Identity``, which accepts and ignores any argument."""
-
-    def configure(self, a: Args) -> None:
-        if self.torch:
-            a.given(*a.config)
-
-
 # -- reshaping ----------------------------------------------------------------------------------
 
 def _batch_axis_index(layer: Layer, value: int, x: Shape, name: str) -> int:
     """A PyTorch dim, counted with the batch as dim 0, as an index into the full shape."""
     rank = len(x) + 1
     if not -rank <= value < rank:
-        raise ShapeError(f"{layer.type_name}: {name}={value} is out of range for an input of "
+        raise ShapeError(f"{layer.label}: {name}={value} is out of range for an input of "
                          f"rank {rank} (batch included), {fmt_shape(x)}")
     index = value % rank
     if index == 0:
-        raise ShapeError(f"{layer.type_name}: {name}={value} names the batch dimension, which "
+        raise ShapeError(f"{layer.label}: {name}={value} names the batch dimension, which "
                          "input shapes here leave out")
     return index
 
@@ -257,7 +55,7 @@ def _fill(layer: Layer, target: tuple[int, ...], dims: Shape) -> Shape:
     rest = math.prod(t for t in target if t != -1)
     fits = rest == total if -1 not in target else rest != 0 and total % rest == 0
     if not fits:
-        raise ShapeError(f"{layer.type_name} cannot arrange the {total} values of "
+        raise ShapeError(f"{layer.label} cannot arrange the {total} values of "
                          f"{fmt_shape(dims, batch=False)} as {fmt_shape(target, batch=False)}")
     return tuple(total // rest if t == -1 else t for t in target)
 
@@ -280,7 +78,7 @@ class Flatten(Layer):
         start = _batch_axis_index(self, self.start, x, "start_dim")
         end = _batch_axis_index(self, self.end, x, "end_dim")
         if start > end:
-            raise ShapeError(f"{self.type_name}: start_dim={self.start} comes after "
+            raise ShapeError(f"{self.label}: start_dim={self.start} comes after "
                              f"end_dim={self.end} for the input {fmt_shape(x)}")
         return (*x[:start - 1], known(x[start - 1:end]), *x[end:])
 
@@ -296,11 +94,9 @@ class Reshape(Layer):
         return _fill(self, self.target, x)
 
 
-@register("Unflatten")
+@register(torch=("Unflatten",))
 class Unflatten(Layer):
     """PyTorch ``nn.Unflatten(dim, unflattened_size)``; ``dim`` counts the batch as dim 0."""
-
-    torch_args = frozenset({"dim", "unflattened_size"})
 
     def configure(self, a: Args) -> None:
         self.dim: int = a.int("dim")
@@ -376,7 +172,7 @@ class Margins(Spatial):
         for d, (before, after) in zip(spatial, self.margins, strict=True):
             size = None if d is None else d + self.sign * (before + after)
             if size is not None and size <= 0:
-                raise ShapeError(f"{self.type_name}: cropping ({before}, {after}) leaves nothing "
+                raise ShapeError(f"{self.label}: cropping ({before}, {after}) leaves nothing "
                                  f"of an axis of length {d} in the input {fmt_shape(x)}")
             out.append(size)
         return self.join(channels, tuple(out))
@@ -445,34 +241,30 @@ class UpSampling3D(UpSampling):
 
 
 # -- PyTorch's resizing and padding modules (channels-first, whatever the framework) ------------
-# A PyTorch-only class lists all its arguments in ``torch_args``: its canonical name is not marked
-# as a PyTorch name by ``register``, so the arguments are what select PyTorch conventions.
 
 # Interpolation modes of nn.Upsample and the number of spatial axes each needs (0: any).
 _MODES = {"nearest": 0, "nearest-exact": 0, "area": 0, "linear": 1, "bilinear": 2,
           "bicubic": 2, "trilinear": 3}
 
 
-@register("Upsample")
+@register(torch=("Upsample",))
 class Upsample(Layer):
     """PyTorch ``nn.Upsample(size | scale_factor, mode)`` on ``(C, *spatial)``; a scaled size is
     ``floor(size × scale_factor)``."""
 
-    torch_args = frozenset({"size", "scale_factor", "mode", "align_corners",
-                            "recompute_scale_factor"})
     fixed_mode: ClassVar[str | None] = None  # UpsamplingNearest2d, UpsamplingBilinear2d
 
     def configure(self, a: Args) -> None:
         self.size = a.get("size", default=None)
         self.scale = a.get("scale_factor", default=None)
         if (self.size is None) == (self.scale is None):
-            raise SpecError(f"{self.type_name} needs exactly one of size and scale_factor")
+            raise SpecError(f"{self.label} needs exactly one of size and scale_factor")
         self.mode: str = self.fixed_mode or "nearest"
         if self.fixed_mode is None:
             self.mode = a.str("mode", default="nearest", choices=tuple(_MODES))
             corners = a.get("align_corners", default=None)
             if corners is not None and _MODES[self.mode] == 0:
-                raise SpecError(f"{self.type_name}: align_corners is only for the interpolating "
+                raise SpecError(f"{self.label}: align_corners is only for the interpolating "
                                 f"modes, not mode={self.mode!r}")
             a.get("recompute_scale_factor", default=None)
 
@@ -481,29 +273,29 @@ class Upsample(Layer):
         need = _MODES[self.mode]
         if n not in (1, 2, 3) or need not in (0, n):
             want = "(C, L), (C, H, W) or (C, D, H, W)" if not need else f"{need} spatial axes"
-            raise ShapeError(f"{self.type_name} (mode {self.mode!r}) expects {want}, got the "
+            raise ShapeError(f"{self.label} (mode {self.mode!r}) expects {want}, got the "
                              f"input {fmt_shape(x)}")
         given = self.size if self.size is not None else self.scale
         items = list(given) if isinstance(given, list | tuple) else [given] * n
         ok = len(items) == n and all(isinstance(v, int | float) and v > 0 for v in items)
         if not ok or (self.size is not None and not all(_is_int(v) for v in items)):
             what = "size" if self.size is not None else "scale_factor"
-            raise ShapeError(f"{self.type_name}: {what}={given!r} does not give a positive "
+            raise ShapeError(f"{self.label}: {what}={given!r} does not give a positive "
                              f"value for each of the {n} spatial axes of {fmt_shape(x)}")
         out = tuple(items) if self.size is not None else tuple(
             scaled_length(d, f) for d, f in zip(x[1:], items, strict=True))
         if any(d == 0 for d in out):
-            raise ShapeError(f"{self.type_name}: scale_factor={given!r} leaves an empty axis "
+            raise ShapeError(f"{self.label}: scale_factor={given!r} leaves an empty axis "
                              f"for the input {fmt_shape(x)}")
         return (x[0], *out)
 
 
-@register("UpsamplingNearest2d")
+@register(torch=("UpsamplingNearest2d",))
 class UpsamplingNearest2d(Upsample):
     fixed_mode = "nearest"
 
 
-@register("UpsamplingBilinear2d")
+@register(torch=("UpsamplingBilinear2d",))
 class UpsamplingBilinear2d(Upsample):
     fixed_mode = "bilinear"
 
@@ -512,7 +304,6 @@ class TorchPad(Layer):
     """PyTorch ``nn.ZeroPad2d(padding)`` and its cousins: the last ``dims`` axes grow by
     ``(left, right, top, bottom, front, back)``, last axis first; negative amounts crop."""
 
-    torch_args = frozenset({"padding", "value"})
     dims: ClassVar[int] = 2
     mode: ClassVar[str] = "zeros"
     positional = ("padding",)
@@ -525,7 +316,7 @@ class TorchPad(Layer):
     def output_shape(self, x: Shape) -> Shape:
         ranks = (self.dims, self.dims + 1)
         if len(x) < self.dims or (self.mode not in ("zeros", "constant") and len(x) not in ranks):
-            raise ShapeError(f"{self.type_name} pads the last {self.dims} axes of an input of "
+            raise ShapeError(f"{self.label} pads the last {self.dims} axes of an input of "
                              f"rank {' or '.join(map(str, ranks))}, got {fmt_shape(x)}")
         out = list(x)
         for i in range(self.dims):
@@ -539,7 +330,7 @@ class TorchPad(Layer):
         reflect, circular = self.mode == "reflect", self.mode == "circular"
         if size < (0 if self.mode in ("zeros", "constant") else 1) or (
                 reflect and max(before, after) >= d) or (circular and max(before, after) > d):
-            raise ShapeError(f"{self.type_name}: padding ({before}, {after}) does not fit an "
+            raise ShapeError(f"{self.label}: padding ({before}, {after}) does not fit an "
                              f"axis of length {d} in the input {fmt_shape(x)}")
         return size
 
@@ -549,7 +340,7 @@ _PAD_MODES = {"ZeroPad": "zeros", "ConstantPad": "constant", "ReflectionPad": "r
 for _prefix, _mode in _PAD_MODES.items():
     for _dims in (1, 2, 3):
         _name = f"{_prefix}{_dims}d"
-        register(_name)(cast(type[Layer], type(_name, (TorchPad,), {
+        register(torch=(_name,))(cast(type[Layer], type(_name, (TorchPad,), {
             "dims": _dims, "mode": _mode, "__module__": __name__,
             "__doc__": f"PyTorch ``nn.{_name}(padding)``: {_mode} padding of the last "
                        f"{_dims} axes."})))

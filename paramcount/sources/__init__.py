@@ -9,7 +9,6 @@ configs, ``progress`` for folders).
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 from typing import Any
 

@@ -11,16 +11,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
-from paramcount.errors import SpecError
 from paramcount.layers.base import Args, Layer, register
 from paramcount.layers.pooling import Spatial
 from paramcount.shapes import Shape
-
-
-def _invalid(a: Args, names: tuple[str, ...], value: Any, expected: str) -> SpecError:
-    name = next((n for n in names if n in a.config), names[0])
-    return SpecError(f"{a.layer_type}: {name}={value!r} is invalid; expected {expected}")
-
 
 # -- activations ------------------------------------------------------------------------------
 
@@ -33,14 +26,14 @@ class Activation(Layer):
     def configure(self, a: Args) -> None:
         name = a.get("activation")
         if name is not None and not isinstance(name, str):
-            raise _invalid(a, ("activation",), name, "the name of an activation")
+            raise a.invalid(("activation",), name, "the name of an activation")
 
 
 def _at_least_zero(a: Args, *names: str, default: float | None) -> None:
     value = a.get(*names, default=default)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                               or value < 0):
-        raise _invalid(a, names, value, "a number >= 0")
+        raise a.invalid(names, value, "a number >= 0")
 
 
 @register("ReLU")
@@ -130,7 +123,7 @@ for _name, _accepts in TORCH_ACTIVATIONS.items():
 def _probability(a: Args, *names: str, default: Any = None) -> None:
     value = a.float(*names, **({} if default is None else {"default": default}))
     if not 0 <= value <= 1:
-        raise _invalid(a, names, value, "a number between 0 and 1")
+        raise a.invalid(names, value, "a number between 0 and 1")
 
 
 @register("Dropout")

@@ -135,7 +135,8 @@ class Args:
         self.known.update(names)
         return any(n in self.config for n in names)
 
-    def _bad(self, names: Sequence[str], value: Any, expected: str) -> SpecError:
+    def invalid(self, names: Sequence[str], value: Any, expected: str) -> SpecError:
+        """The error for an argument whose value is wrong: names it, shows it, says what fits."""
         name = next((n for n in names if n in self.config), names[0])
         return SpecError(f"{self.layer_type}: {name}={value!r} is invalid; expected {expected}")
 
@@ -147,21 +148,21 @@ class Args:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                raise self._bad(names, value, "an integer")
+                raise self.invalid(names, value, "an integer")
         if min is not None and value < min:
-            raise self._bad(names, value, f"an integer >= {min}")
+            raise self.invalid(names, value, f"an integer >= {min}")
         return value
 
     def float(self, *names: str, default: Any = _REQUIRED) -> float:
         value = self.get(*names, default=default)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._bad(names, value, "a number")
+            raise self.invalid(names, value, "a number")
         return float(value)
 
     def bool(self, *names: str, default: Any = _REQUIRED) -> bool:
         value = self.get(*names, default=default)
         if not isinstance(value, bool):
-            raise self._bad(names, value, "true or false")
+            raise self.invalid(names, value, "true or false")
         return value
 
     def str(self, *names: str, default: Any = _REQUIRED, choices: Iterable[str] = ()) -> Any:
@@ -170,7 +171,7 @@ class Args:
             return None
         allowed = tuple(choices)
         if not isinstance(value, str) or (allowed and value not in allowed):
-            raise self._bad(names, value, " or ".join(map(repr, allowed)) or "a string")
+            raise self.invalid(names, value, " or ".join(map(repr, allowed)) or "a string")
         return value
 
     def ints(self, *names: builtins.str, n: builtins.int, default: Any = _REQUIRED,
@@ -185,7 +186,7 @@ class Args:
             for v in items
         ):
             bound = "" if min is None else f" >= {min}"
-            raise self._bad(names, value, f"an integer{bound} or {n} of them")
+            raise self.invalid(names, value, f"an integer{bound} or {n} of them")
         return tuple(items)
 
     def finish(self, strict: builtins.bool = True) -> None:

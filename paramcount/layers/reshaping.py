@@ -16,12 +16,6 @@ from paramcount.layers.base import Args, Layer, register
 from paramcount.layers.pooling import DATA_FORMATS, Spatial
 from paramcount.shapes import Dim, Shape, fmt_shape, known, scaled_length
 
-
-def _invalid(a: Args, names: tuple[str, ...], value: Any, expected: str) -> SpecError:
-    name = next((n for n in names if n in a.config), names[0])
-    return SpecError(f"{a.layer_type}: {name}={value!r} is invalid; expected {expected}")
-
-
 # -- reshaping ----------------------------------------------------------------------------------
 
 def _batch_axis_index(layer: Layer, value: int, x: Shape, name: str) -> int:
@@ -43,7 +37,7 @@ def _target(a: Args, name: str) -> tuple[int, ...]:
     ok = isinstance(value, list | tuple) and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= -1 for v in value)
     if not ok or list(value).count(-1) > 1:
-        raise _invalid(a, (name,), value, "a list of sizes with at most one -1")
+        raise a.invalid((name,), value, "a list of sizes with at most one -1")
     return tuple(value)
 
 
@@ -114,7 +108,7 @@ class Permute(Layer):
     def configure(self, a: Args) -> None:
         dims = a.get("dims")
         if not isinstance(dims, list | tuple) or sorted(dims) != list(range(1, len(dims) + 1)):
-            raise _invalid(a, ("dims",), dims, "a permutation of 1..n (the batch is axis 0)")
+            raise a.invalid(("dims",), dims, "a permutation of 1..n (the batch is axis 0)")
         self.dims: tuple[int, ...] = tuple(dims)
 
     def output_shape(self, x: Shape) -> Shape:
@@ -151,7 +145,7 @@ def _margins(a: Args, name: str, n: int, default: Any) -> tuple[tuple[int, int],
         if isinstance(per_axis, list | tuple) and len(per_axis) == n else None
     if pairs is None or not all(isinstance(p, list | tuple) and len(p) == 2 and all(
             _is_int(q) and q >= 0 for q in p) for p in pairs):
-        raise _invalid(a, (name,), value, f"an integer >= 0, or for each of {n} axes an "
+        raise a.invalid((name,), value, f"an integer >= 0, or for each of {n} axes an "
                        "integer or a (before, after) pair")
     return tuple((p[0], p[1]) for p in pairs)
 

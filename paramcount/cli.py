@@ -4,6 +4,8 @@
     paramcount layer TYPE [ARG=VALUE ...] [opts]  one layer: `layer Dense units=2 --input-shape 4`
     paramcount zoo [NAME] [options]               built-in architectures
     paramcount layers                             the layer types paramcount knows
+    paramcount transformer --layers N --d-model D --heads H --vocab V [opts]
+                                                  a decoder-only transformer from its shape
 
 Bad input prints one line, ``paramcount: error: ...``, and exits with status 2.
 """
@@ -24,7 +26,7 @@ from paramcount.model import Summary, dtype_name, layer
 from paramcount.report import render
 from paramcount.sources import summarize
 
-COMMANDS = ("layer", "zoo", "layers")
+COMMANDS = ("layer", "zoo", "layers", "transformer")
 _INT_LIST = re.compile(r"^-?\d+(,-?\d+)+$")
 
 
@@ -49,10 +51,14 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:
     summary = _Parser(prog="paramcount", description="Count a model's parameters, exactly.",
-                      epilog="commands: layer, zoo, layers (see `paramcount COMMAND --help`)")
+                      epilog="commands: layer, zoo, layers, transformer "
+                             "(see `paramcount COMMAND --help`)")
     summary.add_argument("file", help="a model file (.yaml, .yml, .json)")
     summary.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                          help="override a parameter of the model file")
+    summary.add_argument("--head", choices=("base",), default=None,
+                         help="Hugging Face config.json: `base` counts the bare backbone "
+                              "(no LM or classification head)")
     summary.add_argument("--version", action="version", version=f"paramcount {__version__}")
     _output_options(summary)
 
@@ -72,7 +78,35 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     _output_options(zoo)
 
     layers = _Parser(prog="paramcount layers", description="List the known layer types.")
-    return {"summary": summary, "layer": layer, "zoo": zoo, "layers": layers}
+    return {"summary": summary, "layer": layer, "zoo": zoo, "layers": layers,
+            "transformer": _transformer_parser()}
+
+
+def _transformer_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="paramcount transformer",
+                description="A decoder-only transformer from its shape: GPT-2's layout, or "
+                            "Llama's with --gated, --norm rmsnorm or --kv-heads, or Mixtral's "
+                            "with --experts; counted as transformers builds it.")
+    for flag, text in (("--layers", "blocks"), ("--d-model", "model width"),
+                       ("--heads", "attention heads"), ("--vocab", "vocabulary size")):
+        p.add_argument(flag, type=int, required=True, metavar="N", help=text)
+    for flag, text in (("--kv-heads", "key/value heads (grouped-query attention)"),
+                       ("--head-dim", "width of a head (default d-model / heads)"),
+                       ("--context", "positions (learned by a GPT-style model)"),
+                       ("--ffn", "MLP width (default 4·d-model, or Llama's 8/3·d-model)"),
+                       ("--experts", "routed experts per layer (mixture of experts)"),
+                       ("--experts-per-token", "experts each token uses (default 2)")):
+        p.add_argument(flag, type=int, default=None, metavar="N", help=text)
+    p.add_argument("--gated", action="store_true", help="a gated (SwiGLU) MLP, as Llama's")
+    p.add_argument("--norm", choices=("layernorm", "rmsnorm"), default=None,
+                   help="the normalization (default layernorm, rmsnorm when gated)")
+    tie = p.add_mutually_exclusive_group()
+    tie.add_argument("--tied", dest="tied", action="store_true", default=None,
+                     help="an LM head tied to the token embedding (GPT-style default)")
+    tie.add_argument("--untied", dest="tied", action="store_false",
+                     help="an LM head of its own (Llama-style default)")
+    _output_options(p)
+    return p
 
 
 def parse_value(text: str) -> Any:
@@ -158,7 +192,7 @@ def run(args: list[str]) -> str:
     rest = args[1:] if command != "summary" else args
     ns = parsers[command].parse_args(rest)
     handler = {"summary": _summary_file, "layer": _one_layer, "zoo": _zoo,
-               "layers": _list_layers}[command]
+               "layers": _list_layers, "transformer": _transformer}[command]
     return handler(ns)
 
 
@@ -177,7 +211,33 @@ def _summary_file(ns: argparse.Namespace) -> str:
     params, bare = parse_assignments(ns.set, "--set")
     if bare:
         raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
-    return _emit(summarize(ns.file, params=params, framework=ns.framework), ns)
+    options: dict[str, Any] = {"params": params, "framework": ns.framework}
+    if ns.head:
+        options["head"] = _check_head(ns.file, ns.head)
+    return _emit(summarize(ns.file, **options), ns)
+
+
+def _check_head(file: str, head: str) -> str:
+    from pathlib import Path
+
+    from paramcount.sources import detect
+
+    path = Path(file)
+    target = path / "config.json" if path.is_dir() else path
+    if path.exists() and (not target.exists() or detect(target) != "hf"):
+        raise SpecError(f"--head {head}: applies to a Hugging Face config.json, not {file}")
+    return head
+
+
+def _transformer(ns: argparse.Namespace) -> str:
+    from paramcount.architectures.custom import transformer_config
+    from paramcount.sources.hf import from_dict
+
+    doc = transformer_config(
+        ns.layers, ns.d_model, ns.heads, ns.vocab, kv_heads=ns.kv_heads, head_dim=ns.head_dim,
+        context=ns.context, ffn=ns.ffn, gated=ns.gated, tied=ns.tied, norm=ns.norm,
+        experts=ns.experts, experts_per_token=ns.experts_per_token)
+    return _emit(from_dict(doc, source="paramcount transformer"), ns)
 
 
 def _one_layer(ns: argparse.Namespace) -> str:

@@ -1,8 +1,11 @@
-"""Built-in architectures, written in paramcount's own model format (``*.yaml`` beside this file).
+"""Built-in architectures: paramcount's own model format (``*.yaml`` beside this file) and
+Hugging Face configs of well-known released models (``*.json``, as published).
 
-Each file is one architecture built from parameterized blocks; its ``variants`` map further zoo
-names to parameter values (``gpt3-175b: {layers: 96, d_model: 12288, ...}``). No total is typed
-in anywhere: every count comes from the layers.
+Each YAML file is one architecture built from parameterized blocks; its ``variants`` map further
+zoo names to parameter values (``gpt3-175b: {layers: 96, d_model: 12288, ...}``). Each JSON file
+is one model's ``config.json``, read by :mod:`paramcount.sources.hf`; ``--set`` overrides its
+fields and ``--no-top`` keeps the bare backbone. No total is typed in anywhere: every count
+comes from the layers.
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ _HERE = Path(__file__).parent
 
 @cache
 def _files() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(_HERE.glob("*.yaml"))}
+    paths = sorted([*_HERE.glob("*.yaml"), *_HERE.glob("*.json")], key=lambda p: p.stem)
+    return {p.stem: p for p in paths}
+
+
+def _is_config(stem: str) -> bool:
+    return _files()[stem].suffix == ".json"
 
 
 @cache
@@ -62,6 +70,8 @@ def load(name: str, params: Mapping[str, Any] | None = None,
         more = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise SpecError(f"no zoo entry {name!r}{more}; `paramcount zoo` lists them")
     stem, values = table[name]
+    if _is_config(stem):
+        return _load_config(name, stem, dict(params or {}))
     doc = dict(_document(stem))
     doc["name"] = name
     doc.pop("variants", None)
@@ -70,9 +80,19 @@ def load(name: str, params: Mapping[str, Any] | None = None,
     return from_dict(doc, source=f"zoo:{name}", params=merged, framework=framework)
 
 
+def _load_config(name: str, stem: str, params: dict[str, Any]) -> Summary:
+    """A Hugging Face config of the zoo; ``include_top=False`` (``--no-top``) is the backbone."""
+    from paramcount.sources.hf import from_dict
+
+    head = None if params.pop("include_top", True) else "base"
+    return from_dict(_document(stem), source=f"zoo:{name}", head=head, params=params)
+
+
 def describe(name: str) -> str:
     stem, _ = entries()[name]
     doc = _document(stem)
+    if _is_config(stem):
+        return f"{doc.get('architectures', ['?'])[0]} ({doc.get('model_type')})"
     text = str(doc.get("description", "")).strip().splitlines()
     first = text[0] if text else ""
     return first

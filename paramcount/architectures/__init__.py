@@ -1,0 +1,127 @@
+"""Transformer architectures of Hugging Face transformers, declared as weight shapes.
+
+One module per family or group of families; each registers, for its ``model_type`` values, a
+function that reads a config as transformers reads it and returns the model's tree, named as the
+PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
+
+    decoders.py   llama mistral mixtral qwen2 qwen2_moe qwen3 qwen3_moe gemma gemma2
+                  gemma3_text olmo starcoder2 phi3
+    deepseek.py   deepseek_v2 deepseek_v3 (multi-head latent attention, shared experts)
+    gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi
+    encoders.py   bert roberta distilbert vit
+    seq2seq.py    t5 bart whisper
+    clip.py       clip clip_text_model clip_vision_model
+
+Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
+LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from paramcount.architectures.config import Config
+from paramcount.architectures.parts import Roles
+from paramcount.errors import SpecError
+from paramcount.model import Node
+
+#: a family's builder: (config, head suffix such as "ForCausalLM" or "Model", roles) -> root
+BuildFn = Callable[[Config, str, Roles], Node]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One ``model_type``: how its classes are named and the function that builds them."""
+
+    model_type: str
+    prefix: str                 # the class-name prefix: "Llama" in "LlamaForCausalLM"
+    heads: tuple[str, ...]      # the class-name suffixes built: "ForCausalLM", "Model", ...
+    build: BuildFn
+    base: str = "Model"         # the suffix of the bare backbone
+
+
+_FAMILIES: dict[str, Family] = {}
+
+#: model_type -> the module that declares it; a module is imported only when a config needs it
+MODULES = {
+    **dict.fromkeys(("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
+                     "gemma", "gemma2", "gemma3_text", "olmo", "starcoder2", "phi3"),
+                    "decoders"),
+    **dict.fromkeys(("deepseek_v2", "deepseek_v3"), "deepseek"),
+    **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
+    **dict.fromkeys(("bert", "roberta", "distilbert", "vit"), "encoders"),
+    **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),
+    **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model"), "clip"),
+}
+
+
+def register(model_type: str, prefix: str, heads: tuple[str, ...], base: str = "Model"
+             ) -> Callable[[BuildFn], BuildFn]:
+    """Register a builder for one ``model_type``; a model_type registered twice is an error."""
+    def deco(fn: BuildFn) -> BuildFn:
+        if model_type in _FAMILIES:
+            raise RuntimeError(f"model_type {model_type!r} registered twice")
+        _FAMILIES[model_type] = Family(model_type, prefix, heads, fn, base)
+        return fn
+    return deco
+
+
+def families() -> dict[str, Family]:
+    """Every supported model_type and its family."""
+    for name in sorted(set(MODULES.values())):
+        importlib.import_module(f"paramcount.architectures.{name}")
+    return _FAMILIES
+
+
+def family_of(model_type: str | None, architecture: str | None) -> Family | None:
+    """The family of a config: by ``model_type``, else by the architecture's class prefix."""
+    if model_type is not None:
+        if model_type not in MODULES:
+            return None
+        importlib.import_module(f"paramcount.architectures.{MODULES[model_type]}")
+        return _FAMILIES[model_type]
+    if not architecture:
+        return None
+    by_prefix = sorted(families().values(), key=lambda f: -len(f.prefix))
+    matches = [f for f in by_prefix if architecture.startswith(f.prefix)]
+    exact = [f for f in matches if architecture[len(f.prefix):] in f.heads]
+    found = exact or matches
+    return found[0] if found else None
+
+
+class Unsupported(SpecError):
+    """An architecture paramcount does not declare (a fallback may still build it)."""
+
+
+def head_of(family: Family, architecture: str | None, head: str | None) -> str:
+    """The class-name suffix to build: ``head="base"`` or no architecture is the backbone."""
+    if head == "base" or not architecture:
+        return family.base
+    if architecture.startswith(family.prefix):
+        suffix = architecture[len(family.prefix):]
+        if suffix in family.heads:
+            return suffix
+    for suffix in sorted(family.heads, key=len, reverse=True):
+        if architecture.endswith(suffix) and suffix != "Model":
+            return suffix
+    raise Unsupported(f"{architecture} is not a {family.model_type} architecture paramcount "
+                      f"declares (it builds {', '.join(family.prefix + h for h in family.heads)})")
+
+
+def build(config: Config, family: Family, head: str) -> tuple[Node, dict[str, int]]:
+    """Build the model's tree and its figures (non-embedding and active parameters)."""
+    roles = Roles()
+    root = family.build(config, head, roles)
+    root.name = family.prefix + head
+    return root, roles.figures(root)
+
+
+def supported() -> list[str]:
+    """The model_types paramcount declares, sorted."""
+    return sorted(MODULES)
+
+
+__all__ = ["Config", "Family", "Unsupported", "build", "families", "family_of", "head_of",
+           "register", "supported"]

@@ -1,0 +1,305 @@
+"""Decoder-only models laid out as Llama is: ``model.embed_tokens``, ``model.layers``,
+``model.norm``, ``lm_head``.
+
+One :class:`Decoder` describes such a model; each family reads its config into one, with the
+defaults of its transformers config class (``LlamaConfig``, ``Qwen2Config``, ...). What differs
+between families is a handful of switches: biases, grouped-query attention and ``head_dim``,
+query/key norms (Qwen3, Gemma 3), the extra norms around the MLP (Gemma 2 and 3), fused
+projections (Phi-3), the MLP's form, the norm's kind, and which layers are mixtures of experts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from paramcount.architectures import register
+from paramcount.architectures.config import Config
+from paramcount.architectures.parts import (
+    Roles,
+    blocks,
+    embedding,
+    experts,
+    linear,
+    module,
+    norm,
+    router,
+    stack,
+    tie,
+)
+from paramcount.model import Node
+
+HEADS = ("ForCausalLM", "Model", "ForSequenceClassification")
+
+
+@dataclass(frozen=True)
+class Moe:
+    """A sparse MLP: routed experts, an optional shared expert, the router."""
+
+    experts: int
+    active: int | None          # experts per token (None when the config does not say)
+    intermediate: int
+    shared: int = 0             # the shared expert's intermediate size (0: none)
+    shared_name: str = "shared_expert"
+    shared_gate: bool = False   # Qwen2-MoE's one-output gate on the shared expert
+    score_bias: bool = False    # DeepSeek-V3's routing bias (a buffer)
+    router_first: bool = True   # the order transformers registers gate and experts in
+
+
+@dataclass
+class Decoder:
+    """Everything that shapes a Llama-like decoder's weights."""
+
+    prefix: str
+    hidden: int
+    vocab: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate: int
+    tie: bool
+    qkv_bias: bool = False
+    o_bias: bool = False
+    mlp_bias: bool = False
+    mlp: str = "gated"          # gated (gate/up/down), fused (gate_up/down), plain (c_fc/c_proj)
+    norm: str = "rmsnorm"
+    qk_norm: bool = False       # RMSNorm over head_dim on queries and keys
+    sandwich: bool = False      # Gemma 2/3: norms before and after the MLP too
+    fused_qkv: bool = False     # Phi-3's single qkv_proj
+    moe: Callable[[int], Moe | None] = lambda i: None
+    #: builds ``self_attn`` (DeepSeek replaces it with multi-head latent attention)
+    attention: Callable[[Decoder], Node] | None = None
+
+
+def attention(d: Decoder) -> Node:
+    """Multi-head, grouped-query or multi-query attention: q, k, v and o projections."""
+    q, kv = d.heads * d.head_dim, d.kv_heads * d.head_dim
+    if d.fused_qkv:
+        parts = [linear("o_proj", q, d.hidden, d.o_bias),
+                 linear("qkv_proj", d.hidden, q + 2 * kv, d.qkv_bias)]
+    else:
+        parts = [linear("q_proj", d.hidden, q, d.qkv_bias),
+                 linear("k_proj", d.hidden, kv, d.qkv_bias),
+                 linear("v_proj", d.hidden, kv, d.qkv_bias),
+                 linear("o_proj", q, d.hidden, d.o_bias)]
+    if d.qk_norm:
+        parts += [norm("q_norm", d.head_dim, "rmsnorm"), norm("k_norm", d.head_dim, "rmsnorm")]
+    node = module("self_attn", f"{d.prefix}Attention", parts, d.hidden)
+    node.remark = _attention_remark(d)
+    return node
+
+
+def _attention_remark(d: Decoder) -> str:
+    if d.kv_heads == d.heads:
+        return f"{d.heads} heads of {d.head_dim}"
+    kind = "multi-query" if d.kv_heads == 1 else f"{d.kv_heads} key/value heads"
+    return f"{d.heads} heads of {d.head_dim}, {kind}"
+
+
+def mlp(d: Decoder, intermediate: int, name: str = "mlp") -> Node:
+    """The feed-forward network: SwiGLU-style gated, fused gated, or two plain projections."""
+    h, i, b = d.hidden, intermediate, d.mlp_bias
+    if d.mlp == "gated":
+        parts = [linear("gate_proj", h, i, b), linear("up_proj", h, i, b),
+                 linear("down_proj", i, h, b)]
+    elif d.mlp == "fused":
+        parts = [linear("gate_up_proj", h, 2 * i, b), linear("down_proj", i, h, b)]
+    else:
+        parts = [linear("c_fc", h, i, b), linear("c_proj", i, h, b)]
+    return module(name, f"{d.prefix}MLP", parts, h)
+
+
+def sparse(d: Decoder, m: Moe, roles: Roles) -> Node:
+    """A mixture of experts: the router, the routed experts, and any shared expert."""
+    routed = roles.routed(experts("experts", m.experts, d.hidden, m.intermediate),
+                          m.experts, m.active)
+    if m.active is not None:
+        routed.remark += f", {m.active} per token"
+    gate = router("gate", m.experts, d.hidden, m.score_bias)
+    parts = [gate, routed] if m.router_first else [routed, gate]
+    if m.shared:
+        parts.append(mlp(d, m.shared, m.shared_name))
+    if m.shared_gate:
+        parts.append(linear("shared_expert_gate", d.hidden, 1, bias=False))
+    return module("mlp", f"{d.prefix}SparseMoeBlock", parts, d.hidden)
+
+
+def block(d: Decoder, i: int, roles: Roles) -> Node:
+    m = d.moe(i)
+    make_attention = d.attention or attention
+    parts = [make_attention(d), sparse(d, m, roles) if m else mlp(d, d.intermediate),
+             norm("input_layernorm", d.hidden, d.norm),
+             norm("post_attention_layernorm", d.hidden, d.norm)]
+    if d.sandwich:
+        parts += [norm("pre_feedforward_layernorm", d.hidden, d.norm),
+                  norm("post_feedforward_layernorm", d.hidden, d.norm)]
+    return module(str(i), f"{d.prefix}DecoderLayer", parts, d.hidden)
+
+
+def backbone(d: Decoder, roles: Roles, name: str = "model") -> Node:
+    layers = blocks(d.layers, lambda i: d.moe(i) is not None, lambda i: block(d, i, roles))
+    parts = [roles.embedding(embedding("embed_tokens", d.vocab, d.hidden)),
+             stack("layers", layers, d.hidden), norm("norm", d.hidden, d.norm)]
+    return module(name, f"{d.prefix}Model", parts, d.hidden)
+
+
+def with_head(d: Decoder, c: Config, head: str, roles: Roles, name: str = "model",
+              lm_bias: bool = False) -> Node:
+    """The backbone alone (``Model``), or under an LM head or a sequence-classification head,
+    as ``LlamaForCausalLM`` and ``LlamaForSequenceClassification`` put it."""
+    body = backbone(d, roles, name)
+    if head == "Model" or head.endswith("TextModel"):
+        return body
+    if head == "ForSequenceClassification":
+        score = linear("score", d.hidden, c.num_labels(), bias=False)
+        return module("", head, [body, score], None)
+    lm = linear("lm_head", d.hidden, d.vocab, lm_bias)
+    if d.tie:
+        tie(lm, f"{name}.embed_tokens")
+    else:
+        roles.embedding(lm)
+    return module("", head, [body, lm], d.vocab)
+
+
+# -- the families --------------------------------------------------------------------------------
+
+def _common(c: Config, prefix: str, *, vocab: int, hidden: int, intermediate: int, layers: int,
+            heads: int, kv: int | None = None, head_dim: int | None = None, tie: bool = False
+            ) -> Decoder:
+    """The fields every Llama-like config has, with its class's defaults."""
+    hidden = c.int("hidden_size", default=hidden)
+    n_heads = c.int("num_attention_heads", default=heads)
+    return Decoder(
+        prefix=prefix, hidden=hidden, vocab=c.int("vocab_size", default=vocab),
+        layers=c.layers("num_hidden_layers", default=layers), heads=n_heads,
+        kv_heads=c.kv_heads(n_heads, kv),
+        head_dim=c.head_dim(hidden, n_heads, c.int("head_dim", default=head_dim)),
+        intermediate=c.int("intermediate_size", default=intermediate),
+        tie=c.bool("tie_word_embeddings", default=tie))
+
+
+@register("llama", "Llama", HEADS)
+def llama(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Llama", vocab=32000, hidden=4096, intermediate=11008, layers=32, heads=32)
+    d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
+    d.mlp_bias = c.bool("mlp_bias", default=False)
+    return with_head(d, c, head, roles)
+
+
+@register("mistral", "Mistral", HEADS)
+def mistral(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Mistral", vocab=32000, hidden=4096, intermediate=14336, layers=32,
+                heads=32, kv=8)
+    return with_head(d, c, head, roles)
+
+
+@register("mixtral", "Mixtral", HEADS)
+def mixtral(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Mixtral", vocab=32000, hidden=4096, intermediate=14336, layers=32,
+                heads=32, kv=8)
+    m = Moe(c.int("num_local_experts", "num_experts", default=8),
+            c.int("num_experts_per_tok", default=2), d.intermediate)
+    d.moe = lambda i: m
+    return with_head(d, c, head, roles)
+
+
+@register("qwen2", "Qwen2", HEADS)
+def qwen2(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Qwen2", vocab=151936, hidden=4096, intermediate=22016, layers=32,
+                heads=32, kv=32)
+    d.qkv_bias = True  # Qwen2's q, k and v always have a bias, its o never
+    return with_head(d, c, head, roles)
+
+
+def _qwen_sparse(c: Config, m: Moe) -> Callable[[int], Moe | None]:
+    """Qwen's rule: layer i is sparse unless listed in ``mlp_only_layers``, when there are
+    experts and ``(i + 1)`` is a multiple of ``decoder_sparse_step``."""
+    step = c.int("decoder_sparse_step", default=1)
+    dense = set(c.ints("mlp_only_layers"))
+    return lambda i: m if (i not in dense and m.experts > 0 and (i + 1) % step == 0) else None
+
+
+@register("qwen2_moe", "Qwen2Moe", HEADS)
+def qwen2_moe(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Qwen2Moe", vocab=151936, hidden=2048, intermediate=5632, layers=24,
+                heads=16, kv=16)
+    d.qkv_bias = c.bool("qkv_bias", default=True)
+    m = Moe(c.int("num_experts", default=60, min=0), c.int("num_experts_per_tok", default=4),
+            c.int("moe_intermediate_size", default=1408),
+            shared=c.int("shared_expert_intermediate_size", default=5632, min=0),
+            shared_gate=True)
+    d.moe = _qwen_sparse(c, m)
+    return with_head(d, c, head, roles)
+
+
+@register("qwen3", "Qwen3", HEADS)
+def qwen3(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Qwen3", vocab=151936, hidden=4096, intermediate=22016, layers=32,
+                heads=32, head_dim=128)
+    d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
+    d.qk_norm = True
+    return with_head(d, c, head, roles)
+
+
+@register("qwen3_moe", "Qwen3Moe", HEADS)
+def qwen3_moe(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Qwen3Moe", vocab=151936, hidden=2048, intermediate=6144, layers=24,
+                heads=32, kv=4)
+    d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
+    d.qk_norm = True
+    m = Moe(c.int("num_local_experts", "num_experts", default=128, min=0),
+            c.int("num_experts_per_tok", default=8), c.int("moe_intermediate_size", default=768),
+            router_first=False)
+    d.moe = _qwen_sparse(c, m)
+    return with_head(d, c, head, roles)
+
+
+@register("gemma", "Gemma", HEADS)
+def gemma(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Gemma", vocab=256000, hidden=3072, intermediate=24576, layers=28,
+                heads=16, kv=16, head_dim=256, tie=True)
+    d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
+    return with_head(d, c, head, roles)
+
+
+@register("gemma2", "Gemma2", HEADS)
+def gemma2(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Gemma2", vocab=256000, hidden=2304, intermediate=9216, layers=26,
+                heads=8, kv=4, head_dim=256, tie=True)
+    d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
+    d.sandwich = True
+    return with_head(d, c, head, roles)
+
+
+@register("gemma3_text", "Gemma3", ("ForCausalLM", "TextModel"), base="TextModel")
+def gemma3_text(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Gemma3Text", vocab=262208, hidden=2304, intermediate=9216, layers=26,
+                heads=8, kv=4, head_dim=256, tie=True)
+    d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
+    d.sandwich = d.qk_norm = True
+    return with_head(d, c, head, roles)
+
+
+@register("olmo", "Olmo", HEADS)
+def olmo(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Olmo", vocab=50304, hidden=4096, intermediate=11008, layers=32, heads=32)
+    d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
+    d.norm = "none"  # OLMo's LayerNorm has no weight and no bias
+    return with_head(d, c, head, roles)
+
+
+@register("starcoder2", "Starcoder2", HEADS)
+def starcoder2(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Starcoder2", vocab=49152, hidden=3072, intermediate=12288, layers=30,
+                heads=24, kv=2, tie=True)
+    d.qkv_bias = d.o_bias = d.mlp_bias = c.bool("use_bias", default=True)
+    d.mlp, d.norm = "plain", "layernorm"
+    return with_head(d, c, head, roles)
+
+
+@register("phi3", "Phi3", HEADS)
+def phi3(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "Phi3", vocab=32064, hidden=3072, intermediate=8192, layers=32, heads=32)
+    d.fused_qkv, d.mlp = True, "fused"
+    return with_head(d, c, head, roles)

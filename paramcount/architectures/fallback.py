@@ -1,0 +1,106 @@
+"""The optional fallback: an architecture paramcount does not declare, built by transformers
+itself on PyTorch's meta device (no memory is allocated for the weights), then read back as a
+tree of modules. Slower (seconds: importing torch and transformers dominates) and only where
+both are installed; never used for a family paramcount declares.
+
+transformers reads only the config (never ``trust_remote_code``): no code from the file runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from paramcount.errors import SpecError
+from paramcount.layers.base import PYTORCH, Weight
+from paramcount.model import Node, Summary, Tied, signature
+
+
+def available() -> bool:
+    """Whether transformers and torch can be imported (checked without importing them)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+
+
+def build(doc: Mapping[str, Any], head: str | None, source: str) -> Summary:
+    """Build the model of ``doc`` with transformers on the meta device and summarize it."""
+    start = time.perf_counter()
+    model = _instantiate(doc, head)
+    root = _tree(model, type(model).__name__)
+    seconds = time.perf_counter() - start
+    how = f"built by transformers on the meta device in {seconds:.2f} s"
+    root.name = f"{type(model).__name__} ({how})"
+    return Summary(root, source=source, framework=PYTORCH,
+                   meta={"model_type": doc.get("model_type"), "architecture":
+                         type(model).__name__, "fallback": how})
+
+
+def _instantiate(doc: Mapping[str, Any], head: str | None) -> Any:
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # its warnings are not ours to print
+    try:
+        return _construct(transformers, doc, head)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+
+
+def _construct(transformers: Any, doc: Mapping[str, Any], head: str | None) -> Any:
+    import torch
+
+    fields = dict(doc)
+    model_type = fields.pop("model_type", None)
+    try:
+        config = transformers.AutoConfig.for_model(model_type, **fields)
+    except Exception as err:  # transformers raises ValueError, KeyError, TypeError here
+        raise SpecError(f"model_type {model_type!r}: transformers cannot read this config "
+                        f"({_first_line(err)})") from None
+    architectures = doc.get("architectures") or []
+    cls = getattr(transformers, architectures[0], None) if architectures and head is None \
+        else None
+    try:
+        with torch.device("meta"):
+            if cls is None:
+                return transformers.AutoModel.from_config(config)
+            return cls(config)
+    except Exception as err:  # any failure of a model's constructor on a bad config
+        raise SpecError(f"transformers could not build {model_type!r} from this config "
+                        f"({_first_line(err)})") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _tree(model: Any, type_name: str) -> Node:
+    """The module tree, each parameter owned by the first module that yields it (as
+    ``model.parameters()`` counts a tied weight once)."""
+    seen: dict[int, str] = {}
+    root = Node(name="", type=type_name)
+    _fill(root, model, "", seen)
+    return root
+
+
+def _fill(node: Node, module: Any, path: str, seen: dict[int, str]) -> None:
+    weights, tied = [], []
+    for name, p in module.named_parameters(recurse=False):
+        w = Weight(name, tuple(int(d) for d in p.shape), trainable=bool(p.requires_grad))
+        if id(p) in seen:
+            tied.append(Tied(w, seen[id(p)]))
+        else:
+            seen[id(p)] = f"{path}{name}"
+            weights.append(w)
+    for name, b in module.named_buffers(recurse=False):
+        if b is not None and name not in getattr(module, "_non_persistent_buffers_set", ()):
+            weights.append(Weight(name, tuple(int(d) for d in b.shape), buffer=True))
+    node.weights, node.tied = tuple(weights), tuple(tied)
+    for name, child in module.named_children():
+        sub = Node(name=name, type=type(child).__name__)
+        _fill(sub, child, f"{path}{name}.", seen)
+        node.children.append(sub)
+    if node.type == "ModuleList" and len(node.children) > 1 and \
+            len({signature(c) for c in node.children}) == 1:
+        node.repeat = len(node.children)

@@ -1,0 +1,250 @@
+"""The modules transformer models are made of, each declared as the weight tensors it creates.
+
+Every function returns a :class:`~paramcount.model.Node` named as the PyTorch module is named
+in transformers (``q_proj``, ``input_layernorm``), holding :class:`Weight` shapes as PyTorch
+makes them (``nn.Linear``'s weight is ``(out_features, in_features)``) and the closed form that
+``--explain`` prints. Counts are never typed in: they are the products of these shapes.
+
+Shapes exclude the batch, and a sequence axis of unknown length is ``None``:
+a linear layer's output is ``(None, out_features)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field, replace
+
+from paramcount.layers.base import Formula, Weight
+from paramcount.model import Node, Tied, signature
+
+
+def linear(name: str, n_in: int, n_out: int, bias: bool = True) -> Node:
+    """``nn.Linear(n_in, n_out, bias)``.
+
+    >>> linear("q_proj", 4096, 1024, bias=False).params
+    4194304
+    """
+    weights = [Weight("weight", (n_out, n_in))]
+    if bias:
+        weights.append(Weight("bias", (n_out,)))
+        formula = Formula("(in_features + 1) × out_features", f"({n_in} + 1) × {n_out}")
+    else:
+        formula = Formula("in_features × out_features", f"{n_in} × {n_out}")
+    return Node(name, "Linear", (None, n_out), tuple(weights), input_shapes=((None, n_in),),
+                formula=formula)
+
+
+def conv1d(name: str, n_in: int, n_out: int) -> Node:
+    """GPT-2's ``Conv1D(nf=n_out, nx=n_in)``: a linear layer whose weight is stored transposed."""
+    node = linear(name, n_in, n_out)
+    bias = node.weights[1]
+    return replace(node, type="Conv1D", weights=(Weight("weight", (n_in, n_out)), bias))
+
+
+def conv(name: str, channels_in: int, channels_out: int, kernel: Sequence[int],
+         bias: bool = True) -> Node:
+    """``nn.Conv1d``/``nn.Conv2d``: weight ``(out, in, *kernel)``."""
+    weights = [Weight("weight", (channels_out, channels_in, *kernel))]
+    area = " × ".join(str(k) for k in kernel)
+    if bias:
+        weights.append(Weight("bias", (channels_out,)))
+        formula = Formula("(in_channels × kernel + 1) × out_channels",
+                          f"({channels_in} × {area} + 1) × {channels_out}")
+    else:
+        formula = Formula("in_channels × kernel × out_channels",
+                          f"{channels_in} × {area} × {channels_out}")
+    return Node(name, f"Conv{len(kernel)}d", (None, channels_out), tuple(weights),
+                formula=formula)
+
+
+def embedding(name: str, count: int, dim: int, trainable: bool = True) -> Node:
+    """``nn.Embedding(count, dim)``: one vector of ``dim`` per token (or position)."""
+    return Node(name, "Embedding", (None, dim), (Weight("weight", (count, dim), trainable),),
+                input_shapes=((None,),),
+                formula=Formula("num_embeddings × embedding_dim", f"{count} × {dim}"))
+
+
+def parameter(name: str, shape: tuple[int, ...], trainable: bool = True) -> Node:
+    """A bare ``nn.Parameter`` of a module (ViT's ``cls_token``, CLIP's ``logit_scale``)."""
+    dims = " × ".join(str(d) for d in shape) or "1"
+    return Node(name, "Parameter", None, (Weight(name, shape, trainable),),
+                formula=Formula("elements", dims))
+
+
+def buffer(name: str, shape: tuple[int, ...]) -> Node:
+    """A persistent buffer of a module: saved with the weights, not a parameter
+    (BART's ``final_logits_bias``)."""
+    return Node(name, "Buffer", None, (Weight(name, shape, buffer=True),))
+
+
+#: normalization kinds: LayerNorm with weight and bias, LayerNorm without bias, RMSNorm,
+#: and a LayerNorm with no parameters at all (OLMo's)
+NORMS = ("layernorm", "layernorm_nobias", "rmsnorm", "none")
+
+
+def norm(name: str, dim: int, kind: str = "layernorm") -> Node:
+    """A normalization over the last axis of ``dim`` features, of one of :data:`NORMS`.
+
+    >>> norm("ln_f", 768).params, norm("norm", 4096, "rmsnorm").params
+    (1536, 4096)
+    """
+    if kind == "rmsnorm":
+        return Node(name, "RMSNorm", (None, dim), (Weight("weight", (dim,)),),
+                    input_shapes=((None, dim),), formula=Formula("normalized_shape", f"{dim}"))
+    if kind == "layernorm":
+        weights: tuple[Weight, ...] = (Weight("weight", (dim,)), Weight("bias", (dim,)))
+        formula = Formula("2 × normalized_shape", f"2 × {dim}")
+    elif kind == "layernorm_nobias":
+        weights, formula = (Weight("weight", (dim,)),), Formula("normalized_shape", f"{dim}")
+    else:
+        weights, formula = (), Formula("no weights", "0")
+    node = Node(name, "LayerNorm", (None, dim), weights, input_shapes=((None, dim),),
+                formula=formula)
+    if kind == "none":
+        node.remark = "no parameters"
+    return node
+
+
+def experts(name: str, count: int, hidden: int, intermediate: int) -> Node:
+    """``count`` gated MLP experts stored as two fused tensors, as transformers >= 5 does:
+    ``gate_up_proj`` ``(experts, 2·intermediate, hidden)`` and ``down_proj``
+    ``(experts, hidden, intermediate)``."""
+    weights = (Weight("gate_up_proj", (count, 2 * intermediate, hidden)),
+               Weight("down_proj", (count, hidden, intermediate)))
+    formula = Formula("experts × (2 × intermediate × hidden + hidden × intermediate)",
+                      f"{count} × (2 × {intermediate} × {hidden} + {hidden} × {intermediate})")
+    return Node(name, "Experts", (None, hidden), weights, input_shapes=((None, hidden),),
+                formula=formula, remark=f"{count} experts")
+
+
+def router(name: str, count: int, hidden: int, score_bias: bool = False) -> Node:
+    """The router that scores the experts: ``(experts, hidden)``; DeepSeek-V3 keeps a
+    score-correction bias beside it as a buffer."""
+    weights = [Weight("weight", (count, hidden))]
+    if score_bias:
+        weights.append(Weight("e_score_correction_bias", (count,), buffer=True))
+    return Node(name, "Router", (None, count), tuple(weights), input_shapes=((None, hidden),),
+                formula=Formula("experts × hidden", f"{count} × {hidden}"))
+
+
+def module(name: str, type_name: str, children: Sequence[Node],
+           output: int | None = None) -> Node:
+    """A module made of submodules."""
+    shape = (None, output) if output is not None else (
+        children[-1].output_shape if children else None)
+    return Node(name, type_name, shape, children=list(children))
+
+
+def tie(node: Node, owner: str) -> Node:
+    """The same module with its weight matrix owned, and counted, by ``owner``.
+
+    transformers ties an LM head to the token embedding by sharing one ``nn.Parameter``;
+    ``model.parameters()`` yields it once, where it was made.
+    """
+    matrix = node.weights[0]
+    node.weights = node.weights[1:]
+    node.tied = (Tied(matrix, f"{owner}.weight"),)
+    node.formula = None
+    return node
+
+
+def lm_head(roles: Roles, hidden: int, vocab: int, tied_to: str | None, bias: bool = False,
+            name: str = "lm_head") -> Node:
+    """The projection to the vocabulary: tied to the token embedding at ``tied_to`` (its
+    matrix counted there, a bias still its own), or a vocabulary matrix of its own."""
+    node = linear(name, hidden, vocab, bias)
+    if tied_to:
+        return tie(node, tied_to)
+    return roles.embedding(node)
+
+
+# -- repeated blocks -------------------------------------------------------------------------
+
+def blocks(count: int, key: Callable[[int], Hashable], make: Callable[[int], Node]) -> list[Node]:
+    """``count`` blocks named ``0``..``count-1``; blocks of the same ``key`` are built once and
+    share their submodules (a copy per index costs one node, so deep models stay cheap)."""
+    made: dict[Hashable, Node] = {}
+    out = []
+    for i in range(count):
+        k = key(i)
+        if k not in made:
+            made[k] = make(i)
+        out.append(replace(made[k], name=str(i)))
+    return out
+
+
+def stack(name: str, items: list[Node], output: int | None = None) -> Node:
+    """A ``ModuleList`` of blocks. Identical blocks fold into one row "×N"; when some differ
+    (T5's first block, DeepSeek's dense layers), each run of identical blocks folds apart."""
+    node = module(name, "ModuleList", [], output)
+    runs: list[list[Node]] = []
+    for block in items:
+        if runs and _same(runs[-1][-1], block):
+            runs[-1].append(block)
+        else:
+            runs.append([block])
+    if len(runs) == 1:
+        node.children, node.repeat = items, len(items)
+        return node
+    for run in runs:
+        if len(run) == 1:
+            node.children.append(run[0])
+        else:
+            group = module(f"{run[0].name}-{run[-1].name}", "ModuleList", run, output)
+            group.repeat = len(run)
+            node.children.append(group)
+    return node
+
+
+def _same(a: Node, b: Node) -> bool:
+    """Whether two blocks are identical; copies of one block (see :func:`blocks`) are known to
+    be without comparing their trees."""
+    if a.children is b.children and a.weights == b.weights and a.type == b.type:
+        return True
+    return signature(a) == signature(b)
+
+
+# -- what the figures need ----------------------------------------------------------------------
+
+@dataclass
+class Roles:
+    """Which modules are vocabulary or position embeddings (left out of the scaling-law papers'
+    "non-embedding" count) and which hold routed experts (for the active count per token).
+
+    Modules are remembered by identity (and kept alive, so that no identity is reused): a
+    module shared by the copies of a block is met once per layer when the tree is walked.
+    """
+
+    embeddings: dict[int, Node] = field(default_factory=dict)
+    experts: dict[int, tuple[Node, int, int | None]] = field(default_factory=dict)
+
+    def embedding(self, node: Node) -> Node:
+        self.embeddings[id(node)] = node
+        return node
+
+    def routed(self, node: Node, count: int, active: int | None) -> Node:
+        self.experts[id(node)] = (node, count, active)
+        return node
+
+    def figures(self, root: Node) -> dict[str, int]:
+        """Non-embedding parameters, and for a mixture of experts the parameters one token
+        passes through (routed experts not chosen are left out; shared experts and routers
+        count)."""
+        total = root.params
+        embedded = idle = 0
+        moe = False
+        known = True
+        for _, node in root.walk():
+            if id(node) in self.embeddings:
+                embedded += node.params
+            if id(node) in self.experts:
+                _, count, active = self.experts[id(node)]
+                moe = True
+                if active is None:
+                    known = False
+                else:
+                    idle += node.params // count * (count - min(active, count))
+        out = {"Non-embedding params": total - embedded}
+        if moe and known:
+            out["Active params per token"] = total - idle
+        return out

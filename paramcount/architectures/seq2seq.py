@@ -1,0 +1,193 @@
+"""Encoder-decoders: T5 (v1.0 and the gated v1.1), BART and Whisper.
+
+The encoder's and decoder's token embeddings are the model's ``shared`` one. T5's LM head is tied
+to it in v1.0; T5 v1.1 (``tie_word_embeddings: false``) learns its own, as its released
+checkpoints hold it. Only T5's first block in each stack owns the relative position bias, so
+that block folds apart from the rest.
+"""
+
+from __future__ import annotations
+
+from paramcount.architectures import register
+from paramcount.architectures.config import Config
+from paramcount.architectures.parts import (
+    Roles,
+    blocks,
+    buffer,
+    conv,
+    embedding,
+    linear,
+    lm_head,
+    module,
+    norm,
+    stack,
+    tie,
+)
+from paramcount.model import Node
+
+# -- T5 ----------------------------------------------------------------------------------------
+
+
+def _t5_attention(name: str, d: int, inner: int, heads: int, buckets: int | None) -> Node:
+    parts = [linear(p, d, inner, bias=False) for p in ("q", "k", "v")]
+    parts.append(linear("o", inner, d, bias=False))
+    if buckets is not None:
+        parts.append(embedding("relative_attention_bias", buckets, heads))
+    return module(name, "T5Attention", parts, d)
+
+
+def _t5_stack(c: Config, name: str, layers: int, decoder: bool) -> Node:
+    d = c.int("hidden_size", "d_model", default=512)
+    heads = c.int("num_attention_heads", "num_heads", default=8)
+    inner = heads * c.int("head_dim", "d_kv", default=64)
+    ff = c.int("d_ff", default=2048)
+    buckets = c.int("relative_attention_num_buckets", default=32)
+    proj = c.str("feed_forward_proj", default="relu")
+    parts = proj.split("-")
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
+        raise c.error("feed_forward_proj", proj, "is invalid; expected 'ACT' or 'gated-ACT'")
+    gated = parts[0] == "gated"
+
+    def block(i: int) -> Node:
+        first = buckets if i == 0 else None
+        attn = module("0", "T5LayerSelfAttention", [
+            _t5_attention("SelfAttention", d, inner, heads, first), norm("layer_norm", d,
+                                                                         "rmsnorm")], d)
+        wi = [linear("wi_0", d, ff, False), linear("wi_1", d, ff, False)] if gated else \
+            [linear("wi", d, ff, False)]
+        ffn = module("DenseReluDense", "T5DenseGatedActDense" if gated else "T5DenseActDense",
+                     [*wi, linear("wo", ff, d, False)], d)
+        items = [attn]
+        if decoder:
+            items.append(module("1", "T5LayerCrossAttention", [
+                _t5_attention("EncDecAttention", d, inner, heads, None),
+                norm("layer_norm", d, "rmsnorm")], d))
+        items.append(module(str(len(items)), "T5LayerFF", [ffn, norm("layer_norm", d,
+                                                                        "rmsnorm")], d))
+        return module(str(i), "T5Block", [module("layer", "ModuleList", items, d)], d)
+
+    embed = tie(embedding("embed_tokens", c.int("vocab_size", default=32128), d), "shared")
+    return module(name, "T5Stack", [
+        embed, stack("block", blocks(layers, lambda i: i == 0, block), d),
+        norm("final_layer_norm", d, "rmsnorm")], d)
+
+
+@register("t5", "T5", ("ForConditionalGeneration", "Model", "EncoderModel"))
+def t5(c: Config, head: str, roles: Roles) -> Node:
+    d = c.int("hidden_size", "d_model", default=512)
+    vocab = c.int("vocab_size", default=32128)
+    layers = c.layers("num_hidden_layers", "num_layers", default=6)
+    parts = [roles.embedding(embedding("shared", vocab, d)),
+             _t5_stack(c, "encoder", layers, decoder=False)]
+    if head != "EncoderModel":
+        parts.append(_t5_stack(c, "decoder", c.layers("num_decoder_layers", default=layers),
+                               decoder=True))
+    if head == "ForConditionalGeneration":
+        # v1.1 configs say tie_word_embeddings: false (or, saved by transformers >= 5,
+        # scale_decoder_outputs: false): their checkpoints hold an LM head of their own
+        untied = not c.bool("tie_word_embeddings", default=True) or \
+            not c.bool("scale_decoder_outputs", default=True)
+        parts.append(lm_head(roles, d, vocab, None if untied else "shared"))
+    return module("", head, parts, d)
+
+
+# -- BART --------------------------------------------------------------------------------------
+
+def _bart_attention(name: str, d: int, k_bias: bool = True) -> Node:
+    return module(name, "BartAttention", [
+        linear("k_proj", d, d, k_bias), linear("v_proj", d, d), linear("q_proj", d, d),
+        linear("out_proj", d, d)], d)
+
+
+def _bart_layer(i: int, d: int, ffn: int, decoder: bool, prefix: str = "Bart",
+                k_bias: bool = True) -> Node:
+    parts = [_bart_attention("self_attn", d, k_bias), norm("self_attn_layer_norm", d)]
+    if decoder:
+        parts += [_bart_attention("encoder_attn", d, k_bias), norm("encoder_attn_layer_norm", d)]
+    parts += [linear("fc1", d, ffn), linear("fc2", ffn, d), norm("final_layer_norm", d)]
+    kind = "DecoderLayer" if decoder else "EncoderLayer"
+    return module(str(i), f"{prefix}{kind}", parts, d)
+
+
+def _aliases(side: str, field: str) -> tuple[str, ...]:
+    """BART's and Whisper's ``attribute_map``: the generic names are the encoder's."""
+    generic = {"layers": ("num_hidden_layers",),
+               "attention_heads": ("num_attention_heads", "num_key_value_heads")}[field]
+    return (f"{side}_{field}", *generic) if side == "encoder" else (f"{side}_{field}",)
+
+
+def _bart_stack(c: Config, roles: Roles, side: str, tied_to: str | None) -> Node:
+    d = c.int("hidden_size", "d_model", default=1024)
+    c.head_dim(d, c.int(*_aliases(side, "attention_heads"), default=16),
+               field=f"{side}_attention_heads")
+    ffn = c.int(f"{side}_ffn_dim", default=4096)
+    decoder = side == "decoder"
+    embed = embedding("embed_tokens", c.int("vocab_size", default=50265), d)
+    embed = tie(embed, tied_to) if tied_to else roles.embedding(embed)
+    # BART's learned positions start at an offset of 2 (a fairseq habit)
+    positions = roles.embedding(embedding("embed_positions", c.int(
+        "max_position_embeddings", default=1024) + 2, d))
+    n = c.layers(*_aliases(side, "layers"), default=12)
+    layers = blocks(n, lambda i: 0, lambda i: _bart_layer(i, d, ffn, decoder))
+    return module(side, f"Bart{side.title()}", [
+        embed, positions, stack("layers", layers, d), norm("layernorm_embedding", d)], d)
+
+
+@register("bart", "Bart", ("ForConditionalGeneration", "Model", "ForSequenceClassification"))
+def bart(c: Config, head: str, roles: Roles) -> Node:
+    d = c.int("hidden_size", "d_model", default=1024)
+    vocab = c.int("vocab_size", default=50265)
+    # transformers >= 5 ties the encoder's and decoder's embeddings to `shared` (and the LM
+    # head) only when tie_word_embeddings is true
+    tied = c.bool("tie_word_embeddings", default=True)
+    name = "" if head == "Model" else "model"
+    shared = f"{name}.shared".lstrip(".") if tied else None
+    body = module(name, "BartModel", [
+        roles.embedding(embedding("shared", vocab, d)), _bart_stack(c, roles, "encoder", shared),
+        _bart_stack(c, roles, "decoder", shared)], d)
+    if head == "Model":
+        return body
+    if head == "ForSequenceClassification":
+        cls = module("classification_head", "BartClassificationHead", [
+            linear("dense", d, d), linear("out_proj", d, c.num_labels(default=3))])
+        return module("", head, [body, cls])
+    return module("", head, [body, buffer("final_logits_bias", (1, vocab)),
+                             lm_head(roles, d, vocab, shared)])
+
+
+# -- Whisper -----------------------------------------------------------------------------------
+
+@register("whisper", "Whisper", ("ForConditionalGeneration", "Model"))
+def whisper(c: Config, head: str, roles: Roles) -> Node:
+    d = c.int("hidden_size", "d_model", default=384)
+    for side in ("encoder", "decoder"):
+        c.head_dim(d, c.int(*_aliases(side, "attention_heads"), default=6),
+                   field=f"{side}_attention_heads")
+    mels = c.int("num_mel_bins", default=80)
+    vocab = c.int("vocab_size", default=51865)
+    n_enc = c.layers(*_aliases("encoder", "layers"), default=4)
+    n_dec = c.layers("decoder_layers", default=4)
+    enc_ffn = c.int("encoder_ffn_dim", default=1536)
+    dec_ffn = c.int("decoder_ffn_dim", default=1536)
+
+    def layer(i: int, ffn: int, decoder: bool) -> Node:
+        return _bart_layer(i, d, ffn, decoder, "Whisper", k_bias=False)
+
+    encoder = module("encoder", "WhisperEncoder", [
+        conv("conv1", mels, d, (3,)), conv("conv2", d, d, (3,)),
+        # the encoder's sinusoidal positions are a frozen parameter (requires_grad=False)
+        roles.embedding(embedding("embed_positions", c.int("max_source_positions",
+                                                           default=1500), d, trainable=False)),
+        stack("layers", blocks(n_enc, lambda i: 0, lambda i: layer(i, enc_ffn, False)), d),
+        norm("layer_norm", d)], d)
+    decoder = module("decoder", "WhisperDecoder", [
+        roles.embedding(embedding("embed_tokens", vocab, d)),
+        roles.embedding(embedding("embed_positions", c.int("max_target_positions",
+                                                           default=448), d)),
+        stack("layers", blocks(n_dec, lambda i: 0, lambda i: layer(i, dec_ffn, True)), d),
+        norm("layer_norm", d)], d)
+    if head == "Model":
+        return module("", head, [encoder, decoder], d)
+    body = module("model", "WhisperModel", [encoder, decoder], d)
+    tied = "model.decoder.embed_tokens" if c.bool("tie_word_embeddings", default=True) else None
+    return module("", head, [body, lm_head(roles, d, vocab, tied, name="proj_out")])

@@ -1,0 +1,95 @@
+"""Encoders (BERT, RoBERTa, DistilBERT, ViT), encoder-decoders (T5, BART, Whisper) and CLIP
+against transformers building the same model on the meta device (see
+``check_against_transformers``)."""
+
+from __future__ import annotations
+
+import pytest
+from test_sources_hf import check_against_transformers
+
+SMALL = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+         "intermediate_size": 128}
+BERT_LARGE = {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+              "intermediate_size": 4096}
+CLIP_L14 = {"projection_dim": 768,
+            "text_config": {"hidden_size": 768, "intermediate_size": 3072,
+                            "num_attention_heads": 12, "num_hidden_layers": 12},
+            "vision_config": {"hidden_size": 1024, "intermediate_size": 4096,
+                              "num_attention_heads": 16, "num_hidden_layers": 24,
+                              "patch_size": 14}}
+
+CASES = {
+    # name: (model_type, architecture, fields)
+    "bert-mlm": ("bert", "BertForMaskedLM", {}),
+    "bert-base": ("bert", "BertModel", {}),
+    "bert-large-mlm": ("bert", "BertForMaskedLM", BERT_LARGE),
+    "bert-classifier": ("bert", "BertForSequenceClassification", {**SMALL, "num_labels": 3}),
+    "bert-pretraining": ("bert", "BertForPreTraining", SMALL),
+    "bert-token-classifier": ("bert", "BertForTokenClassification", {
+        **SMALL, "id2label": {"0": "O", "1": "B", "2": "I"}}),
+    "bert-qa": ("bert", "BertForQuestionAnswering", SMALL),
+    "bert-mlm-untied": ("bert", "BertForMaskedLM", {**SMALL, "tie_word_embeddings": False}),
+    "bert-cross-attention": ("bert", "BertModel", {**SMALL, "is_decoder": True,
+                                                   "add_cross_attention": True}),
+    "roberta-base-mlm": ("roberta", "RobertaForMaskedLM", {
+        "max_position_embeddings": 514, "type_vocab_size": 1}),
+    "roberta-classifier": ("roberta", "RobertaForSequenceClassification", {**SMALL,
+                                                                           "num_labels": 4}),
+    "roberta-base": ("roberta", "RobertaModel", SMALL),
+    "distilbert-mlm": ("distilbert", "DistilBertForMaskedLM", {}),
+    "distilbert-classifier": ("distilbert", "DistilBertForSequenceClassification", {
+        "n_layers": 2}),
+    "distilbert-sinusoidal": ("distilbert", "DistilBertModel", {"n_layers": 2,
+                                                                "sinusoidal_pos_embds": True}),
+    "vit-base-patch16-224": ("vit", "ViTForImageClassification", {"num_labels": 1000}),
+    "vit-base-model": ("vit", "ViTModel", {}),
+    "vit-large-patch32-384": ("vit", "ViTForImageClassification", {
+        **BERT_LARGE, "image_size": 384, "patch_size": 32, "qkv_bias": False}),
+    "vit-rectangular": ("vit", "ViTModel", {**SMALL, "image_size": [64, 32],
+                                            "patch_size": [16, 8], "pooler_output_size": 32}),
+    "t5-small": ("t5", "T5ForConditionalGeneration", {}),
+    "t5-base-model": ("t5", "T5Model", {"d_model": 768, "d_ff": 3072, "num_heads": 12,
+                                        "num_layers": 12}),
+    "t5-encoder": ("t5", "T5EncoderModel", {"num_layers": 3}),
+    "t5-v1.1-gated-encoder": ("t5", "T5EncoderModel", {"feed_forward_proj": "gated-gelu",
+                                                       "d_ff": 1024, "num_layers": 8}),
+    "bart-large": ("bart", "BartForConditionalGeneration", {}),
+    "bart-base-model": ("bart", "BartModel", {
+        "d_model": 768, "encoder_layers": 6, "decoder_layers": 6, "encoder_ffn_dim": 3072,
+        "decoder_ffn_dim": 3072, "encoder_attention_heads": 12,
+        "decoder_attention_heads": 12}),
+    "bart-classifier": ("bart", "BartForSequenceClassification", {
+        "d_model": 64, "encoder_layers": 2, "decoder_layers": 3, "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4, "encoder_ffn_dim": 128, "decoder_ffn_dim": 96}),
+    "bart-untied": ("bart", "BartForConditionalGeneration", {
+        "d_model": 64, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4, "tie_word_embeddings": False}),
+    "bart-generic-names": ("bart", "BartModel", {  # attribute_map: these are the encoder's
+        "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "decoder_attention_heads": 4, "decoder_layers": 1}),
+    "whisper-generic-names": ("whisper", "WhisperModel", {
+        "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "decoder_attention_heads": 2}),
+    "whisper-tiny": ("whisper", "WhisperForConditionalGeneration", {}),
+    "whisper-large-v3": ("whisper", "WhisperForConditionalGeneration", {
+        "d_model": 1280, "encoder_layers": 32, "decoder_layers": 32,
+        "encoder_attention_heads": 20, "decoder_attention_heads": 20,
+        "encoder_ffn_dim": 5120, "decoder_ffn_dim": 5120, "num_mel_bins": 128,
+        "vocab_size": 51866}),
+    "whisper-model": ("whisper", "WhisperModel", {"encoder_layers": 2, "decoder_layers": 1}),
+    "clip-vit-base-patch32": ("clip", "CLIPModel", {}),
+    "clip-vit-large-patch14": ("clip", "CLIPModel", CLIP_L14),
+    "clip-text": ("clip_text_model", "CLIPTextModel", CLIP_L14["text_config"]),
+    "clip-text-projection": ("clip_text_model", "CLIPTextModelWithProjection", {
+        "num_hidden_layers": 2, "projection_dim": 256}),
+    "clip-vision": ("clip_vision_model", "CLIPVisionModel", {"num_hidden_layers": 2}),
+    "clip-vision-projection": ("clip_vision_model", "CLIPVisionModelWithProjection", {
+        "num_hidden_layers": 2, "image_size": 336, "patch_size": 14}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_equals_transformers(name):
+    model_type, architecture, fields = CASES[name]
+    check_against_transformers({"model_type": model_type, "architectures": [architecture],
+                                **fields})

@@ -200,6 +200,7 @@ def _emit(summary: Summary, ns: argparse.Namespace) -> str:
     if ns.dtype:
         summary.dtype = dtype_name(ns.dtype)
         summary.dtype_override = True
+    summary.fold = ns.depth is None  # --depth shows every block of a repeated group
     if ns.explain and ns.format == "table":
         return summary.explain()
     tty = sys.stdout.isatty() and ns.format == "table"

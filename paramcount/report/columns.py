@@ -79,6 +79,7 @@ def totals_lines(summary: Summary) -> list[str]:
         kinds = ", ".join(f"{t} ×{n}" for t, n in sorted(unknown.items()))
         lines.append(f"Lower bound: {sum(unknown.values())} layer(s) of unknown type not "
                      f"counted: {kinds}")
+    lines += list(summary.notes)
     lines.append(f"Convention: {summary.framework}, {summary.dtype} "
                  f"({summary.bytes_per_param:g} bytes per parameter)")
     return lines

@@ -37,6 +37,7 @@ def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
         "buffers": summary.buffers,
         "total_bytes": summary.bytes(),
         "figures": dict(summary.figures),
+        "notes": list(summary.notes),
         "lower_bound": summary.lower_bound,
         "unknown_layers": summary.unknown_layers,
         "dtypes": {d: {"params": n, "bytes": b} for d, (n, b) in summary.by_dtype().items()},

@@ -24,9 +24,33 @@ from paramcount.shapes import Shape, fmt_shape
 DTYPE_BYTES: dict[str, float] = {
     "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "mixed_float16": 4,
     "mixed_bfloat16": 4, "float8": 1, "int8": 1, "uint8": 1, "int4": 0.5, "int32": 4, "int64": 8,
+    # as checkpoints store them (PyTorch's names)
+    "complex128": 16, "complex64": 8, "complex32": 4, "int16": 2, "uint16": 2, "uint32": 4,
+    "uint64": 8, "bool": 1, "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1,
+    "float8_e5m2fnuz": 1, "float8_e8m0fnu": 1, "float6_e2m3": 0.75, "float6_e3m2": 0.75,
+    "float4_e2m1": 0.5, "uint4": 0.5, "qint8": 1, "quint8": 1, "qint32": 4, "quint4x2": 0.5,
+    # GGUF block quantizations: bytes per block / elements per block (ggml's type traits)
+    "Q4_0": 18 / 32, "Q4_1": 20 / 32, "Q5_0": 22 / 32, "Q5_1": 24 / 32, "Q8_0": 34 / 32,
+    "Q8_1": 40 / 32, "Q2_K": 84 / 256, "Q3_K": 110 / 256, "Q4_K": 144 / 256, "Q5_K": 176 / 256,
+    "Q6_K": 210 / 256, "Q8_K": 292 / 256, "IQ2_XXS": 66 / 256, "IQ2_XS": 74 / 256,
+    "IQ3_XXS": 98 / 256, "IQ1_S": 50 / 256, "IQ4_NL": 18 / 32, "IQ3_S": 110 / 256,
+    "IQ2_S": 82 / 256, "IQ4_XS": 136 / 256, "IQ1_M": 56 / 256, "TQ1_0": 54 / 256,
+    "TQ2_0": 66 / 256, "MXFP4": 17 / 32, "NVFP4": 36 / 64, "Q1_0": 18 / 128,
 }
 _DTYPE_ALIASES = {"fp64": "float64", "double": "float64", "fp32": "float32", "float": "float32",
-                  "fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp8": "float8"}
+                  "fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp8": "float8",
+                  # safetensors' and GGUF's names
+                  "f64": "float64", "f32": "float32", "f16": "float16", "i8": "int8",
+                  "u8": "uint8", "i16": "int16", "u16": "uint16", "i32": "int32", "u32": "uint32",
+                  "i64": "int64", "u64": "uint64", "c64": "complex64",
+                  "f8_e4m3": "float8_e4m3fn", "f8_e5m2": "float8_e5m2",
+                  "f8_e8m0": "float8_e8m0fnu", "f6_e2m3": "float6_e2m3",
+                  "f6_e3m2": "float6_e3m2", "f4": "float4_e2m1",
+                  **{q.lower(): q for q in ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
+                                            "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K",
+                                            "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL",
+                                            "IQ3_S", "IQ2_S", "IQ4_XS", "IQ1_M", "TQ1_0",
+                                            "TQ2_0", "MXFP4", "NVFP4", "Q1_0")}}
 
 
 def dtype_name(name: str) -> str:
@@ -128,12 +152,20 @@ def signature(node: Node) -> tuple[Any, ...]:
             node.calls, tuple(signature(c) for c in node.children))
 
 
+def _identical(children: list[Node]) -> bool:
+    first = children[0]
+    # copies that share their children list (cloned blocks) need no signature
+    return all(c.children is first.children and c.weights == first.weights
+               and c.type == first.type for c in children[1:]) or len(
+        {signature(c) for c in children}) == 1
+
+
 def _rows(node: Node, depth: int, limit: int | None, fold: bool, times: int,
           out: list[Row]) -> None:
     if limit is not None and depth > limit:
         return
     children = node.children
-    if fold and node.repeat > 1 and len({signature(c) for c in children}) == 1:
+    if fold and node.repeat > 1 and _identical(children):
         out.append(Row(depth, children[0], times * len(children), folded=True))
         _rows(children[0], depth + 1, limit, fold, times * len(children), out)
         return
@@ -161,6 +193,10 @@ class Summary:
     figures: dict[str, int] = field(default_factory=dict)
     #: set when ``--dtype`` asks for the size at another dtype than the stored one
     dtype_override: bool = False
+    #: whether tables fold groups of identical blocks into one row (``--depth`` expands them)
+    fold: bool = True
+    #: sentences shown under the totals ("built by transformers on the meta device in 2.1 s")
+    notes: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -227,14 +263,14 @@ class Summary:
         """The top-level rows."""
         return self.root.children
 
-    def rows(self, depth: int | None = None, fold: bool = True) -> list[Row]:
+    def rows(self, depth: int | None = None, fold: bool | None = None) -> list[Row]:
         """The rows of a table down to ``depth`` (None: all levels); totals never change.
 
-        With ``fold``, a repeated group of identical blocks shows its first block once, marked
-        with how many it stands for.
+        With ``fold`` (default: the summary's ``fold``), a repeated group of identical blocks
+        shows its first block once, marked with how many it stands for.
         """
         out: list[Row] = []
-        _rows(self.root, 1, depth, fold, 1, out)
+        _rows(self.root, 1, depth, self.fold if fold is None else fold, 1, out)
         return out
 
     def weights(self) -> list[tuple[str, Weight]]:

@@ -13,6 +13,7 @@ Bad input prints one line, ``paramcount: error: ...``, and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -215,7 +216,23 @@ def _summary_file(ns: argparse.Namespace) -> str:
     options: dict[str, Any] = {"params": params, "framework": ns.framework}
     if ns.head:
         options["head"] = _check_head(ns.file, ns.head)
+    progress = _progress()
+    if progress is not None and (os.path.isdir(ns.file) or ns.file.endswith(".index.json")):
+        options["progress"] = progress
     return _emit(summarize(ns.file, **options), ns)
+
+
+def _progress() -> Any:
+    """A one-line progress count on a terminal, for folders and shard sets of many files."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total >= 4:
+            sys.stderr.write(f"\rreading headers: {done}/{total} files")
+            sys.stderr.write("\r\033[K" if done == total else "")
+            sys.stderr.flush()
+    return show
 
 
 def _check_head(file: str, head: str) -> str:

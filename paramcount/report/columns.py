@@ -61,18 +61,20 @@ def readable_bytes(n: float) -> str:
 def totals_lines(summary: Summary) -> list[str]:
     """The footer: total, trainable and non-trainable parameters with their size."""
     lines = []
+    stored = None if summary.dtype_override else summary.stored_bytes()
     for label, count in (("Total params", summary.total_params),
                          ("Trainable params", summary.trainable_params),
                          ("Non-trainable params", summary.non_trainable_params)):
-        lines.append(f"{label}: {count:,} ({readable_bytes(summary.bytes(count))})")
+        size = stored if stored is not None and label == "Total params" else summary.bytes(count)
+        lines.append(f"{label}: {count:,} ({readable_bytes(size)})")
     if summary.buffers:
         lines.append(f"Buffers (not parameters): {summary.buffers:,} "
                      f"({readable_bytes(summary.bytes(summary.buffers))})")
     lines += [f"{label}: {count:,}" for label, count in summary.figures.items()]
-    stored = summary.by_dtype()
-    if stored:
+    by_dtype = summary.by_dtype()
+    if by_dtype:
         parts = [f"{dtype} {n:,}" + ("" if b is None else f" ({readable_bytes(b)})")
-                 for dtype, (n, b) in sorted(stored.items(), key=lambda kv: -kv[1][0])]
+                 for dtype, (n, b) in sorted(by_dtype.items(), key=lambda kv: -kv[1][0])]
         lines.append("Stored as: " + ", ".join(parts))
     unknown = summary.unknown_layers
     if unknown:

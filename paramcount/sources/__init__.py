@@ -61,6 +61,8 @@ def detect(path: Path) -> str:
     name = path.name.lower()
     if name.endswith(".safetensors.index.json"):
         return "safetensors"
+    if name.endswith((".bin.index.json", ".pt.index.json", ".pth.index.json")):
+        return "torch"
     suffix = path.suffix.lower()
     if suffix == ".json":
         return json_kind(_peek_json(path), str(path))

@@ -1,0 +1,199 @@
+"""safetensors checkpoints: one file, a shard set through its index, read from the header only.
+
+A file is an 8-byte little-endian header length N, N bytes of JSON, then the tensor bytes::
+
+    {"model.embed_tokens.weight": {"dtype": "BF16", "shape": [32000, 4096],
+                                   "data_offsets": [0, 262144000]},
+     "__metadata__": {"format": "pt"}}
+
+Only the header is read; the offsets are checked against the file size, so a header that lies
+about the data is refused without reading it. Two names with the same byte range are one tensor
+stored once (counted once, the second listed as tied).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from paramcount.errors import SpecError
+from paramcount.model import Summary
+from paramcount.sources.tensors import (
+    Progress,
+    Tensor,
+    check_index,
+    check_overlaps,
+    check_shape,
+    hf_ties,
+    is_torch_buffer,
+    read_index,
+    summarize_tensors,
+)
+
+#: the largest header the safetensors library itself accepts
+MAX_HEADER = 100 * 2**20
+#: safetensors dtype -> (PyTorch's name, bits per element)
+DTYPES = {
+    "F64": ("float64", 64), "F32": ("float32", 32), "F16": ("float16", 16),
+    "BF16": ("bfloat16", 16), "I64": ("int64", 64), "I32": ("int32", 32), "I16": ("int16", 16),
+    "I8": ("int8", 8), "U64": ("uint64", 64), "U32": ("uint32", 32), "U16": ("uint16", 16),
+    "U8": ("uint8", 8), "BOOL": ("bool", 8), "F8_E4M3": ("float8_e4m3fn", 8),
+    "F8_E5M2": ("float8_e5m2", 8), "F8_E4M3FNUZ": ("float8_e4m3fnuz", 8),
+    "F8_E5M2FNUZ": ("float8_e5m2fnuz", 8), "F8_E8M0": ("float8_e8m0fnu", 8),
+    "F6_E2M3": ("float6_e2m3", 6), "F6_E3M2": ("float6_e3m2", 6), "F4": ("float4_e2m1", 4),
+    "C64": ("complex64", 64),
+}
+_GENERIC_STEMS = ("model", "pytorch_model", "diffusion_pytorch_model", "consolidated", "weights")
+
+
+def load(path: Path, progress: Progress | None = None, **options: Any) -> Summary:
+    """The source protocol: a ``.safetensors`` file or a ``*.safetensors.index.json``.
+
+    A Hugging Face ``config.json`` next to the weights with ``tie_word_embeddings: true`` makes
+    the output head tied to the input embedding, as transformers ties them.
+    """
+    if path.name.lower().endswith(".index.json"):
+        return load_index(path, progress)
+    return load_shards([path], str(path), progress)
+
+
+def load_index(path: Path, progress: Progress | None = None) -> Summary:
+    """A shard set through its index: every shard's header, checked against the index."""
+    shards = read_index(path)
+    files = []
+    for shard in shards:
+        file = path.parent / shard
+        if not file.is_file():
+            raise SpecError(f"{path}: the shard {shard} is missing")
+        files.append(file)
+    summary, found = _read_shards(files, str(path), progress)
+    check_index(path, shards, found)
+    return summary
+
+
+def load_shards(files: Sequence[Path], source: str,
+                progress: Progress | None = None) -> Summary:
+    """One model stored in several safetensors files (or one)."""
+    return _read_shards(files, source, progress)[0]
+
+
+def _read_shards(files: Sequence[Path], source: str,
+                 progress: Progress | None) -> tuple[Summary, dict[str, str]]:
+    tensors: list[Tensor] = []
+    found: dict[str, str] = {}
+    size = 0
+    for i, file in enumerate(files):
+        part, file_size = read_tensors(file)
+        for t in part:
+            if t.name in found:
+                raise SpecError(f"{source}: the tensor {t.name!r} is in both {found[t.name]} "
+                                f"and {file.name}")
+            found[t.name] = file.name
+        tensors += part
+        size += file_size
+        if progress is not None:
+            progress(i + 1, len(files))
+    tensors = hf_ties(files[0].parent, tensors)
+    meta: dict[str, Any] = {"format": "safetensors", "file_bytes": size}
+    if len(files) > 1:
+        meta["shards"] = len(files)
+    summary = summarize_tensors(tensors, model_name(files[0]), source, meta=meta)
+    return summary, found
+
+
+def model_name(path: Path) -> str:
+    """A model's name from its file: the stem, or the folder's name for a generic stem.
+
+    >>> model_name(Path("llama-7b/model-00001-of-00002.safetensors"))
+    'llama-7b'
+    """
+    stem = path.name.split(".")[0].split("-0000")[0]
+    if stem in _GENERIC_STEMS and path.parent.name:
+        return path.parent.resolve().name if path.parent.name == "." else path.parent.name
+    return stem or path.name
+
+
+def read_tensors(path: Path) -> tuple[list[Tensor], int]:
+    """The tensors a safetensors file declares, checked, and the file's size."""
+    header, data_size, size = read_header(path)
+    tensors = []
+    for name, entry in header.items():
+        if name != "__metadata__":
+            tensors.append(_tensor(path, name, entry, data_size))
+    check_overlaps(str(path), [(t.key[1], t.key[2], t.name) for t in tensors
+                               if isinstance(t.key, tuple)])
+    return tensors, size
+
+
+def read_header(path: Path) -> tuple[dict[str, Any], int, int]:
+    """The parsed JSON header, the size of the data area after it, and the file's size."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            first = f.read(8)
+            if len(first) < 8:
+                raise SpecError(f"{path}: truncated: {len(first)} bytes, not a safetensors file")
+            n = int.from_bytes(first, "little")
+            if n > MAX_HEADER or n > size - 8:
+                raise SpecError(f"{path}: the header length {n} is beyond the file size "
+                                f"({size} bytes) or the {MAX_HEADER}-byte limit: not a "
+                                "safetensors file, or truncated")
+            raw = f.read(n)
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
+    return _parse(path, raw), size - 8 - n, size
+
+
+def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise SpecError(f"{path}: the header names {key!r} twice")
+            out[key] = value
+        return out
+
+    try:
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=unique)
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: the header is not UTF-8 text: not a safetensors file") from None
+    except json.JSONDecodeError as err:
+        raise SpecError(f"{path}: the header is not valid JSON ({err.msg} at byte "
+                        f"{err.pos})") from None
+    except RecursionError:
+        raise SpecError(f"{path}: the header's JSON is nested too deeply") from None
+    if not isinstance(doc, dict):
+        raise SpecError(f"{path}: the header must be a JSON object, got {type(doc).__name__}")
+    meta = doc.get("__metadata__")
+    if meta is not None and not isinstance(meta, dict):
+        raise SpecError(f"{path}: __metadata__ must be an object of strings")
+    return doc
+
+
+def _tensor(path: Path, name: str, entry: Any, data_size: int) -> Tensor:
+    where = f"{path}: tensor {name!r}"
+    if not isinstance(entry, dict):
+        raise SpecError(f"{where}: expected an object with dtype, shape and data_offsets")
+    dtype = entry.get("dtype")
+    if dtype not in DTYPES:
+        raise SpecError(f"{where}: unknown dtype {dtype!r} (known: {', '.join(DTYPES)})")
+    shape = check_shape(entry.get("shape"), where)
+    offsets = entry.get("data_offsets")
+    if not (isinstance(offsets, list) and len(offsets) == 2
+            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+        raise SpecError(f"{where}: data_offsets must be two integers [begin, end]")
+    begin, end = offsets
+    if not 0 <= begin <= end <= data_size:
+        raise SpecError(f"{where}: data_offsets [{begin}, {end}] point outside the "
+                        f"{data_size} bytes of data in the file")
+    canonical, bits = DTYPES[dtype]
+    numel = 1
+    for d in shape:
+        numel *= d
+    if numel * bits != (end - begin) * 8:
+        raise SpecError(f"{where}: holds {end - begin} bytes, but shape {list(shape)} of "
+                        f"{dtype} needs {numel * bits / 8:g}")
+    key = (str(path), begin, end) if end > begin else None
+    return Tensor(name, shape, canonical, end - begin, key=key, buffer=is_torch_buffer(name))

@@ -1,0 +1,368 @@
+"""Named tensors read from a checkpoint, grouped into a module tree by their dotted names.
+
+Every checkpoint reader (safetensors, GGUF, ONNX, PyTorch, NumPy) produces a flat list of
+:class:`Tensor` records (name, shape, stored dtype and bytes, storage key) and
+:func:`summarize_tensors` turns it into the same :class:`~paramcount.model.Summary` as every other
+source: ``model.layers.0.self_attn.q_proj.weight`` is the weight ``weight`` of the node ``q_proj``
+in ``self_attn`` in block ``0`` of the group ``layers``.
+
+Conventions:
+
+- children named ``0 .. N-1`` (N >= 2) make a group of N blocks (``Node.repeat = N``), so that
+  identical blocks fold into one row; a tensor with no dotted prefix is a row of its own;
+- tensors with the same storage ``key`` are one tensor stored once: the first is counted, the
+  others are listed as tied to it;
+- PyTorch's BatchNorm running statistics are buffers, not parameters (:func:`is_torch_buffer`);
+- node types are guessed from weight names and shapes (``Linear``, ``Embedding``, ``Norm``), for
+  display only: counts never depend on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from paramcount.errors import SpecError
+from paramcount.layers.base import PYTORCH, Weight
+from paramcount.model import DTYPE_BYTES, Node, Summary, Tied
+
+#: called as ``progress(done, total)`` after each file is read
+Progress = Callable[[int, int], None]
+
+#: tensors of a PyTorch state_dict that are buffers (``model.buffers()``), not parameters
+BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+MAX_DIM = 2**63 - 1
+_MAX_PATH = 32  # module nesting kept in the tree; deeper names keep their tail as one name
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One stored tensor: what a checkpoint header says about it.
+
+    ``key`` identifies the stored data (a storage, a byte range): tensors with equal keys are
+    the same data, counted once. ``path`` and ``label`` place the tensor in the tree when its
+    name is not a dotted module path (ONNX rows are graph nodes).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+    key: Hashable | None = None
+    buffer: bool = False
+    path: tuple[str, ...] | None = None
+    label: str | None = None
+    trainable: bool = True
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+def is_torch_buffer(name: str) -> bool:
+    """Whether a state_dict entry is a BatchNorm statistic (a buffer in PyTorch).
+
+    >>> is_torch_buffer("bn1.running_var"), is_torch_buffer("fc.weight")
+    (True, False)
+    """
+    return name.rsplit(".", 1)[-1] in BUFFER_SUFFIXES
+
+
+def check_shape(dims: Any, where: str) -> tuple[int, ...]:
+    """A list of dimensions from a header, checked: non-negative integers below 2**63."""
+    if not isinstance(dims, list | tuple):
+        raise SpecError(f"{where}: shape must be a list of integers, got {type(dims).__name__}")
+    for d in dims:
+        if not isinstance(d, int) or isinstance(d, bool):
+            raise SpecError(f"{where}: dimension {d!r} is not an integer")
+        if d < 0 or d > MAX_DIM:
+            raise SpecError(f"{where}: dimension {d} is out of range")
+    return tuple(dims)
+
+
+def check_overlaps(where: str, spans: list[tuple[int, int, str]]) -> None:
+    """Byte ranges ``(begin, end, name)`` may be equal (one tensor under two names), never
+    partly shared.
+
+    >>> check_overlaps("f", [(0, 8, "a"), (0, 8, "b"), (8, 12, "c")])
+    >>> check_overlaps("f", [(0, 100, "a"), (10, 20, "b"), (30, 40, "c")])
+    Traceback (most recent call last):
+    ...
+    paramcount.errors.SpecError: f: the data of 'a' [0, 100] and 'b' [10, 20] overlap
+    """
+    spans = sorted(s for s in spans if s[1] > s[0])
+    if not spans:
+        return
+    last = spans[0]  # the range reaching furthest so far
+    for begin, end, name in spans[1:]:
+        if begin < last[1] and (begin, end) != last[:2]:
+            raise SpecError(f"{where}: the data of {last[2]!r} [{last[0]}, {last[1]}] and "
+                            f"{name!r} [{begin}, {end}] overlap")
+        if end > last[1]:
+            last = (begin, end, name)
+
+
+# -- the tree -------------------------------------------------------------------------------
+
+@dataclass
+class _Trie:
+    children: dict[str, _Trie] = field(default_factory=dict)
+    weights: list[Weight] = field(default_factory=list)
+    tied: list[Tied] = field(default_factory=list)
+
+
+def _place(t: Tensor) -> tuple[tuple[str, ...], str]:
+    if t.path is not None:
+        path, label = t.path, t.label or t.name
+    else:
+        parts = [p for p in t.name.split(".") if p] or [t.name or "?"]
+        path, label = tuple(parts[:-1]), parts[-1]
+    if len(path) > _MAX_PATH:
+        path = (*path[:_MAX_PATH - 1], ".".join(path[_MAX_PATH - 1:]))
+    return path or (label,), label  # a top-level tensor is a row of its own
+
+
+def build_tree(tensors: Iterable[Tensor], name: str,
+               types: Mapping[tuple[str, ...], str] | None = None) -> Node:
+    """The module tree of ``tensors``; ``types`` names some nodes' types by their path.
+
+    >>> root = build_tree([Tensor("layers.0.w", (2, 3), "float32", 24),
+    ...                    Tensor("layers.1.w", (2, 3), "float32", 24)], "m")
+    >>> layers = root.children[0]
+    >>> (layers.name, layers.repeat, root.params)
+    ('layers', 2, 12)
+    """
+    root = _Trie()
+    owners: dict[Hashable, str] = {}
+    for t in tensors:
+        path, label = _place(t)
+        node = root
+        for part in path:
+            node = node.children.setdefault(part, _Trie())
+        weight = Weight(label, t.shape, trainable=t.trainable and not t.buffer, buffer=t.buffer,
+                        dtype=t.dtype, nbytes=t.nbytes)
+        owner = owners.get(t.key) if t.key is not None else None
+        if owner is not None:
+            node.tied.append(Tied(weight, owner))
+            continue
+        if t.key is not None:
+            owners[t.key] = t.name
+        node.weights.append(weight)
+    return _node(name, root, (), types or {})
+
+
+def _numbered(trie: _Trie) -> bool:
+    keys = list(trie.children)
+    if len(keys) < 2 or trie.weights or not all(k.isdigit() and k == str(int(k)) for k in keys):
+        return False
+    return sorted(int(k) for k in keys) == list(range(len(keys)))
+
+
+def _node(name: str, trie: _Trie, path: tuple[str, ...],
+          types: Mapping[tuple[str, ...], str]) -> Node:
+    group = _numbered(trie)
+    items = sorted(trie.children.items(), key=lambda kv: int(kv[0])) if group \
+        else list(trie.children.items())
+    children = [_node(k, sub, (*path, k), types) for k, sub in items]
+    node = Node(name=name, type="", weights=tuple(trie.weights), children=children,
+                tied=tuple(trie.tied), repeat=len(children) if group else 1)
+    node.type = types.get(path) or _guess_type(node, path)
+    return node
+
+
+_EMBEDDING = re.compile(r"emb|wte|wpe|tok|shared|word", re.IGNORECASE)
+_NORM = re.compile(r"norm|ln|bn", re.IGNORECASE)
+
+
+def _guess_type(node: Node, path: tuple[str, ...]) -> str:
+    if not path:
+        return "Model"
+    if node.repeat > 1:
+        return "ModuleList"
+    if node.children:
+        return "Block" if path[-1].isdigit() else "Module"
+    names = {w.name: w for w in (*node.weights, *(t.weight for t in node.tied))}
+    if "running_mean" in names:
+        return "BatchNorm"
+    main = names.get("weight") or names.get("kernel")
+    if main is None:
+        return "Tensors"
+    rank, label = len(main.shape), path[-1]
+    if rank == 1 and _NORM.search(label):
+        return "Norm"
+    if rank == 2:
+        return "Embedding" if _EMBEDDING.search(label) else "Linear"
+    if rank in (3, 4, 5) and "conv" in label.lower():
+        return f"Conv{rank - 2}d"
+    return "Tensors"
+
+
+# -- the summary ----------------------------------------------------------------------------
+
+def dominant_dtype(tensors: Iterable[Tensor]) -> str:
+    """The stored dtype holding the most elements (float32 when none is a known dtype).
+
+    >>> dominant_dtype([Tensor("a", (4,), "bfloat16", 8), Tensor("b", (2,), "float32", 8)])
+    'bfloat16'
+    """
+    tally: dict[str, int] = {}
+    for t in tensors:
+        if t.dtype in DTYPE_BYTES:
+            tally[t.dtype] = tally.get(t.dtype, 0) + t.size
+    return max(tally, key=lambda d: tally[d]) if tally else "float32"
+
+
+def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
+                      framework: str = PYTORCH, meta: Mapping[str, Any] | None = None,
+                      types: Mapping[tuple[str, ...], str] | None = None,
+                      notes: Iterable[str] = ()) -> Summary:
+    """A :class:`Summary` of stored tensors: the module tree, the stored dtype, what is tied.
+
+    ``meta`` (``format``, ``file_bytes``, ``shards``, ...) goes to the JSON document; ``notes``
+    are shown under the totals, after one on the files read and one on tied tensors.
+
+    >>> s = summarize_tensors([Tensor("fc.weight", (4, 2), "float32", 32),
+    ...                        Tensor("fc.bias", (4,), "float32", 16)], "m", "m.pt")
+    >>> s.total_params, s.stored_bytes(), s.layers[0].type
+    (12, 48, 'Linear')
+    """
+    tensors = list(tensors)
+    seen: set[str] = set()
+    for t in tensors:
+        if t.name in seen:
+            raise SpecError(f"{source}: the tensor name {t.name!r} appears twice")
+        seen.add(t.name)
+    tied = _tied_names(tensors)
+    info = {**(meta or {}), "tensors": len(tensors) - len(tied)}  # stored once each
+    if tied:
+        info["tied"] = tied
+    root = build_tree(tensors, name, types)
+    summary = Summary(root, source=source, framework=framework, dtype=dominant_dtype(tensors),
+                      meta=info)
+    summary.notes += [*_file_note(info), *_tied_note(tied), *notes]
+    return summary
+
+
+def _file_note(meta: Mapping[str, Any]) -> list[str]:
+    size = meta.get("file_bytes")
+    if not isinstance(size, int):
+        return []
+    files = meta.get("shards", 1)
+    what = f"{meta.get('format', 'checkpoint')}, {files} file{'s' if files > 1 else ''}"
+    return [f"Read from the headers of {what} ({size:,} bytes); tensors: {meta['tensors']:,}"]
+
+
+def _tied_note(tied: Mapping[str, str], shown: int = 3) -> list[str]:
+    if not tied:
+        return []
+    pairs = [f"{name} = {owner}" for name, owner in list(tied.items())[:shown]]
+    more = f", and {len(tied) - shown} more" if len(tied) > shown else ""
+    return [f"Tied (stored once, counted once): {', '.join(pairs)}{more}"]
+
+
+def _tied_names(tensors: list[Tensor]) -> dict[str, str]:
+    owners: dict[Hashable, str] = {}
+    tied: dict[str, str] = {}
+    for t in tensors:
+        if t.key is None:
+            continue
+        if t.key in owners:
+            tied[t.name] = owners[t.key]
+        else:
+            owners[t.key] = t.name
+    return tied
+
+
+# -- shard indexes and Hugging Face configs next to the weights ------------------------------
+
+def read_index(path: Path) -> dict[str, list[str]]:
+    """A shard index (``model.safetensors.index.json``): shard file -> tensor names, in order.
+
+    Shard names must be plain file names in the index's folder.
+    """
+    from paramcount.sources.spec import read_document
+
+    doc = read_document(path)
+    weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise SpecError(f"{path}: a shard index needs a non-empty `weight_map` object")
+    shards: dict[str, list[str]] = {}
+    for tensor, shard in weight_map.items():
+        if not isinstance(shard, str) or not shard or Path(shard).name != shard:
+            raise SpecError(f"{path}: weight_map[{tensor!r}] must be a file name in the same "
+                            f"folder, got {shard!r}")
+        shards.setdefault(shard, []).append(tensor)
+    return shards
+
+
+def check_index(path: Path, shards: dict[str, list[str]], found: Mapping[str, str]) -> None:
+    """Every tensor the index names is in the shard it names (``found``: name -> shard)."""
+    for shard, names in shards.items():
+        for tensor in names:
+            if found.get(tensor) != shard:
+                raise SpecError(f"{path}: the index puts {tensor!r} in {shard}, which does not "
+                                "hold it")
+
+
+_HEADS = ("lm_head.weight", "output.weight", "embed_out.weight")
+_INPUT_EMBEDDINGS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight",
+                     "tok_embeddings.weight", "token_embd.weight", "embed_in.weight",
+                     "shared.weight")
+
+
+def hf_ties(folder: Path, tensors: list[Tensor]) -> list[Tensor]:
+    """Apply a Hugging Face ``config.json``'s ``tie_word_embeddings: true`` next to the weights.
+
+    transformers then makes the output head share the input embedding: a head stored in the
+    checkpoint is listed as tied (counted once); a head left out of it (save_pretrained drops
+    tied copies) is listed, for a causal LM, where transformers puts it.
+    """
+    config = _config(folder)
+    if not config or not _ties_embeddings(config):
+        return tensors
+    embed = next((t for t in tensors if len(t.shape) == 2
+                  and t.name.endswith(_INPUT_EMBEDDINGS)), None)
+    if embed is None:
+        return tensors
+    key = embed.key if embed.key is not None else ("tie_word_embeddings", embed.name)
+    out = [replace(t, key=key) if t is embed else t for t in tensors]
+    head = next((i for i, t in enumerate(out) if t.name in _HEADS), None)
+    if head is not None:
+        if sorted(out[head].shape) == sorted(embed.shape):
+            out[head] = replace(out[head], key=key)
+        return out
+    if _is_causal_lm(config) and "." in embed.name:
+        out.append(Tensor("lm_head.weight", embed.shape, embed.dtype, embed.nbytes, key=key))
+    return out
+
+
+def _config(folder: Path) -> dict[str, Any] | None:
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    from paramcount.sources.spec import read_document
+
+    try:
+        doc = read_document(path)
+    except SpecError:  # the weights are what is counted; a broken config only loses the tie
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _ties_embeddings(config: Mapping[str, Any]) -> bool:
+    if "tie_word_embeddings" in config:
+        return config["tie_word_embeddings"] is True
+    text = config.get("text_config")
+    return isinstance(text, dict) and text.get("tie_word_embeddings") is True
+
+
+def _is_causal_lm(config: Mapping[str, Any]) -> bool:
+    arch = config.get("architectures")
+    names = [a for a in arch if isinstance(a, str)] if isinstance(arch, list) else []
+    return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in names)

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -172,6 +173,9 @@ def parse_assignments(items: Sequence[str], what: str) -> tuple[dict[str, Any], 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # a warning (layers of unknown type) is one line, as an error is
+    warnings.showwarning = lambda message, *_a, **_k: print(
+        f"paramcount: warning: {message}", file=sys.stderr)
     try:
         text = run(args)
     except ParamcountError as err:

@@ -334,16 +334,15 @@ class Builder:
         """Build ``layer`` on ``inputs`` and add its node to the current block."""
         base = None if name else snake(layer.label)
         name = self.claim(name) if name else self.unique(snake(layer.label))
-        where = _where(name, layer.label, inputs)
         try:
             built = layer.build_checked(inputs)
         except ParamcountError as err:
-            raise err.within(where) from None
+            raise err.within(_where(name, layer.label, inputs)) from None
         node = Node(name=name, type=layer.label, output_shape=built.output_shape,
                     weights=built.weights, input_shapes=tuple(inputs), formula=built.formula,
                     notes=built.notes, layer=layer, name_base=base)
         if tie is not None:
-            self._tie(node, tie, where)
+            self._tie(node, tie, _where(name, layer.label, inputs))
         self._stack[-1].children.append(node)
         self.by_name[name] = self.last = node
         return built.output_shape

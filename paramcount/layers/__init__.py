@@ -8,6 +8,7 @@ from paramcount.layers import (  # noqa: F401  (importing registers the layer ty
     merging,
     normalization,
     pooling,
+    preprocessing,
     recurrent,
     reshaping,
     wrappers,

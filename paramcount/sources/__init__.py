@@ -74,6 +74,8 @@ def detect(path: Path) -> str:
 def json_kind(doc: Any, where: str) -> str:
     """Which source reads this parsed JSON: paramcount's format, Keras, or Hugging Face."""
     if isinstance(doc, dict):
+        if "class_name" not in doc and _keras_layer_list(doc.get("layers")):
+            return "keras"  # a bare get_config() dump of a Sequential or Functional model
         if "layers" in doc and "class_name" not in doc:
             return "spec"
         if "class_name" in doc and "config" in doc:
@@ -84,6 +86,11 @@ def json_kind(doc: Any, where: str) -> str:
             return "spec"
     raise SpecError(f"{where}: not a model description paramcount knows (expected paramcount's "
                     "format with `layers`, a Keras model config, or a Hugging Face config.json)")
+
+
+def _keras_layer_list(layers: Any) -> bool:
+    return isinstance(layers, list) and bool(layers) and all(
+        isinstance(i, dict) and "class_name" in i and "config" in i for i in layers)
 
 
 def _peek_json(path: Path) -> Any:

@@ -27,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from measure import MEASURE  # bench/ is on sys.path when a script runs
+
 PY = sys.executable
 ZOO = Path(__file__).resolve().parent.parent / "paramcount" / "zoo"
 
@@ -39,22 +41,13 @@ CONFIGS = {
 
 THEIRS = """
 import sys, torch, transformers
+
 config = transformers.AutoConfig.from_pretrained(sys.argv[1])
 with torch.device("meta"):
     model = transformers.AutoModelForCausalLM.from_config(config)
 print(sum(p.numel() for p in model.parameters()))
 """
 
-# Runs one command, then prints its wall time and peak memory (KiB) as JSON.
-MEASURE = """
-import json, resource, subprocess, sys, time
-t0 = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-wall = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"wall": wall, "peak_kib": peak, "rc": proc.returncode,
-                  "out": proc.stdout, "err": proc.stderr[-2000:]}))
-"""
 
 
 def measure(cmd: list[str], runs: int) -> dict[str, float | int]:

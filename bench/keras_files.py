@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import MEASURE  # bench/ is on sys.path when a script runs
+
 PY = sys.executable
 MODELS = ("ResNet50", "EfficientNetB7")
 
@@ -41,20 +43,11 @@ keras.applications.__dict__[name](weights=None).save(path)
 LOAD = """
 import sys
 import keras
+
 model = keras.saving.load_model(sys.argv[1], compile=False)
 print(model.count_params())
 """
 
-# Runs one command and prints its wall time and peak memory (KiB) as JSON.
-MEASURE = """
-import json, resource, subprocess, sys, time
-t0 = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-wall = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"wall": wall, "peak_kib": peak, "rc": proc.returncode,
-                  "out": proc.stdout, "err": proc.stderr[-2000:]}))
-"""
 
 
 def make(name: str, folder: Path, env: dict[str, str]) -> Path:

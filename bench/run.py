@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from measure import MEASURE  # bench/ is on sys.path when a script runs
+
 PY = sys.executable
 
 GPT3_TRANSFORMERS = """
@@ -29,19 +31,10 @@ RESNET_KERAS = """
 import os
 os.environ.setdefault("KERAS_BACKEND", "torch")
 import keras
+
 print(keras.applications.ResNet50(weights=None).count_params())
 """
 
-# Runs one command and prints its wall time and peak memory (KiB) as JSON.
-MEASURE = """
-import json, resource, subprocess, sys, time
-t0 = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-wall = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"wall": wall, "peak_kib": peak, "rc": proc.returncode,
-                  "out": proc.stdout, "err": proc.stderr[-2000:]}))
-"""
 
 COMPARISONS = {
     "gpt3-175b": (

@@ -29,6 +29,7 @@ from paramcount.sources.tensors import (
     hf_ties,
     is_torch_buffer,
     read_index,
+    shard_files,
     summarize_tensors,
 )
 
@@ -62,13 +63,7 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
 def load_index(path: Path, progress: Progress | None = None) -> Summary:
     """A shard set through its index: every shard's header, checked against the index."""
     shards = read_index(path)
-    files = []
-    for shard in shards:
-        file = path.parent / shard
-        if not file.is_file():
-            raise SpecError(f"{path}: the shard {shard} is missing")
-        files.append(file)
-    summary, found = _read_shards(files, str(path), progress)
+    summary, found = _read_shards(shard_files(path, shards), str(path), progress)
     check_index(path, shards, found)
     return summary
 

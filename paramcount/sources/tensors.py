@@ -281,6 +281,17 @@ def _tied_names(tensors: list[Tensor]) -> dict[str, str]:
 
 # -- shard indexes and Hugging Face configs next to the weights ------------------------------
 
+def shard_files(path: Path, shards: Iterable[str]) -> list[Path]:
+    """The shard files an index names, each checked to be there."""
+    files = []
+    for shard in shards:
+        file = path.parent / shard
+        if not file.is_file():
+            raise SpecError(f"{path}: the shard {shard} is missing")
+        files.append(file)
+    return files
+
+
 def read_index(path: Path) -> dict[str, list[str]]:
     """A shard index (``model.safetensors.index.json``): shard file -> tensor names, in order.
 

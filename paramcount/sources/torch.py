@@ -29,6 +29,7 @@ from paramcount.sources.tensors import (
     hf_ties,
     is_torch_buffer,
     read_index,
+    shard_files,
     summarize_tensors,
 )
 from paramcount.sources.torch_pickle import ITEMSIZE, Storage, StoredTensor, load_pickle
@@ -51,12 +52,7 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
 def load_index(path: Path, progress: Progress | None = None) -> Summary:
     """A shard set through its index, every tensor checked to be in the shard it names."""
     shards = read_index(path)
-    files = []
-    for shard in shards:
-        if not (path.parent / shard).is_file():
-            raise SpecError(f"{path}: the shard {shard} is missing")
-        files.append(path.parent / shard)
-    summary, found = _read_files(files, str(path), progress)
+    summary, found = _read_files(shard_files(path, shards), str(path), progress)
     check_index(path, shards, found)
     return summary
 

@@ -51,37 +51,44 @@ def _output_options(p: argparse.ArgumentParser) -> None:
                    default=None, help="count in this framework's convention")
 
 
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    summary = _Parser(prog="paramcount", description="Count a model's parameters, exactly.",
-                      epilog="commands: layer, zoo, layers, transformer "
-                             "(see `paramcount COMMAND --help`)")
-    summary.add_argument("file", help="a model file (.yaml, .yml, .json)")
-    summary.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                         help="override a parameter of the model file")
-    summary.add_argument("--head", choices=("base",), default=None,
-                         help="Hugging Face config.json: `base` counts the bare backbone "
-                              "(no LM or classification head)")
-    summary.add_argument("--version", action="version", version=f"paramcount {__version__}")
-    _output_options(summary)
+def _summary_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="paramcount", description="Count a model's parameters, exactly.",
+                epilog="commands: layer, zoo, layers, transformer "
+                       "(see `paramcount COMMAND --help`)")
+    p.add_argument("file", help="a model file (.yaml, .yml, .json) or a folder")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter of the model file")
+    p.add_argument("--head", choices=("base",), default=None,
+                   help="Hugging Face config.json: `base` counts the bare backbone "
+                        "(no LM or classification head)")
+    p.add_argument("--version", action="version", version=f"paramcount {__version__}")
+    _output_options(p)
+    return p
 
-    layer = _Parser(prog="paramcount layer", description="Count one layer's parameters.")
-    layer.add_argument("type", help="a Keras or PyTorch layer name: Dense, Conv2D, Linear, ...")
-    layer.add_argument("args", nargs="*", metavar="ARG=VALUE",
-                       help="layer arguments (units=2 kernel_size=3,3) or positional values")
-    layer.add_argument("--input-shape", "-i", action="append", default=None, metavar="DIMS",
-                       help="input shape without the batch, e.g. 28,28,1 (repeat for several)")
-    _output_options(layer)
 
-    zoo = _Parser(prog="paramcount zoo", description="Built-in architectures.")
-    zoo.add_argument("name", nargs="?", help="an entry of `paramcount zoo`")
-    zoo.add_argument("--no-top", action="store_true", help="without the classifier head")
-    zoo.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a parameter of the entry")
-    _output_options(zoo)
+def _layer_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="paramcount layer", description="Count one layer's parameters.")
+    p.add_argument("type", help="a Keras or PyTorch layer name: Dense, Conv2D, Linear, ...")
+    p.add_argument("args", nargs="*", metavar="ARG=VALUE",
+                   help="layer arguments (units=2 kernel_size=3,3) or positional values")
+    p.add_argument("--input-shape", "-i", action="append", default=None, metavar="DIMS",
+                   help="input shape without the batch, e.g. 28,28,1 (repeat for several)")
+    _output_options(p)
+    return p
 
-    layers = _Parser(prog="paramcount layers", description="List the known layer types.")
-    return {"summary": summary, "layer": layer, "zoo": zoo, "layers": layers,
-            "transformer": _transformer_parser()}
+
+def _zoo_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="paramcount zoo", description="Built-in architectures.")
+    p.add_argument("name", nargs="?", help="an entry of `paramcount zoo`")
+    p.add_argument("--no-top", action="store_true", help="without the classifier head")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter of the entry")
+    _output_options(p)
+    return p
+
+
+def _layers_parser() -> argparse.ArgumentParser:
+    return _Parser(prog="paramcount layers", description="List the known layer types.")
 
 
 def _transformer_parser() -> argparse.ArgumentParser:
@@ -190,12 +197,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: list[str]) -> str:
     """Run one command and return what it prints."""
-    parsers = _parsers()
+    # only the parser of the command at hand is built: building all costs a few ms
+    parsers = {"summary": _summary_parser, "layer": _layer_parser, "zoo": _zoo_parser,
+               "layers": _layers_parser, "transformer": _transformer_parser}
     if not args:
-        return parsers["summary"].format_help()
+        return parsers["summary"]().format_help()
     command = args[0] if args[0] in COMMANDS else "summary"
     rest = args[1:] if command != "summary" else args
-    ns = parsers[command].parse_args(rest)
+    ns = parsers[command]().parse_args(rest)
     handler = {"summary": _summary_file, "layer": _one_layer, "zoo": _zoo,
                "layers": _list_layers, "transformer": _transformer}[command]
     return handler(ns)

@@ -162,3 +162,12 @@ def test_dtype_changes_bytes(capsys):
     _, out, _ = run(capsys, "layer", "Dense", "units=2", "-i", "4", "-f", "json", "--dtype", "bf16")
     doc = json.loads(out)
     assert doc["dtype"] == "bfloat16" and doc["total_bytes"] == 20
+
+
+def test_a_closed_pipe_is_not_an_error():
+    # `paramcount ... | head -c 100`: no traceback when the reader stops early (the JSON is
+    # far larger than a pipe's buffer, so the write does break)
+    proc = subprocess.run(
+        f"{sys.executable} -m paramcount zoo gpt3-175b --format json | head -c 100",
+        shell=True, capture_output=True, text=True, check=False)
+    assert len(proc.stdout) == 100 and proc.stderr == ""

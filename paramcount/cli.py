@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from paramcount import __version__
+from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import lookup, registered_names
-from paramcount.model import Summary, dtype_name, layer
+from paramcount.model import Summary, layer
 from paramcount.report import render
 from paramcount.sources import summarize
 

@@ -13,8 +13,8 @@ from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
 import paramcount
 from paramcount.cli import main
+from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
-from paramcount.model import DTYPE_BYTES
 from paramcount.sources.gguf import FILE_TYPES, GGML_TYPES
 
 

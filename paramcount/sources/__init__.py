@@ -12,8 +12,9 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError
-from paramcount.model import Summary, dtype_name
+from paramcount.model import Summary
 
 #: file suffix -> source module
 SUFFIXES = {

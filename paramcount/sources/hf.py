@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from paramcount.architectures import Config, Unsupported, build, family_of, head_of, supported
+from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers.base import PYTORCH
-from paramcount.model import Summary, dtype_name
+from paramcount.model import Summary
 
 HEAD_CHOICES = ("base",)
 

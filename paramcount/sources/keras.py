@@ -27,10 +27,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import preprocessing  # noqa: F401  (registers Keras's preprocessing layers)
 from paramcount.layers.base import framework_name
-from paramcount.model import DTYPE_BYTES, Node, Summary, dtype_name
+from paramcount.model import Node, Summary
 from paramcount.sources.keras_config import NotAModel, read_model
 from paramcount.sources.keras_graph import StoredWeights, Walker, freeze
 

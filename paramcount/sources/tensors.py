@@ -25,9 +25,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Weight
-from paramcount.model import DTYPE_BYTES, Node, Summary, Tied
+from paramcount.model import Node, Summary, Tied
 
 #: called as ``progress(done, total)`` after each file is read
 Progress = Callable[[int, int], None]

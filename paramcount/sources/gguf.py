@@ -20,7 +20,13 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
-from paramcount.sources.tensors import Progress, Tensor, check_overlaps, summarize_tensors
+from paramcount.sources.tensors import (
+    Progress,
+    Tensor,
+    check_overlaps,
+    read_shards,
+    summarize_tensors,
+)
 
 #: ggml type id -> (name, elements per block, bytes per block), as ggml's type traits say
 GGML_TYPES: dict[int, tuple[str, int, int]] = {
@@ -176,19 +182,8 @@ def split_files(path: Path) -> list[Path]:
 
 def load_files(files: list[Path], source: str, progress: Progress | None = None) -> Summary:
     """One model in one GGUF file or a split set."""
-    tensors: list[Tensor] = []
-    meta: dict[str, Any] = {}
-    size = 0
-    for i, file in enumerate(files):
-        part, info = read_file(file)
-        tensors += part
-        size += info.pop("file_bytes")
-        meta = meta or info
-        if progress is not None:
-            progress(i + 1, len(files))
-    meta["file_bytes"] = size
-    if len(files) > 1:
-        meta["shards"] = len(files)
+    shards = read_shards(files, source, read_file, progress)
+    tensors, meta = shards.tensors, shards.meta
     name = str(meta.get("name") or _SPLIT.sub(r"\g<stem>", files[0].name).removesuffix(".gguf"))
     return summarize_tensors(tensors, name, source, meta=meta, notes=_notes(meta))
 

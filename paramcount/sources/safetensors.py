@@ -29,6 +29,7 @@ from paramcount.sources.tensors import (
     hf_ties,
     is_torch_buffer,
     read_index,
+    read_shards,
     shard_files,
     summarize_tensors,
 )
@@ -76,26 +77,15 @@ def load_shards(files: Sequence[Path], source: str,
 
 def _read_shards(files: Sequence[Path], source: str,
                  progress: Progress | None) -> tuple[Summary, dict[str, str]]:
-    tensors: list[Tensor] = []
-    found: dict[str, str] = {}
-    size = 0
-    for i, file in enumerate(files):
-        part, file_size = read_tensors(file)
-        for t in part:
-            if t.name in found:
-                raise SpecError(f"{source}: the tensor {t.name!r} is in both {found[t.name]} "
-                                f"and {file.name}")
-            found[t.name] = file.name
-        tensors += part
-        size += file_size
-        if progress is not None:
-            progress(i + 1, len(files))
-    tensors = hf_ties(files[0].parent, tensors)
-    meta: dict[str, Any] = {"format": "safetensors", "file_bytes": size}
-    if len(files) > 1:
-        meta["shards"] = len(files)
-    summary = summarize_tensors(tensors, model_name(files[0]), source, meta=meta)
-    return summary, found
+    shards = read_shards(files, source, _read_file, progress)
+    tensors = hf_ties(files[0].parent, shards.tensors)
+    meta = {"format": "safetensors", **shards.meta}
+    return summarize_tensors(tensors, model_name(files[0]), source, meta=meta), shards.found
+
+
+def _read_file(path: Path) -> tuple[list[Tensor], dict[str, Any]]:
+    tensors, size = read_tensors(path)
+    return tensors, {"file_bytes": size}
 
 
 def model_name(path: Path) -> str:

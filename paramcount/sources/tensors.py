@@ -20,7 +20,7 @@ Conventions:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -281,6 +281,41 @@ def _tied_names(tensors: list[Tensor]) -> dict[str, str]:
 
 
 # -- shard indexes and Hugging Face configs next to the weights ------------------------------
+
+@dataclass
+class ShardSet:
+    """The tensors of one model stored in one file or several."""
+
+    tensors: list[Tensor]
+    found: dict[str, str]  # tensor name -> the file that holds it
+    meta: dict[str, Any]  # the first file's metadata, ``file_bytes`` of all, ``shards``
+
+
+def read_shards(files: Sequence[Path], source: str,
+                read: Callable[[Path], tuple[list[Tensor], dict[str, Any]]],
+                progress: Progress | None = None) -> ShardSet:
+    """Read every file of a set with ``read`` (which returns its tensors and metadata with
+    ``file_bytes``); a tensor named in two files is an error (twice in one file is the
+    reader's to refuse)."""
+    out = ShardSet([], {}, {})
+    size = 0
+    for i, file in enumerate(files):
+        part, info = read(file)
+        for t in part:
+            if out.found.get(t.name, file.name) != file.name:
+                raise SpecError(f"{source}: the tensor {t.name!r} is in both "
+                                f"{out.found[t.name]} and {file.name}")
+            out.found[t.name] = file.name
+        out.tensors += part
+        size += info.pop("file_bytes")
+        out.meta = out.meta or info
+        if progress is not None:
+            progress(i + 1, len(files))
+    out.meta["file_bytes"] = size
+    if len(files) > 1:
+        out.meta["shards"] = len(files)
+    return out
+
 
 def shard_files(path: Path, shards: Iterable[str]) -> list[Path]:
     """The shard files an index names, each checked to be there."""

@@ -29,6 +29,7 @@ from paramcount.sources.tensors import (
     hf_ties,
     is_torch_buffer,
     read_index,
+    read_shards,
     shard_files,
     summarize_tensors,
 )
@@ -65,31 +66,14 @@ def load_files(files: Sequence[Path], source: str, progress: Progress | None = N
 
 def _read_files(files: Sequence[Path], source: str, progress: Progress | None
                 ) -> tuple[Summary, dict[str, str]]:
-    tensors: list[Tensor] = []
-    found: dict[str, str] = {}
-    meta: dict[str, Any] = {}
-    size = 0
-    for i, file in enumerate(files):
-        part, info = read_tensors(file)
-        for t in part:
-            if t.name in found:
-                raise SpecError(f"{source}: the tensor {t.name!r} is in both {found[t.name]} "
-                                f"and {file.name}")
-            found[t.name] = file.name
-        tensors += part
-        size += info.pop("file_bytes")
-        meta = meta or info
-        if progress is not None:
-            progress(i + 1, len(files))
-    meta["file_bytes"] = size
-    if len(files) > 1:
-        meta["shards"] = len(files)
-    tensors = hf_ties(files[0].parent, tensors)
+    shards = read_shards(files, source, read_tensors, progress)
+    meta = shards.meta
+    tensors = hf_ties(files[0].parent, shards.tensors)
     notes = [f"Counted the checkpoint's {meta['state_dict_key']!r} entry (the model's "
              "weights; optimizer state and the rest are not parameters)"] \
         if "state_dict_key" in meta else []
     return summarize_tensors(tensors, model_name(files[0]), source, meta=meta,
-                             notes=notes), found
+                             notes=notes), shards.found
 
 
 def read_tensors(path: Path) -> tuple[list[Tensor], dict[str, Any]]:

@@ -13,9 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from paramcount.layers.base import Formula, Weight
+from paramcount.layers.base import PYTORCH, Formula, Weight, make_layer
 from paramcount.model import Node, Tied, signature
+from paramcount.shapes import Shape
+
+
+def _layer(name: str, type_name: str, config: dict[str, Any], input_shape: Shape) -> Node:
+    """A leaf built by the registered PyTorch layer: its weights, output shape and formula."""
+    layer = make_layer(type_name, config, PYTORCH)
+    built = layer.build_checked([input_shape])
+    return Node(name, layer.label, built.output_shape, built.weights,
+                input_shapes=(input_shape,), formula=built.formula, layer=layer)
 
 
 def linear(name: str, n_in: int, n_out: int, bias: bool = True) -> Node:
@@ -24,14 +34,8 @@ def linear(name: str, n_in: int, n_out: int, bias: bool = True) -> Node:
     >>> linear("q_proj", 4096, 1024, bias=False).params
     4194304
     """
-    weights = [Weight("weight", (n_out, n_in))]
-    if bias:
-        weights.append(Weight("bias", (n_out,)))
-        formula = Formula("(in_features + 1) × out_features", f"({n_in} + 1) × {n_out}")
-    else:
-        formula = Formula("in_features × out_features", f"{n_in} × {n_out}")
-    return Node(name, "Linear", (None, n_out), tuple(weights), input_shapes=((None, n_in),),
-                formula=formula)
+    return _layer(name, "Linear", {"in_features": n_in, "out_features": n_out, "bias": bias},
+                  (None, n_in))
 
 
 def conv1d(name: str, n_in: int, n_out: int) -> Node:
@@ -59,9 +63,8 @@ def conv(name: str, channels_in: int, channels_out: int, kernel: Sequence[int],
 
 def embedding(name: str, count: int, dim: int, trainable: bool = True) -> Node:
     """``nn.Embedding(count, dim)``: one vector of ``dim`` per token (or position)."""
-    return Node(name, "Embedding", (None, dim), (Weight("weight", (count, dim), trainable),),
-                input_shapes=((None,),),
-                formula=Formula("num_embeddings × embedding_dim", f"{count} × {dim}"))
+    return _layer(name, "Embedding", {"num_embeddings": count, "embedding_dim": dim,
+                                      "trainable": trainable}, (None,))
 
 
 def parameter(name: str, shape: tuple[int, ...], trainable: bool = True) -> Node:
@@ -89,17 +92,9 @@ def norm(name: str, dim: int, kind: str = "layernorm") -> Node:
     (1536, 4096)
     """
     if kind == "rmsnorm":
-        return Node(name, "RMSNorm", (None, dim), (Weight("weight", (dim,)),),
-                    input_shapes=((None, dim),), formula=Formula("normalized_shape", f"{dim}"))
-    if kind == "layernorm":
-        weights: tuple[Weight, ...] = (Weight("weight", (dim,)), Weight("bias", (dim,)))
-        formula = Formula("2 × normalized_shape", f"2 × {dim}")
-    elif kind == "layernorm_nobias":
-        weights, formula = (Weight("weight", (dim,)),), Formula("normalized_shape", f"{dim}")
-    else:
-        weights, formula = (), Formula("no weights", "0")
-    node = Node(name, "LayerNorm", (None, dim), weights, input_shapes=((None, dim),),
-                formula=formula)
+        return _layer(name, "RMSNorm", {"normalized_shape": dim}, (None, dim))
+    node = _layer(name, "LayerNorm", {"normalized_shape": dim, "bias": kind == "layernorm",
+                                      "elementwise_affine": kind != "none"}, (None, dim))
     if kind == "none":
         node.remark = "no parameters"
     return node

@@ -48,9 +48,10 @@ class Dense(Layer):
         n_in = self.last_dim(x)
         if self.lora_rank is not None:
             return None
+        n, units = ("in_features", "out_features") if self.torch else ("inputs", "units")
         if self.use_bias:
-            return Formula("(inputs + 1) × units", f"({n_in} + 1) × {self.units}")
-        return Formula("inputs × units", f"{n_in} × {self.units}")
+            return Formula(f"({n} + 1) × {units}", f"({n_in} + 1) × {self.units}")
+        return Formula(f"{n} × {units}", f"{n_in} × {self.units}")
 
 
 # -- EinsumDense -----------------------------------------------------------------------------
@@ -233,7 +234,8 @@ class Embedding(Layer):
         return (*x, self.dim)
 
     def formula(self, x: Shape) -> Formula:
-        return Formula("input_dim × output_dim", f"{self.vocab} × {self.dim}")
+        names = "num_embeddings × embedding_dim" if self.torch else "input_dim × output_dim"
+        return Formula(names, f"{self.vocab} × {self.dim}")
 
 
 @register("PositionEmbedding", "LearnedPositionEmbedding")

@@ -158,3 +158,23 @@ def scaled_length(length: Dim, factor: float) -> Dim:
     if length is None:
         return None
     return int(length * float(factor))
+
+
+def broadcast(shapes: Sequence[Shape], what: str) -> Shape:
+    """NumPy broadcasting as TensorFlow and ``keras.ops`` apply it to static shapes: an unknown
+    dimension against a known one > 1 takes the known one (a layer such as ``Add`` keeps it
+    unknown instead).
+
+    >>> broadcast([(None, 4), (3, 1)], "add")
+    (3, 4)
+    """
+    out: list[Dim] = []
+    rank = max(len(s) for s in shapes)
+    for i in range(rank):
+        dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0} - {1}
+        known_dims = dims - {None}
+        if len(known_dims) > 1:
+            raise ShapeError(f"{what}: shapes {', '.join(fmt_shape(s) for s in shapes)} do not "
+                             "broadcast")
+        out.append(known_dims.pop() if known_dims else None if None in dims else 1)
+    return tuple(out)

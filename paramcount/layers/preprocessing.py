@@ -18,7 +18,7 @@ from typing import Any
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.base import Args, Built, Formula, Layer, Weight, register
 from paramcount.layers.merging import Merge
-from paramcount.shapes import Dim, Shape, fmt_shape
+from paramcount.shapes import Dim, Shape, broadcast, fmt_shape
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -205,26 +205,6 @@ class CustomScaleLayer(Layer):
         if len(inputs) != 2:
             raise ShapeError(f"{self.label} takes two inputs, got {len(inputs)}")
         return Built((), Merge({}, label=self.label).build(inputs).output_shape)
-
-
-def broadcast(shapes: Sequence[Shape], what: str) -> Shape:
-    """NumPy broadcasting as TensorFlow and ``keras.ops`` apply it to static shapes: an unknown
-    dimension against a known one > 1 takes the known one (a layer such as ``Add`` keeps it
-    unknown instead).
-
-    >>> broadcast([(None, 4), (3, 1)], "add")
-    (3, 4)
-    """
-    out: list[Dim] = []
-    rank = max(len(s) for s in shapes)
-    for i in range(rank):
-        dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0} - {1}
-        known_dims = dims - {None}
-        if len(known_dims) > 1:
-            raise ShapeError(f"{what}: shapes {', '.join(fmt_shape(s) for s in shapes)} do not "
-                             "broadcast")
-        out.append(known_dims.pop() if known_dims else None if None in dims else 1)
-    return tuple(out)
 
 
 # -- tf.keras's TensorFlow operations ----------------------------------------------------------

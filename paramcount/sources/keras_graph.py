@@ -21,9 +21,9 @@ from typing import Protocol
 
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, Weight, make_layer
-from paramcount.layers.preprocessing import TFOpLambda, broadcast
+from paramcount.layers.preprocessing import TFOpLambda
 from paramcount.model import Builder, Node, snake
-from paramcount.shapes import Shape, fmt_shape
+from paramcount.shapes import Shape, broadcast, fmt_shape
 from paramcount.sources.keras_config import Entry, ModelConfig, input_shape, read_model
 from paramcount.sources.keras_layers import (
     ELEMENTWISE_OPS,

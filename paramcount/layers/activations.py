@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, cast
 
 from paramcount.layers.base import Args, Layer, register
-from paramcount.layers.pooling import Spatial
+from paramcount.layers.spatial import Spatial
 from paramcount.shapes import Shape
 
 # -- activations ------------------------------------------------------------------------------

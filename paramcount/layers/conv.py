@@ -12,35 +12,33 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, Formula, Layer, Weight, register
+from paramcount.layers.base import Args, Formula, Weight, register
+from paramcount.layers.spatial import KERNEL_SYMBOLS, Spatial
 from paramcount.shapes import Dim, Shape, conv_output_length, deconv_output_length, fmt_shape
 
-_KERNEL_SYMBOLS = {1: "k", 2: "k_h·k_w", 3: "k_d·k_h·k_w"}
-_FORMATS = ("channels_last", "channels_first")
 _TORCH_ARGS = frozenset({"in_channels", "out_channels", "stride", "dilation", "bias",
                          "padding_mode"})
 
 
-class Window(Layer):
+class Window(Spatial):
     """What every convolution shares: kernel, strides, dilation, padding and the channel axis."""
 
-    n_dims: ClassVar[int] = 2
+    dims: ClassVar[int] = 2
     causal_ok: ClassVar[bool] = False  # Keras allows padding="causal" on Conv1D only
     padding_words: ClassVar[bool] = True  # PyTorch's ConvTranspose takes integers only
     lora_ok: ClassVar[bool] = False  # Keras has LoRA on Conv1D/2D/3D only
     in_channels: int | None = None
 
     def configure(self, a: Args) -> None:
-        n = self.n_dims
+        n = self.dims
         self.kernel: tuple[int, ...] = a.ints("kernel_size", n=n)
         self.strides: tuple[int, ...] = a.ints("strides", "stride", n=n, default=1)
         self.dilation: tuple[int, ...] = a.ints("dilation_rate", "dilation", n=n, default=1)
         self.use_bias: bool = a.bool("use_bias", "bias", default=True)
-        fmt = a.str("data_format", default=None, choices=_FORMATS)
-        if self.torch and fmt == "channels_last":
+        self.read_data_format(a)
+        if self.torch and not self.channels_first:
             raise SpecError(f"{self.label}: PyTorch inputs are channels-first; "
                             "data_format='channels_last' is a Keras option")
-        self.channels_first = self.torch or fmt == "channels_first"
         if not self.lora_ok and a.get("lora_rank", default=None) is not None:
             raise SpecError(f"{self.label}: Keras has no lora_rank for this layer")
         self.padding: str | tuple[int, ...] = (
@@ -59,12 +57,12 @@ class Window(Layer):
     def _torch_padding(self, a: Args) -> str | tuple[int, ...]:
         value: Any = a.get("padding", default=0)
         if not isinstance(value, str):
-            pads: tuple[int, ...] = a.ints("padding", n=self.n_dims, default=0, min=0)
+            pads: tuple[int, ...] = a.ints("padding", n=self.dims, default=0, min=0)
             return pads
         if not self.padding_words or value.lower() not in ("valid", "same"):
             expected = "'valid', 'same', " if self.padding_words else ""
             raise SpecError(f"{self.label}: padding={value!r} is invalid; expected "
-                            f"{expected}an integer >= 0 or {self.n_dims} of them")
+                            f"{expected}an integer >= 0 or {self.dims} of them")
         if value.lower() == "same" and max(self.strides) > 1:
             raise SpecError(f"{self.label}: PyTorch refuses padding='same' with "
                             f"stride={self.strides}; give the padding as integers")
@@ -77,7 +75,7 @@ class Window(Layer):
         [(1, 2)]
         """
         if self.padding == "valid":
-            return [(0, 0)] * self.n_dims
+            return [(0, 0)] * self.dims
         if self.padding == "same":
             totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel, strict=True)]
             return [(t // 2, t - t // 2) for t in totals]
@@ -89,10 +87,9 @@ class Window(Layer):
                             f"with dilation_rate={self.dilation}")
 
     # -- shapes ---------------------------------------------------------------------------
-    def split(self, x: Shape) -> tuple[Shape, int]:
+    def checked_split(self, x: Shape) -> tuple[Shape, int]:
         """Check the rank and return ``(spatial dims, channels)``; the channels must be known."""
-        self.rank(x, self.n_dims + 1)
-        spatial, c = (x[1:], x[0]) if self.channels_first else (x[:-1], x[-1])
+        c, spatial = self.split(x)
         if c is None:
             raise ShapeError(f"{self.label} needs a known number of input channels; got "
                              f"shape {fmt_shape(x)}")
@@ -101,18 +98,15 @@ class Window(Layer):
                              f"channels, got shape {fmt_shape(x)}")
         return spatial, c
 
-    def join(self, spatial: Shape, channels: int) -> Shape:
-        return (channels, *spatial) if self.channels_first else (*spatial, channels)
-
     def default_input_shape(self) -> Shape | None:
         if self.in_channels is None:
             return None
-        return self.join((None,) * self.n_dims, self.in_channels)
+        return self.join(self.in_channels, (None,) * self.dims)
 
     def conv_lengths(self, x: Shape) -> tuple[Dim, ...]:
         """Output spatial dims of a (non-transposed) sliding window on ``x``."""
-        spatial, _ = self.split(x)
-        pads: list[Any] = self.torch_pads() if self.torch else [self.padding] * self.n_dims
+        spatial, _ = self.checked_split(x)
+        pads: list[Any] = self.torch_pads() if self.torch else [self.padding] * self.dims
         try:
             return tuple(conv_output_length(d, k, s, p, r) for d, k, s, p, r in zip(
                 spatial, self.kernel, self.strides, pads, self.dilation, strict=True))
@@ -124,7 +118,7 @@ class Window(Layer):
 
     def kernel_terms(self) -> tuple[str, str]:
         """The kernel's size in symbols and in numbers: ``("k_h·k_w", "3·3")``."""
-        return _KERNEL_SYMBOLS[self.n_dims], "·".join(str(k) for k in self.kernel)
+        return KERNEL_SYMBOLS[self.dims], "·".join(str(k) for k in self.kernel)
 
 
 class Grouped(Window):
@@ -144,8 +138,8 @@ class Grouped(Window):
                 raise SpecError(f"{self.label}: {what}={n} is not divisible by "
                                 f"groups={self.groups}")
 
-    def split(self, x: Shape) -> tuple[Shape, int]:
-        spatial, c = super().split(x)
+    def checked_split(self, x: Shape) -> tuple[Shape, int]:
+        spatial, c = super().checked_split(x)
         if c % self.groups:
             raise ShapeError(f"{self.label}: the {c} input channels of shape {fmt_shape(x)} "
                              f"are not divisible by groups={self.groups}")
@@ -181,7 +175,7 @@ class Conv(Grouped):
             self.keras_checks()
 
     def weights(self, x: Shape) -> list[Weight]:
-        _, c = self.split(x)
+        _, c = self.checked_split(x)
         per_group, f = c // self.groups, self.filters
         if self.torch:
             return [Weight("weight", (f, per_group, *self.kernel)), *self.bias(f)]
@@ -196,11 +190,11 @@ class Conv(Grouped):
         out = self.conv_lengths(x)
         if self.padding_mode in ("reflect", "circular"):
             self._check_wrap(x)
-        return self.join(out, self.filters)
+        return self.join(self.filters, out)
 
     def _check_wrap(self, x: Shape) -> None:
         # reflect mirrors without the edge (padding < length); circular wraps at most once
-        spatial, _ = self.split(x)
+        spatial, _ = self.checked_split(x)
         slack = 1 if self.padding_mode == "reflect" else 0
         for d, pads in zip(spatial, self.torch_pads(), strict=True):
             if d is not None and max(pads) + slack > d:
@@ -208,7 +202,7 @@ class Conv(Grouped):
                                  f"pad {max(pads)} on an axis of length {d}")
 
     def formula(self, x: Shape) -> Formula:
-        _, c = self.split(x)
+        _, c = self.checked_split(x)
         ks, kn = self.kernel_terms()
         per_group, f, out = c // self.groups, self.filters, self.out_symbol
         if self.use_bias:
@@ -228,7 +222,7 @@ class ConvTranspose(Grouped):
 
     def configure(self, a: Args) -> None:
         super().configure(a)
-        n = self.n_dims
+        n = self.dims
         self.output_padding: tuple[int, ...] | None = a.ints(
             "output_padding", n=n, default=0 if self.torch else None, min=0)
         if self.torch:
@@ -242,31 +236,31 @@ class ConvTranspose(Grouped):
         self._check_output_padding(self.strides, self.strides, "strides")
 
     def _check_output_padding(self, s: tuple[int, ...], d: tuple[int, ...], what: str) -> None:
-        ops = self.output_padding or (0,) * self.n_dims
+        ops = self.output_padding or (0,) * self.dims
         if any(o >= a and o >= b for o, a, b in zip(ops, s, d, strict=True)):
             raise SpecError(f"{self.label}: output_padding={ops} is invalid; expected "
                             f"each smaller than its {what} ({s})")
 
     def weights(self, x: Shape) -> list[Weight]:
-        _, c = self.split(x)
+        _, c = self.checked_split(x)
         f = self.filters
         if self.torch:
             return [Weight("weight", (c, f // self.groups, *self.kernel)), *self.bias(f)]
         return [Weight("kernel", (*self.kernel, f, c)), *self.bias(f)]
 
     def output_shape(self, x: Shape) -> Shape:
-        spatial, _ = self.split(x)
-        ops: list[Any] = list(self.output_padding or [None] * self.n_dims)
-        pads: list[Any] = list(self.padding) if self.torch else [self.padding] * self.n_dims
+        spatial, _ = self.checked_split(x)
+        ops: list[Any] = list(self.output_padding or [None] * self.dims)
+        pads: list[Any] = list(self.padding) if self.torch else [self.padding] * self.dims
         out = tuple(deconv_output_length(d, k, s, p, o, r) for d, k, s, p, o, r in zip(
             spatial, self.kernel, self.strides, pads, ops, self.dilation, strict=True))
         if self.torch and any(d is not None and d < 1 for d in out):
             raise ShapeError(f"{self.label}: the output size {fmt_shape(out, batch=False)} "
                              f"would be empty with padding={self.padding}")
-        return self.join(out, self.filters)
+        return self.join(self.filters, out)
 
     def formula(self, x: Shape) -> Formula:
-        _, c = self.split(x)
+        _, c = self.checked_split(x)
         ks, kn = self.kernel_terms()
         f, bias = self.filters, self.use_bias
         if self.torch:
@@ -288,16 +282,16 @@ class DepthwiseConv(Window):
         self.depth_multiplier: int = a.int("depth_multiplier", default=1, min=1)
 
     def weights(self, x: Shape) -> list[Weight]:
-        _, c = self.split(x)
+        _, c = self.checked_split(x)
         m = self.depth_multiplier
         return [Weight("kernel", (*self.kernel, c, m)), *self.bias(c * m)]
 
     def output_shape(self, x: Shape) -> Shape:
-        _, c = self.split(x)
-        return self.join(self.conv_lengths(x), c * self.depth_multiplier)
+        _, c = self.checked_split(x)
+        return self.join(c * self.depth_multiplier, self.conv_lengths(x))
 
     def formula(self, x: Shape) -> Formula:
-        _, c = self.split(x)
+        _, c = self.checked_split(x)
         ks, kn = self.kernel_terms()
         m = self.depth_multiplier
         if self.use_bias:
@@ -305,8 +299,8 @@ class DepthwiseConv(Window):
         return Formula(f"{ks}·in·depth_multiplier", f"{kn}·{c}·{m}")
 
     def notes(self, x: Shape) -> list[str]:
-        _, c = self.split(x)
-        n, m = self.n_dims, self.depth_multiplier
+        _, c = self.checked_split(x)
+        n, m = self.dims, self.depth_multiplier
         return [f"PyTorch has no depthwise layer; Conv{n}d({c}, {c * m}, kernel_size, "
                 f"groups={c}) is the same layer with the same count"]
 
@@ -322,17 +316,17 @@ class SeparableConv(Window):
         self.depth_multiplier: int = a.int("depth_multiplier", default=1, min=1)
 
     def weights(self, x: Shape) -> list[Weight]:
-        _, c = self.split(x)
+        _, c = self.checked_split(x)
         m, f = self.depth_multiplier, self.filters
         return [Weight("depthwise_kernel", (*self.kernel, c, m)),
-                Weight("pointwise_kernel", ((1,) * self.n_dims + (c * m, f))),
+                Weight("pointwise_kernel", ((1,) * self.dims + (c * m, f))),
                 *self.bias(f)]
 
     def output_shape(self, x: Shape) -> Shape:
-        return self.join(self.conv_lengths(x), self.filters)
+        return self.join(self.filters, self.conv_lengths(x))
 
     def formula(self, x: Shape) -> Formula:
-        _, c = self.split(x)
+        _, c = self.checked_split(x)
         ks, kn = self.kernel_terms()
         m, f = self.depth_multiplier, self.filters
         depthwise_s, depthwise_n = f"{ks}·in·depth_multiplier", f"{kn}·{c}·{m}"
@@ -345,8 +339,8 @@ class SeparableConv(Window):
     def notes(self, x: Shape) -> list[str]:
         if not self.use_bias:
             return []
-        _, c = self.split(x)
-        n, cm = self.n_dims, c * self.depth_multiplier
+        _, c = self.checked_split(x)
+        n, cm = self.dims, c * self.depth_multiplier
         return [f"PyTorch has no separable layer; built as Conv{n}d(groups={c}) then a 1×1 "
                 f"Conv{n}d, both with bias, it has {cm} more parameters (the depthwise bias)"]
 
@@ -357,7 +351,7 @@ class SeparableConv(Window):
 class Conv1D(Conv):
     """1D convolution over ``(steps, channels)``; Keras also allows ``padding="causal"``."""
 
-    n_dims = 1
+    dims = 1
     causal_ok = True
 
 
@@ -365,14 +359,14 @@ class Conv1D(Conv):
 class Conv2D(Conv):
     """2D convolution over ``(height, width, channels)``."""
 
-    n_dims = 2
+    dims = 2
 
 
 @register("Conv3D", "Convolution3D", torch=("Conv3d", "LazyConv3d"))
 class Conv3D(Conv):
     """3D convolution over ``(depth, height, width, channels)``."""
 
-    n_dims = 3
+    dims = 3
 
 
 @register("Conv1DTranspose", "Convolution1DTranspose",
@@ -380,7 +374,7 @@ class Conv3D(Conv):
 class Conv1DTranspose(ConvTranspose):
     """1D transposed convolution."""
 
-    n_dims = 1
+    dims = 1
 
 
 @register("Conv2DTranspose", "Convolution2DTranspose",
@@ -388,7 +382,7 @@ class Conv1DTranspose(ConvTranspose):
 class Conv2DTranspose(ConvTranspose):
     """2D transposed convolution."""
 
-    n_dims = 2
+    dims = 2
 
 
 @register("Conv3DTranspose", "Convolution3DTranspose",
@@ -396,32 +390,32 @@ class Conv2DTranspose(ConvTranspose):
 class Conv3DTranspose(ConvTranspose):
     """3D transposed convolution."""
 
-    n_dims = 3
+    dims = 3
 
 
 @register("DepthwiseConv1D")
 class DepthwiseConv1D(DepthwiseConv):
     """1D depthwise convolution."""
 
-    n_dims = 1
+    dims = 1
 
 
 @register("DepthwiseConv2D")
 class DepthwiseConv2D(DepthwiseConv):
     """2D depthwise convolution."""
 
-    n_dims = 2
+    dims = 2
 
 
 @register("SeparableConv1D", "SeparableConvolution1D")
 class SeparableConv1D(SeparableConv):
     """1D separable convolution."""
 
-    n_dims = 1
+    dims = 1
 
 
 @register("SeparableConv2D", "SeparableConvolution2D")
 class SeparableConv2D(SeparableConv):
     """2D separable convolution."""
 
-    n_dims = 2
+    dims = 2

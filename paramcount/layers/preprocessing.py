@@ -18,10 +18,8 @@ from typing import Any
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.base import Args, Built, Formula, Layer, Weight, register
 from paramcount.layers.merging import Merge
+from paramcount.layers.spatial import DATA_FORMATS
 from paramcount.shapes import Dim, Shape, broadcast, fmt_shape
-
-DATA_FORMATS = ("channels_last", "channels_first")
-
 
 # -- value transforms --------------------------------------------------------------------------
 

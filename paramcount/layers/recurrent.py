@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.base import Args, Formula, Layer, Weight, register
+from paramcount.layers.spatial import KERNEL_SYMBOLS, Spatial
 from paramcount.shapes import Shape, conv_output_length, fmt_shape
 
 _TORCH_ARGS = frozenset({"input_size", "hidden_size", "num_layers", "bidirectional", "proj_size",
@@ -198,18 +199,14 @@ class GRU(_Recurrent):
 
 # -- convolutional LSTM ------------------------------------------------------------------------
 
-_KERNEL_NAMES = {1: "k", 2: "k_h·k_w", 3: "k_d·k_h·k_w"}
-
-
-class _ConvLSTM(Layer):
+class _ConvLSTM(Spatial):
     """An LSTM whose four gates are convolutions: input ``(steps, *spatial, channels)``
     (channels first after the steps with ``data_format='channels_first'``)."""
 
-    conv_rank: ClassVar[int] = 2
     positional = ("filters", "kernel_size")
 
     def configure(self, a: Args) -> None:
-        n = self.conv_rank
+        n = self.dims
         self.filters: int = a.int("filters", min=1)
         self.kernel_size: tuple[int, ...] = a.ints("kernel_size", n=n)
         self.strides: tuple[int, ...] = a.ints("strides", n=n, default=1)
@@ -217,9 +214,7 @@ class _ConvLSTM(Layer):
         self.padding: str = a.str("padding", default="valid", choices=("valid", "same"))
         self.use_bias: bool = a.bool("use_bias", default=True)
         self.return_sequences: bool = a.bool("return_sequences", default=False)
-        default_format = "channels_first" if self.torch else "channels_last"
-        self.data_format: str = a.str("data_format", default=default_format,
-                                      choices=("channels_last", "channels_first"))
+        self.read_data_format(a)
         a.given("unit_forget_bias")  # an initializer choice; no shape depends on it
         if max(self.strides) > 1 and max(self.dilation) > 1:
             raise SpecError(f"{self.label}: strides={self.config.get('strides')!r} > 1 "
@@ -228,10 +223,8 @@ class _ConvLSTM(Layer):
 
     def _split(self, x: Shape) -> tuple[tuple[int, ...], int]:
         """The known spatial dimensions and channels of one step of ``x``."""
-        self.rank(x, self.conv_rank + 2)
-        step = x[1:]
-        first = self.data_format == "channels_first"
-        channels, spatial = (step[0], step[1:]) if first else (step[-1], step[:-1])
+        self.rank(x, self.dims + 2)
+        channels, spatial = self.split(x[1:])
         if channels is None:
             raise ShapeError(f"{self.label} needs a known number of channels; got shape "
                              f"{fmt_shape(x)}")
@@ -252,13 +245,12 @@ class _ConvLSTM(Layer):
         spatial, _ = self._split(x)
         out = tuple(conv_output_length(d, k, s, self.padding, r) for d, k, s, r in
                     zip(spatial, self.kernel_size, self.strides, self.dilation, strict=True))
-        first = self.data_format == "channels_first"
-        step = (self.filters, *out) if first else (*out, self.filters)
+        step = self.join(self.filters, out)
         return (x[0], *step) if self.return_sequences else step
 
     def formula(self, x: Shape) -> Formula:
         _, channels = self._split(x)
-        k_sym = _KERNEL_NAMES[self.conv_rank]
+        k_sym = KERNEL_SYMBOLS[self.dims]
         k_num = "·".join(str(k) for k in self.kernel_size)
         if self.use_bias:
             return Formula(f"4·({k_sym}·(channels + filters) + 1)·filters",
@@ -271,18 +263,18 @@ class _ConvLSTM(Layer):
 class ConvLSTM1D(_ConvLSTM):
     """ConvLSTM over sequences of 1-D signals: input ``(steps, length, channels)``."""
 
-    conv_rank = 1
+    dims = 1
 
 
 @register("ConvLSTM2D")
 class ConvLSTM2D(_ConvLSTM):
     """ConvLSTM over sequences of images: input ``(steps, height, width, channels)``."""
 
-    conv_rank = 2
+    dims = 2
 
 
 @register("ConvLSTM3D")
 class ConvLSTM3D(_ConvLSTM):
     """ConvLSTM over sequences of volumes: input ``(steps, depth, height, width, channels)``."""
 
-    conv_rank = 3
+    dims = 3

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, cast
 
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.base import Args, Layer, register
-from paramcount.layers.pooling import DATA_FORMATS, Spatial
+from paramcount.layers.spatial import DATA_FORMATS, Spatial
 from paramcount.shapes import Dim, Shape, fmt_shape, known, scaled_length
 
 # -- reshaping ----------------------------------------------------------------------------------

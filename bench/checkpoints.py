@@ -36,6 +36,8 @@ import zlib
 from collections import OrderedDict
 from pathlib import Path
 
+from measure import child_env  # bench/ is on sys.path when a script runs
+
 PY = sys.executable
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -302,7 +304,7 @@ class Failed(Exception):
 def run(cmd: list[str]) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                          env=child_env(TF_CPP_MIN_LOG_LEVEL="3"))
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise Failed(proc.stderr.strip().splitlines()[-1][:120])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from measure import MEASURE  # bench/ is on sys.path when a script runs
+from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
 
 PY = sys.executable
 ZOO = Path(__file__).resolve().parent.parent / "paramcount" / "zoo"
@@ -54,7 +53,7 @@ def measure(cmd: list[str], runs: int) -> dict[str, float | int]:
     results = []
     for _ in range(runs):
         proc = subprocess.run([PY, "-c", MEASURE, *cmd], capture_output=True, text=True,
-                              env={**os.environ, "TRANSFORMERS_VERBOSITY": "error"},
+                              env=child_env(TRANSFORMERS_VERBOSITY="error"),
                               check=True)
         r = json.loads(proc.stdout)
         if r["rc"] != 0:

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from measure import MEASURE  # bench/ is on sys.path when a script runs
+from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
 
 PY = sys.executable
 MODELS = ("ResNet50", "EfficientNetB7")
@@ -87,8 +87,7 @@ def main() -> None:
                         help="where the .keras files are made and kept")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = child_env(KERAS_BACKEND=args.backend, TF_CPP_MIN_LOG_LEVEL="3")
     print(f"Keras backend: {args.backend}; median of {args.runs} runs; peak RSS of the process")
     print(f"{'model':<16} {'file MB':>8} {'params':>12} {'ours s':>8} {'Keras s':>8} "
           f"{'speed-up':>9} {'ours MiB':>9} {'Keras MiB':>10} {'memory':>7}")

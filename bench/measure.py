@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 # Runs one command, then prints its wall time and peak memory (KiB) as JSON. Run in a helper
 # process so that RUSAGE_CHILDREN covers exactly the one command.
 MEASURE = """
@@ -14,3 +16,11 @@ print(json.dumps({"wall": wall, "peak_kib": peak, "rc": proc.returncode,
                   "out": proc.stdout, "err": proc.stderr[-2000:]}))
 """
 
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for measured commands: Python may cache paramcount's bytecode, as an
+    installed package has it compiled (PYTHONDONTWRITEBYTECODE, where set, is dropped)."""
+    env = {**os.environ, **extra}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 
-from measure import MEASURE  # bench/ is on sys.path when a script runs
+from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
 
 PY = sys.executable
 
@@ -52,7 +51,7 @@ def measure(cmd: list[str], runs: int) -> dict[str, float | int]:
     results = []
     for _ in range(runs):
         proc = subprocess.run([PY, "-c", MEASURE, *cmd], capture_output=True, text=True,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, check=True)
+                              env=child_env(TF_CPP_MIN_LOG_LEVEL="3"), check=True)
         r = json.loads(proc.stdout)
         if r["rc"] != 0:
             raise SystemExit(f"{cmd[:4]} failed:\n{r['err']}")

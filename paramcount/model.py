@@ -14,13 +14,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Formula, Layer, Weight, make_layer
-from paramcount.layers.base import KERAS, framework_name
+from paramcount.layers.base import KERAS, Attention, framework_name
 from paramcount.shapes import Shape, fmt_shape
+
+if TYPE_CHECKING:
+    from paramcount.flops import Flops
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,16 @@ class Tied:
 
     weight: Weight
     owner: str
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Multiply-accumulates of a node that no registered layer computes: ``fixed`` for one
+    sample whatever the sequence length (a live model's measured pass), ``per_token`` for each
+    position of the sequence (a mixture of experts: the experts one token passes through)."""
+
+    fixed: int = 0
+    per_token: int = 0
 
 
 @dataclass
@@ -53,6 +66,18 @@ class Node:
     remark: str = ""
     #: the base of an automatic name (``dense`` for ``dense_3``); None for a name given
     name_base: str | None = None
+    #: attention this node computes over its projections (scores, mixing) and caches
+    attention: Attention | None = None
+    #: MACs this node computes beyond its layer's and its children's (see :class:`Compute`)
+    compute: Compute | None = None
+
+    def attention_info(self) -> Attention | None:
+        """The node's attention: declared on the node, or by its layer for its input shapes."""
+        if self.attention is not None:
+            return self.attention
+        if self.layer is not None and self.input_shapes:
+            return self.layer.attention(self.input_shapes)
+        return None
 
     def _sum(self, pick: str) -> int:
         own = sum(w.size for w in self.weights if _is(w, pick))
@@ -159,6 +184,9 @@ class Summary:
     fold: bool = True
     #: sentences shown under the totals ("built by transformers on the meta device in 2.1 s")
     notes: list[str] = field(default_factory=list)
+    #: the forward pass that MACs/FLOPs columns describe: ``None`` shows no such columns;
+    #: otherwise (sequence length or None, batch size)
+    compute_for: tuple[int | None, int] | None = None
 
     @property
     def name(self) -> str:
@@ -235,6 +263,26 @@ class Summary:
         _rows(self.root, 1, depth, self.fold if fold is None else fold, 1, out)
         return out
 
+    def flops(self, seq_len: int | None = None, batch: int | None = None) -> Flops:
+        """Forward MACs and FLOPs for ``batch`` samples (default 1, or what ``compute_for``
+        says) with unknown dimensions set to ``seq_len``; see :mod:`paramcount.flops`.
+
+        >>> import paramcount
+        >>> f = paramcount.layer("Conv2D", filters=2, kernel_size=3).count((28, 28, 1)).flops()
+        >>> f.macs, f.flops
+        (13520, 27040)
+        """
+        from paramcount.flops import count_macs
+
+        default_seq, default_batch = self.compute_for or (None, 1)
+        key = (default_seq if seq_len is None else seq_len,
+               default_batch if batch is None else batch)
+        cache = self.__dict__.setdefault("_flops", {})
+        if key not in cache:
+            cache[key] = count_macs(self.root, *key)
+        result: Flops = cache[key]
+        return result
+
     def weights(self) -> list[tuple[str, Weight]]:
         """Every owned weight with its dotted path, parameters and buffers."""
         return list(self.root.all_weights())
@@ -244,6 +292,24 @@ class Summary:
         from paramcount.report.explain import render_explain
 
         return render_explain(self)
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table, which Jupyter shows for a summary in a cell."""
+        from paramcount.report.html import render_html
+
+        return render_html(self)
+
+    def __rich__(self) -> Any:
+        """The summary as a rich table (``rich.print(summary)``); rich calls this, so it is
+        imported only when present."""
+        from paramcount.report.table import rich_summary
+
+        return rich_summary(self)
+
+    def __str__(self) -> str:
+        from paramcount.report.table import render_table
+
+        return render_table(self)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         """The ``paramcount/1`` JSON document (see README, "JSON schema")."""

@@ -80,6 +80,44 @@ class Formula:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """What an attention module computes beyond its projections, for FLOPs and the KV cache.
+
+    Scores and mixing cost ``heads × (head_dim + v_head_dim)`` multiply-accumulates for each
+    (query, key) pair; a KV cache holds ``kv_heads × (head_dim + v_head_dim)`` elements per
+    token (``cache_dims`` when a model caches something else, such as a latent). ``hidden`` is
+    the model width the module reads (the ``h`` of activation-memory formulas); ``window`` a
+    sliding window, if any; ``cross`` marks attention over another sequence (an encoder's).
+    """
+
+    heads: int
+    head_dim: int
+    kv_heads: int | None = None
+    v_head_dim: int | None = None
+    hidden: int | None = None
+    window: int | None = None
+    cross: bool = False
+    cache_dims: int | None = None
+
+    @property
+    def value_dim(self) -> int:
+        return self.head_dim if self.v_head_dim is None else self.v_head_dim
+
+    @property
+    def pair_macs(self) -> int:
+        """MACs per (query, key) pair: QKᵀ then the weighted sum of values, all heads."""
+        return self.heads * (self.head_dim + self.value_dim)
+
+    @property
+    def kv_per_token(self) -> int:
+        """Elements a KV cache keeps for each token of this module."""
+        if self.cache_dims is not None:
+            return self.cache_dims
+        kv = self.heads if self.kv_heads is None else self.kv_heads
+        return kv * (self.head_dim + self.value_dim)
+
+
+@dataclass(frozen=True)
 class Built:
     """What a layer makes of its inputs: weights, output shape, closed form and notes."""
 
@@ -247,6 +285,25 @@ class Layer:
     def notes(self, x: Shape) -> list[str]:
         return []
 
+    def macs(self, x: Shape) -> int | None:
+        """Forward multiply-accumulates for one sample of shape ``x`` (every dim known).
+
+        The convention, torch.utils.flop_counter's: matrix products and convolutions only
+        (a bias add, an activation, a norm, a softmax or a pooling is not counted), so a layer
+        with none of them returns 0. ``None`` means the layer type has no formula: it is then
+        reported as unknown, never counted as 0.
+        """
+        return None
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int | None:
+        """MACs for these input shapes; layers of several inputs override it."""
+        return self.macs(inputs[0]) if len(inputs) == 1 else None
+
+    def attention(self, inputs: Sequence[Shape]) -> Attention | None:
+        """The :class:`Attention` this layer computes, for attention layers
+        (for its score FLOPs and its KV cache); None for every other layer."""
+        return None
+
     # -- the protocol the model uses ---------------------------------------------------------
     @property
     def torch(self) -> bool:
@@ -384,6 +441,7 @@ __all__ = [
     "KERAS",
     "PYTORCH",
     "Args",
+    "Attention",
     "Built",
     "Dim",
     "Formula",

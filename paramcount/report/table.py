@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from paramcount.model import Summary
 from paramcount.report.columns import Column, cells, totals_lines
 
 
 def render_table(summary: Summary, depth: int | None = None, rich: bool = False,
                  width: int = 100) -> str:
-    rows = [cells(r) for r in summary.rows(depth)]
     if rich:
-        return _rich(summary, rows, width)
-    return _plain(summary, rows)
+        return _rich(summary, depth, width)
+    return _plain(summary, [cells(r) for r in summary.rows(depth)])
 
 
 def _plain(summary: Summary, rows: list[dict[Column, str]]) -> str:
@@ -30,20 +31,26 @@ def _plain(summary: Summary, rows: list[dict[Column, str]]) -> str:
     return "\n".join(out)
 
 
-def _rich(summary: Summary, rows: list[dict[Column, str]], width: int) -> str:
-    from rich.console import Console
+def rich_summary(summary: Summary, depth: int | None = None) -> Any:
+    """The summary as a rich renderable: the table, then the totals (``Summary.__rich__``)."""
+    from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f'Model: "{summary.name}"', title_justify="left")
     table.add_column(Column.LAYER.value, overflow="fold")
     table.add_column(Column.OUTPUT.value)
     table.add_column(Column.PARAMS.value, justify="right")
-    for r in rows:
+    for r in (cells(row) for row in summary.rows(depth)):
         table.add_row(escape(r[Column.LAYER]), r[Column.OUTPUT], r[Column.PARAMS])
+    return Group(table, *(Text(f" {line}") for line in totals_lines(summary)))
+
+
+def _rich(summary: Summary, depth: int | None, width: int) -> str:
+    from rich.console import Console
+
     console = Console(width=width, record=True, force_terminal=True)
     with console.capture() as capture:
-        console.print(table)
-        for text in totals_lines(summary):
-            console.print(f" {escape(text)}", highlight=False)
+        console.print(rich_summary(summary, depth))
     return capture.get().rstrip("\n")

@@ -6,6 +6,8 @@
     paramcount layers                             the layer types paramcount knows
     paramcount transformer --layers N --d-model D --heads H --vocab V [opts]
                                                   a decoder-only transformer from its shape
+    paramcount memory SOURCE [options]            memory to serve or train a model
+    paramcount diff A B [options]                 compare two models row by row
 
 Bad input prints one line, ``paramcount: error: ...``, and exits with status 2.
 """
@@ -30,11 +32,15 @@ from paramcount.report import render
 from paramcount.sources import summarize
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
+#: commands with a module of their own in this package, imported when used
+MODULE_COMMANDS = ("memory", "diff")
 _INT_LIST = re.compile(r"^-?\d+(,-?\d+)+$")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors raise instead of exiting, so they print as one line."""
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors raise instead of exiting, so they print as one line.
+
+    Every command's parser is one of these (the ``memory`` and ``diff`` modules' too)."""
 
     def error(self, message: str) -> Any:
         raise SpecError(message)
@@ -53,7 +59,7 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
 
 def _summary_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="paramcount", description="Count a model's parameters, exactly.",
+    p = Parser(prog="paramcount", description="Count a model's parameters, exactly.",
                 epilog="commands: layer, zoo, layers, transformer "
                        "(see `paramcount COMMAND --help`)")
     p.add_argument("file", help="a model file (.yaml, .yml, .json) or a folder")
@@ -68,7 +74,7 @@ def _summary_parser() -> argparse.ArgumentParser:
 
 
 def _layer_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="paramcount layer", description="Count one layer's parameters.")
+    p = Parser(prog="paramcount layer", description="Count one layer's parameters.")
     p.add_argument("type", help="a Keras or PyTorch layer name: Dense, Conv2D, Linear, ...")
     p.add_argument("args", nargs="*", metavar="ARG=VALUE",
                    help="layer arguments (units=2 kernel_size=3,3) or positional values")
@@ -79,7 +85,7 @@ def _layer_parser() -> argparse.ArgumentParser:
 
 
 def _zoo_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="paramcount zoo", description="Built-in architectures.")
+    p = Parser(prog="paramcount zoo", description="Built-in architectures.")
     p.add_argument("name", nargs="?", help="an entry of `paramcount zoo`")
     p.add_argument("--no-top", action="store_true", help="without the classifier head")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -89,11 +95,11 @@ def _zoo_parser() -> argparse.ArgumentParser:
 
 
 def _layers_parser() -> argparse.ArgumentParser:
-    return _Parser(prog="paramcount layers", description="List the known layer types.")
+    return Parser(prog="paramcount layers", description="List the known layer types.")
 
 
 def _transformer_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="paramcount transformer",
+    p = Parser(prog="paramcount transformer",
                 description="A decoder-only transformer from its shape: GPT-2's layout, or "
                             "Llama's with --gated, --norm rmsnorm or --kv-heads, or Mixtral's "
                             "with --experts; counted as transformers builds it.")
@@ -207,6 +213,12 @@ def run(args: list[str]) -> str:
                "layers": _layers_parser, "transformer": _transformer_parser}
     if not args:
         return parsers["summary"]().format_help()
+    if args[0] in MODULE_COMMANDS:
+        import importlib
+
+        command_module = importlib.import_module(f"paramcount.cli.{args[0]}")
+        text: str = command_module.run(args[1:])
+        return text
     command = args[0] if args[0] in COMMANDS else "summary"
     rest = args[1:] if command != "summary" else args
     ns = parsers[command]().parse_args(rest)

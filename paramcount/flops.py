@@ -1,0 +1,166 @@
+"""Forward compute: multiply-accumulates per node, from each layer's formula and input shapes.
+
+What is counted follows ``torch.utils.flop_counter.FlopCounterMode``, so the two can be compared
+exactly: matrix products (a dense layer, a projection, attention's QKᵀ and its weighted sum of
+values, taken over every query-key pair, with no discount for a causal mask or a sliding window)
+and convolutions. A bias add, an activation, a normalization, a softmax, a pooling, an
+embedding lookup and an elementwise merge cost nothing here. One multiply-accumulate (MAC) is
+two floating-point operations (FLOPs).
+
+A layer type without a MAC formula is reported as unknown, by type, and the total is then a
+lower bound; so is a layer whose input shape is not known (a sequence of unknown length:
+``seq_len`` fills every unknown dimension).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from paramcount.errors import SpecError
+from paramcount.shapes import Shape
+
+if TYPE_CHECKING:
+    from paramcount.model import Node
+
+CONVENTION = ("1 MAC = 2 FLOPs; matrix products and convolutions are counted (attention "
+              "scores over every query-key pair), bias adds, activations, norms, softmax and "
+              "pooling are not (torch.utils.flop_counter's convention)")
+
+
+@dataclass
+class Flops:
+    """Forward MACs of a model for ``batch`` samples of sequence length ``seq_len``.
+
+    ``per_node`` holds each node's MACs (its own, times its calls, plus its children's) for
+    one sample, or None where some part of it is not known.
+    """
+
+    seq_len: int | None
+    batch: int
+    macs: int = 0
+    per_node: dict[int, int | None] = field(default_factory=dict)
+    #: layer types without a MAC formula, and how often each occurs
+    unknown: dict[str, int] = field(default_factory=dict)
+    #: layer types whose input shape is not fully known, and how often each occurs
+    unsized: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def complete(self) -> bool:
+        """True when every layer's MACs are known: the totals are then exact, not bounds."""
+        return not self.unknown and not self.unsized
+
+    @property
+    def tokens(self) -> int | None:
+        """Positions in one forward pass (batch × sequence length), when the length is known."""
+        return None if self.seq_len is None else self.batch * self.seq_len
+
+    def node_macs(self, node: Node) -> int | None:
+        """MACs of ``node`` (and below) for the whole batch, or None where not all known."""
+        m = self.per_node.get(id(node))
+        return None if m is None else m * self.batch
+
+
+def check_positive(value: int | None, what: str) -> None:
+    """Batches, sequence lengths and GPU counts are positive integers; say so in one line."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise SpecError(f"{what} must be a positive integer, got {value!r}")
+
+
+def count_macs(root: Node, seq_len: int | None = None, batch: int = 1) -> Flops:
+    """Walk the tree once and add up every node's MACs.
+
+    >>> import paramcount
+    >>> paramcount.layer("Dense", units=2).count((4,)).flops(batch=3).macs
+    24
+    """
+    check_positive(seq_len, "the sequence length")
+    check_positive(batch, "the batch size")
+    result = Flops(seq_len, batch)
+    per_sample = _visit(root, result)
+    result.macs = batch * (per_sample if per_sample is not None else _known(root, result))
+    return result
+
+
+def _visit(node: Node, out: Flops) -> int | None:
+    key = id(node)
+    if key in out.per_node:  # a block's copies share their submodules: count them once each
+        return out.per_node[key]
+    own = _own(node, out)
+    total: int | None = None if own is None else own * node.calls
+    for child in node.children:
+        m = _visit(child, out)
+        total = None if total is None or m is None else total + m
+    out.per_node[key] = total
+    return total
+
+
+def _known(root: Node, out: Flops) -> int:
+    """The MACs that are known, when some are not: a lower bound."""
+    def known(node: Node) -> int:
+        m = out.per_node.get(id(node))
+        if m is not None:
+            return m
+        own = _own_quiet(node, out.seq_len)
+        return (own or 0) * node.calls + sum(known(c) for c in node.children)
+    return known(root)
+
+
+def _own(node: Node, out: Flops) -> int | None:
+    """The node's own MACs; an unknown part is tallied by the node's type."""
+    own, why = _own_why(node, out.seq_len)
+    if why is not None:
+        tally = out.unknown if why == "unknown" else out.unsized
+        tally[node.type] = tally.get(node.type, 0) + 1
+    return own
+
+
+def _own_quiet(node: Node, seq_len: int | None) -> int | None:
+    return _own_why(node, seq_len)[0]
+
+
+def _own_why(node: Node, seq_len: int | None) -> tuple[int | None, str | None]:
+    if node.unknown:
+        return None, "unknown"
+    own = 0
+    if node.layer is not None:
+        shapes = _filled(node.input_shapes, seq_len)
+        if shapes is None:
+            return None, "unsized"
+        m = node.layer.macs_of(shapes)
+        if m is None:
+            return None, "unknown"
+        own = m
+    elif node.weights and not node.children and node.compute is None and node.attention is None:
+        return None, "unknown"  # weights with no layer behind them: a checkpoint's tensors
+    per_token = node.attention is not None or (node.compute is not None
+                                                and node.compute.per_token > 0)
+    if per_token and seq_len is None:
+        return None, "unsized"
+    if node.attention is not None:
+        assert seq_len is not None
+        own += seq_len * seq_len * node.attention.pair_macs
+    if node.compute is not None:
+        own += node.compute.fixed + node.compute.per_token * (seq_len or 0)
+    return own, None
+
+
+def _filled(shapes: Sequence[Shape], seq_len: int | None) -> list[tuple[int, ...]] | None:
+    """The input shapes with every unknown dimension set to ``seq_len``; None if that is
+    not enough (no shapes recorded, or an unknown dimension and no length)."""
+    if not shapes:
+        return None
+    out = []
+    for shape in shapes:
+        if any(d is None for d in shape):
+            if seq_len is None:
+                return None
+            shape = tuple(seq_len if d is None else d for d in shape)
+        out.append(tuple(int(d) for d in shape if d is not None))
+    return out

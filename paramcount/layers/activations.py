@@ -5,6 +5,9 @@ Keras's ``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax``, ``Dropout``, ``AlphaDropo
 ``Identity`` share their names with PyTorch modules: one class serves both, reading either
 framework's arguments. PyTorch's other activation modules (``GELU``, ``SiLU``, ``ReLU6`` ...) are
 registered as PyTorch names, so naming one selects PyTorch conventions.
+
+All of them cost 0 MACs: element-wise functions (a softmax too), masks and pass-throughs, no
+matrix product (torch.utils.flop_counter counts none).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ class Activation(Layer):
         if name is not None and not isinstance(name, str):
             raise a.invalid(("activation",), name, "the name of an activation")
 
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
+
 
 def _at_least_zero(a: Args, *names: str, default: float | None) -> None:
     value = a.get(*names, default=default)
@@ -48,6 +54,9 @@ class ReLU(Layer):
         _at_least_zero(a, "threshold", default=0.0)
         a.bool("inplace", default=False)
 
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
+
 
 @register("LeakyReLU")
 class LeakyReLU(Layer):
@@ -62,6 +71,9 @@ class LeakyReLU(Layer):
             _at_least_zero(a, "negative_slope", "alpha", default=0.3)
         a.bool("inplace", default=False)
 
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
+
 
 @register("ELU")
 class ELU(Layer):
@@ -72,6 +84,9 @@ class ELU(Layer):
     def configure(self, a: Args) -> None:
         a.float("alpha", default=1.0)
         a.bool("inplace", default=False)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
 
 
 @register("Softmax")
@@ -84,6 +99,9 @@ class Softmax(Layer):
         axis = a.get("axis", "dim", default=None)
         if not isinstance(axis, list | tuple):
             a.int("axis", "dim", default=None)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
 
 
 class TorchActivation(Layer):
@@ -101,6 +119,9 @@ class TorchActivation(Layer):
                 a.int(name, default=None)
             else:  # a number whose value does not matter here, checked for its type only
                 a.float(name, default=0.0)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
 
 
 # PyTorch's other activation modules and the arguments each takes (none changes a shape).
@@ -136,6 +157,9 @@ class Dropout(Layer):
     def configure(self, a: Args) -> None:
         _probability(a, "rate", "p", default=0.5 if self.torch else None)
 
+    def macs(self, x: Shape) -> int:
+        return 0  # passes the input through, or scales it
+
 
 @register("AlphaDropout", torch=("FeatureAlphaDropout",))
 class AlphaDropout(Dropout):
@@ -156,6 +180,9 @@ class GaussianNoise(Layer):
     def configure(self, a: Args) -> None:
         _probability(a, "stddev")
 
+    def macs(self, x: Shape) -> int:
+        return 0  # passes the input through, or scales it
+
 
 class SpatialDropout(Spatial):
     """Drops whole channels: Keras ``SpatialDropout2D(rate)``, PyTorch ``nn.Dropout2d(p)``."""
@@ -171,6 +198,9 @@ class SpatialDropout(Spatial):
         if not self.torch:  # PyTorch accepts (and warns about) other ranks
             self.split(x)
         return x
+
+    def macs(self, x: Shape) -> int:
+        return 0  # passes the input through, or scales it
 
 
 @register("SpatialDropout1D", torch=("Dropout1d",))
@@ -196,6 +226,9 @@ class ActivityRegularization(Layer):
         a.float("l1", default=0.0)
         a.float("l2", default=0.0)
 
+    def macs(self, x: Shape) -> int:
+        return 0  # passes the input through, or scales it
+
 
 @register("Masking")
 class Masking(Layer):
@@ -206,6 +239,9 @@ class Masking(Layer):
     def configure(self, a: Args) -> None:
         a.float("mask_value", default=0.0)
 
+    def macs(self, x: Shape) -> int:
+        return 0  # passes the input through, or scales it
+
 
 @register("Identity")
 class Identity(Layer):
@@ -214,3 +250,6 @@ class Identity(Layer):
     def configure(self, a: Args) -> None:
         if self.torch:
             a.given(*a.config)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # passes the input through, or scales it

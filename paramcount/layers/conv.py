@@ -5,6 +5,13 @@ One class per rank and kind serves both frameworks. Keras keeps the kernel as
 ``(out_channels, in_channels/groups, *kernel_size)`` and the channels first, ``(C, H, W)``. The
 counts agree; the weight shapes, the input layout and the padding arithmetic follow the framework
 (a padding word is Keras's, integers are PyTorch's).
+
+MACs follow torch.utils.flop_counter's ``conv_flop_count``, the bias not counted: a convolution
+costs ``output positions × kernel × in/groups × out``, a transposed one ``input positions ×
+kernel × in × out/groups`` (each input position is spread over the kernel); a depthwise
+convolution is one with ``groups = in``, a separable one a depthwise then a 1×1 convolution.
+Strides, padding and dilation enter through the output size only. Keras's LoRA merges its
+factors into the kernel once per call, whatever the batch: that is left out, as for Dense.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from typing import Any, ClassVar
 
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.base import Args, Formula, Weight, register
-from paramcount.layers.spatial import KERNEL_SYMBOLS, Spatial
+from paramcount.layers.spatial import KERNEL_SYMBOLS, Spatial, elements
 from paramcount.shapes import Dim, Shape, conv_output_length, deconv_output_length, fmt_shape
 
 _TORCH_ARGS = frozenset({"in_channels", "out_channels", "stride", "dilation", "bias",
@@ -113,6 +120,10 @@ class Window(Spatial):
         except ShapeError as err:
             raise ShapeError(f"{self.label}: {err}") from None
 
+    def window_macs(self, positions: Shape, per_tap: int) -> int:
+        """MACs of the kernel laid on ``positions`` with ``per_tap`` products at each tap."""
+        return elements(self, positions) * elements(self, self.kernel) * per_tap
+
     def bias(self, n: int) -> list[Weight]:
         return [Weight("bias", (n,))] if self.use_bias else []
 
@@ -192,6 +203,16 @@ class Conv(Grouped):
             self._check_wrap(x)
         return self.join(self.filters, out)
 
+    def macs(self, x: Shape) -> int:
+        """Output positions × kernel × in/groups × filters (26·26 · 3·3 · 1 · 2 here).
+
+        >>> Conv2D({"filters": 2, "kernel_size": 3}).macs((28, 28, 1))
+        12168
+        """
+        _, c = self.checked_split(x)
+        _, out = self.split(self.output_shape(x))
+        return self.window_macs(out, c // self.groups * self.filters)
+
     def _check_wrap(self, x: Shape) -> None:
         # reflect mirrors without the edge (padding < length); circular wraps at most once
         spatial, _ = self.checked_split(x)
@@ -259,6 +280,16 @@ class ConvTranspose(Grouped):
                              f"would be empty with padding={self.padding}")
         return self.join(self.filters, out)
 
+    def macs(self, x: Shape) -> int:
+        """Input positions × kernel × in × filters/groups (7·7 · 3·3 · 8 · 4 here).
+
+        >>> Conv2DTranspose({"filters": 4, "kernel_size": 3, "strides": 2}).macs((7, 7, 8))
+        14112
+        """
+        spatial, c = self.checked_split(x)
+        self.output_shape(x)
+        return self.window_macs(spatial, c * (self.filters // self.groups))
+
     def formula(self, x: Shape) -> Formula:
         _, c = self.checked_split(x)
         ks, kn = self.kernel_terms()
@@ -289,6 +320,10 @@ class DepthwiseConv(Window):
     def output_shape(self, x: Shape) -> Shape:
         _, c = self.checked_split(x)
         return self.join(c * self.depth_multiplier, self.conv_lengths(x))
+
+    def macs(self, x: Shape) -> int:
+        _, c = self.checked_split(x)
+        return self.window_macs(self.conv_lengths(x), c * self.depth_multiplier)
 
     def formula(self, x: Shape) -> Formula:
         _, c = self.checked_split(x)
@@ -324,6 +359,12 @@ class SeparableConv(Window):
 
     def output_shape(self, x: Shape) -> Shape:
         return self.join(self.filters, self.conv_lengths(x))
+
+    def macs(self, x: Shape) -> int:
+        """The depthwise kernel, then ``in·depth_multiplier × filters`` at each position."""
+        _, c = self.checked_split(x)
+        out, cm = self.conv_lengths(x), c * self.depth_multiplier
+        return self.window_macs(out, cm) + elements(self, out) * cm * self.filters
 
     def formula(self, x: Shape) -> Formula:
         _, c = self.checked_split(x)

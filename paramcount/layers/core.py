@@ -1,4 +1,9 @@
-"""Core layers: Dense/Linear, EinsumDense, Embedding, PReLU."""
+"""Core layers: Dense/Linear, EinsumDense, Embedding, PReLU.
+
+MACs: Dense and EinsumDense are matrix products and count as torch.utils.flop_counter counts
+them (the bias add is not counted); Embedding and PositionEmbedding are table lookups and PReLU
+is element-wise, so they cost 0.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from dataclasses import dataclass
 
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.base import Args, Formula, Layer, Weight, register
+from paramcount.layers.spatial import elements
 from paramcount.shapes import Dim, Shape, fmt_shape
 
 
@@ -43,6 +49,16 @@ class Dense(Layer):
 
     def output_shape(self, x: Shape) -> Shape:
         return (*x[:-1], self.units)
+
+    def macs(self, x: Shape) -> int:
+        """``in × units`` for each position; Keras's LoRA adds its factors' product to the
+        kernel once per call (``in × rank × units``, whatever the batch), which is left out.
+
+        >>> Dense({"units": 2}).macs((4,)), Dense({"units": 2}).macs((3, 4))
+        (8, 24)
+        """
+        n_in = self.last_dim(x, expect=self.in_features)
+        return elements(self, x[:-1]) * n_in * self.units
 
     def formula(self, x: Shape) -> Formula | None:
         n_in = self.last_dim(x)
@@ -188,6 +204,24 @@ class EinsumDense(Layer):
     def output_shape(self, x: Shape) -> Shape:
         return self._shapes(x)[2]
 
+    def macs(self, x: Shape) -> int:
+        """The product of the sizes of every kernel and output axis, and of the ``...`` axes:
+        each output element sums over the kernel axes it lacks. Input axes that neither has are
+        summed beforehand, as torch.einsum does, for nothing.
+
+        >>> EinsumDense({"equation": "abc,cde->abde", "output_shape": (None, 4, 8)}).macs((10, 16))
+        5120
+        """
+        kernel, _, _ = self._shapes(x)
+        spec, full, n = self.spec, (1, *x), len(self.spec.inputs)  # one sample: batch axis 1
+        cut = len(full) - n if spec.left_elided else n
+        head, tail = full[:cut], full[cut:]
+        lettered, elided = (tail, head) if spec.left_elided else (head, tail)
+        size = dict(zip(spec.inputs, lettered, strict=True)) | dict(
+            zip(spec.kernel, kernel, strict=True))
+        letters = set(spec.outputs) | set(spec.kernel)
+        return elements(self, [size[d] for d in letters]) * elements(self, elided)
+
     def formula(self, x: Shape) -> Formula:
         kernel, bias, _ = self._shapes(x)
         sym = "·".join(f"{d}" for d in self.spec.kernel)
@@ -233,6 +267,9 @@ class Embedding(Layer):
     def output_shape(self, x: Shape) -> Shape:
         return (*x, self.dim)
 
+    def macs(self, x: Shape) -> int:
+        return 0  # a lookup, no product
+
     def formula(self, x: Shape) -> Formula:
         names = "num_embeddings × embedding_dim" if self.torch else "input_dim × output_dim"
         return Formula(names, f"{self.vocab} × {self.dim}")
@@ -257,6 +294,9 @@ class PositionEmbedding(Layer):
             raise ShapeError(f"PositionEmbedding holds {self.sequence_length} positions, "
                              f"got a sequence of {x[0]}")
         return [Weight("embeddings", (self.sequence_length, self.last_dim(x)))]
+
+    def macs(self, x: Shape) -> int:
+        return 0  # a lookup, no product
 
     def formula(self, x: Shape) -> Formula:
         return Formula("sequence_length × features", f"{self.sequence_length} × {x[-1]}")
@@ -290,6 +330,9 @@ class PReLU(Layer):
                 self._channels(x)
             return [Weight("weight", (self.num_parameters,))]
         return [Weight("alpha", self._alpha_shape(x))]
+
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
 
     def _channels(self, x: Shape) -> None:
         if not x or x[0] != self.num_parameters:

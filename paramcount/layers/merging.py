@@ -3,6 +3,10 @@
 They take several inputs and own no weights; only their output shapes need care. Axes count the
 batch as axis 0, as Keras does, although shapes here leave the batch out. PyTorch has no merge
 modules (``torch.add`` and ``torch.cat`` are functions), so these are Keras names only.
+
+MACs: ``Dot`` is a batched matrix product (each output element a dot product over the contracted
+axis), counted as torch.utils.flop_counter counts ``bmm``. The element-wise merges and
+``Concatenate`` cost 0: no product.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import ClassVar
 
 from paramcount.errors import ShapeError
 from paramcount.layers.base import Args, Built, Layer, register
+from paramcount.layers.spatial import elements
 from paramcount.shapes import Dim, Shape, fmt_shape
 
 
@@ -41,6 +46,9 @@ class Merge(Layer):
         for x in inputs[1:]:
             out = self._broadcast(out, x)
         return Built((), out)
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        return 0  # element-wise, or (Concatenate) a copy
 
     def _broadcast(self, a: Shape, b: Shape) -> Shape:
         long, short = (a, b) if len(a) >= len(b) else (b, a)
@@ -147,10 +155,25 @@ class Dot(Merge):
     def build(self, inputs: Sequence[Shape]) -> Built:
         self.check_inputs(inputs)
         x, y = inputs
-        i, j = (_axis_index(self, ax, len(s) + 1, inputs) for ax, s in zip(self.axes, inputs,
-                                                                          strict=True))
+        i, j = self._contracted(inputs)
         if x[i] != y[j]:
             raise ShapeError(f"{self.label} needs equal sizes along axes {self.axes}; got "
                              f"{x[i]} and {y[j]} in {fmt_shape(x)} and {fmt_shape(y)}")
         out = (*x[:i], *x[i + 1:], *y[:j], *y[j + 1:])
         return Built((), out or (1,))
+
+    def _contracted(self, inputs: Sequence[Shape]) -> tuple[int, int]:
+        """The batch-less index of the contracted axis in each input."""
+        i, j = (_axis_index(self, ax, len(s) + 1, inputs)
+                for ax, s in zip(self.axes, inputs, strict=True))
+        return i, j
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        """Output elements × the contracted length (Keras computes it with a matmul).
+
+        >>> Dot({"axes": (2, 1)}).macs_of([(3, 4), (4, 5)])
+        60
+        """
+        out = self.build(inputs).output_shape
+        i, _ = self._contracted(inputs)
+        return elements(self, out) * elements(self, inputs[0][i:i + 1])

@@ -5,6 +5,9 @@ axis) and keeps channels last; PyTorch keeps channels first (axis 0 of the batch
 names the normalized trailing dimensions (``normalized_shape``). Keras calls the affine weights
 ``gamma``/``beta`` and counts BatchNorm's moving statistics as non-trainable parameters; PyTorch
 calls them ``weight``/``bias`` and keeps the running statistics as buffers.
+
+Every normalization costs 0 MACs: means, variances and the affine scale and shift are
+element-wise and reductions, no matrix product (torch.utils.flop_counter counts none).
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ def _shape_arg(a: Args, layer: str, name: str) -> tuple[int, ...] | None:
 
 class _Norm(Layer):
     """Shared axis arithmetic of the normalization layers."""
+
+    def macs(self, x: Shape) -> int:
+        return 0  # no product: see the module docstring
 
     def keras_axis(self, x: Shape, axis: int) -> int:
         """The batch-less index of Keras's batch-inclusive ``axis``."""

@@ -4,6 +4,9 @@ One class per rank and mode serves both frameworks: ``MaxPooling2D(pool_size, st
 padding="valid"|"same")`` as Keras has it and ``MaxPool2d(kernel_size, stride, padding=int,
 dilation, ceil_mode)`` as PyTorch has it. A string padding follows Keras's arithmetic, an integer
 padding PyTorch's. With framework "pytorch" the input is channels-first, ``(C, H, W)``.
+
+Every pooling layer costs 0 MACs: a maximum or a mean is no matrix product, and
+torch.utils.flop_counter counts none.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ class Pooling(Spatial):
             self._check_avg3d(spatial)
         return self.join(channels, tuple(self._length(d, i) for i, d in enumerate(spatial)))
 
+    def macs(self, x: Shape) -> int:
+        return 0  # no product: see the module docstring
+
     def _length(self, length: Dim, i: int) -> Dim:
         if isinstance(self.padding, str):
             return conv_output_length(length, self.pool[i], self.strides[i], self.padding)
@@ -114,6 +120,9 @@ class GlobalPooling(Spatial):
     def output_shape(self, x: Shape) -> Shape:
         channels, _ = self.split(x)
         return self.join(channels, (1,) * self.dims) if self.keepdims else (channels,)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # no product: see the module docstring
 
 
 @register("GlobalMaxPooling1D", "GlobalMaxPool1D")
@@ -175,6 +184,9 @@ class AdaptivePooling(Spatial):
         channels, spatial = self.split(x)
         size = tuple(s if o is None else o for o, s in zip(self.output_size, spatial, strict=True))
         return self.join(channels, size)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # no product: see the module docstring
 
 
 @register("AdaptiveMaxPooling1D", torch=("AdaptiveMaxPool1d",))

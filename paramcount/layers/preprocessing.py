@@ -8,6 +8,10 @@ learns with ``adapt()`` (``mean``, ``variance`` and a scalar ``count``) as non-t
 unless ``mean`` and ``variance`` are given as constants; LayerScale learns one scale per channel.
 The random augmentation layers keep a seed generator's state, which Keras does not count as a
 weight, and neither do we.
+
+MACs: only tf.keras's ``tf.linalg.matmul`` (a TFOpLambda) is a matrix product. Every other layer
+here costs 0: rescaling, normalizing, scaling and residual sums are element-wise, and resizing,
+cropping and augmenting images move or blend pixels (torch.utils.flop_counter counts none of it).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.base import Args, Built, Formula, Layer, Weight, register
 from paramcount.layers.merging import Merge
-from paramcount.layers.spatial import DATA_FORMATS
+from paramcount.layers.spatial import DATA_FORMATS, elements
 from paramcount.shapes import Dim, Shape, broadcast, fmt_shape
 
 # -- value transforms --------------------------------------------------------------------------
@@ -32,6 +36,9 @@ class Rescaling(Layer):
     def configure(self, a: Args) -> None:
         a.get("scale")
         a.get("offset", default=0.0)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
 
 
 @register("Normalization")
@@ -81,6 +88,9 @@ class Normalization(Layer):
         dims = "·".join(map(str, self.kept(x))) or "1"
         return Formula("2 × kept-axes elements + 1 (count)", f"2 × {dims} + 1")
 
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
+
 
 def _data_format(a: Args) -> bool:
     """True for channels_first."""
@@ -106,6 +116,9 @@ class _Sized(Layer):
         if self.channels_first:
             return (x[0], self.height, self.width)
         return (self.height, self.width, x[2])
+
+    def macs(self, x: Shape) -> int:
+        return 0  # resizes, crops or transforms images: no product
 
 
 @register("Resizing")
@@ -134,6 +147,9 @@ class _SameShape(Layer):
     def configure(self, a: Args) -> None:
         for key in self.config:
             a.get(key)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # resizes, crops or transforms images: no product
 
 
 # Image augmentation layers of keras.layers: zero weights, output shaped as the input.
@@ -178,6 +194,9 @@ class LayerScale(Layer):
     def formula(self, x: Shape) -> Formula:
         return Formula("projection_dim", str(self.dim))
 
+    def macs(self, x: Shape) -> int:
+        return 0  # element-wise
+
 
 @register("StochasticDepth")
 class StochasticDepth(Layer):
@@ -188,6 +207,9 @@ class StochasticDepth(Layer):
 
     def configure(self, a: Args) -> None:
         a.float("drop_path_rate", "rate", default=0.0)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # passes the input through, or drops it
 
 
 @register("CustomScaleLayer")
@@ -203,6 +225,9 @@ class CustomScaleLayer(Layer):
         if len(inputs) != 2:
             raise ShapeError(f"{self.label} takes two inputs, got {len(inputs)}")
         return Built((), Merge({}, label=self.label).build(inputs).output_shape)
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        return 0  # element-wise
 
 
 # -- tf.keras's TensorFlow operations ----------------------------------------------------------
@@ -262,6 +287,18 @@ class TFOpLambda(Layer):
         raise ShapeError(f"the output shape of tf.{f} (TFOpLambda) cannot be told from the "
                          "model file")
 
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        """A matrix product for ``linalg.matmul``; 0 for every other function whose shape is
+        known (element-wise, reductions, reshapes).
+
+        >>> TFOpLambda({"function": "linalg.matmul"}).macs_of([(3, 4), (4, 5)])
+        60
+        """
+        out = self.shape_of(inputs)
+        if self.function == "linalg.matmul":
+            return elements(self, out) * elements(self, inputs[0][-1:])
+        return 0
+
 
 @register("SlicingOpLambda")
 class SlicingOpLambda(TFOpLambda):
@@ -271,6 +308,9 @@ class SlicingOpLambda(TFOpLambda):
     def shape_of(self, inputs: Sequence[Shape]) -> Shape:
         raise ShapeError(f"the output shape of a slice ({self.function}) cannot be told from "
                          "the model file")
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        return 0  # a slice copies values
 
 
 def _axis(axis: Any, rank: int) -> int:

@@ -4,6 +4,9 @@ ZeroPadding, UpSampling; PyTorch's Unflatten, Upsample and padding modules.
 Keras's ``Flatten`` shares its name with PyTorch's: one class serves both, reading either
 framework's arguments. PyTorch's resizing and padding modules are registered as PyTorch names and
 take channels-first inputs. ``Lambda`` is deliberately not registered: its shape is unknowable.
+
+All of them cost 0 MACs: they move, copy, pad or (Upsample, UpSampling2D) interpolate values,
+with no matrix product (torch.utils.flop_counter counts none).
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ class Flatten(Layer):
                              f"end_dim={self.end} for the input {fmt_shape(x)}")
         return (*x[:start - 1], known(x[start - 1:end]), *x[end:])
 
+    def macs(self, x: Shape) -> int:
+        return 0  # moves or copies values
+
 
 @register("Reshape")
 class Reshape(Layer):
@@ -86,6 +92,9 @@ class Reshape(Layer):
 
     def output_shape(self, x: Shape) -> Shape:
         return _fill(self, self.target, x)
+
+    def macs(self, x: Shape) -> int:
+        return 0  # moves or copies values
 
 
 @register(torch=("Unflatten",))
@@ -99,6 +108,9 @@ class Unflatten(Layer):
     def output_shape(self, x: Shape) -> Shape:
         axis = _batch_axis_index(self, self.dim, x, "dim") - 1
         return (*x[:axis], *_fill(self, self.sizes, x[axis:axis + 1]), *x[axis + 1:])
+
+    def macs(self, x: Shape) -> int:
+        return 0  # moves or copies values
 
 
 @register("Permute")
@@ -115,6 +127,9 @@ class Permute(Layer):
         self.rank(x, len(self.dims))
         return tuple(x[d - 1] for d in self.dims)
 
+    def macs(self, x: Shape) -> int:
+        return 0  # moves or copies values
+
 
 @register("RepeatVector")
 class RepeatVector(Layer):
@@ -128,6 +143,9 @@ class RepeatVector(Layer):
     def output_shape(self, x: Shape) -> Shape:
         self.rank(x, 1)
         return (self.n, x[0])
+
+    def macs(self, x: Shape) -> int:
+        return 0  # moves or copies values
 
 
 # -- cropping, padding and upsampling of spatial axes -------------------------------------------
@@ -170,6 +188,9 @@ class Margins(Spatial):
                                  f"of an axis of length {d} in the input {fmt_shape(x)}")
             out.append(size)
         return self.join(channels, tuple(out))
+
+    def macs(self, x: Shape) -> int:
+        return 0  # crops or pads
 
 
 @register("Cropping1D")
@@ -217,6 +238,9 @@ class UpSampling(Spatial):
         channels, spatial = self.split(x)
         return self.join(channels, tuple(
             None if d is None else d * s for d, s in zip(spatial, self.size, strict=True)))
+
+    def macs(self, x: Shape) -> int:
+        return 0  # copies or interpolates values
 
 
 @register("UpSampling1D")
@@ -283,6 +307,9 @@ class Upsample(Layer):
                              f"for the input {fmt_shape(x)}")
         return (x[0], *out)
 
+    def macs(self, x: Shape) -> int:
+        return 0  # copies or interpolates values
+
 
 @register(torch=("UpsamplingNearest2d",))
 class UpsamplingNearest2d(Upsample):
@@ -327,6 +354,9 @@ class TorchPad(Layer):
             raise ShapeError(f"{self.label}: padding ({before}, {after}) does not fit an "
                              f"axis of length {d} in the input {fmt_shape(x)}")
         return size
+
+    def macs(self, x: Shape) -> int:
+        return 0  # pads
 
 
 _PAD_MODES = {"ZeroPad": "zeros", "ConstantPad": "constant", "ReflectionPad": "reflect",

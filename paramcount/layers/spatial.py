@@ -1,20 +1,37 @@
 """What layers over spatial axes share: where the channel axis is, and the kernel's symbols.
 
 Keras keeps channels last (``data_format="channels_last"``) unless told otherwise; PyTorch keeps
-them first, so with framework "pytorch" channels-first is the default.
+them first, so with framework "pytorch" channels-first is the default. :func:`elements` is the
+product that every MAC formula of a layer over known dimensions starts from.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
+from paramcount.errors import ShapeError
 from paramcount.layers.base import Args, Layer
-from paramcount.shapes import Dim, Shape
+from paramcount.shapes import Dim, Shape, fmt_shape, known
 
 #: a kernel's size in symbols, by number of spatial axes
 KERNEL_SYMBOLS = {1: "k", 2: "k_h·k_w", 3: "k_d·k_h·k_w"}
 
 DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def elements(layer: Layer, dims: Sequence[Dim]) -> int:
+    """The product of ``dims``, all of which a MAC count needs known (``macs`` is called with
+    unknown dimensions already set to the sequence length).
+
+    >>> elements(Layer(), (26, 26))
+    676
+    """
+    n = known(dims)
+    if n is None:
+        raise ShapeError(f"{layer.label} needs every dimension known to count its MACs; got "
+                         f"the dimensions {fmt_shape(dims, batch=False)}")
+    return n
 
 
 class Spatial(Layer):

@@ -270,7 +270,7 @@ class Summary:
         >>> import paramcount
         >>> f = paramcount.layer("Conv2D", filters=2, kernel_size=3).count((28, 28, 1)).flops()
         >>> f.macs, f.flops
-        (13520, 27040)
+        (12168, 24336)
         """
         from paramcount.flops import count_macs
 

@@ -26,6 +26,7 @@ from typing import Any
 from paramcount import __version__
 from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, SpecError
+from paramcount.flops import check_positive
 from paramcount.layers import lookup, registered_names
 from paramcount.model import Summary, layer
 from paramcount.report import render
@@ -56,6 +57,13 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default=None, help="bytes per parameter at this dtype (e.g. bf16)")
     p.add_argument("--framework", choices=("keras", "pytorch", "tensorflow", "torch"),
                    default=None, help="count in this framework's convention")
+    compute = p.add_argument_group("compute (MACs and FLOPs of one forward pass)")
+    compute.add_argument("--flops", action="store_true",
+                         help="add MACs and FLOPs columns (1 MAC = 2 FLOPs)")
+    compute.add_argument("--seq-len", type=int, default=None, metavar="N",
+                         help="sequence length: fills unknown input dimensions (implies --flops)")
+    compute.add_argument("--batch", type=int, default=None, metavar="N",
+                         help="samples in the forward pass (default 1; implies --flops)")
 
 
 def _summary_parser() -> argparse.ArgumentParser:
@@ -228,6 +236,10 @@ def run(args: list[str]) -> str:
 
 
 def _emit(summary: Summary, ns: argparse.Namespace) -> str:
+    if ns.flops or ns.seq_len is not None or ns.batch is not None:
+        check_positive(ns.seq_len, "--seq-len")
+        check_positive(ns.batch, "--batch")
+        summary.compute_for = (ns.seq_len, ns.batch or 1)
     if ns.dtype:
         summary.dtype = dtype_name(ns.dtype)
         summary.dtype_override = True

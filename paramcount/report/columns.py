@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+from paramcount.flops import CONVENTION, Flops
 from paramcount.model import Row, Summary
 from paramcount.shapes import fmt_shape
 
@@ -13,6 +14,18 @@ class Column(str, Enum):
     OUTPUT = "Output Shape"
     PARAMS = "Param #"
     TRAINABLE = "Trainable"
+    MACS = "MACs"
+    FLOPS = "FLOPs"
+
+
+#: the columns right-aligned in every renderer
+NUMERIC = frozenset({Column.PARAMS, Column.MACS, Column.FLOPS})
+
+
+def columns(summary: Summary) -> list[Column]:
+    """The columns shown: MACs and FLOPs once a forward pass is asked for (``compute_for``)."""
+    base = [Column.LAYER, Column.OUTPUT, Column.PARAMS]
+    return [*base, Column.MACS, Column.FLOPS] if summary.compute_for is not None else base
 
 
 def layer_cell(row: Row, indent: str = "  ") -> str:
@@ -40,9 +53,20 @@ def params_cell(row: Row) -> str:
     return f"{row.node.params:,}"
 
 
-def cells(row: Row) -> dict[Column, str]:
-    return {Column.LAYER: layer_cell(row), Column.OUTPUT: shape_cell(row),
-            Column.PARAMS: params_cell(row)}
+def cells(row: Row, flops: Flops | None = None) -> dict[Column, str]:
+    out = {Column.LAYER: layer_cell(row), Column.OUTPUT: shape_cell(row),
+           Column.PARAMS: params_cell(row)}
+    if flops is not None:
+        macs = flops.node_macs(row.node)
+        out[Column.MACS] = "?" if macs is None else f"{macs:,}"
+        out[Column.FLOPS] = "?" if macs is None else f"{2 * macs:,}"
+    return out
+
+
+def all_cells(summary: Summary, depth: int | None = None) -> list[dict[Column, str]]:
+    """Every row's cells, with MACs and FLOPs when the summary asks for them."""
+    flops = summary.flops() if summary.compute_for is not None else None
+    return [cells(row, flops) for row in summary.rows(depth)]
 
 
 def readable_bytes(n: float) -> str:
@@ -81,7 +105,32 @@ def totals_lines(summary: Summary) -> list[str]:
         kinds = ", ".join(f"{t} ×{n}" for t, n in sorted(unknown.items()))
         lines.append(f"Lower bound: {sum(unknown.values())} layer(s) of unknown type not "
                      f"counted: {kinds}")
+    if summary.compute_for is not None:
+        lines += compute_lines(summary)
     lines += list(summary.notes)
     lines.append(f"Convention: {summary.framework}, {summary.dtype} "
                  f"({summary.bytes_per_param:g} bytes per parameter)")
+    return lines
+
+
+def compute_lines(summary: Summary) -> list[str]:
+    """The forward pass's MACs and FLOPs, per token for a sequence, and what was not counted."""
+    f = summary.flops()
+    bound = "" if f.complete else "at least "
+    pass_ = f"batch {f.batch}" + ("" if f.seq_len is None else f", sequence length {f.seq_len}")
+    lines = [f"Forward MACs ({pass_}): {bound}{f.macs:,} = {bound}{f.flops:,} FLOPs"]
+    if f.tokens and f.complete:
+        per_token = f.flops // f.tokens
+        n = summary.figures.get("Non-embedding params", summary.total_params)
+        which = "non-embedding params" if "Non-embedding params" in summary.figures else "params"
+        lines.append(f"Forward FLOPs per token: {per_token:,} (2·N = {2 * n:,}, "
+                     f"N = {which})")
+        lines.append(f"Training FLOPs per token: {3 * per_token:,} (forward and backward, "
+                     f"3 × forward; 6·N = {6 * n:,})")
+    for label, tally in (("no MAC formula", f.unknown),
+                         ("input shape unknown: give --seq-len", f.unsized)):
+        if tally:
+            kinds = ", ".join(f"{t} ×{n}" for t, n in sorted(tally.items()))
+            lines.append(f"MACs not counted ({label}): {kinds}")
+    lines.append(f"FLOPs convention: {CONVENTION}")
     return lines

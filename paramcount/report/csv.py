@@ -15,13 +15,21 @@ HEADER = ["depth", "name", "type", "output_shape", "params", "trainable_params",
 def render_csv(summary: Summary, depth: int | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
+    flops = summary.flops() if summary.compute_for is not None else None
+    writer.writerow(HEADER + (["macs", "flops"] if flops else []))
     for row in summary.rows(depth):
         n = row.node
         shape = fmt_shape(n.output_shape) if n.output_shape is not None else ""
         writer.writerow([row.depth, n.name, n.type, shape, n.params, n.trainable_params,
-                         n.non_trainable_params, n.buffers, n.calls, row.times])
+                         n.non_trainable_params, n.buffers, n.calls, row.times,
+                         *_macs(flops.node_macs(n) if flops else None, flops is not None)])
     writer.writerow([0, summary.name, "Total", "", summary.total_params,
                      summary.trainable_params, summary.non_trainable_params, summary.buffers,
-                     1, 1])
+                     1, 1, *_macs(flops.macs if flops else None, flops is not None)])
     return out.getvalue().rstrip("\n")
+
+
+def _macs(macs: int | None, shown: bool) -> list[int | str]:
+    if not shown:
+        return []
+    return ["", ""] if macs is None else [macs, 2 * macs]

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from paramcount.flops import Flops
 from paramcount.layers import Weight
 from paramcount.model import Node, Row, Summary
 from paramcount.shapes import fmt_shape
@@ -18,20 +19,25 @@ from paramcount.shapes import fmt_shape
 def render_explain(summary: Summary, depth: int | None = None) -> str:
     blocks: list[str] = []
     terms: list[tuple[str, int]] = []
+    flops = summary.flops() if summary.compute_for is not None else None
     for row in summary.rows(depth):
         if row.node.children:
             if row.folded:
                 blocks.append(f"{row.node.name} ({row.node.type}) stands for {row.times} "
                               f"identical blocks; the first is shown:")
             continue
-        blocks.append(explain_node(row))
+        blocks.append(explain_node(row, flops))
         if row.node.params:
             terms.append((row.node.name, row.node.params * row.times))
     blocks.append(_total(summary, terms))
+    if flops is not None:
+        from paramcount.report.columns import compute_lines
+
+        blocks.append("\n".join(compute_lines(summary)))
     return "\n\n".join(blocks)
 
 
-def explain_node(row: Row) -> str:
+def explain_node(row: Row, flops: Flops | None = None) -> str:
     node = row.node
     ins = ", ".join(fmt_shape(s) for s in node.input_shapes) or "?"
     out = fmt_shape(node.output_shape) if node.output_shape is not None else "?"
@@ -52,8 +58,18 @@ def explain_node(row: Row) -> str:
         lines.append(f"  buffers (not parameters) = {node.buffers:,}")
     if node.calls > 1:
         lines.append(f"  called {node.calls} times, its weights counted once")
+    if flops is not None:
+        lines.append(_macs_line(node, flops))
     lines += [f"  note: {n}" for n in node.notes]
     return "\n".join(lines)
+
+
+def _macs_line(node: Node, flops: Flops) -> str:
+    macs = flops.node_macs(node)
+    if macs is None:
+        return "  MACs: not known (no formula for this layer type, or its input shape unknown)"
+    batch = f" for a batch of {flops.batch}" if flops.batch > 1 else ""
+    return f"  MACs = {macs:,}{batch} (FLOPs = 2 × MACs = {2 * macs:,})"
 
 
 def _weight_lines(node: Node) -> list[str]:

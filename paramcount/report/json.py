@@ -9,6 +9,11 @@ A layer: ``name``, ``type``, ``output_shape`` (with ``null`` for the batch), ``p
 ``remark``, ``weights`` (``name``, ``shape``, ``params``, ``trainable``, ``buffer``, and
 ``dtype``/``bytes`` when stored), ``tied``, ``formula`` (``symbolic``, ``numeric``) and
 ``children``. Counts are JSON integers.
+
+With a forward pass asked for (``--flops``, ``--seq-len``, ``--batch``), the top level has
+``compute`` (``seq_len``, ``batch``, ``macs``, ``flops``, ``complete``, ``unknown`` and
+``unsized`` layer types, ``flops_per_token``, ``training_flops_per_token``, ``convention``)
+and each layer ``macs`` (the whole batch; ``null`` where not known).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from paramcount.flops import CONVENTION, Flops
 from paramcount.layers import Weight
 from paramcount.model import Node, Summary
 
@@ -24,7 +30,8 @@ SCHEMA = "paramcount/1"
 
 def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
     counts = totals(summary.root)
-    return {
+    flops = summary.flops() if summary.compute_for is not None else None
+    doc = {
         "schema": SCHEMA,
         "source": summary.source,
         "name": summary.name,
@@ -43,7 +50,21 @@ def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
         "dtypes": {d: {"params": n, "bytes": b} for d, (n, b) in summary.by_dtype().items()},
         "stored_bytes": summary.stored_bytes(),
         **({"meta": summary.meta} if summary.meta else {}),
-        "layers": [_node(c, 1, depth, counts) for c in summary.root.children],
+        **({"compute": compute(summary, flops)} if flops is not None else {}),
+        "layers": [_node(c, 1, depth, counts, flops) for c in summary.root.children],
+    }
+    return doc
+
+
+def compute(summary: Summary, f: Flops) -> dict[str, Any]:
+    """The forward pass's totals: MACs and FLOPs (None per token when the length is unknown)."""
+    per_token = f.flops // f.tokens if f.tokens and f.complete else None
+    return {
+        "seq_len": f.seq_len, "batch": f.batch, "macs": f.macs, "flops": f.flops,
+        "complete": f.complete, "unknown": dict(f.unknown), "unsized": dict(f.unsized),
+        "flops_per_token": per_token,
+        "training_flops_per_token": None if per_token is None else 3 * per_token,
+        "convention": CONVENTION,
     }
 
 
@@ -72,11 +93,11 @@ def totals(root: Node) -> dict[int, Counts]:
     return out
 
 
-def _node(node: Node, level: int, depth: int | None, counts: dict[int, Counts]
-          ) -> dict[str, Any]:
+def _node(node: Node, level: int, depth: int | None, counts: dict[int, Counts],
+          flops: Flops | None) -> dict[str, Any]:
     expand = depth is None or level < depth
     params, trainable, frozen, buffers = counts[id(node)]
-    return {
+    out = {
         "name": node.name,
         "type": node.type,
         "output_shape": None if node.output_shape is None else [None, *node.output_shape],
@@ -92,9 +113,12 @@ def _node(node: Node, level: int, depth: int | None, counts: dict[int, Counts]
                  for t in node.tied],
         "formula": None if node.formula is None else {
             "symbolic": node.formula.symbolic, "numeric": node.formula.numeric},
-        "children": [_node(c, level + 1, depth, counts) for c in node.children]
+        "children": [_node(c, level + 1, depth, counts, flops) for c in node.children]
         if expand else [],
     }
+    if flops is not None:
+        out["macs"] = flops.node_macs(node)
+    return out
 
 
 def _weight(w: Weight) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paramcount.model import Summary
-from paramcount.report.columns import Column, cells, totals_lines
+from paramcount.report.columns import NUMERIC, Column, all_cells, columns, totals_lines
 
 
 def _escape(text: str) -> str:
@@ -11,15 +11,14 @@ def _escape(text: str) -> str:
 
 
 def render_markdown(summary: Summary, depth: int | None = None) -> str:
-    columns = [Column.LAYER, Column.OUTPUT, Column.PARAMS]
+    shown = columns(summary)
     out = [f"**{_escape(summary.name)}**", "",
-           "| " + " | ".join(c.value for c in columns) + " |",
-           "|" + "|".join([":---", ":---", "---:"]) + "|"]
-    for row in summary.rows(depth):
-        c = cells(row)
-        name = c[Column.LAYER].lstrip()
+           "| " + " | ".join(c.value for c in shown) + " |",
+           "|" + "|".join("---:" if c in NUMERIC else ":---" for c in shown) + "|"]
+    for row, c in zip(summary.rows(depth), all_cells(summary, depth), strict=True):
         indent = "&nbsp;&nbsp;" * (row.depth - 1)
-        out.append(f"| {indent}{_escape(name)} | {c[Column.OUTPUT]} | {c[Column.PARAMS]} |")
+        c[Column.LAYER] = indent + c[Column.LAYER].lstrip()
+        out.append("| " + " | ".join(_escape(c[col]) for col in shown) + " |")
     out.append("")
     out += [f"- {line}" for line in totals_lines(summary)]
     return "\n".join(out)

@@ -5,27 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from paramcount.model import Summary
-from paramcount.report.columns import Column, cells, totals_lines
+from paramcount.report.columns import NUMERIC, Column, all_cells, columns, totals_lines
 
 
 def render_table(summary: Summary, depth: int | None = None, rich: bool = False,
                  width: int = 100) -> str:
     if rich:
         return _rich(summary, depth, width)
-    return _plain(summary, [cells(r) for r in summary.rows(depth)])
+    return _plain(summary, all_cells(summary, depth))
 
 
 def _plain(summary: Summary, rows: list[dict[Column, str]]) -> str:
-    columns = [Column.LAYER, Column.OUTPUT, Column.PARAMS]
-    widths = {c: max([len(c.value)] + [len(r[c]) for r in rows]) for c in columns}
+    shown = columns(summary)
+    widths = {c: max([len(c.value)] + [len(r[c]) for r in rows]) for c in shown}
 
     def line(values: dict[Column, str]) -> str:
-        parts = [values[c].rjust(widths[c]) if c is Column.PARAMS else values[c].ljust(widths[c])
-                 for c in columns]
+        parts = [values[c].rjust(widths[c]) if c in NUMERIC else values[c].ljust(widths[c])
+                 for c in shown]
         return "  ".join(parts).rstrip()
 
-    rule = "=" * len(line({c: c.value for c in columns}))
-    out = [f'Model: "{summary.name}"', rule, line({c: c.value for c in columns}), rule]
+    rule = "=" * len(line({c: c.value for c in shown}))
+    out = [f'Model: "{summary.name}"', rule, line({c: c.value for c in shown}), rule]
     out += [line(r) for r in rows]
     out += [rule, *totals_lines(summary)]
     return "\n".join(out)
@@ -39,11 +39,12 @@ def rich_summary(summary: Summary, depth: int | None = None) -> Any:
     from rich.text import Text
 
     table = Table(title=f'Model: "{summary.name}"', title_justify="left")
-    table.add_column(Column.LAYER.value, overflow="fold")
-    table.add_column(Column.OUTPUT.value)
-    table.add_column(Column.PARAMS.value, justify="right")
-    for r in (cells(row) for row in summary.rows(depth)):
-        table.add_row(escape(r[Column.LAYER]), r[Column.OUTPUT], r[Column.PARAMS])
+    shown = columns(summary)
+    for c in shown:
+        table.add_column(c.value, overflow="fold" if c is Column.LAYER else "ellipsis",
+                         justify="right" if c in NUMERIC else "left")
+    for r in all_cells(summary, depth):
+        table.add_row(*(escape(r[c]) for c in shown))
     return Group(table, *(Text(f" {line}") for line in totals_lines(summary)))
 
 

@@ -130,7 +130,7 @@ def _own_why(node: Node, seq_len: int | None) -> tuple[int | None, str | None]:
         return None, "unknown"
     own = 0
     if node.layer is not None:
-        shapes = _filled(node.input_shapes, seq_len)
+        shapes = filled(node.input_shapes, seq_len)
         if shapes is None:
             return None, "unsized"
         m = node.layer.macs_of(shapes)
@@ -151,7 +151,7 @@ def _own_why(node: Node, seq_len: int | None) -> tuple[int | None, str | None]:
     return own, None
 
 
-def _filled(shapes: Sequence[Shape], seq_len: int | None) -> list[tuple[int, ...]] | None:
+def filled(shapes: Sequence[Shape], seq_len: int | None) -> list[tuple[int, ...]] | None:
     """The input shapes with every unknown dimension set to ``seq_len``; None if that is
     not enough (no shapes recorded, or an unknown dimension and no length)."""
     if not shapes:

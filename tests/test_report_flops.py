@@ -68,7 +68,7 @@ def test_csv_and_markdown_columns(capsys):
 
 def test_explain_shows_each_layers_macs(capsys):
     _, out, _ = run(capsys, *DENSE, "--flops", "--explain")
-    assert "MACs = 8 (FLOPs = 2 × MACs = 16)" in out
+    assert "MACs = inputs × units = 4 × 2 = 8 (FLOPs = 2 × MACs = 16)" in out
 
 
 def test_seq_len_fills_the_unknown_dimension(capsys):

@@ -295,6 +295,15 @@ class Layer:
         """
         return None
 
+    def macs_formula(self, x: Shape) -> Formula | None:
+        """The closed form of :meth:`macs` for ``--explain`` (its numeric part evaluates to the
+        same number); None where the count needs no words (0) or has no closed form yet."""
+        return None
+
+    def macs_formula_of(self, inputs: Sequence[Shape]) -> Formula | None:
+        """:meth:`macs_formula` for these input shapes; layers of several inputs override it."""
+        return self.macs_formula(inputs[0]) if len(inputs) == 1 else None
+
     def macs_of(self, inputs: Sequence[Shape]) -> int | None:
         """MACs for these input shapes; layers of several inputs override it."""
         return self.macs(inputs[0]) if len(inputs) == 1 else None

@@ -127,6 +127,16 @@ class Window(Spatial):
     def bias(self, n: int) -> list[Weight]:
         return [Weight("bias", (n,))] if self.use_bias else []
 
+    def macs_terms(self, positions: Shape, where: str, tap: tuple[str, str],
+                   out: tuple[str, str]) -> Formula:
+        """``<where> positions × kernel·<tap> × <out>``, ``tap`` and ``out`` as (words, numbers):
+        the closed form of :meth:`window_macs`."""
+        ks, kn = self.kernel_terms()
+        elements(self, positions)
+        ts, tn = (f"·{tap[0]}", f"·{tap[1]}") if tap[0] else ("", "")
+        return Formula(f"{where} positions × {ks}{ts} × {out[0]}",
+                       f"{'·'.join(map(str, positions))} × {kn}{tn} × {out[1]}")
+
     def kernel_terms(self) -> tuple[str, str]:
         """The kernel's size in symbols and in numbers: ``("k_h·k_w", "3·3")``."""
         return KERNEL_SYMBOLS[self.dims], "·".join(str(k) for k in self.kernel)
@@ -213,6 +223,17 @@ class Conv(Grouped):
         _, out = self.split(self.output_shape(x))
         return self.window_macs(out, c // self.groups * self.filters)
 
+    def macs_formula(self, x: Shape) -> Formula:
+        """The closed form of :meth:`macs`.
+
+        >>> Conv2D({"filters": 2, "kernel_size": 3}).macs_formula((28, 28, 1)).numeric
+        '26·26 × 3·3·1 × 2'
+        """
+        _, c = self.checked_split(x)
+        _, out = self.split(self.output_shape(x))
+        return self.macs_terms(out, "output", ("in/groups", str(c // self.groups)),
+                               (self.out_symbol, str(self.filters)))
+
     def _check_wrap(self, x: Shape) -> None:
         # reflect mirrors without the edge (padding < length); circular wraps at most once
         spatial, _ = self.checked_split(x)
@@ -290,6 +311,13 @@ class ConvTranspose(Grouped):
         self.output_shape(x)
         return self.window_macs(spatial, c * (self.filters // self.groups))
 
+    def macs_formula(self, x: Shape) -> Formula:
+        spatial, c = self.checked_split(x)
+        self.output_shape(x)
+        out = f"{self.out_symbol}/groups" if self.torch else "filters"
+        return self.macs_terms(spatial, "input", ("in", str(c)),
+                               (out, str(self.filters // self.groups)))
+
     def formula(self, x: Shape) -> Formula:
         _, c = self.checked_split(x)
         ks, kn = self.kernel_terms()
@@ -324,6 +352,12 @@ class DepthwiseConv(Window):
     def macs(self, x: Shape) -> int:
         _, c = self.checked_split(x)
         return self.window_macs(self.conv_lengths(x), c * self.depth_multiplier)
+
+    def macs_formula(self, x: Shape) -> Formula:
+        """Each of the in·depth_multiplier output channels reads one input channel."""
+        _, c = self.checked_split(x)
+        return self.macs_terms(self.conv_lengths(x), "output", ("", ""),
+                               ("in·depth_multiplier", f"{c}·{self.depth_multiplier}"))
 
     def formula(self, x: Shape) -> Formula:
         _, c = self.checked_split(x)
@@ -365,6 +399,14 @@ class SeparableConv(Window):
         _, c = self.checked_split(x)
         out, cm = self.conv_lengths(x), c * self.depth_multiplier
         return self.window_macs(out, cm) + elements(self, out) * cm * self.filters
+
+    def macs_formula(self, x: Shape) -> Formula:
+        _, c = self.checked_split(x)
+        cm = ("in·depth_multiplier", f"{c}·{self.depth_multiplier}")
+        depthwise = self.macs_terms(self.conv_lengths(x), "output", ("", ""), cm)
+        positions = "·".join(map(str, self.conv_lengths(x)))
+        return Formula(f"{depthwise.symbolic} + output positions × {cm[0]} × filters",
+                       f"{depthwise.numeric} + {positions} × {cm[1]} × {self.filters}")
 
     def formula(self, x: Shape) -> Formula:
         _, c = self.checked_split(x)

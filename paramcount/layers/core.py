@@ -8,7 +8,7 @@ is element-wise, so they cost 0.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from paramcount.errors import ShapeError, SpecError
@@ -59,6 +59,20 @@ class Dense(Layer):
         """
         n_in = self.last_dim(x, expect=self.in_features)
         return elements(self, x[:-1]) * n_in * self.units
+
+    def macs_formula(self, x: Shape) -> Formula:
+        """The products of :meth:`macs`, one factor per term.
+
+        >>> Dense({"units": 5}).macs_formula((2, 3, 4)).numeric
+        '2·3 × 4 × 5'
+        """
+        n_in = self.last_dim(x, expect=self.in_features)
+        n, units = ("in_features", "out_features") if self.torch else ("inputs", "units")
+        sym, num = f"{n} × {units}", f"{n_in} × {self.units}"
+        if x[:-1]:  # the kernel is applied at each position of the leading axes
+            elements(self, x[:-1])
+            sym, num = f"positions × {sym}", f"{_dots(x[:-1])} × {num}"
+        return Formula(sym, num)
 
     def formula(self, x: Shape) -> Formula | None:
         n_in = self.last_dim(x)
@@ -212,15 +226,40 @@ class EinsumDense(Layer):
         >>> EinsumDense({"equation": "abc,cde->abde", "output_shape": (None, 4, 8)}).macs((10, 16))
         5120
         """
+        kept, summed, elided = self._mac_axes(x)
+        return elements(self, [*kept.values(), *summed.values(), *elided])
+
+    def macs_formula(self, x: Shape) -> Formula:
+        """Output axes (the batch left out, ``…`` for the elided axes) × summed kernel axes.
+
+        >>> EinsumDense({"equation": "abc,cde->abde", "output_shape": (None, 4, 8)}
+        ...             ).macs_formula((10, 16))
+        Formula(symbolic='output axes b·d·e × summed axes c', numeric='10·4·8 × 16')
+        """
+        self.macs(x)  # every size it needs known
+        kept, summed, elided = self._mac_axes(x)
+        dots = ["…"] if elided else []
+        out_s = [*dots, *kept] if self.spec.left_elided else [*kept, *dots]
+        out_n = [*elided, *kept.values()] if self.spec.left_elided else [*kept.values(), *elided]
+        terms = [(f"output axes {'·'.join(out_s)}", _dots(out_n)) if out_n else None,
+                 (f"summed axes {'·'.join(summed)}", _dots(summed.values())) if summed else None]
+        shown = [t for t in terms if t is not None] or [("1", "1")]
+        return Formula(" × ".join(t[0] for t in shown), " × ".join(t[1] for t in shown))
+
+    def _mac_axes(self, x: Shape) -> tuple[dict[str, Dim], dict[str, Dim], Shape]:
+        """Sizes of the output letters (but the batch's), of the kernel letters summed over,
+        and of the ``...`` axes, for one sample."""
         kernel, _, _ = self._shapes(x)
         spec, full, n = self.spec, (1, *x), len(self.spec.inputs)  # one sample: batch axis 1
         cut = len(full) - n if spec.left_elided else n
         head, tail = full[:cut], full[cut:]
-        lettered, elided = (tail, head) if spec.left_elided else (head, tail)
+        lettered, elided = (tail, head[1:]) if spec.left_elided else (head, tail)
         size = dict(zip(spec.inputs, lettered, strict=True)) | dict(
             zip(spec.kernel, kernel, strict=True))
-        letters = set(spec.outputs) | set(spec.kernel)
-        return elements(self, [size[d] for d in letters]) * elements(self, elided)
+        batch = "" if spec.left_elided else spec.inputs[0]
+        kept = {d: size[d] for d in spec.outputs if d != batch}
+        summed = {d: size[d] for d in spec.kernel if d not in spec.outputs}
+        return kept, summed, elided
 
     def formula(self, x: Shape) -> Formula:
         kernel, bias, _ = self._shapes(x)
@@ -234,6 +273,11 @@ class EinsumDense(Layer):
 
 def _ints(shape: Sequence[Dim]) -> tuple[int, ...]:
     return tuple(int(d) for d in shape if d is not None)
+
+
+def _dots(dims: Iterable[Dim]) -> str:
+    """``(26, 26)`` as ``26·26``: a product in a formula's numeric part."""
+    return "·".join(str(d) for d in dims)
 
 
 # -- Embedding, PReLU ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from paramcount.errors import ShapeError
-from paramcount.layers.base import Args, Built, Layer, register
+from paramcount.layers.base import Args, Built, Formula, Layer, register
 from paramcount.layers.spatial import elements
 from paramcount.shapes import Dim, Shape, fmt_shape
 
@@ -177,3 +177,15 @@ class Dot(Merge):
         out = self.build(inputs).output_shape
         i, _ = self._contracted(inputs)
         return elements(self, out) * elements(self, inputs[0][i:i + 1])
+
+    def macs_formula_of(self, inputs: Sequence[Shape]) -> Formula:
+        """The closed form of :meth:`macs_of` (two inputs, so ``macs_formula`` cannot say it).
+
+        >>> Dot({"axes": (2, 1)}).macs_formula_of([(3, 4), (4, 5)]).numeric
+        '3·5 × 4'
+        """
+        self.macs_of(inputs)  # every size it needs known
+        out = self.build(inputs).output_shape
+        i, _ = self._contracted(inputs)
+        return Formula("output elements × contracted length",
+                       f"{'·'.join(map(str, out))} × {inputs[0][i]}")

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from paramcount.flops import Flops
+from paramcount.flops import Flops, filled
 from paramcount.layers import Weight
 from paramcount.model import Node, Row, Summary
 from paramcount.shapes import fmt_shape
@@ -69,7 +69,13 @@ def _macs_line(node: Node, flops: Flops) -> str:
     if macs is None:
         return "  MACs: not known (no formula for this layer type, or its input shape unknown)"
     batch = f" for a batch of {flops.batch}" if flops.batch > 1 else ""
-    return f"  MACs = {macs:,}{batch} (FLOPs = 2 × MACs = {2 * macs:,})"
+    work = ""
+    if node.layer is not None and flops.batch == 1 and node.calls == 1:
+        shapes = filled(node.input_shapes, flops.seq_len)
+        formula = node.layer.macs_formula_of(shapes) if shapes else None
+        if formula is not None:
+            work = f" {formula.symbolic} = {formula.numeric} ="
+    return f"  MACs ={work} {macs:,}{batch} (FLOPs = 2 × MACs = {2 * macs:,})"
 
 
 def _weight_lines(node: Node) -> list[str]:

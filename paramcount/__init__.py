@@ -5,9 +5,10 @@
 10
 """
 
+from paramcount.comparison import Diff, diff
 from paramcount.errors import ParamcountError
 from paramcount.model import Summary, layer
 from paramcount.sources import summarize
 
 __version__ = "0.1.0"
-__all__ = ["ParamcountError", "Summary", "__version__", "layer", "summarize"]
+__all__ = ["Diff", "ParamcountError", "Summary", "__version__", "diff", "layer", "summarize"]

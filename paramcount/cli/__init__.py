@@ -198,8 +198,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a warning (layers of unknown type) is one line, as an error is
     warnings.showwarning = lambda message, *_a, **_k: print(
         f"paramcount: warning: {message}", file=sys.stderr)
+    from paramcount.cli.diff import CheckFailed
+
+    status, reason = 0, ""
     try:
         text = run(args)
+    except CheckFailed as failed:  # the command ran, and a --fail-if-* check failed: exit 1
+        text, status, reason = failed.text, failed.exit_code, str(failed)
     except ParamcountError as err:
         print(f"paramcount: error: {err}", file=sys.stderr)
         return 2
@@ -211,7 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
         except BrokenPipeError:  # `paramcount ... | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
+    if reason:
+        print(f"paramcount: check failed: {reason}", file=sys.stderr)
+    return status
 
 
 def run(args: list[str]) -> str:

@@ -1,5 +1,5 @@
-"""A :class:`~paramcount.diff.Diff` shown: the rows to show (grouped and folded), then a table,
-the ``paramcount-diff/1`` JSON document, or Markdown.
+"""A :class:`~paramcount.comparison.Diff` shown: the rows to show (grouped and folded), then a
+table, the ``paramcount-diff/1`` JSON document, or Markdown.
 
 Rows: each differing path at the most specific level (the node whose own weights or type
 differ, the top of an added or removed subtree), or its ancestor at ``depth``; added (removed)
@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from paramcount.diff import Change, Counts, Diff, Parts, dims
+from paramcount.comparison import Change, Counts, Diff, Parts, dims
 
 SCHEMA = "paramcount-diff/1"
 _MAX_LISTED = 4  # tensors named in an added or removed row's details
@@ -58,12 +58,11 @@ class DiffRow:
         return (self.b[0] if self.b else 0) - (self.a[0] if self.a else 0)
 
 
-
 # -- the rows shown --------------------------------------------------------------------------
 
 def diff_rows(d: Diff, depth: int | None = None, everything: bool = False, fold: bool = True
               ) -> list[DiffRow]:
-    """The rows of :meth:`Diff.rows <paramcount.diff.Diff.rows>`."""
+    """The rows of :meth:`Diff.rows <paramcount.comparison.Diff.rows>`."""
     index = {c.parts: i for i, c in enumerate(d.changes)}
     report = list(d._report(everything))
     if depth is None:
@@ -95,8 +94,8 @@ def _tensors(d: Diff, c: Change, i: int) -> tuple[str, ...]:
     n = len(c.parts)
     for j in range(i, len(d.changes)):
         e = d.changes[j].a or d.changes[j].b
-        if j > i and d.changes[j].parts[:n] != c.parts:
-            break  # a subtree's paths are consecutive
+        if j > i and (not n or d.changes[j].parts[:n] != c.parts):
+            break  # a subtree's paths are consecutive; the root's row is its own weights
         rel = ".".join(d.changes[j].parts[max(n - 1, 0):])
         found += [f"{rel}.{w.name} {dims(w)}".lstrip(".") for w in (e.weights if e else ())]
     return tuple(found) if len(found) <= _MAX_LISTED else (f"{len(found):,} tensors",)
@@ -121,37 +120,48 @@ def _depth_rows(d: Diff, report: list[Change], depth: int, index: dict[Parts, in
 
 
 def _group(rows: list[DiffRow]) -> list[DiffRow]:
-    """Consecutive added (or removed) siblings below the root as one row: ``q_proj.{lora_A,
-    lora_B}``, with their counts summed."""
+    """Consecutive added (or removed) siblings below the root, not numbered, as one row:
+    ``q_proj.{lora_A,lora_B}``, with their counts summed."""
     out: list[DiffRow] = []
     run: list[DiffRow] = []
-    for r in [*rows, None]:
-        if r is not None and run and _siblings(run[0], r):
+    for r in rows:
+        if run and _siblings(run[0], r):
             run.append(r)
             continue
-        out.append(_merge_siblings(run) if len(run) > 1 else run[0]) if run else None
-        run = [r] if r is not None else []
-    return out
+        out += _merge_siblings(run)
+        run = [r]
+    return out + _merge_siblings(run)
 
 
 def _siblings(r: DiffRow, s: DiffRow) -> bool:
+    # numbered blocks are left to folding: layers.{32..79}, not layers.{32,33,...}
     return (r.status == s.status and r.status in ("added", "removed") and len(r.parts) > 1
-            and r.parts[:-1] == s.parts[:-1] and r.times == s.times == 1)
+            and r.parts[:-1] == s.parts[:-1] and r.times == s.times == 1
+            and not r.parts[-1].isdigit() and not s.parts[-1].isdigit())
 
 
-def _merge_siblings(run: list[DiffRow]) -> DiffRow:
+def _merge_siblings(run: list[DiffRow]) -> list[DiffRow]:
+    if len(run) < 2:
+        return run
     names = [r.parts[-1] for r in run]
     shown = names if len(names) <= 8 else [*names[:7], f"…+{len(names) - 7}"]
     types = {r.type_a or r.type_b for r in run}
     a = _sum([r.a for r in run if r.a is not None])
     b = _sum([r.b for r in run if r.b is not None])
     details = tuple(t for r in run for t in r.details)
-    return DiffRow((*run[0].parts[:-1], "{" + ",".join(shown) + "}"), run[0].status,
+    tensors = sum(_tensor_count(r.details) for r in run)
+    return [DiffRow((*run[0].parts[:-1], "{" + ",".join(shown) + "}"), run[0].status,
                    run[0].type_a if len(types) == 1 else None,
                    run[0].type_b if len(types) == 1 else None,
                    a if run[0].a is not None else None, b if run[0].b is not None else None,
-                   details if len(details) <= _MAX_LISTED else (f"{len(details):,} entries",),
-                   tuple(p for r in run for p in r.paths))
+                   details if tensors <= _MAX_LISTED else (f"{tensors:,} tensors",),
+                   tuple(p for r in run for p in r.paths))]
+
+
+def _tensor_count(details: tuple[str, ...]) -> int:
+    """How many tensors :func:`_tensors` details stand for: one each, or "N tensors"."""
+    return sum(int(t.split()[0].replace(",", "")) if t.endswith(" tensors") else 1
+               for t in details)
 
 
 def _sum(counts: list[Counts]) -> Counts:
@@ -214,7 +224,7 @@ def render_diff(d: Diff, fmt: str = "table", depth: int | None = None, everythin
                 fold: bool = True) -> str:
     """Render ``d`` in one of :data:`FORMATS`; ``everything`` shows unchanged rows too.
 
-    >>> from paramcount.diff import diff
+    >>> from paramcount.comparison import diff
     >>> a = {"input_shape": [4], "layers": [{"Dense": {"units": 2, "name": "fc"}}]}
     >>> print(render_diff(diff(a, a)).splitlines()[-1])
     No differences: 1 row unchanged

@@ -1,0 +1,446 @@
+"""Compare two models path by path: what was added, removed or changed, and how the totals moved.
+
+Each side is anything :func:`paramcount.summarize` reads (a file or folder of any format, a
+parsed dict, a model object in memory), a zoo entry as ``zoo:NAME``, or a
+:class:`~paramcount.model.Summary`. Nodes are matched by their
+path below the root (``model.layers.0.self_attn.q_proj``: the root's own name, a config's
+``LlamaForCausalLM`` or a checkpoint's file name, is not part of it). Each path is
+
+- ``added`` or ``removed``: only in B, or only in A (with everything below it);
+- ``changed``: in both, with other weights (names, shapes, trainable or buffer) or another type;
+- ``unchanged`` otherwise.
+
+Counts are the summaries' own: parameters a node owns, a tied weight counted once where it is
+owned. Types are compared only when both sides describe the model the same way: a checkpoint's
+types are guessed from tensor names (``Module``, ``Norm``), so a config is not "changed" against
+the checkpoint that implements it, and its parameter-free layers, which no checkpoint stores,
+are not reported as removed. When most tensors fail to match, a leading path component that one
+side has and the other lacks (``model.`` of ``LlamaForCausalLM`` against a checkpoint of
+``LlamaModel``) is stripped, and a note says so. PEFT's ``base_layer`` holds the weights of the
+module it wraps: it is matched with that module's own weights.
+
+>>> import paramcount
+>>> a = {"input_shape": [4], "layers": [{"Dense": {"units": 2, "name": "fc"}}]}
+>>> b = {"input_shape": [4], "layers": [{"Dense": {"units": 3, "name": "fc"}}]}
+>>> d = diff(a, b)
+>>> [(r.path, r.status, r.delta) for r in d.rows()]
+[('fc', 'changed', 5)]
+>>> d.delta[0], d.rows()[0].details
+(5, ('kernel (4, 2) → (4, 3)', 'bias (2,) → (3,)'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from paramcount.layers import Weight
+from paramcount.model import Node, Summary
+from paramcount.shapes import fmt_shape
+
+if TYPE_CHECKING:
+    from paramcount.report.diff import DiffRow
+
+Counts = tuple[int, int, int, int]  # params, trainable, non-trainable, buffers
+Parts = tuple[str, ...]
+STATUSES = ("added", "removed", "changed", "unchanged")
+_MAX_PREFIX = 3  # leading components tried when paths fail to match
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One node of one side: its own weights and its subtree's counts."""
+
+    parts: Parts
+    type: str
+    weights: tuple[Weight, ...]
+    counts: Counts
+    leaf: bool
+
+    @property
+    def own(self) -> Counts:
+        """The counts of the weights this node owns itself (its children's excluded)."""
+        return _count(self.weights)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path of either side: its own status, and whether anything below it differs."""
+
+    parts: Parts
+    status: str
+    a: Entry | None
+    b: Entry | None
+    details: tuple[str, ...] = ()
+    below: bool = False
+
+    @property
+    def path(self) -> str:
+        return ".".join(self.parts)
+
+    @property
+    def subtree_status(self) -> str:
+        """``changed`` when the node or anything below it differs (added/removed stay)."""
+        return "changed" if self.status == "unchanged" and self.below else self.status
+
+
+@dataclass(frozen=True)
+class Side:
+    """What a diff keeps of one summary."""
+
+    name: str
+    source: str
+    totals: Counts
+    stored: bool  # read from stored tensors: types are guesses
+
+
+@dataclass
+class Diff:
+    """The comparison of A and B: every path's :class:`Change`, the totals and notes."""
+
+    a: Side
+    b: Side
+    changes: list[Change]
+    notes: list[str] = field(default_factory=list)
+    #: the leading components stripped from A's and B's paths (empty: none)
+    prefix: tuple[Parts, Parts] = ((), ())
+    types_compared: bool = True
+
+    @property
+    def delta(self) -> Counts:
+        """B minus A: total, trainable, non-trainable parameters and buffers."""
+        a, b = self.a.totals, self.b.totals
+        return (b[0] - a[0], b[1] - a[1], b[2] - a[2], b[3] - a[3])
+
+    @property
+    def ratio(self) -> float | None:
+        """B's total parameters over A's (None when A has none)."""
+        return self.b.totals[0] / self.a.totals[0] if self.a.totals[0] else None
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything differs: a path, a weight, a type or a total."""
+        differ = any(c.status != "unchanged" for c in self.changes)
+        return differ or self.a.totals != self.b.totals
+
+    def grown_more_than(self, percent: float) -> bool:
+        """Whether B's total exceeds A's by more than ``percent`` percent (exactly).
+
+        >>> d = diff({"input_shape": [4], "layers": [{"Dense": 2}]},   # (4 + 1) × 2 = 10
+        ...          {"input_shape": [4], "layers": [{"Dense": 3}]})   # (4 + 1) × 3 = 15
+        >>> d.grown_more_than(50), d.grown_more_than(49.9)
+        (False, True)
+        """
+        a, b = self.a.totals[0], self.b.totals[0]
+        return (b - a) * 100 > Fraction(str(percent)) * a
+
+    def counts(self) -> dict[str, int]:
+        """How many leaf-level rows are added, removed, changed and unchanged (unfolded)."""
+        tally = dict.fromkeys(STATUSES, 0)
+        for c in self._report(everything=True):
+            tally[c.status] += 1
+        return tally
+
+    def rows(self, depth: int | None = None, all: bool = False, fold: bool = True
+             ) -> list[DiffRow]:
+        """The rows to show: each differing path at the most specific level, or its ancestor at
+        ``depth``; unchanged ones too with ``all``. With ``fold``, added (or removed) siblings
+        make one row under their parent and numbered blocks with identical changes one row."""
+        from paramcount.report.diff import diff_rows
+
+        return diff_rows(self, depth, all, fold)
+
+    def _report(self, everything: bool) -> Iterator[Change]:
+        """The leaf-level changes: own changes, the top of each added or removed subtree, and
+        (``everything``) unchanged leaves and weight holders."""
+        status = {c.parts: c.status for c in self.changes}
+        for c in self.changes:
+            if c.status in ("added", "removed"):
+                # the root's row () holds only its own weights: it is no parent
+                if len(c.parts) < 2 or status.get(c.parts[:-1]) != c.status:
+                    yield c
+            elif c.status == "changed" or (everything and _holds(c)):
+                yield c
+
+
+def _holds(c: Change) -> bool:
+    return any(e is not None and (e.leaf or bool(e.weights)) for e in (c.a, c.b))
+
+
+# -- comparing two summaries -----------------------------------------------------------------
+
+def diff(a: Any, b: Any, **options: Any) -> Diff:
+    """Compare model A with model B, each a path, a dict, ``zoo:NAME``, a model object or a
+    :class:`Summary`; ``options`` go to :func:`paramcount.summarize` (``framework``, ``params``,
+    ``head``) for each side that is not a Summary already.
+
+    >>> a = {"input_shape": [4], "layers": [{"Dense": {"units": 2, "name": "fc"}}]}
+    >>> b = {"input_shape": [4], "layers": [{"Dense": {"units": 2, "name": "fc"}},
+    ...                                     {"Dense": {"units": 1, "name": "head"}}]}
+    >>> d = diff(a, b)
+    >>> [(r.path, r.status, r.a, r.b) for r in d.rows()]
+    [('head', 'added', None, (3, 3, 0, 0))]
+    >>> d.changed, round(d.ratio, 2)
+    (True, 1.3)
+    """
+    return compare(load(a, **options), load(b, **options))
+
+
+def load(source: Any, **options: Any) -> Summary:
+    """One side as a summary: a Summary as it is; ``zoo:NAME`` (or a zoo name that is not a
+    path) from the zoo; anything else through :func:`paramcount.summarize`."""
+    if isinstance(source, Summary):
+        return source
+    if isinstance(source, str) and not Path(source).exists():
+        from paramcount import zoo
+
+        name = source.removeprefix("zoo:")
+        if source.startswith("zoo:") or name in zoo.entries():
+            return zoo.load(name, params=options.get("params"),
+                            framework=options.get("framework"))
+    from paramcount.sources import summarize
+
+    return summarize(source, **options)
+
+
+def compare(a: Summary, b: Summary) -> Diff:
+    """The :class:`Diff` of two summaries (see the module's docstring for the rules)."""
+    side_a, side_b = _side(a), _side(b)
+    ea, eb = flatten(a.root), flatten(b.root)
+    notes: list[str] = []
+    prefix = _best_prefix(ea, eb)
+    if prefix != ((), ()):
+        notes.append(_prefix_note(ea, eb, prefix))
+        ea, eb = _strip_all(ea, prefix[0]), _strip_all(eb, prefix[1])
+    for x, y, label in ((eb, ea, "B"), (ea, eb, "A")):
+        moved = _unwrap_base_layers(x, y)
+        if moved:
+            notes.append(f"PEFT base_layer weights of {label} compared with the wrapped "
+                         f"module's own ({moved} module{'s' if moved > 1 else ''})")
+    if (() in ea) != (() in eb):  # the root is on both sides: its own weights changed
+        empty = Entry((), (ea.get(()) or eb[()]).type, (), (0, 0, 0, 0), False)
+        ea, eb = {(): empty, **ea}, {(): empty, **eb}  # a side's own root entry wins
+    same_kind = side_a.stored == side_b.stored
+    types = not (side_a.stored or side_b.stored)  # a checkpoint's types are guesses
+    changes, skipped = _changes(ea, eb, same_kind, types)
+    if not same_kind:
+        guessed = "A" if side_a.stored else "B"
+        notes.append(f"types are not compared: {guessed}'s are guessed from its tensor names")
+    if skipped:
+        notes.append(f"{skipped} parameter-free row{'s' if skipped > 1 else ''} not compared: "
+                     "a checkpoint stores no parameter-free layer")
+    notes += [f"{label}'s totals are lower bounds: {sum(s.unknown_layers.values())} layer(s) of "
+              "unknown type not counted" for label, s in (("A", a), ("B", b)) if s.lower_bound]
+    return Diff(side_a, side_b, changes, notes, prefix, types)
+
+
+def _side(s: Summary) -> Side:
+    totals = (s.total_params, s.trainable_params, s.non_trainable_params, s.buffers)
+    return Side(s.name, s.source, totals, stored="tensors" in s.meta)
+
+
+def _count(weights: tuple[Weight, ...]) -> Counts:
+    params = sum(w.size for w in weights if not w.buffer)
+    trainable = sum(w.size for w in weights if w.trainable and not w.buffer)
+    return (params, trainable, params - trainable, sum(w.size for w in weights if w.buffer))
+
+
+def _add(x: Counts, y: Counts) -> Counts:
+    return (x[0] + y[0], x[1] + y[1], x[2] + y[2], x[3] + y[3])
+
+
+def flatten(root: Node) -> dict[Parts, Entry]:
+    """Every node below ``root`` by its path, in tree order; the root itself (path ``()``)
+    only when it owns weights. Siblings of the same name get ``#2``, ``#3``.
+
+    >>> import paramcount
+    >>> s = paramcount.summarize({"input_shape": [4], "layers": [{"Dense": 2}]})
+    >>> {".".join(p): e.counts[0] for p, e in flatten(s.root).items()}
+    {'dense': 10}
+    """
+    order: list[Parts] = [()] if root.weights else []
+    out: dict[Parts, Entry] = {}
+
+    def visit(node: Node, parts: Parts) -> Counts:
+        total = _count(node.weights)
+        seen: dict[str, int] = {}
+        for child in node.children:
+            k = seen[child.name] = seen.get(child.name, 0) + 1
+            path = (*parts, child.name if k == 1 else f"{child.name}#{k}")
+            order.append(path)
+            total = _add(total, visit(child, path))
+        counts = total if parts else _count(node.weights)  # the root row is its own weights
+        out[parts] = Entry(parts, node.type, node.weights, counts, not node.children)
+        return total
+
+    visit(root, ())
+    return {p: out[p] for p in order}
+
+
+def _union_order(a: list[Parts], b: list[Parts]) -> list[Parts]:
+    """A's paths in order, each run of B-only paths after the B path that precedes it; B's
+    leading run before the first path both have (after all of A's when none is shared)."""
+    in_a = set(a)
+    after: dict[Parts | None, list[Parts]] = {}
+    anchor: Parts | None = None
+    for p in b:
+        if p in in_a:
+            anchor = p
+        else:
+            after.setdefault(anchor, []).append(p)
+    lead = after.pop(None, [])
+    first = next((p for p in b if p in in_a), None)
+    out: list[Parts] = []
+    for p in a:
+        out += lead if p == first else []
+        out.append(p)
+        out += after.get(p, [])
+    return out if first is not None else out + lead
+
+
+def _changes(ea: dict[Parts, Entry], eb: dict[Parts, Entry], same_kind: bool, types: bool
+             ) -> tuple[list[Change], int]:
+    raw: list[tuple[Parts, str, Entry | None, Entry | None, tuple[str, ...]]] = []
+    skipped = 0
+    for parts in _union_order(list(ea), list(eb)):
+        x, y = ea.get(parts), eb.get(parts)
+        one = x if y is None else y if x is None else None
+        if one is not None and not same_kind and one.counts == (0, 0, 0, 0):
+            skipped += 1
+            continue
+        status, details = _compare(x, y, types)
+        raw.append((parts, status, x, y, details))
+    below: set[Parts] = set()
+    for parts, status, *_ in raw:
+        up = parts[:-1]
+        while status != "unchanged" and up and up not in below:
+            below.add(up)
+            up = up[:-1]
+    return [Change(p, s, x, y, dt, p in below) for p, s, x, y, dt in raw], skipped
+
+
+def _compare(a: Entry | None, b: Entry | None, types: bool) -> tuple[str, tuple[str, ...]]:
+    if a is None or b is None:
+        return ("added" if a is None else "removed"), ()
+    details = [f"type {a.type} → {b.type}"] if types and a.type != b.type else []
+    wa, wb = _by_name(a.weights), _by_name(b.weights)
+    for name, w in wa.items():
+        v = wb.get(name)
+        if v is None:
+            details.append(f"-{name} {dims(w)}")
+            continue
+        if v.shape != w.shape:
+            details.append(f"{name} {dims(w)} → {dims(v)}")
+        if _role(v) != _role(w):
+            details.append(f"{name} {_role(w)} → {_role(v)}")
+    details += [f"+{name} {dims(w)}" for name, w in wb.items() if name not in wa]
+    return ("changed" if details else "unchanged"), tuple(details)
+
+
+def _by_name(weights: tuple[Weight, ...]) -> dict[str, Weight]:
+    out: dict[str, Weight] = {}
+    for w in weights:
+        name, k = w.name, 1
+        while name in out:
+            k += 1
+            name = f"{w.name}#{k}"
+        out[name] = w
+    return out
+
+
+def dims(w: Weight) -> str:
+    return fmt_shape(w.shape, batch=False)
+
+
+def _role(w: Weight) -> str:
+    return "buffer" if w.buffer else "trainable" if w.trainable else "non-trainable"
+
+
+# -- paths that differ by a leading component ------------------------------------------------
+
+def _weight_keys(entries: dict[Parts, Entry]) -> list[Parts]:
+    return [(*parts, w.name) for parts, e in entries.items() for w in e.weights]
+
+
+def _candidates(keys: list[Parts]) -> list[Parts]:
+    """Leading paths (up to three components) that hold at least a quarter of the tensors."""
+    tally: dict[Parts, int] = {}
+    for k in keys:
+        for n in range(1, min(_MAX_PREFIX, len(k) - 1) + 1):
+            tally[k[:n]] = tally.get(k[:n], 0) + 1
+    return [(), *(p for p, n in tally.items() if 4 * n >= len(keys))]
+
+
+def _strip(parts: Parts, prefix: Parts) -> Parts:
+    return parts[len(prefix):] if prefix and parts[:len(prefix)] == prefix else parts
+
+
+def _best_prefix(ea: dict[Parts, Entry], eb: dict[Parts, Entry]) -> tuple[Parts, Parts]:
+    """The leading components to strip from A's and B's paths, when fewer than half of the
+    tensors match as they are and stripping makes more match; ``((), ())`` otherwise."""
+    ka, kb = _weight_keys(ea), _weight_keys(eb)
+    base = len(set(ka) & set(kb))
+    if 2 * base >= min(len(ka), len(kb)):
+        return (), ()
+    sa = {p: {_strip(k, p) for k in ka} for p in _candidates(ka)}
+    sb = {q: {_strip(k, q) for k in kb} for q in _candidates(kb)}
+    best: tuple[Parts, Parts] = ((), ())
+    score = base
+    for p, x in sa.items():
+        for q, y in sb.items():
+            n = len(x & y)
+            if n > score:
+                best, score = (p, q), n
+    return best
+
+
+def _prefix_note(ea: dict[Parts, Entry], eb: dict[Parts, Entry],
+                 prefix: tuple[Parts, Parts]) -> str:
+    ka, kb = _weight_keys(ea), _weight_keys(eb)
+    before = len(set(ka) & set(kb))
+    said = [f"`{'.'.join(p)}.` from {label}'s paths"
+            for p, label in zip(prefix, "AB", strict=True) if p]
+    return (f"paths matched after stripping {' and '.join(said)} (otherwise {before} of "
+            f"{min(len(ka), len(kb))} tensors match)")
+
+
+def _strip_all(entries: dict[Parts, Entry], prefix: Parts) -> dict[Parts, Entry]:
+    """Entries with ``prefix`` stripped; the prefix node becomes the root (kept only when it
+    owns weights) and the nodes above it, which hold nothing else, go."""
+    if not prefix:
+        return entries
+    out: dict[Parts, Entry] = {}
+    for parts, e in entries.items():
+        if len(parts) < len(prefix) and prefix[:len(parts)] == parts:
+            continue
+        new = _strip(parts, prefix)
+        if parts == prefix:
+            if not e.weights:
+                continue
+            root = out.get(())
+            e = Entry((), e.type, (*(root.weights if root else ()), *e.weights),
+                      _count((*(root.weights if root else ()), *e.weights)), False)
+        while new in out and parts != prefix:
+            new = (*new[:-1], f"{new[-1]}#2")
+        out[new] = Entry(new, e.type, e.weights, e.counts, e.leaf)
+    return out
+
+
+def _unwrap_base_layers(x: dict[Parts, Entry], y: dict[Parts, Entry]) -> int:
+    """PEFT keeps the weights of a module it wraps in the child ``base_layer``; where the other
+    side has them on the module itself, compare them there. Returns how many moved."""
+    moved = 0
+    for parts, e in list(x.items()):
+        if parts[-1:] != ("base_layer",) or not e.leaf or parts in y:
+            continue
+        parent, other = x.get(parts[:-1]), y.get(parts[:-1])
+        if parent is None or other is None or not other.weights or parent.weights:
+            continue
+        x[parent.parts] = Entry(parent.parts, parent.type, e.weights, parent.counts,
+                                parent.leaf)
+        del x[parts]
+        moved += 1
+    return moved

@@ -1,0 +1,145 @@
+"""``paramcount memory SOURCE``: the memory to serve or train a model, per GPU.
+
+    paramcount memory llama-3-8b --context 8192 --batch 4
+    paramcount memory config.json --train --seq-len 4096 --gpus 8 --zero 3 --gpu-memory 80GB
+    paramcount memory model.gguf --dtype stored --context 4096
+    paramcount memory config.json --estimator deepspeed --zero 3 --gpus 8
+
+SOURCE is a file or folder (anything ``paramcount FILE`` reads) or a zoo entry (``llama-3-8b``
+or ``zoo:llama-3-8b``). Training is implied by ``--train`` or any training option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+from typing import Any
+
+from paramcount.cli import Parser, parse_assignments
+from paramcount.errors import SpecError
+from paramcount.model import Summary
+
+_TRAINING = ("optimizer", "precision", "recompute", "zero", "offload", "sequence_parallel")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog="paramcount memory",
+               description="Memory to serve (default) or train a model, per GPU, with every "
+                           "assumption listed. Sizes in GiB (2^30 bytes) and GB (10^9).")
+    p.add_argument("source", help="a model file or folder, or a zoo entry (llama-3-8b)")
+    p.add_argument("--train", action="store_true",
+                   help="training: weights, gradients, optimizer states, activations")
+    serve = p.add_argument_group("serving")
+    serve.add_argument("--dtype", help="weights' dtype: fp32, bf16, fp16, fp8, int8, int4 or "
+                                       "stored (the checkpoint's own bytes)")
+    serve.add_argument("--kv-dtype", help="KV cache dtype (default: the weights' float dtype)")
+    shape = p.add_argument_group("tokens")
+    shape.add_argument("--batch", type=int, default=1, metavar="N",
+                       help="sequences per model replica (training: the micro-batch)")
+    shape.add_argument("--context", "--seq-len", dest="context", type=int, metavar="TOKENS",
+                       help="tokens in the KV cache (serving) or per sequence (training)")
+    shape.add_argument("--encoder-length", type=int, metavar="TOKENS",
+                       help="encoder tokens a cross-attention caches (default: --context)")
+    train = p.add_argument_group("training")
+    train.add_argument("--optimizer", help="adamw (default), adam, adam8bit, sgd, sgd-momentum")
+    train.add_argument("--precision", help="mixed-bf16 (default), mixed-fp16, bf16 or fp32")
+    train.add_argument("--recompute", help="activation recomputation: none (default), "
+                                           "selective or full")
+    train.add_argument("--sequence-parallel", action="store_true", default=None,
+                       help="split the activations tensor parallelism replicates")
+    gpus = p.add_argument_group("GPUs")
+    gpus.add_argument("--gpus", type=int, metavar="N", help="GPUs in all (default tp × pp)")
+    gpus.add_argument("--zero", type=int, metavar="STAGE", help="ZeRO stage 0-3 (training)")
+    gpus.add_argument("--offload", action="store_true", default=None,
+                      help="ZeRO's partitions in CPU memory (stage 3: the weights too)")
+    gpus.add_argument("--tp", type=int, default=1, metavar="T", help="tensor parallel degree")
+    gpus.add_argument("--pp", type=int, default=1, metavar="P", help="pipeline stages")
+    gpus.add_argument("--gpu-memory", metavar="SIZE",
+                      help="one GPU's memory (80GB, 80GiB; a plain number is GB): does it "
+                           "fit, and if not, the smallest layout that does")
+    other = p.add_argument_group("other tools' conventions")
+    other.add_argument("--estimator", choices=("paramcount", "deepspeed", "accelerate"),
+                       default="paramcount", help="reproduce DeepSpeed's ZeRO estimator or "
+                                                  "accelerate's estimate-memory exactly")
+    other.add_argument("--nodes", type=int, default=1, metavar="N",
+                       help="nodes the GPUs are spread over (DeepSpeed's estimator)")
+    other.add_argument("--buffer-factor", type=float, default=1.5, metavar="F",
+                       help="DeepSpeed's additional_buffer_factor (default 1.5)")
+    src = p.add_argument_group("source")
+    src.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a parameter of the model file or zoo entry")
+    src.add_argument("--head", choices=("base",), default=None,
+                     help="Hugging Face config: the bare backbone (what accelerate builds)")
+    src.add_argument("--framework", choices=("keras", "pytorch", "tensorflow", "torch"),
+                     default=None, help="count in this framework's convention")
+    p.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table",
+                   help="output format (default: table)")
+    return p
+
+
+def run(args: list[str]) -> str:
+    """Parse ``args`` (what follows ``paramcount memory``) and return the rendered estimate."""
+    from paramcount.report.memory import render
+
+    ns = _parser().parse_args(args)
+    summary = load(ns)
+    if ns.estimator != "paramcount":
+        return render(_other(summary, ns), ns.format)
+    from paramcount import memory
+
+    return render(memory.estimate(summary, **_options(ns)), ns.format)
+
+
+def _other(summary: Summary, ns: argparse.Namespace) -> Any:
+    from paramcount import memory
+
+    if ns.estimator == "accelerate":
+        return memory.accelerate(summary)
+    for value, flag in ((ns.gpus, "--gpus"), (ns.nodes, "--nodes")):
+        if value is not None and value < 1:
+            raise SpecError(f"{flag} must be a positive integer, got {value}")
+    if ns.buffer_factor <= 0:
+        raise SpecError(f"--buffer-factor must be positive, got {ns.buffer_factor}")
+    return memory.deepspeed(summary, 2 if ns.zero is None else ns.zero, ns.gpus or ns.nodes,
+                            ns.nodes, ns.buffer_factor)
+
+
+def _options(ns: argparse.Namespace) -> dict[str, Any]:
+    from paramcount.memory import parse_size
+
+    given = {k: getattr(ns, k) for k in _TRAINING if getattr(ns, k) is not None}
+    options: dict[str, Any] = {
+        "train": ns.train or bool(given), "dtype": ns.dtype, "kv_dtype": ns.kv_dtype,
+        "batch": ns.batch, "context": ns.context, "encoder_length": ns.encoder_length,
+        "gpus": ns.gpus, "tp": ns.tp, "pp": ns.pp, **given,
+    }
+    if ns.sequence_parallel is not None:
+        options["sequence_parallel"] = ns.sequence_parallel
+    if ns.gpu_memory is not None:
+        options["gpu_memory"] = parse_size(ns.gpu_memory)
+    return options
+
+
+def load(ns: argparse.Namespace) -> Summary:
+    """The model: a file or folder, else a zoo entry (``zoo:NAME`` or a bare name)."""
+    from paramcount import zoo
+    from paramcount.sources import summarize
+
+    params, bare = parse_assignments(ns.set, "--set")
+    if bare:
+        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
+    name = ns.source.removeprefix("zoo:")
+    if os.path.exists(ns.source) and not ns.source.startswith("zoo:"):
+        options: dict[str, Any] = {"params": params, "framework": ns.framework}
+        if ns.head:
+            options["head"] = ns.head
+        return summarize(ns.source, **options)
+    if name in zoo.entries():
+        if ns.head:
+            params["include_top"] = False
+        return zoo.load(name, params=params, framework=ns.framework)
+    hint = difflib.get_close_matches(name, list(zoo.entries()), n=1)
+    more = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise SpecError(f"{ns.source}: no such file, and no zoo entry of that name{more}; "
+                    "`paramcount zoo` lists them")

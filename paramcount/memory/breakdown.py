@@ -1,0 +1,267 @@
+"""One memory estimate: its components per GPU and over all GPUs, and every assumption made.
+
+All sizes are integers of bytes. A component shared out among GPUs is rounded up to a whole
+byte per GPU; "all GPUs" is the per-GPU figure times the GPU count, except activations under
+pipeline parallelism, where later stages hold fewer micro-batches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from paramcount.errors import SpecError
+from paramcount.memory import activations as act
+from paramcount.memory import kv, weights
+from paramcount.memory.facts import ModelFacts
+from paramcount.memory.notes import assumptions
+from paramcount.memory.parallel import (
+    SEARCH_SPACE,
+    Parallel,
+    candidates,
+    check,
+    positive,
+    shard,
+)
+from paramcount.memory.training import StateBytes, optimizer, precision
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to estimate: serving (the default) or training (``train``), and on what."""
+
+    train: bool = False
+    #: inference: the weights' dtype (``stored``: the checkpoint's own bytes)
+    dtype: str | None = None
+    kv_dtype: str | None = None
+    batch: int = 1
+    #: tokens: the KV cache's length (inference), the sequence length (training)
+    context: int | None = None
+    encoder_length: int | None = None
+    optimizer: str = "adamw"
+    precision: str = "mixed-bf16"
+    recompute: str = "none"
+    sequence_parallel: bool = False
+    gpus: int | None = None
+    zero: int = 0
+    offload: bool = False
+    tp: int = 1
+    pp: int = 1
+    #: bytes of one GPU's memory, to say whether the estimate fits
+    gpu_memory: int | None = None
+
+
+@dataclass(frozen=True)
+class Component:
+    """One line of an estimate: bytes on one GPU, on all GPUs, and in CPU memory (offload)."""
+
+    name: str
+    per_gpu: int
+    whole: int
+    cpu: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The most preferred layout that fits, or None when none of the search space does."""
+
+    parallel: Parallel | None
+    per_gpu: int | None
+    space: str = SEARCH_SPACE
+
+
+@dataclass
+class MemoryEstimate:
+    """The answer: components, totals, whether it fits, and the assumptions behind it."""
+
+    source: str
+    name: str
+    mode: str
+    parallel: Parallel
+    components: list[Component]
+    assumptions: list[str]
+    settings: dict[str, Any] = field(default_factory=dict)
+    gpu_memory: int | None = None
+    suggestion: Suggestion | None = None
+
+    @property
+    def per_gpu(self) -> int:
+        return sum(c.per_gpu for c in self.components)
+
+    @property
+    def whole(self) -> int:
+        return sum(c.whole for c in self.components)
+
+    @property
+    def cpu(self) -> int:
+        return sum(c.cpu for c in self.components)
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.gpu_memory is None else self.per_gpu <= self.gpu_memory
+
+    @property
+    def margin(self) -> int | None:
+        """Bytes to spare on each GPU (negative: bytes missing)."""
+        return None if self.gpu_memory is None else self.gpu_memory - self.per_gpu
+
+    def component(self, name: str) -> Component | None:
+        return next((c for c in self.components if c.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``paramcount-memory/1`` JSON document."""
+        from paramcount.report.memory import to_dict
+
+        return to_dict(self)
+
+    def __str__(self) -> str:
+        from paramcount.report.memory import render_table
+
+        return render_table(self)
+
+
+def estimate(facts: ModelFacts, options: Options) -> MemoryEstimate:
+    """The memory to serve or train the model ``facts`` describes.
+
+    >>> import paramcount
+    >>> from paramcount.memory.facts import ModelFacts
+    >>> facts = ModelFacts.of(paramcount.layer("Dense", units=1000).count((1000,)))
+    >>> estimate(facts, Options(dtype="bf16")).per_gpu
+    2002000
+    """
+    validate(options)
+    if options.sequence_parallel and not facts.has_attention:
+        raise SpecError("--sequence-parallel splits transformer activations; "
+                        f"{facts.source} has no attention layers that paramcount knows")
+    gpus = options.gpus or options.tp * options.pp
+    p = check(Parallel(gpus, options.tp, options.pp, options.zero, options.offload,
+                       options.sequence_parallel), facts, options.train)
+    comps, notes = components(facts, options, p)
+    result = MemoryEstimate(facts.source, facts.name, "training" if options.train else
+                            "inference", p, comps, assumptions(facts, options, p) + notes,
+                            settings(facts, options), options.gpu_memory)
+    if result.fits is False:
+        result.suggestion = suggest(facts, options, p)
+    return result
+
+
+def validate(o: Options) -> None:
+    """Each option's value, checked before anything is computed."""
+    for value, flag in ((o.batch, "--batch"), (o.context, "--context"),
+                        (o.encoder_length, "--encoder-length"), (o.gpus, "--gpus"),
+                        (o.tp, "--tp"), (o.pp, "--pp")):
+        positive(value, flag)
+    if o.train:
+        precision(o.precision)
+        optimizer(o.optimizer)
+        act.check_recompute(o.recompute)
+        if o.dtype is not None:
+            raise SpecError("--dtype sets the weights' dtype for inference; training takes "
+                            "--precision (fp32, mixed-bf16, mixed-fp16 or bf16)")
+
+
+def components(facts: ModelFacts, o: Options, p: Parallel) -> tuple[list[Component], list[str]]:
+    """The lines of the estimate for layout ``p``, and notes on what was left out."""
+    if o.train:
+        return _training(facts, o, p)
+    return _inference(facts, o, p)
+
+
+def _spread(name: str, per_gpu: int, p: Parallel, detail: str, cpu: bool = False
+            ) -> Component:
+    if cpu:
+        return Component(name, 0, 0, per_gpu * p.gpus, detail + ", in CPU memory")
+    return Component(name, per_gpu, per_gpu * p.gpus, 0, detail)
+
+
+def _inference(facts: ModelFacts, o: Options, p: Parallel) -> tuple[list[Component], list[str]]:
+    dtype = weights.weight_dtype(facts, o.dtype)
+    w = weights.weight_bytes(facts, dtype)
+    out = [_spread("weights", shard(w, p.model_parallel), p, weights.describe(facts, dtype))]
+    notes = []
+    if o.context is None:
+        notes.append("no KV cache: give --context TOKENS to include one")
+    else:
+        cache = weights.cache_dtype(facts, dtype, o.kv_dtype)
+        rank = kv.kv_cache_bytes(facts, o.context, o.batch, cache, o.encoder_length, p.tp)
+        out.append(_spread("KV cache", shard(rank, p.pp), p,
+                           kv.describe(facts, o.context, o.batch, cache,
+                                       o.encoder_length)))
+    return out, notes
+
+
+def _training(facts: ModelFacts, o: Options, p: Parallel) -> tuple[list[Component], list[str]]:
+    sb = StateBytes.of(precision(o.precision), optimizer(o.optimizer))
+    mp, dp = p.model_parallel, p.dp
+    w = shard((facts.params + facts.buffers) * sb.weights, mp)
+    g = shard(facts.trainable * sb.grads, mp)
+    k = shard(facts.trainable * sb.k, mp)
+    w, g, k = (shard(w, dp) if p.zero >= 3 else w, shard(g, dp) if p.zero >= 2 else g,
+               shard(k, dp) if p.zero >= 1 else k)
+    out = [
+        _spread("weights", w, p, f"{sb.weights} B × {facts.params + facts.buffers:,}",
+                p.offload and p.zero == 3),
+        _spread("gradients", g, p, f"{sb.grads} B × {facts.trainable:,} trainable",
+                p.offload and p.zero >= 2),
+        _spread("optimizer states", k, p, f"{sb.k} B × {facts.trainable:,} trainable",
+                p.offload),
+    ]
+    if p.zero == 3:
+        gathered = shard(facts.largest_layer * (sb.weights + sb.grads), p.tp)
+        out.append(_spread("gathered layer", gathered, p,
+                           f"{sb.weights + sb.grads} B × {facts.largest_layer:,} "
+                           "(largest layer, ZeRO-3)"))
+    activation, notes = _activations(facts, o, p)
+    return out + activation, notes
+
+
+def _activations(facts: ModelFacts, o: Options, p: Parallel
+                 ) -> tuple[list[Component], list[str]]:
+    e = precision(o.precision).activation
+    if facts.has_attention:
+        if o.context is None:
+            return [], ["no activations: give --seq-len TOKENS to include them"]
+        rank = act.transformer_bytes(facts, o.context, o.batch, e, p.tp, p.sp, o.recompute,
+                                     o.encoder_length)
+        how = {"none": "no", "selective": "selective", "full": "full"}[o.recompute]
+        detail = f"{how} recomputation, seq {o.context:,}, micro-batch {o.batch}"
+    else:
+        total = act.layer_outputs_bytes(facts, o.batch, e, o.context)
+        if total is None:
+            return [], ["no activations: a layer's output has a dimension of unknown length; "
+                        "give --seq-len TOKENS"]
+        rank = Fraction(total)
+        detail = f"2 × layer outputs × {e} B, batch {o.batch}"
+    whole = math.ceil(act.pipeline_whole(rank, p.pp) * p.tp * p.dp)
+    return [Component("activations", math.ceil(rank), whole, 0, detail)], []
+
+
+def suggest(facts: ModelFacts, o: Options, p: Parallel) -> Suggestion:
+    """The first layout of :func:`~paramcount.memory.parallel.candidates` that fits."""
+    assert o.gpu_memory is not None
+    for layout in candidates(p, facts, o.train):
+        comps, _ = components(facts, o, layout)
+        need = sum(c.per_gpu for c in comps)
+        if need <= o.gpu_memory:
+            return Suggestion(layout, need)
+    return Suggestion(None, None)
+
+
+def settings(facts: ModelFacts, o: Options) -> dict[str, Any]:
+    """What was assumed of the run, for the JSON document."""
+    out: dict[str, Any] = {"batch": o.batch, "context": o.context,
+                           "encoder_length": o.encoder_length}
+    if o.train:
+        out.update(precision=o.precision, optimizer=o.optimizer, recompute=o.recompute)
+    else:
+        dtype = weights.weight_dtype(facts, o.dtype)
+        out.update(dtype=dtype)
+        if o.context is not None and facts.has_attention:
+            out.update(kv_dtype=weights.cache_dtype(facts, dtype, o.kv_dtype))
+    return out
+
+
+

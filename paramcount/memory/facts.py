@@ -1,0 +1,122 @@
+"""What a memory estimate needs from a model tree, gathered in one walk.
+
+Every source gives the same :class:`~paramcount.model.Summary`; memory needs only a few numbers
+from it: parameter and buffer counts, the attention modules (for the KV cache and transformer
+activations), the largest layer (ZeRO-3 gathers one at a time), and the output shapes of the
+layers with parameters (activations of models without attention).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from paramcount.layers.base import Attention
+from paramcount.model import Node, Summary
+from paramcount.shapes import Shape
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """The numbers of a model that its memory depends on.
+
+    >>> import paramcount
+    >>> facts = ModelFacts.of(paramcount.layer("Dense", units=2).count((4,)))
+    >>> facts.params, facts.trainable, facts.largest_layer
+    (10, 10, 10)
+    """
+
+    source: str
+    name: str
+    dtype: str
+    params: int
+    trainable: int
+    buffers: int
+    #: bytes as the checkpoint stores them, when every weight's size is known
+    stored_bytes: int | None = None
+    #: stored dtype -> elements
+    stored_dtypes: dict[str, int] = field(default_factory=dict)
+    #: each distinct attention and how many modules compute it (calls included)
+    attentions: tuple[tuple[Attention, int], ...] = ()
+    #: the attention modules a generation cache holds: all of them but, in an
+    #: encoder-decoder model, the encoder's self-attention (the encoder runs once)
+    cached: tuple[tuple[Attention, int], ...] = ()
+    #: parameters of the module with the most parameters of its own (tied ones included), as
+    #: DeepSpeed's ``model_to_params`` finds it
+    largest_layer: int = 0
+    #: elements (params + buffers) of the largest unit accelerate keeps whole: a leaf module or
+    #: one block of a repeated stack
+    largest_unit: int = 0
+    #: (output shape, calls) of every leaf layer that has parameters
+    param_outputs: tuple[tuple[Shape, int], ...] = ()
+    #: True when some layers were not understood: the counts are then lower bounds
+    lower_bound: bool = False
+
+    @classmethod
+    def of(cls, summary: Summary) -> ModelFacts:
+        walk = _Walk()
+        walk.visit_root(summary.root)
+        stored = {k: n for k, (n, _) in summary.by_dtype().items()}
+        cached = walk.attentions
+        if any(a.cross for a in walk.attentions):
+            cached = walk.attentions - walk.encoder
+        return cls(summary.source, summary.name, summary.dtype, summary.total_params,
+                   summary.trainable_params, summary.buffers, summary.stored_bytes(), stored,
+                   tuple(walk.attentions.items()), tuple(cached.items()), walk.largest_layer,
+                   walk.largest_unit, tuple(walk.outputs), summary.lower_bound)
+
+    @property
+    def frozen(self) -> int:
+        return self.params - self.trainable
+
+    @property
+    def has_attention(self) -> bool:
+        return bool(self.attentions)
+
+    @property
+    def heads(self) -> set[int]:
+        """The head counts of every attention module (tensor parallelism must divide them)."""
+        return {a.heads for a, _ in self.attentions}
+
+
+class _Walk:
+    def __init__(self) -> None:
+        self.attentions: Counter[Attention] = Counter()
+        self.encoder: Counter[Attention] = Counter()  # self-attention inside an "encoder"
+        self.largest_layer = 0
+        self.largest_unit = 0
+        self.outputs: list[tuple[Shape, int]] = []
+
+    def visit_root(self, root: Node) -> None:
+        for w in root.weights:  # accelerate treats the model's own tensors one by one
+            self.largest_unit = max(self.largest_unit, w.size)
+        self._own(root)
+        for child in root.children:
+            self.visit(child, unit=False, encoder=False)
+
+    def visit(self, node: Node, unit: bool, encoder: bool) -> None:
+        self._own(node)
+        encoder = encoder or node.name == "encoder"
+        attention = node.attention_info()
+        if attention is not None:
+            self.attentions[attention] += node.calls
+            if encoder and not attention.cross:
+                self.encoder[attention] += node.calls
+        if not node.children:
+            self.largest_unit = max(self.largest_unit, _elements(node))
+            if node.params and node.output_shape is not None:
+                self.outputs.append((node.output_shape, node.calls))
+        elif unit:
+            self.largest_unit = max(self.largest_unit, _elements(node))
+        for child in node.children:
+            # the blocks of a repeated stack are the units transformers' _no_split_modules name
+            self.visit(child, node.repeat > 1 and not child.repeat > 1, encoder)
+
+    def _own(self, node: Node) -> None:
+        own = sum(w.size for w in node.weights if not w.buffer)
+        own += sum(t.weight.size for t in node.tied if not t.weight.buffer)
+        self.largest_layer = max(self.largest_layer, own)
+
+
+def _elements(node: Node) -> int:
+    return node.params + node.buffers

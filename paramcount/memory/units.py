@@ -1,0 +1,63 @@
+"""Sizes in bytes: binary units (GiB = 2³⁰ bytes) and decimal ones (GB = 10⁹ bytes).
+
+GPU makers sell memory in binary units but write "GB" (an "80GB" A100 holds 80 GiB); disk
+makers and the ZeRO paper write decimal GB. paramcount keeps every size as an integer number of
+bytes and shows both, each named.
+
+>>> parse_size("80GB"), parse_size("80GiB") == 80 * GIB, parse_size("40")
+(80000000000, True, 40000000000)
+>>> fmt_both(2 * GIB)
+'2.00 GiB (2.15 GB)'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+from paramcount.errors import SpecError
+
+GIB = 2**30
+GB = 10**9
+_UNITS = {"": GB, "b": 1, "kb": 10**3, "mb": 10**6, "gb": GB, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": GIB, "tib": 2**40}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$")
+
+
+def parse_size(text: str, what: str = "--gpu-memory") -> int:
+    """``80GB`` -> 80·10⁹ bytes, ``80GiB`` -> 80·2³⁰, a plain number is in GB.
+
+    >>> parse_size("0.5GiB"), parse_size("1.5 TB")
+    (536870912, 1500000000000)
+    """
+    match = _SIZE.match(text.lower())
+    if match is None or match.group(2) not in _UNITS:
+        raise SpecError(f"{what} {text!r}: expected a size such as 80GB, 80GiB or 80 (GB)")
+    size = math.ceil(Fraction(match.group(1)) * _UNITS[match.group(2)])
+    if size <= 0:
+        raise SpecError(f"{what} {text!r}: the size must be positive")
+    return size
+
+
+def fmt_gib(n: int) -> str:
+    """Bytes in GiB with two decimals (binary units)."""
+    return f"{n / GIB:,.2f} GiB"
+
+
+def fmt_gb(n: int) -> str:
+    """Bytes in GB with two decimals (decimal units)."""
+    return f"{n / GB:,.2f} GB"
+
+
+def fmt_both(n: int) -> str:
+    """Bytes in GiB, then GB in parentheses; under a GiB, in MiB and MB.
+
+    >>> fmt_both(3 * 2**20), fmt_both(0)
+    ('3.00 MiB (3.15 MB)', '0 B')
+    """
+    if n == 0:
+        return "0 B"
+    if abs(n) < GIB:
+        return f"{n / 2**20:,.2f} MiB ({n / 10**6:,.2f} MB)"
+    return f"{fmt_gib(n)} ({fmt_gb(n)})"

@@ -1,0 +1,183 @@
+"""Memory estimates as text: a table for people, markdown, and the ``paramcount-memory/1`` JSON
+document for scripts.
+
+The JSON document: ``schema``, ``source``, ``name``, ``estimator`` (``paramcount``),
+``mode`` (``inference`` or ``training``), ``settings`` (dtype, batch, context, precision,
+optimizer, recompute, ...), ``parallel`` (``gpus``, ``dp``, ``tp``, ``pp``, ``zero``,
+``offload``, ``sequence_parallel``), ``components`` (``name``, ``per_gpu_bytes``,
+``all_gpus_bytes``, ``cpu_bytes``, ``detail``), the totals ``per_gpu_bytes``,
+``all_gpus_bytes`` and ``cpu_bytes``, ``gpu_memory_bytes``, ``fits`` and ``margin_bytes``
+(null without ``--gpu-memory``), ``suggestion`` and ``assumptions``. Another tool's estimate
+(``--estimator deepspeed`` or ``accelerate``) has ``estimator``, ``title``, ``columns`` and
+``rows`` (bytes as integers, null for N/A) instead. Sizes are integers of bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from paramcount.errors import SpecError
+from paramcount.memory.breakdown import MemoryEstimate
+from paramcount.memory.estimators import EstimatorTable
+from paramcount.memory.parallel import Parallel
+from paramcount.memory.units import fmt_both, fmt_gb, fmt_gib
+
+SCHEMA = "paramcount-memory/1"
+FORMATS = ("table", "json", "markdown")
+Result = MemoryEstimate | EstimatorTable
+
+
+def render(result: Result, fmt: str = "table") -> str:
+    """``result`` in one of :data:`FORMATS`."""
+    if fmt == "json":
+        return json.dumps(to_dict(result), indent=2)
+    if fmt == "markdown":
+        return render_markdown(result)
+    if fmt == "table":
+        return render_table(result)
+    raise SpecError(f"unknown format {fmt!r} for memory; expected table, json or markdown")
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+def to_dict(result: Result) -> dict[str, Any]:
+    if isinstance(result, EstimatorTable):
+        return {"schema": SCHEMA, "source": result.source, "estimator": result.estimator,
+                "title": result.title, "columns": result.columns, "rows": result.rows,
+                "assumptions": result.assumptions}
+    e = result
+    return {
+        "schema": SCHEMA, "source": e.source, "name": e.name, "estimator": "paramcount",
+        "mode": e.mode, "settings": e.settings, "parallel": _parallel(e.parallel),
+        "components": [{"name": c.name, "per_gpu_bytes": c.per_gpu, "all_gpus_bytes": c.whole,
+                        "cpu_bytes": c.cpu, "detail": c.detail} for c in e.components],
+        "per_gpu_bytes": e.per_gpu, "all_gpus_bytes": e.whole, "cpu_bytes": e.cpu,
+        "gpu_memory_bytes": e.gpu_memory, "fits": e.fits, "margin_bytes": e.margin,
+        "suggestion": None if e.suggestion is None else {
+            "parallel": None if e.suggestion.parallel is None else
+            _parallel(e.suggestion.parallel),
+            "per_gpu_bytes": e.suggestion.per_gpu, "search_space": e.suggestion.space},
+        "assumptions": e.assumptions,
+    }
+
+
+def _parallel(p: Parallel) -> dict[str, Any]:
+    return {"gpus": p.gpus, "dp": p.dp, "tp": p.tp, "pp": p.pp, "zero": p.zero,
+            "offload": p.offload, "sequence_parallel": p.sp}
+
+
+# -- the table -----------------------------------------------------------------------------
+
+def _rows(e: MemoryEstimate) -> tuple[list[str], list[list[str]]]:
+    many = e.parallel.gpus > 1
+    head = ["component", "per GPU"] + ([f"all {e.parallel.gpus} GPUs"] if many else [])
+    rows = []
+    for c in e.components:
+        offloaded = c.cpu and not c.per_gpu
+        one, every = ("on the CPU", "on the CPU") if offloaded else (fmt_both(c.per_gpu),
+                                                                     fmt_both(c.whole))
+        rows.append([c.name, one] + ([every] if many else []) + [c.detail])
+    rows.append(["total", fmt_both(e.per_gpu)] + ([fmt_both(e.whole)] if many else []) + [""])
+    if e.cpu:
+        share = -(-e.cpu // e.parallel.gpus)
+        rows.append(["CPU memory", fmt_both(share)] + ([fmt_both(e.cpu)] if many else [])
+                    + ["offloaded states"])
+    return [*head, ""], rows
+
+
+def _title(e: MemoryEstimate) -> str:
+    verb = "train" if e.mode == "training" else "serve"
+    parts = [f"{_label(k)} {v:,}" if isinstance(v, int) else f"{_label(k)} {v}"
+             for k, v in e.settings.items() if v is not None]
+    return f"Memory to {verb} {e.name} ({e.source}) on {e.parallel.describe()}\n" + \
+        ", ".join(parts)
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ").replace("kv", "KV")
+
+
+def _fit_lines(e: MemoryEstimate) -> list[str]:
+    if e.gpu_memory is None or e.margin is None:
+        return []
+    size = f"{fmt_gb(e.gpu_memory)} ({fmt_gib(e.gpu_memory)})"
+    if e.margin >= 0:
+        return [f"Fits in {size} per GPU: {fmt_both(e.margin)} to spare."]
+    lines = [f"Does not fit in {size} per GPU: {fmt_both(-e.margin)} short on each GPU."]
+    sug = e.suggestion
+    if sug is not None and sug.parallel is not None and sug.per_gpu is not None:
+        lines.append(f"Smallest layout that fits: {sug.parallel.describe()} "
+                     f"({fmt_both(sug.per_gpu)} per GPU).")
+    elif sug is not None:
+        lines.append(f"Nothing fits on {e.parallel.gpus} GPU(s) of this size.")
+    if sug is not None:
+        lines.append(f"Searched: {sug.space}.")
+    return lines
+
+
+def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        out = [cells[0].ljust(widths[0])]
+        out += [c.rjust(w) for c, w in zip(cells[1:-1], widths[1:-1], strict=True)]
+        return "  ".join([*out, cells[-1]]).rstrip()
+    rule = "-" * (sum(widths[:-1]) + 2 * (len(widths) - 2))
+    at = next(i for i, r in enumerate(rows) if r[0] == "total")
+    return [line(head), rule, *map(line, rows[:at]), rule, *map(line, rows[at:])]
+
+
+def render_table(result: Result) -> str:
+    """A plain-text table: one line per component, then the fit and the assumptions."""
+    if isinstance(result, EstimatorTable):
+        return _estimator_table(result)
+    head, rows = _rows(result)
+    lines = [_title(result), "", *_grid(head, rows)]
+    fit = _fit_lines(result)
+    if fit:
+        lines += ["", *fit]
+    return "\n".join([*lines, "", "Assumptions:", *(f"  - {a}" for a in result.assumptions)])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "N/A"
+    return fmt_both(value) if isinstance(value, int) else str(value)
+
+
+def _estimator_table(t: EstimatorTable) -> str:
+    keys = list(t.columns)
+    head = list(t.columns.values())
+    rows = [[_cell(r[k]) for k in keys] for r in t.rows]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    text = {"dtype", "options"}  # the other columns hold sizes: right-aligned
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if k in text else c.rjust(w)
+                         for c, w, k in zip(cells, widths, keys, strict=True)).rstrip()
+    body = [line(head), *(line(r) for r in rows)]
+    rule = "-" * max(len(b) for b in body)
+    return "\n".join([t.title, "", body[0], rule, *body[1:], "", "Assumptions:",
+                      *(f"  - {a}" for a in t.assumptions)])
+
+
+# -- markdown ------------------------------------------------------------------------------
+
+def render_markdown(result: Result) -> str:
+    """A markdown table and the assumptions as a list."""
+    if isinstance(result, EstimatorTable):
+        head = list(result.columns.values())
+        rows = [[_cell(r[k]) for k in result.columns] for r in result.rows]
+        title = result.title
+        align = ["---" if k in ("dtype", "options") else "---:" for k in result.columns]
+    else:
+        head, rows = _rows(result)
+        head[-1] = "detail"
+        title = _title(result).replace("\n", "; ")
+        align = ["---"] + ["---:"] * (len(head) - 2) + ["---"]
+    lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    extra = [] if isinstance(result, EstimatorTable) else _fit_lines(result)
+    notes = [f"- {a}" for a in result.assumptions]
+    return "\n".join([*lines, "", *([*extra, ""] if extra else []), "Assumptions:", "", *notes])

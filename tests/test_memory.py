@@ -1,0 +1,382 @@
+"""Memory estimates against what frameworks hold and what papers print.
+
+Weights: the bytes of a transformers model's parameters (meta device) at each dtype. KV cache:
+the tensors transformers' DynamicCache holds after a prefill, and a hand calculation for
+Llama-2-7B. Training: hand calculations of bytes per parameter, the ZeRO paper's Figure 1, and
+Korthikanti et al.'s activation formulas. Activations of a CNN: torchinfo's "Forward/backward
+pass size". Fits and suggestions: hand calculations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import paramcount
+from paramcount import memory, zoo
+from paramcount.errors import SpecError
+from paramcount.sources import summarize
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+GIB = 2**30
+
+LLAMA2_7B = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+             "num_hidden_layers": 32, "num_attention_heads": 32, "intermediate_size": 11008,
+             "vocab_size": 32000}
+TINY = {  # transformers config class -> paramcount config dict (HF config.json fields)
+    "llama-gqa": ("LlamaForCausalLM", dict(model_type="llama", hidden_size=64,
+                  num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+                  intermediate_size=128, vocab_size=100)),
+    "llama-mqa": ("LlamaForCausalLM", dict(model_type="llama", hidden_size=64,
+                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
+                  intermediate_size=128, vocab_size=100)),
+    "gpt2": ("GPT2LMHeadModel", dict(model_type="gpt2", n_embd=64, n_layer=2, n_head=4,
+             vocab_size=100, n_positions=64)),
+    "qwen2": ("Qwen2ForCausalLM", dict(model_type="qwen2", hidden_size=64, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=2, intermediate_size=128,
+              vocab_size=100)),
+}
+
+
+def meta_model(architecture: str, config: dict):
+    """The transformers model of this config, on the meta device (no memory, no weights)."""
+    fields = {k: v for k, v in config.items() if k not in ("model_type", "architectures")}
+    cfg = transformers.AutoConfig.for_model(config["model_type"], **fields)
+    with torch.device("meta"):
+        return getattr(transformers, architecture)(cfg)
+
+
+def hf(architecture: str, config: dict) -> paramcount.Summary:
+    return summarize({**config, "architectures": [architecture]})
+
+
+def prefill_cache_bytes(model, batch: int, tokens: int, dtype) -> int:
+    """Bytes of the key and value tensors transformers caches after a prefill."""
+    model = model.to(dtype)
+    ids = torch.zeros((batch, tokens), dtype=torch.long, device="meta")
+    with torch.no_grad():
+        cache = model(ids, use_cache=True).past_key_values
+    return sum(t.numel() * t.element_size() for layer in cache.layers
+               for t in (layer.keys, layer.values))
+
+
+# -- inference: weights ----------------------------------------------------------------------
+
+WEIGHT_DTYPES = [("fp32", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16),
+                 ("fp8", torch.float8_e4m3fn)]
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize(("dtype", "torch_dtype"), WEIGHT_DTYPES)
+def test_weights_are_the_parameter_bytes_torch_holds(name, dtype, torch_dtype):
+    architecture, config = TINY[name]
+    model = meta_model(architecture, config).to(torch_dtype)
+    held = sum(p.numel() * p.element_size() for p in model.parameters())
+    est = memory.estimate(hf(architecture, config), dtype=dtype)
+    assert est.component("weights").per_gpu == held
+
+
+def test_int4_weights_are_half_a_byte_each_rounded_up():
+    dense = paramcount.layer("Dense", units=3, use_bias=False).count((3,))  # 9 params
+    assert memory.estimate(dense, dtype="int4").per_gpu == 5  # ceil(9 / 2)
+
+
+# -- inference: the KV cache ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def llama2_7b_meta():
+    return meta_model("LlamaForCausalLM", LLAMA2_7B)
+
+
+def test_llama2_7b_kv_cache_at_4096_tokens_is_2_gib(llama2_7b_meta):
+    est = memory.estimate(summarize(LLAMA2_7B), dtype="fp16", context=4096, batch=1)
+    # K and V × 32 layers × 4096 tokens × 4096 (32 heads of 128) × 2 bytes
+    assert est.component("KV cache").per_gpu == 2 * 32 * 4096 * 4096 * 2 == 2 * GIB
+    assert prefill_cache_bytes(llama2_7b_meta.model, 1, 4096, torch.float16) == 2 * GIB
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize(("batch", "tokens"), [(1, 7), (3, 16)])
+def test_kv_cache_is_what_transformers_caches(name, batch, tokens):
+    architecture, config = TINY[name]
+    model = meta_model(architecture, config)
+    held = prefill_cache_bytes(model, batch, tokens, torch.bfloat16)
+    est = memory.estimate(hf(architecture, config), dtype="bf16", context=tokens, batch=batch)
+    assert est.component("KV cache").per_gpu == held
+
+
+def test_sliding_window_caches_the_window():
+    config = dict(model_type="mistral", hidden_size=64, num_hidden_layers=3,
+                  num_attention_heads=4, num_key_value_heads=2, intermediate_size=128,
+                  vocab_size=100, sliding_window=5)
+    model = meta_model("MistralForCausalLM", config)
+    kept = prefill_cache_bytes(model, 2, 9, torch.float16)
+    est = memory.estimate(hf("MistralForCausalLM", config), dtype="fp16", context=9, batch=2)
+    # transformers keeps window - 1 = 4 tokens between steps and attends over those and the
+    # new token's keys: 5 = the window; per token: 3 layers × 2 (K, V) × 2 heads × 16 × 2 B
+    per_token = 3 * 2 * 2 * 16 * 2 * 2
+    assert est.component("KV cache").per_gpu == kept + per_token == 5 * per_token
+
+
+T5_TINY = dict(model_type="t5", d_model=64, d_kv=16, num_heads=4, num_layers=2,
+               num_decoder_layers=3, d_ff=128, vocab_size=100)
+
+
+@pytest.mark.parametrize(("encoder", "decoder"), [(11, 5), (100, 10)])
+def test_cross_attention_caches_the_encoder_length(encoder, decoder):
+    model = meta_model("T5ForConditionalGeneration", T5_TINY).to(torch.float16)
+    ids = torch.zeros((2, encoder), dtype=torch.long, device="meta")
+    dec = torch.zeros((2, decoder), dtype=torch.long, device="meta")
+    with torch.no_grad():
+        cache = model(input_ids=ids, decoder_input_ids=dec, use_cache=True).past_key_values
+    # transformers' EncoderDecoderCache: the decoder's self-attention and cross-attention
+    held = sum(t.numel() * t.element_size()
+               for part in (cache.self_attention_cache, cache.cross_attention_cache)
+               for layer in part.layers for t in (layer.keys, layer.values))
+    est = memory.estimate(hf("T5ForConditionalGeneration", T5_TINY), dtype="fp16",
+                          context=decoder, encoder_length=encoder, batch=2)
+    assert est.component("KV cache").per_gpu == held
+
+
+def test_kv_dtype_defaults_to_fp16_for_quantized_weights():
+    est = memory.estimate(summarize(LLAMA2_7B), dtype="int4", context=4096)
+    assert est.settings["kv_dtype"] == "float16"
+    assert est.component("KV cache").per_gpu == 2 * GIB
+    est = memory.estimate(summarize(LLAMA2_7B), dtype="int4", context=4096, kv_dtype="int8")
+    assert est.component("KV cache").per_gpu == GIB
+
+
+def test_tensor_parallel_splits_kv_heads_and_replicates_fewer():
+    architecture, config = TINY["llama-gqa"]  # 2 key/value heads of 16, 3 layers
+    s = hf(architecture, config)
+    one = memory.estimate(s, dtype="fp16", context=8).component("KV cache").per_gpu
+    two = memory.estimate(s, dtype="fp16", context=8, tp=2).component("KV cache").per_gpu
+    four = memory.estimate(s, dtype="fp16", context=8, tp=4).component("KV cache").per_gpu
+    assert one == 3 * 2 * 2 * 16 * 8 * 2  # layers × (K, V) × heads × 16 × tokens × 2 B
+    assert two == one // 2 and four == two  # 2 heads over 4 ranks: one head each, replicated
+
+
+def test_no_attention_no_kv_cache():
+    with pytest.raises(SpecError, match="has no attention layers"):
+        memory.estimate(zoo.load("vgg16"), context=128)
+
+
+def test_stored_dtype_needs_a_checkpoint():
+    with pytest.raises(SpecError, match="does not store its weights' dtypes"):
+        memory.estimate(summarize(LLAMA2_7B), dtype="stored")
+
+
+# -- training: model states -------------------------------------------------------------------
+
+ONE_BILLION = paramcount.layer("Dense", units=1000, use_bias=False).count((1_000_000,))
+
+STATES = [  # precision, optimizer, bytes per parameter (weights + gradients + K)
+    ("fp32", "adamw", 4 + 4 + 8),
+    ("fp32", "adam", 4 + 4 + 8),
+    ("mixed-bf16", "adamw", 2 + 2 + 12),     # the ZeRO paper's 2 + 2 + K, K = 12
+    ("mixed-fp16", "adam", 2 + 2 + 12),
+    ("bf16", "adamw", 2 + 2 + 4),            # no master copy, bf16 states
+    ("fp32", "sgd", 4 + 4),
+    ("fp32", "sgd-momentum", 4 + 4 + 4),
+    ("mixed-bf16", "adam8bit", 2 + 2 + 4 + 2),  # fp32 master + two 1-byte states
+]
+
+
+@pytest.mark.parametrize(("precision", "optimizer", "per_param"), STATES)
+def test_model_states_per_parameter(precision, optimizer, per_param):
+    est = memory.estimate(ONE_BILLION, train=True, precision=precision, optimizer=optimizer)
+    states = sum(est.component(n).per_gpu for n in ("weights", "gradients", "optimizer states"))
+    assert states == per_param * 10**9
+
+
+def test_frozen_parameters_keep_only_their_weights():
+    spec = {"input_shape": [10], "layers": [{"Dense": {"units": 10, "trainable": False}},
+                                            {"Dense": {"units": 5}}]}
+    est = memory.estimate(summarize(spec), train=True, precision="mixed-bf16")
+    assert est.component("weights").per_gpu == 2 * (110 + 55)
+    assert est.component("gradients").per_gpu == 2 * 55
+    assert est.component("optimizer states").per_gpu == 12 * 55
+
+
+# The ZeRO paper (Rajbhandari et al. 2020), Figure 1: Ψ = 7.5B, N_d = 64, K = 12.
+ZERO_FIGURE_1 = [(0, 120_000_000_000, "120"), (1, 31_406_250_000, "31.4"),
+                 (2, 16_640_625_000, "16.6"), (3, 1_875_000_000, "1.88")]
+
+
+@pytest.mark.parametrize(("stage", "exact", "printed"), ZERO_FIGURE_1)
+def test_zero_paper_figure_1(stage, exact, printed):
+    psi = 7_500_000_000
+    model = paramcount.layer("Dense", units=100_000, use_bias=False).count((75_000,))
+    assert model.total_params == psi
+    est = memory.estimate(model, train=True, precision="mixed-fp16", optimizer="adam",
+                          gpus=64, zero=stage)
+    states = sum(est.component(n).per_gpu for n in ("weights", "gradients", "optimizer states"))
+    formula = {0: (2 + 2 + 12) * psi, 1: 2 * psi + 2 * psi + 12 * psi / 64,
+               2: 2 * psi + (2 + 12) * psi / 64, 3: (2 + 2 + 12) * psi / 64}[stage]
+    assert states == formula == exact
+    assert f"{states / 1e9:.3g}" == printed  # the figure prints decimal GB
+
+
+def test_offload_moves_partitions_to_the_cpu():
+    est = memory.estimate(ONE_BILLION, train=True, gpus=4, zero=2, offload=True)
+    # ZeRO-2: 2 B weights stay; gradients (2 B) and K (12 B) partitions go to the CPU
+    assert est.component("weights").per_gpu == 2 * 10**9
+    assert est.component("gradients").per_gpu == est.component("optimizer states").per_gpu == 0
+    assert est.cpu == (2 + 12) * 10**9
+    est = memory.estimate(ONE_BILLION, train=True, gpus=4, zero=3, offload=True)
+    assert est.cpu == 16 * 10**9
+    # what stays: one gathered layer, its 2 B weights and 2 B gradients (the Dense is 1B)
+    assert est.component("gathered layer").per_gpu == 4 * 10**9
+
+
+def test_tensor_and_pipeline_parallel_split_model_states():
+    gpt2 = zoo.load("gpt2")
+    one = memory.estimate(gpt2, train=True, precision="fp32")
+    split = memory.estimate(gpt2, train=True, precision="fp32", gpus=8, tp=2, pp=2)
+    for name in ("weights", "gradients", "optimizer states"):
+        assert split.component(name).per_gpu == math.ceil(one.component(name).per_gpu / 4)
+    assert split.parallel.dp == 2
+
+
+# -- training: activations ----------------------------------------------------------------------
+
+def gpt(layers: int, hidden: int, heads: int) -> paramcount.Summary:
+    """A GPT-3-style decoder as a GPT-2 config (learned positions, 4h GeLU MLP)."""
+    return summarize({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
+                      "n_embd": hidden, "n_layer": layers, "n_head": heads,
+                      "n_positions": 2048, "vocab_size": 51200})
+
+
+def activations(model, **options) -> int:
+    est = memory.estimate(model, train=True, **options)
+    return est.component("activations").per_gpu
+
+
+def test_korthikanti_equation_1_gpt3_175b():
+    s, b, h, a, layers = 2048, 1, 12288, 96, 96
+    per_layer = s * b * h * (34 + 5 * a * s // h)  # 5as/h = 80 exactly
+    model = gpt(layers, h, a)
+    assert activations(model, context=s, batch=b) == layers * per_layer
+    # the paper: selective recomputation stores 34 of 114: "70%" of activations recomputed
+    selective = activations(model, context=s, batch=b, recompute="selective")
+    assert selective == layers * s * b * h * 34
+    assert round(1 - selective / (layers * per_layer), 2) == 0.70
+
+
+def test_korthikanti_mt_nlg_530b_recomputes_65_percent():
+    model = gpt(105, 20480, 128)
+    full = activations(model, context=2048)
+    selective = activations(model, context=2048, recompute="selective")
+    assert round(1 - selective / full, 2) == 0.65  # 5as/h = 64 of 34 + 64
+
+
+def test_korthikanti_tensor_and_sequence_parallel_22b():
+    s, b, h, a, t, layers = 2048, 1, 6144, 64, 8, 48  # the paper's 22B row, t = 8
+    model = gpt(layers, h, a)
+    tp = activations(model, context=s, batch=b, gpus=t, tp=t)
+    # equation 2: sbh(10 + 24/t + 5as/(ht)), per layer
+    assert tp == layers * (s * b * h * 10 + s * b * h * 24 // t + 5 * a * s * s * b // t)
+    sp = activations(model, context=s, batch=b, gpus=t, tp=t, sequence_parallel=True)
+    # equation 4: sbh(34/t + 5as/(ht)); 5as/h is not a whole number here
+    assert sp == layers * (s * b * h * 34 + 5 * a * s * s * b) // t
+    sel = activations(model, context=s, batch=b, gpus=t, tp=t, sequence_parallel=True,
+                      recompute="selective")
+    assert sel == layers * s * b * h * 34 // t  # equation 6
+    full = activations(model, context=s, batch=b, gpus=t, tp=t, recompute="full")
+    assert full == layers * 2 * s * b * h  # 2sbh per layer, not split
+
+
+def test_pipeline_first_stage_holds_every_layer():
+    model = gpt(8, 512, 8)
+    one = memory.estimate(model, train=True, context=256)
+    four = memory.estimate(model, train=True, context=256, gpus=4, pp=4)
+    assert four.component("activations").per_gpu == one.component("activations").per_gpu
+    # stages hold 4, 3, 2, 1 micro-batches of 2 layers: 20 layer-activations in all
+    per_layer = one.component("activations").per_gpu // 8
+    assert four.component("activations").whole == 20 * per_layer
+
+
+def test_fp32_activations_double_the_16_bit_elements():
+    s, b, h, a = 128, 2, 256, 4
+    model = gpt(2, h, a)
+    got = activations(model, context=s, batch=b, precision="fp32")
+    # 16 elements × 4 B + 2 mask bytes per s·b·h; 2 elements × 4 B + 1 mask byte per a·s²·b
+    assert got == 2 * (s * b * h * (16 * 4 + 2) + a * s * s * b * (2 * 4 + 1))
+
+
+CNN_SPEC = {"framework": "pytorch", "input_shape": [3, 16, 16], "layers": [
+    {"Conv2d": {"in_channels": 3, "out_channels": 8, "kernel_size": 3, "padding": 1}},
+    {"BatchNorm2d": {"num_features": 8}}, {"ReLU": {}}, {"MaxPool2d": {"kernel_size": 2}},
+    {"Conv2d": {"in_channels": 8, "out_channels": 16, "kernel_size": 3}},
+    {"Flatten": {}}, {"Linear": {"in_features": 576, "out_features": 10}},
+]}
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5])
+def test_cnn_activations_are_torchinfo_forward_backward_pass_size(batch):
+    torchinfo = pytest.importorskip("torchinfo")
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.Flatten(),
+                          nn.Linear(576, 10))
+    stats = torchinfo.summary(model, input_size=(batch, 3, 16, 16), verbose=0)
+    got = activations(summarize(CNN_SPEC), batch=batch, precision="fp32")
+    assert got == stats.total_output_bytes
+
+
+# -- fits, and the smallest layout that does ------------------------------------------------------
+
+def test_fits_and_by_how_much():
+    est = memory.estimate(ONE_BILLION, dtype="bf16", gpu_memory=3 * 10**9)
+    assert est.fits and est.margin == 10**9  # 2 GB of weights in 3 GB
+    est = memory.estimate(ONE_BILLION, train=True, gpu_memory=10 * 10**9)
+    # 16 GB of model states and the Dense layer's output: 2 × 1000 × 2 B (bf16)
+    assert est.fits is False and est.margin == -(6 * 10**9 + 2 * 1000 * 2)
+
+
+def test_suggests_the_least_model_parallel_layout_that_fits():
+    gpt2 = gpt(12, 768, 12)
+    base = memory.estimate(gpt2, train=True, context=1024, gpus=8)
+    need = base.per_gpu
+    # a little less than ZeRO-0 needs: ZeRO-1 on 8 data-parallel GPUs is tried next
+    est = memory.estimate(gpt2, train=True, context=1024, gpus=8, gpu_memory=need - 1)
+    assert est.fits is False
+    assert est.suggestion.parallel == memory.Parallel(gpus=8, zero=1)
+    zero1 = memory.estimate(gpt2, train=True, context=1024, gpus=8, zero=1)
+    assert est.suggestion.per_gpu == zero1.per_gpu < need
+    tiny = memory.estimate(gpt2, train=True, context=1024, gpus=8, gpu_memory=1000)
+    assert tiny.suggestion.parallel is None
+
+
+def test_suggestion_uses_tensor_parallelism_when_zero_is_not_enough():
+    model = gpt(4, 1024, 16)
+    data_parallel = [memory.estimate(model, train=True, context=2048, gpus=4, zero=z).per_gpu
+                     for z in range(4)]
+    tp2 = memory.estimate(model, train=True, context=2048, gpus=4, tp=2)
+    # activations dominate: no ZeRO stage fits in less than the least of them minus a byte,
+    # splitting them two ways does
+    budget = min(data_parallel) - 1
+    assert tp2.per_gpu <= budget
+    est = memory.estimate(model, train=True, context=2048, gpus=4, gpu_memory=budget)
+    assert est.suggestion.parallel == memory.Parallel(gpus=4, tp=2)
+    assert est.suggestion.per_gpu == tp2.per_gpu
+
+
+# -- bad values through the library ------------------------------------------------------------
+
+BAD = [
+    (dict(zero=2), "apply to training"),
+    (dict(train=True, offload=True), "needs --zero 1, 2 or 3"),
+    (dict(train=True, zero=4), "ZeRO stages are 0, 1, 2 and 3"),
+    (dict(bogus=1), "unknown memory option 'bogus'"),
+    (dict(train=True, dtype="bf16"), "training takes --precision"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), BAD)
+def test_bad_options(options, message):
+    with pytest.raises(SpecError, match=message):
+        memory.estimate(ONE_BILLION, **options)

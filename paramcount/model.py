@@ -182,6 +182,8 @@ class Summary:
     dtype_override: bool = False
     #: whether tables fold groups of identical blocks into one row (``--depth`` expands them)
     fold: bool = True
+    #: the depth tables show when none is asked for (``summarize(..., depth=2)``)
+    depth: int | None = None
     #: sentences shown under the totals ("built by transformers on the meta device in 2.1 s")
     notes: list[str] = field(default_factory=list)
     #: the forward pass that MACs/FLOPs columns describe: ``None`` shows no such columns;
@@ -260,6 +262,7 @@ class Summary:
         shows its first block once, marked with how many it stands for.
         """
         out: list[Row] = []
+        depth = self.depth if depth is None else depth
         _rows(self.root, 1, depth, self.fold if fold is None else fold, 1, out)
         return out
 

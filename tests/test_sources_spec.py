@@ -86,6 +86,16 @@ def test_depth_folds_rows_but_never_totals():
     assert sum(r.node.params for r in s.rows(1)) == s.total_params
 
 
+def test_depth_given_to_summarize_is_the_default_view():
+    full = paramcount.summarize(EXAMPLES / "resnet_block.yaml")
+    s = paramcount.summarize(EXAMPLES / "resnet_block.yaml", depth=1)
+    assert [r.node.name for r in s.rows()] == [n.name for n in full.layers]
+    assert all(layer["children"] == [] for layer in s.to_dict()["layers"])
+    assert s.total_params == full.total_params
+    with pytest.raises(ParamcountError, match="depth must be a positive integer, got 0"):
+        paramcount.summarize(EXAMPLES / "resnet_block.yaml", depth=0)
+
+
 def test_shared_layer_is_counted_once_as_keras_does():
     import keras
     from keras import layers as L

@@ -30,6 +30,7 @@ SCHEMA = "paramcount/1"
 
 def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
     counts = totals(summary.root)
+    depth = summary.depth if depth is None else depth
     flops = summary.flops() if summary.compute_for is not None else None
     doc = {
         "schema": SCHEMA,

@@ -9,11 +9,13 @@ configs, ``progress`` for folders).
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
 from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError
+from paramcount.flops import check_positive
 from paramcount.model import Summary
 
 #: file suffix -> source module
@@ -27,9 +29,11 @@ SUFFIXES = {
 _MAGIC = ((b"GGUF", "gguf"), (b"\x89HDF\r\n\x1a\n", "keras"), (b"\x93NUMPY", "numpy"))
 
 
-def summarize(source: str | Path | dict[str, Any], **options: Any) -> Summary:
-    """Summarize a model description: a file or folder path, or a parsed description as a dict
-    (paramcount's model format, a Keras model config, or a Hugging Face config).
+def summarize(source: Any, **options: Any) -> Summary:
+    """Summarize a model description: a file or folder path, a parsed description as a dict
+    (paramcount's model format, a Keras model config, or a Hugging Face config), or an object
+    in memory: a ``torch.nn.Module``, a Keras model or layer, or a dict/list of arrays
+    (:mod:`paramcount.sources.live`).
 
     >>> import paramcount
     >>> spec = {"input_shape": [4], "layers": [{"Dense": {"units": 2}}]}
@@ -37,12 +41,20 @@ def summarize(source: str | Path | dict[str, Any], **options: Any) -> Summary:
     10
     """
     dtype = options.pop("dtype", None)
-    if isinstance(source, dict):
-        module = _module(json_kind(source, "<dict>"))
-        summary: Summary = module.from_dict(source, **options)
-    else:
-        path = Path(source)
-        summary = _module(detect(path)).load(path, **options)
+    summary: Summary
+    if isinstance(source, str | os.PathLike | dict) and not (
+            isinstance(source, dict) and _module("live").holds_arrays(source)):
+        depth = options.pop("depth", None)
+        check_positive(depth, "depth")
+        if isinstance(source, dict):
+            summary = _module(json_kind(source, "<dict>")).from_dict(source, **options)
+        else:
+            path = Path(source)
+            summary = _module(detect(path)).load(path, **options)
+        if depth is not None:  # as --depth: rows down to it, every block of a group shown
+            summary.depth, summary.fold = depth, False
+    else:  # a live model object, or a mapping or list of arrays
+        summary = _module("live").summarize(source, **options)
     if dtype:
         summary.dtype = dtype_name(dtype)
         summary.dtype_override = True

@@ -243,9 +243,12 @@ class Summary:
             out[w.dtype] = (n + w.size, None if b is None or w.nbytes is None else b + w.nbytes)
         return out
 
-    def stored_bytes(self) -> int | None:
-        """Bytes of the weights as stored, when every weight's size in bytes is known."""
-        weights = [w for _, w in self.root.all_weights()]
+    def stored_bytes(self, buffers: bool | None = None) -> int | None:
+        """Bytes of the weights as stored, when every such weight's size in bytes is known:
+        all of them (``buffers=None``), the parameters only (False) or the buffers only (True).
+        """
+        weights = [w for _, w in self.root.all_weights()
+                   if buffers is None or w.buffer == buffers]
         if not weights or any(w.nbytes is None for w in weights):
             return None
         return sum(w.nbytes or 0 for w in weights)

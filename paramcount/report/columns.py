@@ -85,15 +85,16 @@ def readable_bytes(n: float) -> str:
 def totals_lines(summary: Summary) -> list[str]:
     """The footer: total, trainable and non-trainable parameters with their size."""
     lines = []
-    stored = None if summary.dtype_override else summary.stored_bytes()
+    stored = None if summary.dtype_override else summary.stored_bytes(buffers=False)
     for label, count in (("Total params", summary.total_params),
                          ("Trainable params", summary.trainable_params),
                          ("Non-trainable params", summary.non_trainable_params)):
         size = stored if stored is not None and label == "Total params" else summary.bytes(count)
         lines.append(f"{label}: {count:,} ({readable_bytes(size)})")
     if summary.buffers:
-        lines.append(f"Buffers (not parameters): {summary.buffers:,} "
-                     f"({readable_bytes(summary.bytes(summary.buffers))})")
+        stored_buffers = None if summary.dtype_override else summary.stored_bytes(buffers=True)
+        size = summary.bytes(summary.buffers) if stored_buffers is None else stored_buffers
+        lines.append(f"Buffers (not parameters): {summary.buffers:,} ({readable_bytes(size)})")
     lines += [f"{label}: {count:,}" for label, count in summary.figures.items()]
     by_dtype = summary.by_dtype()
     if by_dtype:

@@ -113,3 +113,19 @@ def test_bad_sizes_are_one_line(capsys, flag, value, message):
     code, out, err = run(capsys, *DENSE, flag, value)
     assert code == 2 and out == ""
     assert err.strip() == f"paramcount: error: {message}"
+
+
+def test_mixture_of_experts_scales_with_the_active_parameters(capsys):
+    """Mixtral-8x7B: 12,879,925,248 parameters active per token (its published figure, checked
+    against transformers in test_architectures_decoders.py), less the token embedding and the
+    untied LM head, 2 × 32,000 × 4,096."""
+    code, out, _ = run(capsys, "zoo", "mixtral-8x7b", "--seq-len", "16")
+    n = 12_879_925_248 - 2 * 32_000 * 4_096
+    assert code == 0
+    assert f"(2·N = {2 * n:,}, N = active non-embedding params)" in out
+    assert f"6·N = {6 * n:,})" in out
+
+
+def test_seq_len_fills_the_shown_output_shapes(capsys):
+    _, out, _ = run(capsys, "zoo", "gpt2", "--seq-len", "1024", "--depth", "1")
+    assert "(None, 1024, 768)" in out and "(None, 1024, 50257)" in out

@@ -45,8 +45,14 @@ def layer_cell(row: Row, indent: str = "  ") -> str:
     return label
 
 
-def shape_cell(row: Row) -> str:
-    return fmt_shape(row.node.output_shape) if row.node.output_shape is not None else "-"
+def shape_cell(row: Row, seq_len: int | None = None) -> str:
+    """The output shape, batch first; ``seq_len`` fills the unknown dimensions, as it does
+    for the MACs."""
+    shape = row.node.output_shape
+    if shape is None:
+        return "-"
+    return fmt_shape(shape if seq_len is None else tuple(seq_len if d is None else d
+                                                         for d in shape))
 
 
 def params_cell(row: Row) -> str:
@@ -54,7 +60,8 @@ def params_cell(row: Row) -> str:
 
 
 def cells(row: Row, flops: Flops | None = None) -> dict[Column, str]:
-    out = {Column.LAYER: layer_cell(row), Column.OUTPUT: shape_cell(row),
+    out = {Column.LAYER: layer_cell(row),
+           Column.OUTPUT: shape_cell(row, flops.seq_len if flops is not None else None),
            Column.PARAMS: params_cell(row)}
     if flops is not None:
         macs = flops.node_macs(row.node)
@@ -122,8 +129,7 @@ def compute_lines(summary: Summary) -> list[str]:
     lines = [f"Forward MACs ({pass_}): {bound}{f.macs:,} = {bound}{f.flops:,} FLOPs"]
     if f.tokens and f.complete:
         per_token = f.flops // f.tokens
-        n = summary.figures.get("Non-embedding params", summary.total_params)
-        which = "non-embedding params" if "Non-embedding params" in summary.figures else "params"
+        n, which = _scaling_n(summary)
         lines.append(f"Forward FLOPs per token: {per_token:,} (2·N = {2 * n:,}, "
                      f"N = {which})")
         lines.append(f"Training FLOPs per token: {3 * per_token:,} (forward and backward, "
@@ -135,3 +141,16 @@ def compute_lines(summary: Summary) -> list[str]:
             lines.append(f"MACs not counted ({label}): {kinds}")
     lines.append(f"FLOPs convention: {CONVENTION}")
     return lines
+
+
+def _scaling_n(summary: Summary) -> tuple[int, str]:
+    """The N of the scaling-law estimates (2·N forward, 6·N training FLOPs per token): the
+    non-embedding parameters, and of a mixture of experts only those a token passes through."""
+    total = summary.total_params
+    if "Non-embedding params" not in summary.figures:
+        return total, "params"
+    n = summary.figures["Non-embedding params"]
+    active = summary.figures.get("Active params per token")
+    if active is None:
+        return n, "non-embedding params"
+    return active - (total - n), "active non-embedding params"

@@ -365,6 +365,117 @@ def test_suggestion_uses_tensor_parallelism_when_zero_is_not_enough():
     assert est.suggestion.per_gpu == tp2.per_gpu
 
 
+# -- more GPUs than asked: the fewest that fit ---------------------------------------------------
+
+# Ψ = 10⁹ parameters in ten 10⁸-parameter layers, no attention (so no tensor or pipeline
+# parallelism), trained with mixed-precision AdamW: 2 + 2 + 12 = 16Ψ bytes of model states.
+TEN_LAYERS = summarize({"input_shape": [10_000], "layers": [
+    {"Dense": {"units": 10_000, "use_bias": False}} for _ in range(10)]})
+GATHERED = 10**8 * (2 + 2)  # ZeRO-3 gathers the largest layer's weights and gradients
+OUTPUTS = 2 * 10 * 10_000 * 2  # 2 × (ten outputs of 10,000) × 2 B, batch 1 (torchinfo's way)
+SPACE = [1, 2, 4, *range(8, 16_385, 8)]  # powers of two and multiples of 8, up to 16,384
+
+
+def zero3(n: int) -> int:
+    """Bytes per GPU with ZeRO-3 over n GPUs: 16Ψ/n (each part rounded up to a byte), the
+    gathered layer and the activations (neither shrinks with more GPUs)."""
+    return 2 * math.ceil(2 * 10**9 / n) + math.ceil(12 * 10**9 / n) + GATHERED + OUTPUTS
+
+
+MORE_GPUS = [  # GPU memory, GPUs asked for, the fewest GPUs that fit (by hand)
+    (2 * 10**9, None, 16),      # 16e9/n <= 1.5996e9: n >= 10.003, the next count is 16
+    (2 * 10**9, 4, 16),
+    (12 * 10**8, 4, 24),        # 16e9/n <= 0.7996e9: n >= 20.01: 24, a multiple of 8
+    (5 * 10**8, 8, 168),        # 16e9/n <= 0.0996e9: n >= 160.6: 168
+]
+
+
+@pytest.mark.parametrize(("budget", "asked", "fewest"), MORE_GPUS)
+def test_zero3_on_the_fewest_more_gpus_by_hand(budget, asked, fewest):
+    # other stages keep 2Ψ or more of every state on each GPU: over 2 GB, never fit
+    assert fewest == next(n for n in SPACE if n > (asked or 1) and zero3(n) <= budget)
+    est = memory.estimate(TEN_LAYERS, train=True, gpus=asked, gpu_memory=budget)
+    assert est.fits is False
+    assert est.suggestion.parallel == memory.Parallel(gpus=fewest, zero=3)
+    assert est.suggestion.per_gpu == zero3(fewest)
+    assert est.suggestion.more_gpus and est.suggestion.asked == (asked or 1)
+
+
+def test_nothing_fits_even_on_the_largest_count():
+    # the gathered layer alone takes the 4e8 bytes; it and the activations never shrink
+    est = memory.estimate(TEN_LAYERS, train=True, gpus=8, gpu_memory=GATHERED)
+    assert est.suggestion.parallel is None and est.suggestion.per_gpu is None
+    assert not est.suggestion.more_gpus and est.suggestion.limit == 16_384 == memory.MAX_GPUS
+    assert "up to 16,384" in est.suggestion.space
+
+
+@pytest.fixture(scope="module")
+def gqa_bytes():
+    """Bytes transformers holds for the tiny GQA Llama (3 layers, 4 heads, 2 key/value heads):
+    its bf16 weights, and its bf16 KV cache after a prefill of 8 tokens."""
+    architecture, config = TINY["llama-gqa"]
+    model = meta_model(architecture, config).to(torch.bfloat16)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return weights, prefill_cache_bytes(model, 1, 8, torch.bfloat16)
+
+
+SERVING = [  # (weights, KV) bytes -> budget; the layout that fits on the fewest GPUs
+    # the weights alone, split two ways: tensor before pipeline parallelism
+    (lambda w, kv: math.ceil(w / 2), False, memory.Parallel(gpus=2, tp=2)),
+    # weights split 4 ways, the 2 key/value heads over 4 ranks: one each, replicated
+    (lambda w, kv: math.ceil(w / 4) + kv // 2, True, memory.Parallel(gpus=4, tp=4)),
+    # 4 tensor × 3 pipeline (one layer a stage): 12 ranks, and the fewest GPUs 12 and 8
+    # divide is 24: two replicas; on 8 or 16 GPUs at most 8 ranks, w/8 + kv/4 does not fit
+    (lambda w, kv: math.ceil(w / 12) + math.ceil(kv / 2 / 3), True,
+     memory.Parallel(gpus=24, tp=4, pp=3)),
+]
+
+
+@pytest.mark.parametrize(("budget", "cache", "layout"), SERVING)
+def test_serving_on_the_fewest_gpus_tensor_then_pipeline(gqa_bytes, budget, cache, layout):
+    weights, kv = gqa_bytes
+    context = {"context": 8} if cache else {}
+    est = memory.estimate(hf(*TINY["llama-gqa"]), dtype="bf16", gpu_memory=budget(weights, kv),
+                          **context)
+    assert est.fits is False
+    assert est.suggestion.parallel == layout and est.suggestion.per_gpu == budget(weights, kv)
+
+
+def preferred(facts, gpus: int, train: bool) -> list[dict]:
+    """Every layout of ``gpus`` GPUs in the documented order: least tp × pp, lowest ZeRO
+    stage, tensor before pipeline (tp dividing the heads, pp at most one layer a stage)."""
+    heads = math.gcd(*facts.heads)
+    layers = sum(n for a, n in facts.attentions if not a.cross)
+    out = [dict(gpus=gpus, tp=tp, pp=pp, zero=zero)
+           for tp in range(1, gpus + 1) if gpus % tp == 0 and heads % tp == 0
+           for pp in range(1, min(gpus // tp, layers) + 1) if (gpus // tp) % pp == 0
+           for zero in (range(4) if train else [0])]
+    return sorted(out, key=lambda p: (p["tp"] * p["pp"], p["zero"], p["pp"]))
+
+
+EXHAUSTIVE = [  # llama-3-70b (64 heads, 80 layers): settings, GPUs asked for
+    (dict(train=True, context=4096, recompute="selective", gpu_memory=80 * 10**9), 8),
+    (dict(train=True, context=2048, gpu_memory=80 * 10**9), 1),
+    (dict(dtype="bf16", context=131072, batch=64, gpu_memory=80 * 10**9), 1),
+]
+
+
+@pytest.mark.parametrize(("options", "asked"), EXHAUSTIVE)
+def test_search_finds_what_trying_every_count_in_order_finds(options, asked):
+    facts = memory.ModelFacts.of(zoo.load("llama-3-70b"))
+    est = memory.estimate(facts, gpus=asked, **options)
+
+    def first_fit():  # every count, every layout, in order: the slow way
+        settings = {k: v for k, v in options.items() if k != "gpu_memory"}
+        for n in (n for n in SPACE if n >= asked):
+            for layout in preferred(facts, n, options.get("train", False)):
+                fit = memory.estimate(facts, **settings, **layout)
+                if fit.per_gpu <= options["gpu_memory"]:
+                    return fit.parallel, fit.per_gpu
+    assert (est.suggestion.parallel, est.suggestion.per_gpu) == first_fit()
+    assert est.suggestion.more_gpus
+
+
 # -- bad values through the library ------------------------------------------------------------
 
 BAD = [

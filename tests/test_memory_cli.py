@@ -147,13 +147,60 @@ def test_does_not_fit_and_the_smallest_layout_that_does(capsys, tmp_path):
     assert code == 0
     assert "Does not fit in 10.00 GB (9.31 GiB) per GPU" in out
     assert "Smallest layout that fits: 8 GPUs = 8 data × 1 tensor × 1 pipeline, ZeRO-1" in out
-    assert "Searched:" in out
+    assert "Search: 8 GPUs first, then larger counts" in out
     doc = as_json(capsys, spec, "--train", "--gpus", "8", "--gpu-memory", "10GB")
     assert doc["fits"] is False
     assert doc["suggestion"]["parallel"]["zero"] == 1
     assert doc["suggestion"]["per_gpu_bytes"] == 5_500_000_000 + 2 * 1000 * 2
-    code, out, _ = run(capsys, spec, "--train", "--gpu-memory", "1GiB")
-    assert "Nothing fits on 1 GPU(s) of this size." in out
+
+
+TEN_LAYERS = {"input_shape": [10_000], "layers": [{"Dense": {"units": 10_000, "use_bias": False}}
+                                                 for _ in range(10)]}
+# ZeRO-3 on 24 GPUs: 16 B × 10⁹ parameters / 24 (each part rounded up: 2 × 83,333,334 +
+# 500,000,000), the gathered 10⁸-parameter layer at 2 + 2 B, activations 2 × 10 × 10,000 × 2 B
+ON_24 = 2 * 83_333_334 + 500_000_000 + 4 * 10**8 + 400_000
+
+
+def test_fits_on_more_gpus_than_asked(capsys, tmp_path):
+    spec = write(tmp_path, "ten.json", TEN_LAYERS)
+    # on 16 GPUs 10⁹ B of states alone: 1 GB and 0.4 GB gathered exceed 1.2 GB; on 24: 1.07 GB
+    args = (spec, "--train", "--gpus", "4", "--gpu-memory", "1.2GB")
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    assert "\nNothing fits on 4 GPUs of this size.\n" in out
+    assert ("\nFits on 24 GPUs: 24 data × 1 tensor × 1 pipeline, ZeRO-3, 1,017.63 MiB "
+            "(1,067.07 MB) per GPU.\n") in out
+    assert f"{ON_24 / 2**20:,.2f} MiB ({ON_24 / 10**6:,.2f} MB)" == "1,017.63 MiB (1,067.07 MB)"
+    assert ("Search: 4 GPUs first, then larger counts that are powers of two or multiples of 8, "
+            "up to 16,384; ") in out
+    assert "preferred: fewest GPUs, then least tp × pp, then lowest ZeRO stage" in out
+    doc = as_json(capsys, *args)
+    sug = doc["suggestion"]
+    assert sug["gpus"] == 24 and sug["more_gpus"] is True and sug["asked_gpus"] == 4
+    assert sug["max_gpus"] == 16_384 and sug["per_gpu_bytes"] == ON_24
+    assert sug["parallel"] == {"gpus": 24, "dp": 24, "tp": 1, "pp": 1, "zero": 3,
+                               "offload": False, "sequence_parallel": False}
+    assert sug["search_space"].startswith("4 GPUs first")
+
+
+NOTHING_FITS = [  # arguments, the one line; the gathered 1e9-parameter layer is 4 GB alone
+    (["--train", "--gpu-memory", "1GiB"],
+     "Nothing fits on 1 GPU of this size, nor on any larger count up to 16,384 GPUs."),
+    (["--train", "--gpus", "16384", "--gpu-memory", "1GiB"],
+     "Nothing fits on 16,384 GPUs of this size; larger counts are not searched (at most "
+     "16,384)."),
+]
+
+
+@pytest.mark.parametrize(("args", "line"), NOTHING_FITS)
+def test_nothing_fits_on_any_count(capsys, tmp_path, args, line):
+    spec = write(tmp_path, "dense.json", ONE_BILLION)
+    code, out, _ = run(capsys, spec, *args)
+    assert code == 0 and f"\n{line}\n" in out
+    assert "Fits on" not in out and "Smallest layout" not in out
+    sug = as_json(capsys, spec, *args)["suggestion"]
+    assert sug["parallel"] is None and sug["gpus"] is None and sug["per_gpu_bytes"] is None
+    assert sug["more_gpus"] is False
 
 
 def test_fits_with_room_to_spare(capsys, tmp_path):

@@ -5,6 +5,10 @@
     paramcount memory model.gguf --dtype stored --context 4096
     paramcount memory config.json --estimator deepspeed --zero 3 --gpus 8
 
+With ``--gpu-memory``, an estimate that does not fit suggests the most preferred layout that
+does: on the ``--gpus`` asked for (default 1), else on the fewest more GPUs (powers of two and
+multiples of 8, up to 16,384).
+
 SOURCE is a file or folder (anything ``paramcount FILE`` reads) or a zoo entry (``llama-3-8b``
 or ``zoo:llama-3-8b``). Training is implied by ``--train`` or any training option.
 """
@@ -57,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     gpus.add_argument("--pp", type=int, default=1, metavar="P", help="pipeline stages")
     gpus.add_argument("--gpu-memory", metavar="SIZE",
                       help="one GPU's memory (80GB, 80GiB; a plain number is GB): does it "
-                           "fit, and if not, the smallest layout that does")
+                           "fit, and if not, the most preferred layout that does, on --gpus "
+                           "or on the fewest more (up to 16,384)")
     other = p.add_argument_group("other tools' conventions")
     other.add_argument("--estimator", choices=("paramcount", "deepspeed", "accelerate"),
                        default="paramcount", help="reproduce DeepSpeed's ZeRO estimator or "

@@ -4,8 +4,10 @@ Analytic and framework-free: weights at a dtype, the KV cache of every attention
 gradients and optimizer states by precision and optimizer (ZeRO's ``2 + 2 + K`` bytes per
 parameter), activations (Korthikanti et al. 2022 for transformers, torchinfo's layer outputs
 otherwise), spread over data, tensor and pipeline parallel GPUs with ZeRO stages 0 to 3; each
-estimate lists the assumptions it makes. DeepSpeed's and accelerate's own estimators are
-reproduced too (:func:`deepspeed`, :func:`accelerate`), conventions and all.
+estimate lists the assumptions it makes. Given one GPU's memory, an estimate that does not fit
+suggests the most preferred layout that does, on the GPUs asked for or on the fewest more (up
+to :data:`MAX_GPUS`; :mod:`paramcount.memory.search`). DeepSpeed's and accelerate's own
+estimators are reproduced too (:func:`deepspeed`, :func:`accelerate`), conventions and all.
 
 >>> import paramcount
 >>> from paramcount import memory
@@ -22,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramcount.errors import SpecError
-from paramcount.memory.breakdown import Component, MemoryEstimate, Options, Suggestion
+from paramcount.memory.breakdown import Component, MemoryEstimate, Options
 from paramcount.memory.estimators import (
     EstimatorTable,
     accelerate_table,
@@ -32,12 +34,13 @@ from paramcount.memory.estimators import (
 )
 from paramcount.memory.facts import ModelFacts
 from paramcount.memory.parallel import Parallel
+from paramcount.memory.search import MAX_GPUS, Suggestion
 from paramcount.memory.units import GB, GIB, parse_size
 from paramcount.model import Summary
 
-__all__ = ["GB", "GIB", "Component", "EstimatorTable", "MemoryEstimate", "ModelFacts",
-           "Options", "Parallel", "Suggestion", "accelerate", "deepspeed", "deepspeed_zero2",
-           "deepspeed_zero3", "estimate", "parse_size"]
+__all__ = ["GB", "GIB", "MAX_GPUS", "Component", "EstimatorTable", "MemoryEstimate",
+           "ModelFacts", "Options", "Parallel", "Suggestion", "accelerate", "deepspeed",
+           "deepspeed_zero2", "deepspeed_zero3", "estimate", "parse_size"]
 
 
 def _facts(model: Summary | ModelFacts) -> ModelFacts:

@@ -14,17 +14,11 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.memory import activations as act
-from paramcount.memory import kv, weights
+from paramcount.memory import kv, search, weights
 from paramcount.memory.facts import ModelFacts
 from paramcount.memory.notes import assumptions
-from paramcount.memory.parallel import (
-    SEARCH_SPACE,
-    Parallel,
-    candidates,
-    check,
-    positive,
-    shard,
-)
+from paramcount.memory.parallel import Parallel, check, positive, shard
+from paramcount.memory.search import Suggestion
 from paramcount.memory.training import StateBytes, optimizer, precision
 
 
@@ -62,15 +56,6 @@ class Component:
     whole: int
     cpu: int = 0
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """The most preferred layout that fits, or None when none of the search space does."""
-
-    parallel: Parallel | None
-    per_gpu: int | None
-    space: str = SEARCH_SPACE
 
 
 @dataclass
@@ -240,14 +225,14 @@ def _activations(facts: ModelFacts, o: Options, p: Parallel
 
 
 def suggest(facts: ModelFacts, o: Options, p: Parallel) -> Suggestion:
-    """The first layout of :func:`~paramcount.memory.parallel.candidates` that fits."""
+    """The most preferred layout that fits on ``p.gpus`` GPUs, else on the fewest more
+    (:mod:`paramcount.memory.search`)."""
     assert o.gpu_memory is not None
-    for layout in candidates(p, facts, o.train):
-        comps, _ = components(facts, o, layout)
-        need = sum(c.per_gpu for c in comps)
-        if need <= o.gpu_memory:
-            return Suggestion(layout, need)
-    return Suggestion(None, None)
+
+    def need(layout: Parallel) -> int:
+        return sum(c.per_gpu for c in components(facts, o, layout)[0])
+
+    return search.suggest(p, facts, o.train, need, o.gpu_memory)
 
 
 def settings(facts: ModelFacts, o: Options) -> dict[str, Any]:
@@ -262,6 +247,3 @@ def settings(facts: ModelFacts, o: Options) -> dict[str, Any]:
         if o.context is not None and facts.has_attention:
             out.update(kv_dtype=weights.cache_dtype(facts, dtype, o.kv_dtype))
     return out
-
-
-

@@ -11,6 +11,7 @@ the weights too. Per GPU, with Ψ parameters, K bytes of optimizer state per par
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from paramcount.errors import SpecError
@@ -46,16 +47,23 @@ class Parallel:
         return self.gpus // self.model_parallel
 
     def describe(self) -> str:
-        parts = [f"{self.gpus} GPU{'s' if self.gpus > 1 else ''}"]
-        if self.gpus > 1:
-            parts.append(f"= {self.dp} data × {self.tp} tensor × {self.pp} pipeline")
-        if self.zero:
-            parts.append(f", ZeRO-{self.zero}")
-        if self.offload:
-            parts.append(", offload to CPU")
-        if self.sp:
-            parts.append(", sequence parallel")
-        return " ".join(parts).replace(" ,", ",")
+        """``"64 GPUs = 4 data × 8 tensor × 2 pipeline, ZeRO-1"``; one GPU: ``"1 GPU"``."""
+        if self.gpus == 1:
+            return "1 GPU" + self._extras()
+        return f"{self.gpus} GPUs = {self.layout()}"
+
+    def layout(self) -> str:
+        """The degrees and options without the GPU count.
+
+        >>> Parallel(gpus=32, tp=8, zero=3).layout()
+        '4 data × 8 tensor × 1 pipeline, ZeRO-3'
+        """
+        return f"{self.dp} data × {self.tp} tensor × {self.pp} pipeline" + self._extras()
+
+    def _extras(self) -> str:
+        return "".join((f", ZeRO-{self.zero}" if self.zero else "",
+                        ", offload to CPU" if self.offload else "",
+                        ", sequence parallel" if self.sp else ""))
 
 
 def shard(n: int, parts: int) -> int:
@@ -112,8 +120,28 @@ def positive(value: int | None, flag: str) -> None:
         raise SpecError(f"{flag} must be a positive integer, got {value!r}")
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+def divisors(n: int) -> list[int]:
+    """The divisors of ``n``, ascending (in about √n steps: counts reach 16,384).
+
+    >>> divisors(12)
+    [1, 2, 3, 4, 6, 12]
+    """
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
+
+
+def tensor_degrees(facts: ModelFacts) -> list[int]:
+    """Tensor parallel degrees this model takes: those dividing every head count (only 1 for
+    a model without attention, as tensor parallelism here splits heads).
+
+    >>> from paramcount.layers.base import Attention
+    >>> layers = ((Attention(12, 64), 2),)
+    >>> tensor_degrees(ModelFacts("m", "m", "float32", 0, 0, 0, attentions=layers))
+    [1, 2, 3, 4, 6, 12]
+    """
+    if not facts.has_attention:
+        return [1]
+    return divisors(math.gcd(*facts.heads))
 
 
 def candidates(base: Parallel, facts: ModelFacts, train: bool) -> list[Parallel]:
@@ -127,21 +155,24 @@ def candidates(base: Parallel, facts: ModelFacts, train: bool) -> list[Parallel]
     """
     layers = transformer_layers(facts) or 1
     out = []
-    for tp in _divisors(base.gpus):
-        if tp > 1 and (not facts.has_attention or any(h % tp for h in facts.heads)):
+    for tp in tensor_degrees(facts):
+        if base.gpus % tp:
             continue
-        for pp in _divisors(base.gpus // tp):
+        for pp in divisors(base.gpus // tp):
             if pp > layers:
-                continue
-            for zero in (ZERO_STAGES if train else (0,)):
-                if base.offload and zero == 0:
-                    continue
-                out.append(replace(base, tp=tp, pp=pp, zero=zero))
-    return sorted(out, key=lambda p: (p.model_parallel, p.zero, p.pp))
+                break
+            out += [replace(base, tp=tp, pp=pp, zero=zero) for zero in stages(base, train)]
+    return sorted(out, key=preference)
 
 
-SEARCH_SPACE = ("tensor parallel degrees dividing the GPU count and the heads, pipeline "
-                "degrees dividing the rest (at most one stage per layer), ZeRO stages 0-3 "
-                "for training; preferred: least tp × pp, then lowest ZeRO stage, then tensor "
-                "before pipeline")
+def stages(base: Parallel, train: bool) -> tuple[int, ...]:
+    """ZeRO stages to try: none when serving; offload needs a stage of at least 1."""
+    if not train:
+        return (0,)
+    return ZERO_STAGES[1:] if base.offload else ZERO_STAGES
 
+
+def preference(p: Parallel) -> tuple[int, int, int]:
+    """Sort key of layouts on one GPU count: least tp × pp, lowest ZeRO stage, then tensor
+    before pipeline parallelism."""
+    return (p.model_parallel, p.zero, p.pp)

@@ -7,7 +7,15 @@ optimizer, recompute, ...), ``parallel`` (``gpus``, ``dp``, ``tp``, ``pp``, ``ze
 ``offload``, ``sequence_parallel``), ``components`` (``name``, ``per_gpu_bytes``,
 ``all_gpus_bytes``, ``cpu_bytes``, ``detail``), the totals ``per_gpu_bytes``,
 ``all_gpus_bytes`` and ``cpu_bytes``, ``gpu_memory_bytes``, ``fits`` and ``margin_bytes``
-(null without ``--gpu-memory``), ``suggestion`` and ``assumptions``. Another tool's estimate
+(null without ``--gpu-memory``), ``suggestion`` and ``assumptions``.
+
+``suggestion`` is null unless ``--gpu-memory`` is given and the estimate does not fit; then it
+holds ``parallel`` (the most preferred layout that fits, in the form of ``parallel`` above, on
+the asked GPU count or else on the fewest more; null when nothing up to ``max_gpus`` fits),
+``gpus`` (its GPU count, or null), ``more_gpus`` (true when that is more than asked),
+``asked_gpus``, ``max_gpus`` (16384), ``per_gpu_bytes`` (null when nothing fits) and
+``search_space`` (the counts and layouts searched and their preference order, in words).
+Another tool's estimate
 (``--estimator deepspeed`` or ``accelerate``) has ``estimator``, ``title``, ``columns`` and
 ``rows`` (bytes as integers, null for N/A) instead. Sizes are integers of bytes.
 """
@@ -21,6 +29,7 @@ from paramcount.errors import SpecError
 from paramcount.memory.breakdown import MemoryEstimate
 from paramcount.memory.estimators import EstimatorTable
 from paramcount.memory.parallel import Parallel
+from paramcount.memory.search import Suggestion
 from paramcount.memory.units import fmt_both, fmt_gb, fmt_gib
 
 SCHEMA = "paramcount-memory/1"
@@ -54,12 +63,16 @@ def to_dict(result: Result) -> dict[str, Any]:
                         "cpu_bytes": c.cpu, "detail": c.detail} for c in e.components],
         "per_gpu_bytes": e.per_gpu, "all_gpus_bytes": e.whole, "cpu_bytes": e.cpu,
         "gpu_memory_bytes": e.gpu_memory, "fits": e.fits, "margin_bytes": e.margin,
-        "suggestion": None if e.suggestion is None else {
-            "parallel": None if e.suggestion.parallel is None else
-            _parallel(e.suggestion.parallel),
-            "per_gpu_bytes": e.suggestion.per_gpu, "search_space": e.suggestion.space},
+        "suggestion": None if e.suggestion is None else _suggestion(e.suggestion),
         "assumptions": e.assumptions,
     }
+
+
+def _suggestion(s: Suggestion) -> dict[str, Any]:
+    return {"parallel": None if s.parallel is None else _parallel(s.parallel),
+            "gpus": None if s.parallel is None else s.parallel.gpus,
+            "more_gpus": s.more_gpus, "asked_gpus": s.asked, "max_gpus": s.limit,
+            "per_gpu_bytes": s.per_gpu, "search_space": s.space}
 
 
 def _parallel(p: Parallel) -> dict[str, Any]:
@@ -105,15 +118,26 @@ def _fit_lines(e: MemoryEstimate) -> list[str]:
     if e.margin >= 0:
         return [f"Fits in {size} per GPU: {fmt_both(e.margin)} to spare."]
     lines = [f"Does not fit in {size} per GPU: {fmt_both(-e.margin)} short on each GPU."]
-    sug = e.suggestion
-    if sug is not None and sug.parallel is not None and sug.per_gpu is not None:
-        lines.append(f"Smallest layout that fits: {sug.parallel.describe()} "
-                     f"({fmt_both(sug.per_gpu)} per GPU).")
-    elif sug is not None:
-        lines.append(f"Nothing fits on {e.parallel.gpus} GPU(s) of this size.")
-    if sug is not None:
-        lines.append(f"Searched: {sug.space}.")
+    if e.suggestion is not None:
+        lines += [*_suggestion_lines(e.suggestion), f"Search: {e.suggestion.space}."]
     return lines
+
+
+def _suggestion_lines(s: Suggestion) -> list[str]:
+    if s.parallel is None or s.per_gpu is None:
+        larger = (f", nor on any larger count up to {s.limit:,} GPUs" if s.asked < s.limit
+                  else f"; larger counts are not searched (at most {s.limit:,})")
+        return [f"Nothing fits on {_gpus(s.asked)} of this size{larger}."]
+    if not s.more_gpus:
+        return [f"Smallest layout that fits: {s.parallel.describe()} "
+                f"({fmt_both(s.per_gpu)} per GPU)."]
+    return [f"Nothing fits on {_gpus(s.asked)} of this size.",
+            f"Fits on {_gpus(s.parallel.gpus)}: {s.parallel.layout()}, "
+            f"{fmt_both(s.per_gpu)} per GPU."]
+
+
+def _gpus(n: int) -> str:
+    return f"{n:,} GPU{'s' if n > 1 else ''}"
 
 
 def _grid(head: list[str], rows: list[list[str]]) -> list[str]:

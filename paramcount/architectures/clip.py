@@ -11,6 +11,7 @@ from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import (
     Roles,
+    attends,
     blocks,
     conv,
     embedding,
@@ -23,16 +24,21 @@ from paramcount.architectures.parts import (
 from paramcount.model import Node
 
 
-def _encoder(c: Config, h: int, text: bool) -> Node:
-    c.head_dim(h, c.int("num_attention_heads", default=8 if text else 12))
+def _encoder(c: Config, h: int, text: bool, length: int | None = None) -> Node:
+    """The tower's transformer; ``length`` fixes its sequence (the vision tower's patches and
+    class token)."""
+    heads = c.int("num_attention_heads", default=8 if text else 12)
+    d = c.head_dim(h, heads)
     inner = c.int("intermediate_size", default=2048 if text else 3072)
 
     def layer(i: int) -> Node:
-        attn = module("self_attn", "CLIPAttention", [
-            linear(p, h, h) for p in ("k_proj", "v_proj", "q_proj", "out_proj")], h)
+        attn = attends(module("self_attn", "CLIPAttention", [
+            linear(p, h, h, length=length) for p in ("k_proj", "v_proj", "q_proj", "out_proj")],
+            h), heads, d, h, queries=length, keys=length)
         return module(str(i), "CLIPEncoderLayer", [
             attn, norm("layer_norm1", h),
-            module("mlp", "CLIPMLP", [linear("fc1", h, inner), linear("fc2", inner, h)], h),
+            module("mlp", "CLIPMLP", [linear("fc1", h, inner, length=length),
+                                      linear("fc2", inner, h, length=length)], h),
             norm("layer_norm2", h)], h)
 
     n = c.layers("num_hidden_layers", default=12)
@@ -53,11 +59,13 @@ def vision_tower(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
     h = c.int("hidden_size", default=768)
     image, patch = c.pair("image_size", 224), c.pair("patch_size", 32)
     patches = (image[0] // patch[0]) * (image[1] // patch[1])
+    channels = c.int("num_channels", default=3)
     embeddings = module("embeddings", "CLIPVisionEmbeddings", [
         parameter("class_embedding", (h,)),
-        conv("patch_embedding", c.int("num_channels", default=3), h, patch, bias=False),
+        conv("patch_embedding", channels, h, patch, (channels, *image), stride=patch,
+             bias=False),
         roles.embedding(embedding("position_embedding", patches + 1, h))], h)
-    parts = [embeddings, norm("pre_layrnorm", h), _encoder(c, h, text=False),
+    parts = [embeddings, norm("pre_layrnorm", h), _encoder(c, h, False, patches + 1),
              norm("post_layernorm", h)]
     return module(name, "CLIPVisionTransformer", parts, h), h
 
@@ -69,8 +77,9 @@ def clip(c: Config, head: str, roles: Roles) -> Node:
     dim = c.int("projection_dim", default=512)
     return module("", "CLIPModel", [
         parameter("logit_scale", ()), text, vision,
-        linear("visual_projection", vh, dim, bias=False),
-        linear("text_projection", th, dim, bias=False)], dim)
+        # each tower's pooled output, one vector per image or text
+        linear("visual_projection", vh, dim, bias=False, length=1),
+        linear("text_projection", th, dim, bias=False, length=1)], dim)
 
 
 def _tower(c: Config, head: str, roles: Roles, text: bool) -> Node:
@@ -78,7 +87,7 @@ def _tower(c: Config, head: str, roles: Roles, text: bool) -> Node:
     if head.endswith("WithProjection"):
         tower, h = make(c, roles, "text_model" if text else "vision_model")
         proj = linear("text_projection" if text else "visual_projection", h,
-                      c.int("projection_dim", default=512), bias=False)
+                      c.int("projection_dim", default=512), bias=False, length=1)
         return module("", head, [tower, proj])
     tower, _ = make(c, roles, "")
     return tower

@@ -17,6 +17,7 @@ from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import (
     Roles,
+    attends,
     blocks,
     embedding,
     experts,
@@ -68,12 +69,15 @@ class Decoder:
     sandwich: bool = False      # Gemma 2/3: norms before and after the MLP too
     fused_qkv: bool = False     # Phi-3's single qkv_proj
     moe: Callable[[int], Moe | None] = lambda i: None
-    #: builds ``self_attn`` (DeepSeek replaces it with multi-head latent attention)
-    attention: Callable[[Decoder], Node] | None = None
+    #: the sliding window of layer i's attention (None: it attends to every earlier token)
+    window: Callable[[int], int | None] = lambda i: None
+    #: builds layer i's ``self_attn`` (DeepSeek replaces it with multi-head latent attention)
+    attention: Callable[[Decoder, int], Node] | None = None
 
 
-def attention(d: Decoder) -> Node:
-    """Multi-head, grouped-query or multi-query attention: q, k, v and o projections."""
+def attention(d: Decoder, i: int) -> Node:
+    """Multi-head, grouped-query or multi-query attention of layer ``i``: q, k, v and o
+    projections, and layer ``i``'s sliding window."""
     q, kv = d.heads * d.head_dim, d.kv_heads * d.head_dim
     if d.fused_qkv:
         parts = [linear("o_proj", q, d.hidden, d.o_bias),
@@ -87,7 +91,7 @@ def attention(d: Decoder) -> Node:
         parts += [norm("q_norm", d.head_dim, "rmsnorm"), norm("k_norm", d.head_dim, "rmsnorm")]
     node = module("self_attn", f"{d.prefix}Attention", parts, d.hidden)
     node.remark = _attention_remark(d)
-    return node
+    return attends(node, d.heads, d.head_dim, d.hidden, kv_heads=d.kv_heads, window=d.window(i))
 
 
 def _attention_remark(d: Decoder) -> str:
@@ -112,7 +116,7 @@ def mlp(d: Decoder, intermediate: int, name: str = "mlp") -> Node:
 
 def sparse(d: Decoder, m: Moe, roles: Roles) -> Node:
     """A mixture of experts: the router, the routed experts, and any shared expert."""
-    routed = roles.routed(experts("experts", m.experts, d.hidden, m.intermediate),
+    routed = roles.routed(experts("experts", m.experts, d.hidden, m.intermediate, m.active),
                           m.experts, m.active)
     if m.active is not None:
         routed.remark += f", {m.active} per token"
@@ -128,7 +132,7 @@ def sparse(d: Decoder, m: Moe, roles: Roles) -> Node:
 def block(d: Decoder, i: int, roles: Roles) -> Node:
     m = d.moe(i)
     make_attention = d.attention or attention
-    parts = [make_attention(d), sparse(d, m, roles) if m else mlp(d, d.intermediate),
+    parts = [make_attention(d, i), sparse(d, m, roles) if m else mlp(d, d.intermediate),
              norm("input_layernorm", d.hidden, d.norm),
              norm("post_attention_layernorm", d.hidden, d.norm)]
     if d.sandwich:
@@ -138,7 +142,8 @@ def block(d: Decoder, i: int, roles: Roles) -> Node:
 
 
 def backbone(d: Decoder, roles: Roles, name: str = "model") -> Node:
-    layers = blocks(d.layers, lambda i: d.moe(i) is not None, lambda i: block(d, i, roles))
+    layers = blocks(d.layers, lambda i: (d.moe(i) is not None, d.window(i)),
+                    lambda i: block(d, i, roles))
     parts = [roles.embedding(embedding("embed_tokens", d.vocab, d.hidden)),
              stack("layers", layers, d.hidden), norm("norm", d.hidden, d.norm)]
     return module(name, f"{d.prefix}Model", parts, d.hidden)
@@ -160,6 +165,45 @@ def with_head(d: Decoder, c: Config, head: str, roles: Roles, name: str = "model
     else:
         roles.embedding(lm)
     return module("", head, [body, lm], d.vocab)
+
+
+# -- sliding windows -----------------------------------------------------------------------------
+
+def _window_size(c: Config, default: int | None) -> int | None:
+    """``sliding_window``, the family's default when absent; ``null`` (or 0) turns it off."""
+    if c.has("sliding_window") and c.raw("sliding_window") is None:
+        return None
+    size: int | None = c.int("sliding_window", default=default, min=0)
+    return size or None
+
+
+def _everywhere(size: int | None) -> Callable[[int], int | None]:
+    return lambda i: size
+
+
+def _by_layer_type(c: Config, layers: int, size: int | None,
+                   sliding: Callable[[int], bool]) -> Callable[[int], int | None]:
+    """``size`` on the layers that ``layer_types`` names "sliding_attention", or (when the
+    config has no ``layer_types``) on those the family's rule picks, as its config class
+    fills ``layer_types`` in."""
+    types = c.raw("layer_types")
+    if types is not None:
+        if not isinstance(types, list) or len(types) != layers or not all(
+                isinstance(t, str) for t in types):
+            raise c.error("layer_types", types, f"is invalid; expected a list of {layers} "
+                          "names such as 'sliding_attention'")
+        return lambda i: size if types[i] == "sliding_attention" else None
+    return lambda i: size if sliding(i) else None
+
+
+def _qwen_window(c: Config, layers: int, alternating: bool) -> Callable[[int], int | None]:
+    """Qwen's rule: no window unless ``use_sliding_window``; then Qwen2 and Qwen3 slide on the
+    layers from ``max_window_layers`` on, Qwen2-MoE on every other layer below it."""
+    size = _window_size(c, 4096) if c.bool("use_sliding_window", default=False) else None
+    first = c.int("max_window_layers", default=28, min=0)
+    if alternating:
+        return _by_layer_type(c, layers, size, lambda i: i % 2 == 0 and i < first)
+    return _by_layer_type(c, layers, size, lambda i: i >= first)
 
 
 # -- the families --------------------------------------------------------------------------------
@@ -191,6 +235,7 @@ def llama(c: Config, head: str, roles: Roles) -> Node:
 def mistral(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Mistral", vocab=32000, hidden=4096, intermediate=14336, layers=32,
                 heads=32, kv=8)
+    d.window = _everywhere(_window_size(c, 4096))
     return with_head(d, c, head, roles)
 
 
@@ -201,6 +246,7 @@ def mixtral(c: Config, head: str, roles: Roles) -> Node:
     m = Moe(c.int("num_local_experts", "num_experts", default=8),
             c.int("num_experts_per_tok", default=2), d.intermediate)
     d.moe = lambda i: m
+    d.window = _everywhere(_window_size(c, None))
     return with_head(d, c, head, roles)
 
 
@@ -209,6 +255,7 @@ def qwen2(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Qwen2", vocab=151936, hidden=4096, intermediate=22016, layers=32,
                 heads=32, kv=32)
     d.qkv_bias = True  # Qwen2's q, k and v always have a bias, its o never
+    d.window = _qwen_window(c, d.layers, alternating=False)
     return with_head(d, c, head, roles)
 
 
@@ -230,6 +277,7 @@ def qwen2_moe(c: Config, head: str, roles: Roles) -> Node:
             shared=c.int("shared_expert_intermediate_size", default=5632, min=0),
             shared_gate=True)
     d.moe = _qwen_sparse(c, m)
+    d.window = _qwen_window(c, d.layers, alternating=True)
     return with_head(d, c, head, roles)
 
 
@@ -239,6 +287,7 @@ def qwen3(c: Config, head: str, roles: Roles) -> Node:
                 heads=32, head_dim=128)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
     d.qk_norm = True
+    d.window = _qwen_window(c, d.layers, alternating=False)
     return with_head(d, c, head, roles)
 
 
@@ -252,6 +301,8 @@ def qwen3_moe(c: Config, head: str, roles: Roles) -> Node:
             c.int("num_experts_per_tok", default=8), c.int("moe_intermediate_size", default=768),
             router_first=False)
     d.moe = _qwen_sparse(c, m)
+    sliding = c.bool("use_sliding_window", default=False)
+    d.window = _everywhere(_window_size(c, 4096) if sliding else None)
     return with_head(d, c, head, roles)
 
 
@@ -269,6 +320,8 @@ def gemma2(c: Config, head: str, roles: Roles) -> Node:
                 heads=8, kv=4, head_dim=256, tie=True)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
     d.sandwich = True
+    # even layers (0, 2, ...) attend within the window, odd ones to everything
+    d.window = _by_layer_type(c, d.layers, _window_size(c, 4096), lambda i: i % 2 == 0)
     return with_head(d, c, head, roles)
 
 
@@ -278,7 +331,18 @@ def gemma3_text(c: Config, head: str, roles: Roles) -> Node:
                 heads=8, kv=4, head_dim=256, tie=True)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
     d.sandwich = d.qk_norm = True
+    d.window = _gemma3_window(c, d.layers)
     return with_head(d, c, head, roles)
+
+
+def _gemma3_window(c: Config, layers: int) -> Callable[[int], int | None]:
+    """Every ``sliding_window_pattern``-th layer attends to everything, the others within the
+    window (halved, plus one, for bidirectional attention)."""
+    size = _window_size(c, 4096)
+    if size and c.bool("use_bidirectional_attention", default=False):
+        size = size // 2 + 1
+    pattern = c.int("sliding_window_pattern", default=6)
+    return _by_layer_type(c, layers, size, lambda i: (i + 1) % pattern != 0)
 
 
 @register("olmo", "Olmo", HEADS)
@@ -295,6 +359,7 @@ def starcoder2(c: Config, head: str, roles: Roles) -> Node:
                 heads=24, kv=2, tie=True)
     d.qkv_bias = d.o_bias = d.mlp_bias = c.bool("use_bias", default=True)
     d.mlp, d.norm = "plain", "layernorm"
+    d.window = _everywhere(_window_size(c, None))
     return with_head(d, c, head, roles)
 
 
@@ -302,4 +367,5 @@ def starcoder2(c: Config, head: str, roles: Roles) -> Node:
 def phi3(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Phi3", vocab=32064, hidden=3072, intermediate=8192, layers=32, heads=32)
     d.fused_qkv, d.mlp = True, "fused"
+    d.window = _everywhere(_window_size(c, None))
     return with_head(d, c, head, roles)

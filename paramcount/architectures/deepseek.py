@@ -13,12 +13,13 @@ from __future__ import annotations
 from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.decoders import HEADS, Decoder, Moe, _common, with_head
-from paramcount.architectures.parts import Roles, linear, module, norm
+from paramcount.architectures.parts import Roles, attends, linear, module, norm
 from paramcount.model import Node
 
 
 def _mla(c: Config, d: Decoder) -> Node:
-    """The attention block of DeepSeek-V2/V3 (``DeepseekV3Attention``)."""
+    """The attention block of DeepSeek-V2/V3 (``DeepseekV3Attention``): every head scores
+    ``qk_nope_head_dim + qk_rope_head_dim`` dimensions and mixes values of ``v_head_dim``."""
     h, heads = d.hidden, d.heads
     q_rank = c.int("q_lora_rank", default=1536 if "q_lora_rank" not in c.doc else None)
     kv_rank = c.int("kv_lora_rank", default=512)
@@ -39,7 +40,11 @@ def _mla(c: Config, d: Decoder) -> Node:
     node = module("self_attn", f"{d.prefix}Attention", parts, h)
     latent = f"query rank {q_rank}, " if q_rank is not None else ""
     node.remark = f"latent attention: {heads} heads, {latent}key/value rank {kv_rank}"
-    return node
+    # transformers (>= 5) caches the compressed latent, before kv_b_proj expands it: one
+    # normed kv_lora_rank vector and the one shared rotary key per token
+    # (past_key_values.update(kv_nope, k_rot) in DeepseekV3Attention.forward), not the
+    # decompressed keys and values of every head that transformers 4 cached
+    return attends(node, heads, nope + rope, h, v_head_dim=v, cache_dims=kv_rank + rope)
 
 
 def _deepseek(c: Config, head: str, roles: Roles, prefix: str, v3: bool) -> Node:
@@ -59,7 +64,7 @@ def _deepseek(c: Config, head: str, roles: Roles, prefix: str, v3: bool) -> Node
             shared_name="shared_experts", score_bias=v3, router_first=False)
     first_dense = c.int("first_k_dense_replace", default=3 if v3 else 0, min=0)
     d.moe = lambda i: m if i >= first_dense else None
-    d.attention = lambda dec: _mla(c, dec)
+    d.attention = lambda dec, i: _mla(c, dec)
     return with_head(d, c, head, roles)
 
 

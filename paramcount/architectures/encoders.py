@@ -11,6 +11,7 @@ from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import (
     Roles,
+    attends,
     blocks,
     conv,
     embedding,
@@ -27,23 +28,25 @@ _BERT_HEADS = ("ForMaskedLM", "Model", "ForSequenceClassification", "ForPreTrain
                "ForTokenClassification", "ForQuestionAnswering")
 
 
-def _bert_attention(name: str, h: int) -> Node:
+def _bert_attention(name: str, h: int, heads: int, cross: bool = False) -> Node:
     self_ = module("self", "BertSelfAttention", [linear(p, h, h) for p in ("query", "key",
                                                                              "value")])
+    attends(self_, heads, h // heads, h, cross=cross)
     output = module("output", "BertSelfOutput", [linear("dense", h, h), norm("LayerNorm", h)])
     return module(name, "BertAttention", [self_, output], h)
 
 
 def _bert_body(c: Config, roles: Roles, prefix: str, pooler: bool) -> Node:
     h = c.int("hidden_size", default=768)
-    c.head_dim(h, c.int("num_attention_heads", default=12))
+    heads = c.int("num_attention_heads", default=12)
+    c.head_dim(h, heads)
     inner = c.int("intermediate_size", default=3072)
     cross = c.bool("add_cross_attention", default=False)
 
     def block(i: int) -> Node:
-        parts = [_bert_attention("attention", h)]
+        parts = [_bert_attention("attention", h, heads)]
         if cross:
-            parts.append(_bert_attention("crossattention", h))
+            parts.append(_bert_attention("crossattention", h, heads, cross=True))
         parts += [module("intermediate", "BertIntermediate", [linear("dense", h, inner)]),
                   module("output", "BertOutput", [linear("dense", inner, h),
                                                    norm("LayerNorm", h)])]
@@ -61,7 +64,8 @@ def _bert_body(c: Config, roles: Roles, prefix: str, pooler: bool) -> Node:
     encoder = module("encoder", "BertEncoder", [stack("layer", blocks(n, lambda i: 0, block), h)])
     parts = [embeddings, encoder]
     if pooler:
-        parts.append(module("pooler", "BertPooler", [linear("dense", h, h)]))
+        # the pooler reads the first token only
+        parts.append(module("pooler", "BertPooler", [linear("dense", h, h, length=1)]))
     return module(prefix.lower(), f"{prefix}Model", parts, h)
 
 
@@ -102,15 +106,15 @@ def _bert_family(c: Config, head: str, roles: Roles, prefix: str) -> Node:
             _mlm_decoder(c, h, vocab, owner, "cls.predictions"), parameter("bias", (vocab,))])
         heads = [predictions]
         if head == "ForPreTraining":
-            heads.append(linear("seq_relationship", h, 2))
+            heads.append(linear("seq_relationship", h, 2, length=1))  # on the pooled token
         return module("", head, [body, module("cls", "BertOnlyMLMHead", heads)])
     labels = 2 if head == "ForQuestionAnswering" else c.num_labels()
     name = "qa_outputs" if head == "ForQuestionAnswering" else "classifier"
     if roberta and head == "ForSequenceClassification":
         out = module("classifier", "RobertaClassificationHead",
-                     [linear("dense", h, h), linear("out_proj", h, labels)])
-    else:
-        out = linear(name, h, labels)
+                     [linear("dense", h, h, length=1), linear("out_proj", h, labels, length=1)])
+    else:  # a sequence is classified from its pooled first token, the others per token
+        out = linear(name, h, labels, length=1 if head == "ForSequenceClassification" else None)
     return module("", head, [body, out])
 
 
@@ -129,7 +133,8 @@ def roberta(c: Config, head: str, roles: Roles) -> Node:
 @register("distilbert", "DistilBert", ("ForMaskedLM", "Model", "ForSequenceClassification"))
 def distilbert(c: Config, head: str, roles: Roles) -> Node:
     h = c.int("hidden_size", "dim", default=768)
-    c.head_dim(h, c.int("num_attention_heads", "n_heads", default=12))
+    heads = c.int("num_attention_heads", "n_heads", default=12)
+    d = c.head_dim(h, heads)
     inner = c.int("hidden_dim", default=3072)
     vocab = c.int("vocab_size", default=30522)
     # sinusoidal_pos_embds only fills the position table: it stays a trainable parameter
@@ -137,7 +142,8 @@ def distilbert(c: Config, head: str, roles: Roles) -> Node:
     def block(i: int) -> Node:
         attn = [linear(p, h, h) for p in ("q_lin", "k_lin", "v_lin", "out_lin")]
         return module(str(i), "TransformerBlock", [
-            module("attention", "DistilBertSelfAttention", attn), norm("sa_layer_norm", h),
+            attends(module("attention", "DistilBertSelfAttention", attn), heads, d, h),
+            norm("sa_layer_norm", h),
             module("ffn", "FFN", [linear("lin1", h, inner), linear("lin2", inner, h)]),
             norm("output_layer_norm", h)], h)
 
@@ -153,8 +159,8 @@ def distilbert(c: Config, head: str, roles: Roles) -> Node:
     if head == "Model":
         return body
     if head == "ForSequenceClassification":
-        return module("", head, [body, linear("pre_classifier", h, h),
-                                 linear("classifier", h, c.num_labels())])
+        return module("", head, [body, linear("pre_classifier", h, h, length=1),
+                                 linear("classifier", h, c.num_labels(), length=1)])
     projector = linear("vocab_projector", h, vocab)
     if c.bool("tie_word_embeddings", default=True):
         tie(projector, "distilbert.embeddings.word_embeddings")
@@ -175,26 +181,31 @@ def vit(c: Config, head: str, roles: Roles) -> Node:
     bias = c.bool("qkv_bias", default=True)
     image, patch = c.pair("image_size", 224), c.pair("patch_size", 16)
     patches = (image[0] // patch[0]) * (image[1] // patch[1])
+    n = patches + 1  # the image fixes the sequence: its patches and the class token
 
     def block(i: int) -> Node:
-        attn = [linear(p, h, heads * d, bias) for p in ("q_proj", "k_proj", "v_proj")]
-        attn.append(linear("o_proj", heads * d, h))
+        attn = [linear(p, h, heads * d, bias, n) for p in ("q_proj", "k_proj", "v_proj")]
+        attn.append(linear("o_proj", heads * d, h, length=n))
         return module(str(i), "ViTLayer", [
-            module("attention", "ViTAttention", attn),
-            module("mlp", "ViTMLP", [linear("fc1", h, inner), linear("fc2", inner, h)]),
+            attends(module("attention", "ViTAttention", attn), heads, d, h, queries=n, keys=n),
+            module("mlp", "ViTMLP", [linear("fc1", h, inner, length=n),
+                                     linear("fc2", inner, h, length=n)]),
             norm("layernorm_before", h), norm("layernorm_after", h)], h)
 
-    projection = conv("projection", c.int("num_channels", default=3), h, patch)
+    channels = c.int("num_channels", default=3)
+    projection = conv("projection", channels, h, patch, (channels, *image), stride=patch)
     embeddings = module("embeddings", "ViTEmbeddings", [
         parameter("cls_token", (1, 1, h)),
         roles.embedding(parameter("position_embeddings", (1, patches + 1, h))),
         module("patch_embeddings", "ViTPatchEmbeddings", [projection])], h)
-    n = c.layers("num_hidden_layers", default=12)
-    parts = [embeddings, stack("layers", blocks(n, lambda i: 0, block), h), norm("layernorm", h)]
+    layers = c.layers("num_hidden_layers", default=12)
+    parts = [embeddings, stack("layers", blocks(layers, lambda i: 0, block), h),
+             norm("layernorm", h)]
     if head == "Model":
         pooled = c.int("pooler_output_size", default=None) or h
         return module("", "ViTModel", [*parts, module("pooler", "ViTPooler",
-                                                      [linear("dense", h, pooled)])])
+                                                      [linear("dense", h, pooled, length=1)])])
     body = module("vit", "ViTModel", parts, h)
     labels = c.num_labels()
-    return module("", head, [body, linear("classifier", h, labels)] if labels > 0 else [body])
+    classifier = linear("classifier", h, labels, length=1)  # on the class token
+    return module("", head, [body, classifier] if labels > 0 else [body])

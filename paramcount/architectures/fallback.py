@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from paramcount.errors import SpecError
-from paramcount.layers.base import PYTORCH, Weight
+from paramcount.layers.base import PYTORCH, Attention, Weight
 from paramcount.model import Node, Summary, Tied, signature
 
 
@@ -97,6 +97,7 @@ def _fill(node: Node, module: Any, path: str, seen: dict[int, str]) -> None:
         if b is not None and name not in getattr(module, "_non_persistent_buffers_set", ()):
             weights.append(Weight(name, tuple(int(d) for d in b.shape), buffer=True))
     node.weights, node.tied = tuple(weights), tuple(tied)
+    node.attention = _attention(module)
     for name, child in module.named_children():
         sub = Node(name=name, type=type(child).__name__)
         _fill(sub, child, f"{path}{name}.", seen)
@@ -104,3 +105,26 @@ def _fill(node: Node, module: Any, path: str, seen: dict[int, str]) -> None:
     if node.type == "ModuleList" and len(node.children) > 1 and \
             len({signature(c) for c in node.children}) == 1:
         node.repeat = len(node.children)
+
+
+def _attention(module: Any) -> Attention | None:
+    """The attention of a Llama-style transformers attention module (``head_dim``,
+    ``num_key_value_groups`` and ``q_proj``/``k_proj`` linears, as most decoders of
+    transformers >= 5 have), with its heads read off the projections; None for anything else.
+    Its sliding window is found where the module keeps one (Gemma's, Qwen's), not where a model
+    reads it from the config at call time (Mistral's)."""
+    head_dim = getattr(module, "head_dim", None)
+    groups = getattr(module, "num_key_value_groups", None)
+    q, k = getattr(module, "q_proj", None), getattr(module, "k_proj", None)
+    widths = [w for w in (getattr(q, "out_features", None), getattr(k, "out_features", None))
+              if isinstance(w, int)]
+    if not isinstance(head_dim, int) or not isinstance(groups, int) or head_dim < 1 or \
+            len(widths) != 2 or any(w % head_dim for w in widths):
+        return None
+    heads, kv = widths[0] // head_dim, widths[1] // head_dim
+    if kv < 1 or heads != kv * groups:
+        return None
+    window = getattr(module, "sliding_window", None)
+    return Attention(heads, head_dim, kv, hidden=getattr(q, "in_features", None),
+                     window=window if isinstance(window, int) and window > 0 else None,
+                     cross=bool(getattr(module, "is_cross_attention", False)))

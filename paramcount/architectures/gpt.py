@@ -14,6 +14,7 @@ from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import (
     Roles,
+    attends,
     blocks,
     conv1d,
     embedding,
@@ -41,13 +42,13 @@ def _classify(c: Config, head: str, body: Node, hidden: int, lm: Node | None) ->
 
 # -- GPT-2 -------------------------------------------------------------------------------------
 
-def _gpt2_block(c: Config, i: int, h: int, inner: int, cross: bool) -> Node:
+def _gpt2_block(c: Config, i: int, h: int, heads: int, inner: int, cross: bool) -> Node:
     attn = module("attn", "GPT2Attention", [conv1d("c_attn", h, 3 * h), conv1d("c_proj", h, h)])
-    parts = [norm("ln_1", h), attn, norm("ln_2", h)]
+    parts = [norm("ln_1", h), attends(attn, heads, h // heads, h), norm("ln_2", h)]
     if cross:
-        parts += [module("crossattention", "GPT2Attention",
-                         [conv1d("c_attn", h, 2 * h), conv1d("q_attn", h, h),
-                          conv1d("c_proj", h, h)]), norm("ln_cross_attn", h)]
+        crossed = module("crossattention", "GPT2Attention", [
+            conv1d("c_attn", h, 2 * h), conv1d("q_attn", h, h), conv1d("c_proj", h, h)])
+        parts += [attends(crossed, heads, h // heads, h, cross=True), norm("ln_cross_attn", h)]
     parts.append(module("mlp", "GPT2MLP", [conv1d("c_fc", h, inner), conv1d("c_proj", inner, h)]))
     return module(str(i), "GPT2Block", parts, h)
 
@@ -65,7 +66,8 @@ def gpt2(c: Config, head: str, roles: Roles) -> Node:
         roles.embedding(embedding("wte", vocab, h)),
         roles.embedding(embedding("wpe", c.int("max_position_embeddings", "n_positions",
                                                default=1024), h)),
-        stack("h", blocks(n, lambda i: 0, lambda i: _gpt2_block(c, i, h, inner, cross)), h),
+        stack("h", blocks(n, lambda i: 0, lambda i: _gpt2_block(c, i, h, heads, inner, cross)),
+              h),
         norm("ln_f", h)])
     tied = "transformer.wte" if c.bool("tie_word_embeddings", default=True) else None
     lm = lm_head(roles, h, vocab, tied) if head == "LMHeadModel" else None
@@ -77,7 +79,8 @@ def gpt2(c: Config, head: str, roles: Roles) -> Node:
 @register("gpt_neox", "GPTNeoX", _CAUSAL)
 def gpt_neox(c: Config, head: str, roles: Roles) -> Node:
     h = c.int("hidden_size", default=6144)
-    c.head_dim(h, c.int("num_attention_heads", default=64))
+    heads = c.int("num_attention_heads", default=64)
+    d = c.head_dim(h, heads)
     inner = c.int("intermediate_size", default=24576)
     vocab = c.int("vocab_size", default=50432)
     bias = c.bool("attention_bias", default=True)
@@ -85,8 +88,9 @@ def gpt_neox(c: Config, head: str, roles: Roles) -> Node:
     def block(i: int) -> Node:
         return module(str(i), "GPTNeoXLayer", [
             norm("input_layernorm", h), norm("post_attention_layernorm", h),
-            module("attention", "GPTNeoXAttention", [
+            attends(module("attention", "GPTNeoXAttention", [
                 linear("query_key_value", h, 3 * h, bias), linear("dense", h, h, bias)]),
+                heads, d, h),
             module("mlp", "GPTNeoXMLP", [linear("dense_h_to_4h", h, inner),
                                          linear("dense_4h_to_h", inner, h)])], h)
 
@@ -103,14 +107,15 @@ def gpt_neox(c: Config, head: str, roles: Roles) -> Node:
 @register("gptj", "GPTJ", _CAUSAL)
 def gptj(c: Config, head: str, roles: Roles) -> Node:
     h = c.int("hidden_size", "n_embd", default=4096)
-    c.head_dim(h, c.int("num_attention_heads", "n_head", default=16))
+    heads = c.int("num_attention_heads", "n_head", default=16)
+    d = c.head_dim(h, heads)
     inner = c.int("n_inner", default=None) or 4 * h
     vocab = c.int("vocab_size", default=50400)
 
     def block(i: int) -> Node:
         attn = [linear(p, h, h, bias=False) for p in ("k_proj", "v_proj", "q_proj", "out_proj")]
         return module(str(i), "GPTJBlock", [
-            norm("ln_1", h), module("attn", "GPTJAttention", attn),
+            norm("ln_1", h), attends(module("attn", "GPTJAttention", attn), heads, d, h),
             module("mlp", "GPTJMLP", [linear("fc_in", h, inner), linear("fc_out", inner, h)])], h)
 
     n = c.layers("num_hidden_layers", "n_layer", default=28)
@@ -126,7 +131,8 @@ def gptj(c: Config, head: str, roles: Roles) -> Node:
 @register("opt", "OPT", _CAUSAL)
 def opt(c: Config, head: str, roles: Roles) -> Node:
     h = c.int("hidden_size", default=768)
-    c.head_dim(h, c.int("num_attention_heads", default=12))
+    heads = c.int("num_attention_heads", default=12)
+    d = c.head_dim(h, heads)
     word = c.int("word_embed_proj_dim", default=None) or h
     ffn = c.int("ffn_dim", default=3072)
     vocab = c.int("vocab_size", default=50272)
@@ -136,7 +142,8 @@ def opt(c: Config, head: str, roles: Roles) -> Node:
     def block(i: int) -> Node:
         attn = [linear(p, h, h, bias) for p in ("k_proj", "v_proj", "q_proj", "out_proj")]
         return module(str(i), "OPTDecoderLayer", [
-            module("self_attn", "OPTAttention", attn), norm("self_attn_layer_norm", h, ln),
+            attends(module("self_attn", "OPTAttention", attn), heads, d, h),
+            norm("self_attn_layer_norm", h, ln),
             linear("fc1", h, ffn, bias), linear("fc2", ffn, h, bias),
             norm("final_layer_norm", h, ln)], h)
 
@@ -160,14 +167,16 @@ def opt(c: Config, head: str, roles: Roles) -> Node:
 
 # -- Falcon ------------------------------------------------------------------------------------
 
-def _falcon_qkv(c: Config, h: int, heads: int, new: bool) -> tuple[int, str]:
+def _falcon_kv(c: Config, h: int, heads: int, new: bool) -> tuple[int, int, str]:
+    """Head size, key/value heads and the remark: grouped with the new decoder
+    architecture, else one shared head (multi-query) or one per query head."""
     d = c.head_dim(h, heads)
     if new:
         kv = c.kv_heads(heads, names=("num_kv_heads",))
-        return (2 * kv + heads) * d, f"{heads} heads of {d}, {kv} key/value heads"
+        return d, kv, f"{heads} heads of {d}, {kv} key/value heads"
     if c.bool("multi_query", default=True):
-        return h + 2 * d, f"{heads} heads of {d}, multi-query"
-    return 3 * h, f"{heads} heads of {d}"
+        return d, 1, f"{heads} heads of {d}, multi-query"
+    return d, heads, f"{heads} heads of {d}"
 
 
 @register("falcon", "Falcon", _CAUSAL)
@@ -175,7 +184,8 @@ def falcon(c: Config, head: str, roles: Roles) -> Node:
     h = c.int("hidden_size", "n_embed", default=4544)
     heads = c.int("num_attention_heads", default=71)
     new = c.bool("new_decoder_architecture", default=False)
-    qkv, remark = _falcon_qkv(c, h, heads, new)
+    d, kv, remark = _falcon_kv(c, h, heads, new)
+    qkv = (heads + 2 * kv) * d
     bias = c.bool("bias", default=False)
     ffn = c.int("ffn_hidden_size", default=None) or 4 * h
     parallel = c.bool("parallel_attn", default=True)
@@ -191,6 +201,9 @@ def falcon(c: Config, head: str, roles: Roles) -> Node:
         attn = module("self_attention", "FalconAttention",
                       [linear("query_key_value", h, qkv, bias), linear("dense", h, h, bias)])
         attn.remark = remark
+        # the new architecture broadcasts its key/value heads to every query head before
+        # caching them (FalconAttention._split_heads): transformers' cache holds all heads
+        attends(attn, heads, d, h, kv_heads=kv, cache_dims=2 * heads * d if new else None)
         mlp = module("mlp", "FalconMLP", [linear("dense_h_to_4h", h, ffn, bias),
                                           linear("dense_4h_to_h", ffn, h, bias)])
         return module(str(i), "FalconDecoderLayer", [attn, mlp, *(norm(n, h) for n in norms)], h)
@@ -209,14 +222,15 @@ def falcon(c: Config, head: str, roles: Roles) -> Node:
 @register("bloom", "Bloom", _CAUSAL)
 def bloom(c: Config, head: str, roles: Roles) -> Node:
     h = c.int("hidden_size", "n_embed", default=64)
-    c.head_dim(h, c.int("num_attention_heads", "n_head", default=8))
+    heads = c.int("num_attention_heads", "n_head", default=8)
+    d = c.head_dim(h, heads)
     vocab = c.int("vocab_size", default=250880)
 
     def block(i: int) -> Node:
         return module(str(i), "BloomBlock", [
             norm("input_layernorm", h),
-            module("self_attention", "BloomAttention", [linear("query_key_value", h, 3 * h),
-                                                        linear("dense", h, h)]),
+            attends(module("self_attention", "BloomAttention", [
+                linear("query_key_value", h, 3 * h), linear("dense", h, h)]), heads, d, h),
             norm("post_attention_layernorm", h),
             module("mlp", "BloomMLP", [linear("dense_h_to_4h", h, 4 * h),
                                        linear("dense_4h_to_h", 4 * h, h)])], h)
@@ -247,7 +261,7 @@ def phi(c: Config, head: str, roles: Roles) -> Node:
         if qk_norm:  # over hidden_size / heads, even when head_dim is given
             attn += [norm("q_layernorm", h // heads), norm("k_layernorm", h // heads)]
         return module(str(i), "PhiDecoderLayer", [
-            module("self_attn", "PhiAttention", attn),
+            attends(module("self_attn", "PhiAttention", attn), heads, d, h, kv_heads=kv),
             module("mlp", "PhiMLP", [linear("fc1", h, inner), linear("fc2", inner, h)]),
             norm("input_layernorm", h)], h)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from paramcount.layers.base import PYTORCH, Formula, Weight, make_layer
-from paramcount.model import Node, Tied, signature
+from paramcount.layers.base import PYTORCH, Attention, Formula, Weight, make_layer
+from paramcount.model import Compute, Node, Tied, signature
 from paramcount.shapes import Shape
 
 
@@ -28,14 +28,16 @@ def _layer(name: str, type_name: str, config: dict[str, Any], input_shape: Shape
                 input_shapes=(input_shape,), formula=built.formula, layer=layer)
 
 
-def linear(name: str, n_in: int, n_out: int, bias: bool = True) -> Node:
-    """``nn.Linear(n_in, n_out, bias)``.
+def linear(name: str, n_in: int, n_out: int, bias: bool = True, length: int | None = None
+           ) -> Node:
+    """``nn.Linear(n_in, n_out, bias)`` on a sequence of ``length`` positions (None: the
+    sequence length, whatever it is; a number where the model fixes it, as Whisper's encoder).
 
     >>> linear("q_proj", 4096, 1024, bias=False).params
     4194304
     """
     return _layer(name, "Linear", {"in_features": n_in, "out_features": n_out, "bias": bias},
-                  (None, n_in))
+                  (length, n_in))
 
 
 def conv1d(name: str, n_in: int, n_out: int) -> Node:
@@ -46,19 +48,36 @@ def conv1d(name: str, n_in: int, n_out: int) -> Node:
 
 
 def conv(name: str, channels_in: int, channels_out: int, kernel: Sequence[int],
+         input_shape: Shape, stride: int | Sequence[int] = 1, padding: int = 0,
          bias: bool = True) -> Node:
-    """``nn.Conv1d``/``nn.Conv2d``: weight ``(out, in, *kernel)``."""
-    weights = [Weight("weight", (channels_out, channels_in, *kernel))]
-    area = " × ".join(str(k) for k in kernel)
-    if bias:
-        weights.append(Weight("bias", (channels_out,)))
-        formula = Formula("(in_channels × kernel + 1) × out_channels",
-                          f"({channels_in} × {area} + 1) × {channels_out}")
-    else:
-        formula = Formula("in_channels × kernel × out_channels",
-                          f"{channels_in} × {area} × {channels_out}")
-    return Node(name, f"Conv{len(kernel)}d", (None, channels_out), tuple(weights),
-                formula=formula)
+    """``nn.Conv1d``/``nn.Conv2d`` on a channels-first ``input_shape``: weight
+    ``(out, in, *kernel)``; its MACs follow from the output size.
+
+    >>> patches = conv("projection", 3, 768, (16, 16), (3, 224, 224), stride=16)
+    >>> patches.output_shape, patches.params
+    ((768, 14, 14), 590592)
+    """
+    return _layer(name, f"Conv{len(kernel)}d", {
+        "in_channels": channels_in, "out_channels": channels_out, "kernel_size": list(kernel),
+        "stride": list(stride) if isinstance(stride, Sequence) else stride,
+        "padding": padding, "bias": bias}, input_shape)
+
+
+def attends(node: Node, heads: int, head_dim: int, hidden: int, *, kv_heads: int | None = None,
+            v_head_dim: int | None = None, window: int | None = None, cross: bool = False,
+            cache_dims: int | None = None, queries: int | None = None,
+            keys: int | None = None) -> Node:
+    """Mark ``node`` as the module that computes attention scores (for FLOPs and the KV cache);
+    ``kv_heads`` defaults to ``heads`` (multi-head attention); ``queries`` and ``keys`` fix the
+    positions attended from and to when the model fixes them (None: the sequence's length).
+
+    >>> attends(module("self_attn", "LlamaAttention", []), 32, 128, 4096, kv_heads=8
+    ...         ).attention.kv_per_token
+    2048
+    """
+    node.attention = Attention(heads, head_dim, heads if kv_heads is None else kv_heads,
+                               v_head_dim, hidden, window, cross, cache_dims, queries, keys)
+    return node
 
 
 def embedding(name: str, count: int, dim: int, trainable: bool = True) -> Node:
@@ -70,14 +89,15 @@ def embedding(name: str, count: int, dim: int, trainable: bool = True) -> Node:
 def parameter(name: str, shape: tuple[int, ...], trainable: bool = True) -> Node:
     """A bare ``nn.Parameter`` of a module (ViT's ``cls_token``, CLIP's ``logit_scale``)."""
     dims = " × ".join(str(d) for d in shape) or "1"
+    # added or concatenated, never multiplied as a matrix: no MACs
     return Node(name, "Parameter", None, (Weight(name, shape, trainable),),
-                formula=Formula("elements", dims))
+                formula=Formula("elements", dims), compute=Compute())
 
 
 def buffer(name: str, shape: tuple[int, ...]) -> Node:
     """A persistent buffer of a module: saved with the weights, not a parameter
     (BART's ``final_logits_bias``)."""
-    return Node(name, "Buffer", None, (Weight(name, shape, buffer=True),))
+    return Node(name, "Buffer", None, (Weight(name, shape, buffer=True),), compute=Compute())
 
 
 #: normalization kinds: LayerNorm with weight and bias, LayerNorm without bias, RMSNorm,
@@ -100,16 +120,19 @@ def norm(name: str, dim: int, kind: str = "layernorm") -> Node:
     return node
 
 
-def experts(name: str, count: int, hidden: int, intermediate: int) -> Node:
+def experts(name: str, count: int, hidden: int, intermediate: int, active: int | None) -> Node:
     """``count`` gated MLP experts stored as two fused tensors, as transformers >= 5 does:
     ``gate_up_proj`` ``(experts, 2·intermediate, hidden)`` and ``down_proj``
-    ``(experts, hidden, intermediate)``."""
+    ``(experts, hidden, intermediate)``. A token passes through ``active`` of them (its MACs
+    unknown when the config does not say how many)."""
     weights = (Weight("gate_up_proj", (count, 2 * intermediate, hidden)),
                Weight("down_proj", (count, hidden, intermediate)))
     formula = Formula("experts × (2 × intermediate × hidden + hidden × intermediate)",
                       f"{count} × (2 × {intermediate} × {hidden} + {hidden} × {intermediate})")
+    # each token routed to an expert meets its three matrices; tokens × active pass in all
+    compute = None if active is None else Compute(per_token=active * 3 * hidden * intermediate)
     return Node(name, "Experts", (None, hidden), weights, input_shapes=((None, hidden),),
-                formula=formula, remark=f"{count} experts")
+                formula=formula, remark=f"{count} experts", compute=compute)
 
 
 def router(name: str, count: int, hidden: int, score_bias: bool = False) -> Node:
@@ -119,7 +142,8 @@ def router(name: str, count: int, hidden: int, score_bias: bool = False) -> Node
     if score_bias:
         weights.append(Weight("e_score_correction_bias", (count,), buffer=True))
     return Node(name, "Router", (None, count), tuple(weights), input_shapes=((None, hidden),),
-                formula=Formula("experts × hidden", f"{count} × {hidden}"))
+                formula=Formula("experts × hidden", f"{count} × {hidden}"),
+                compute=Compute(per_token=count * hidden))  # F.linear(hidden, weight)
 
 
 def module(name: str, type_name: str, children: Sequence[Node],

@@ -12,6 +12,7 @@ from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import (
     Roles,
+    attends,
     blocks,
     buffer,
     conv,
@@ -28,12 +29,13 @@ from paramcount.model import Node
 # -- T5 ----------------------------------------------------------------------------------------
 
 
-def _t5_attention(name: str, d: int, inner: int, heads: int, buckets: int | None) -> Node:
+def _t5_attention(name: str, d: int, inner: int, heads: int, buckets: int | None,
+                  cross: bool = False) -> Node:
     parts = [linear(p, d, inner, bias=False) for p in ("q", "k", "v")]
     parts.append(linear("o", inner, d, bias=False))
     if buckets is not None:
         parts.append(embedding("relative_attention_bias", buckets, heads))
-    return module(name, "T5Attention", parts, d)
+    return attends(module(name, "T5Attention", parts, d), heads, inner // heads, d, cross=cross)
 
 
 def _t5_stack(c: Config, name: str, layers: int, decoder: bool) -> Node:
@@ -60,7 +62,7 @@ def _t5_stack(c: Config, name: str, layers: int, decoder: bool) -> Node:
         items = [attn]
         if decoder:
             items.append(module("1", "T5LayerCrossAttention", [
-                _t5_attention("EncDecAttention", d, inner, heads, None),
+                _t5_attention("EncDecAttention", d, inner, heads, None, cross=True),
                 norm("layer_norm", d, "rmsnorm")], d))
         items.append(module(str(len(items)), "T5LayerFF", [ffn, norm("layer_norm", d,
                                                                         "rmsnorm")], d))
@@ -93,18 +95,28 @@ def t5(c: Config, head: str, roles: Roles) -> Node:
 
 # -- BART --------------------------------------------------------------------------------------
 
-def _bart_attention(name: str, d: int, k_bias: bool = True) -> Node:
-    return module(name, "BartAttention", [
-        linear("k_proj", d, d, k_bias), linear("v_proj", d, d), linear("q_proj", d, d),
-        linear("out_proj", d, d)], d)
+def _bart_attention(name: str, d: int, heads: int, k_bias: bool = True, cross: bool = False,
+                    lengths: tuple[int | None, int | None] = (None, None)) -> Node:
+    """Attention whose queries and keys have ``lengths`` positions (None: the sequence's)."""
+    q, kv = lengths
+    node = module(name, "BartAttention", [
+        linear("k_proj", d, d, k_bias, kv), linear("v_proj", d, d, length=kv),
+        linear("q_proj", d, d, length=q), linear("out_proj", d, d, length=q)], d)
+    return attends(node, heads, d // heads, d, cross=cross, queries=q, keys=kv)
 
 
-def _bart_layer(i: int, d: int, ffn: int, decoder: bool, prefix: str = "Bart",
-                k_bias: bool = True) -> Node:
-    parts = [_bart_attention("self_attn", d, k_bias), norm("self_attn_layer_norm", d)]
+def _bart_layer(i: int, d: int, heads: int, ffn: int, decoder: bool, prefix: str = "Bart",
+                k_bias: bool = True, encoded: int | None = None) -> Node:
+    """An encoder or decoder layer; ``encoded`` fixes the encoder's length (Whisper's)."""
+    own = None if decoder else encoded
+    parts = [_bart_attention("self_attn", d, heads, k_bias, lengths=(own, own)),
+             norm("self_attn_layer_norm", d)]
     if decoder:
-        parts += [_bart_attention("encoder_attn", d, k_bias), norm("encoder_attn_layer_norm", d)]
-    parts += [linear("fc1", d, ffn), linear("fc2", ffn, d), norm("final_layer_norm", d)]
+        parts += [_bart_attention("encoder_attn", d, heads, k_bias, cross=True,
+                                  lengths=(None, encoded)),
+                  norm("encoder_attn_layer_norm", d)]
+    parts += [linear("fc1", d, ffn, length=own), linear("fc2", ffn, d, length=own),
+              norm("final_layer_norm", d)]
     kind = "DecoderLayer" if decoder else "EncoderLayer"
     return module(str(i), f"{prefix}{kind}", parts, d)
 
@@ -118,8 +130,8 @@ def _aliases(side: str, field: str) -> tuple[str, ...]:
 
 def _bart_stack(c: Config, roles: Roles, side: str, tied_to: str | None) -> Node:
     d = c.int("hidden_size", "d_model", default=1024)
-    c.head_dim(d, c.int(*_aliases(side, "attention_heads"), default=16),
-               field=f"{side}_attention_heads")
+    heads = c.int(*_aliases(side, "attention_heads"), default=16)
+    c.head_dim(d, heads, field=f"{side}_attention_heads")
     ffn = c.int(f"{side}_ffn_dim", default=4096)
     decoder = side == "decoder"
     embed = embedding("embed_tokens", c.int("vocab_size", default=50265), d)
@@ -128,7 +140,7 @@ def _bart_stack(c: Config, roles: Roles, side: str, tied_to: str | None) -> Node
     positions = roles.embedding(embedding("embed_positions", c.int(
         "max_position_embeddings", default=1024) + 2, d))
     n = c.layers(*_aliases(side, "layers"), default=12)
-    layers = blocks(n, lambda i: 0, lambda i: _bart_layer(i, d, ffn, decoder))
+    layers = blocks(n, lambda i: 0, lambda i: _bart_layer(i, d, heads, ffn, decoder))
     return module(side, f"Bart{side.title()}", [
         embed, positions, stack("layers", layers, d), norm("layernorm_embedding", d)], d)
 
@@ -149,7 +161,9 @@ def bart(c: Config, head: str, roles: Roles) -> Node:
         return body
     if head == "ForSequenceClassification":
         cls = module("classification_head", "BartClassificationHead", [
-            linear("dense", d, d), linear("out_proj", d, c.num_labels(default=3))])
+            # on each sequence's last end-of-sentence token
+            linear("dense", d, d, length=1),
+            linear("out_proj", d, c.num_labels(default=3), length=1)])
         return module("", head, [body, cls])
     return module("", head, [body, buffer("final_logits_bias", (1, vocab)),
                              lm_head(roles, d, vocab, shared)])
@@ -160,24 +174,28 @@ def bart(c: Config, head: str, roles: Roles) -> Node:
 @register("whisper", "Whisper", ("ForConditionalGeneration", "Model"))
 def whisper(c: Config, head: str, roles: Roles) -> Node:
     d = c.int("hidden_size", "d_model", default=384)
-    for side in ("encoder", "decoder"):
-        c.head_dim(d, c.int(*_aliases(side, "attention_heads"), default=6),
-                   field=f"{side}_attention_heads")
+    heads = {side: c.int(*_aliases(side, "attention_heads"), default=6)
+             for side in ("encoder", "decoder")}
+    for side, n in heads.items():
+        c.head_dim(d, n, field=f"{side}_attention_heads")
     mels = c.int("num_mel_bins", default=80)
     vocab = c.int("vocab_size", default=51865)
     n_enc = c.layers(*_aliases("encoder", "layers"), default=4)
     n_dec = c.layers("decoder_layers", default=4)
     enc_ffn = c.int("encoder_ffn_dim", default=1536)
     dec_ffn = c.int("decoder_ffn_dim", default=1536)
+    # the encoder reads exactly 2·max_source_positions mel frames, halved by conv2's stride
+    frames = c.int("max_source_positions", default=1500)
 
     def layer(i: int, ffn: int, decoder: bool) -> Node:
-        return _bart_layer(i, d, ffn, decoder, "Whisper", k_bias=False)
+        n = heads["decoder" if decoder else "encoder"]
+        return _bart_layer(i, d, n, ffn, decoder, "Whisper", k_bias=False, encoded=frames)
 
     encoder = module("encoder", "WhisperEncoder", [
-        conv("conv1", mels, d, (3,)), conv("conv2", d, d, (3,)),
+        conv("conv1", mels, d, (3,), (mels, 2 * frames), padding=1),
+        conv("conv2", d, d, (3,), (d, 2 * frames), stride=2, padding=1),
         # the encoder's sinusoidal positions are a frozen parameter (requires_grad=False)
-        roles.embedding(embedding("embed_positions", c.int("max_source_positions",
-                                                           default=1500), d, trainable=False)),
+        roles.embedding(embedding("embed_positions", frames, d, trainable=False)),
         stack("layers", blocks(n_enc, lambda i: 0, lambda i: layer(i, enc_ffn, False)), d),
         norm("layer_norm", d)], d)
     decoder = module("decoder", "WhisperDecoder", [

@@ -1,5 +1,6 @@
-"""Attention layers: Keras MultiHeadAttention and GroupQueryAttention, PyTorch
-MultiheadAttention, TransformerEncoderLayer and TransformerDecoderLayer.
+"""Attention layers: Keras MultiHeadAttention, GroupQueryAttention, Attention and
+AdditiveAttention, PyTorch MultiheadAttention, TransformerEncoderLayer and
+TransformerDecoderLayer.
 
 The inputs are a list of shapes in the framework's call order: Keras ``[query, value, key]``
 (``call(query, value, key)``), PyTorch ``[query, key, value]`` (``forward(query, key, value)``).
@@ -10,6 +11,10 @@ Keras builds its projections as EinsumDense sublayers whose equations depend on 
 :class:`paramcount.layers.core.EinsumDense`, so kernels keep Keras's shapes (``(d, heads, k)``).
 PyTorch packs the query, key and value projections into one ``in_proj_weight`` of ``3E × E``
 when the key and value widths equal the embedding width, and keeps three matrices otherwise.
+
+MACs are the projections plus ``heads × (key_dim + value_dim)`` for every (query, key) pair:
+the scores and the weighted sum of the values, over the whole square as FlopCounterMode counts
+them (a causal mask discounts nothing).
 """
 
 from __future__ import annotations
@@ -19,9 +24,26 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import PYTORCH, Args, Built, Formula, Layer, Weight, register
+from paramcount.layers.base import (
+    PYTORCH,
+    Args,
+    Attention,
+    Built,
+    Formula,
+    Layer,
+    Weight,
+    register,
+)
 from paramcount.layers.core import EinsumDense
-from paramcount.shapes import Shape, fmt_shape
+from paramcount.layers.spatial import elements
+from paramcount.shapes import Shape, fmt_shape, prod
+
+Dims = tuple[int, ...]  # a shape whose every dimension is known
+
+
+def _dots(dims: Sequence[int]) -> str:
+    """``(3, 5)`` as ``3·5``: a product in a formula's numeric part."""
+    return "·".join(str(d) for d in dims)
 
 
 def _proj_equation(free: int, bound: int, out: int) -> tuple[str, str]:
@@ -67,6 +89,28 @@ def _torch_mha(prefix: str, e: int, kdim: int, vdim: int, bias: bool,
     return out + ([Weight(f"{prefix}out_proj.bias", (e,))] if bias else [])
 
 
+def _torch_mha_macs(e: int, q: Dims, k: Dims, v: Dims, extra_keys: int = 0) -> int:
+    """nn.MultiheadAttention on one sample: the four projections, then scores and mixing
+    over ``S + extra_keys`` keys (``add_bias_kv`` and ``add_zero_attn`` append one each).
+
+    >>> _torch_mha_macs(8, (5, 8), (7, 8), (7, 8))  # 2·5·8·8 + 2·7·8·8 + 2·5·7·8
+    2096
+    """
+    n_q, n_k = q[0], k[0]
+    proj = 2 * n_q * e * e + n_k * (k[-1] + v[-1]) * e
+    return proj + 2 * n_q * (n_k + extra_keys) * e
+
+
+def _torch_mha_formula(e: int, q: Dims, k: Dims, v: Dims, extra_keys: int = 0) -> Formula:
+    """:func:`_torch_mha_macs` in words: the q and out projections, the k and v
+    projections, then scores and mixing."""
+    keys = f"({k[0]} + {extra_keys})" if extra_keys else str(k[0])
+    sym_keys = "(S + extra keys)" if extra_keys else "S"
+    return Formula(f"2 × L × E × E + S × (kdim + vdim) × E + 2 × L × {sym_keys} × E",
+                   f"2 × {q[0]} × {e} × {e} + {k[0]} × ({k[-1]} + {v[-1]}) × {e} + "
+                   f"2 × {q[0]} × {keys} × {e}")
+
+
 class _Attention(Layer):
     """Shared input handling: 1 to 3 shapes, checked for rank and known widths."""
 
@@ -82,6 +126,17 @@ class _Attention(Layer):
             raise ShapeError(f"{self.label} expects a {role} of rank 2 or more "
                              f"(sequence, features; batch excluded), got {fmt_shape(x)}")
         return self.last_dim(x, f"{role} features", expect)
+
+    def known(self, x: Shape) -> Dims:
+        """``x`` with every dimension known, as counting MACs needs."""
+        elements(self, x)  # raises the shared error when one is not
+        return tuple(d for d in x if d is not None)
+
+    def keras_qkv(self, inputs: Sequence[Shape]) -> tuple[Shape, Shape, Shape]:
+        """Keras's ``[query, value, key]``: the key is the value when not given."""
+        shapes = self.split(inputs)
+        q, v = shapes[0], shapes[min(1, len(shapes) - 1)]
+        return q, (shapes[2] if len(shapes) == 3 else v), v
 
     def same_positions(self, key: Shape, value: Shape) -> None:
         if tuple(key[:-1]) != tuple(value[:-1]):
@@ -109,12 +164,14 @@ class MultiHeadAttention(_Attention):
         self.kdim: int | None = a.int("kdim", default=None, min=1)
         self.vdim: int | None = a.int("vdim", default=None, min=1)
         self.bias_kv: bool = a.bool("add_bias_kv", default=False)
-        a.bool("add_zero_attn", default=False)
+        self.zero_attn: bool = a.bool("add_zero_attn", default=False)
         axes = a.get("attention_axes", default=None)
         if axes is not None and not isinstance(axes, int) and not (
                 isinstance(axes, list | tuple) and all(isinstance(i, int) for i in axes)):
             raise SpecError(f"MultiHeadAttention: attention_axes={axes!r} is invalid; expected "
                             "an integer or a list of them")
+        self.axes: tuple[int, ...] | None = (axes,) if isinstance(axes, int) else \
+            None if axes is None else tuple(axes)
         for keras_only in ("sliding_window", "flash_attention"):
             a.get(keras_only, default=None)
         self._check_framework(axes)
@@ -164,8 +221,7 @@ class MultiHeadAttention(_Attention):
 
     # -- Keras ---------------------------------------------------------------------------------
     def _keras_build(self, shapes: list[Shape]) -> Built:
-        q, v = shapes[0], shapes[min(1, len(shapes) - 1)]
-        k = shapes[2] if len(shapes) == 3 else v
+        q, k, v = self.keras_qkv(shapes)
         dq, dv, dk = (self.width(q, "query", self.embed_dim), self.width(v, "value", self.vdim),
                       self.width(k, "key", self.kdim))
         if not len(q) == len(v) == len(k):
@@ -204,8 +260,72 @@ class MultiHeadAttention(_Attention):
             numeric += f" + {self.heads}·({' + '.join(biases)}) + {do}"
         return Formula(symbolic, numeric)
 
+    def _keras_macs(self, q: Dims, k: Dims, v: Dims) -> int:
+        kd = int(self.key_dim or 0)
+        vd, h = self.value_dim or kd, self.heads
+        n_q, n_k = prod(q[:-1]), prod(k[:-1])
+        proj = n_q * q[-1] * h * kd + n_k * (k[-1] * h * kd + v[-1] * h * vd)
+        if self.use_gate:
+            proj += n_q * q[-1] * h * vd
+        out = n_q * h * vd * prod(self.out_dims or (q[-1],))
+        return proj + out + self._pairs(q, k) * h * (kd + vd)
+
+    def _pairs(self, q: Dims, k: Dims) -> int:
+        """(query, key) pairs: every query position with every key position, or, with
+        ``attention_axes``, within each index of the other axes."""
+        if self.axes is None:
+            return prod(q[:-1]) * prod(k[:-1])
+        rank = len(q) + 2  # Keras counts the axes of (batch, *positions, heads, key_dim)
+        axes = {a % rank - 1 for a in self.axes}
+        if not all(0 <= a < len(q) - 1 for a in axes):
+            raise ShapeError(f"MultiHeadAttention: attention_axes={list(self.axes)} does not "
+                             f"name axes of the query {fmt_shape(q)} between batch and features")
+        other = prod([d for i, d in enumerate(q[:-1]) if i not in axes])
+        return other * prod([q[i] for i in axes]) * prod([k[i] for i in axes])
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        if self.torch:
+            q, k, v, e = self._torch_shapes(self.split(inputs))
+            return _torch_mha_macs(e, self.known(q), self.known(k), self.known(v),
+                                   int(self.bias_kv) + int(self.zero_attn))
+        q, k, v = self.keras_qkv(inputs)
+        return self._keras_macs(self.known(q), self.known(k), self.known(v))
+
+    def macs_formula_of(self, inputs: Sequence[Shape]) -> Formula:
+        """:meth:`macs_of` in words: projections, then every (query, key) pair."""
+        self.macs_of(inputs)  # every size it needs known
+        if self.torch:
+            q, k, v, e = self._torch_shapes(self.split(inputs))
+            return _torch_mha_formula(e, self.known(q), self.known(k), self.known(v),
+                                      int(self.bias_kv) + int(self.zero_attn))
+        q, k, v = (self.known(x) for x in self.keras_qkv(inputs))
+        kd = int(self.key_dim or 0)
+        vd = self.value_dim or kd
+        nq, nk, h = _dots(q[:-1]), _dots(k[:-1]), self.heads
+        out = _dots(self.out_dims or (q[-1],))
+        sym = ["queries × d_q × heads × key_dim",
+               "keys × (d_k × heads × key_dim + d_v × heads × value_dim)"]
+        num = [f"{nq} × {q[-1]} × {h} × {kd}", f"{nk} × ({k[-1]} × {h} × {kd} + "
+                                                f"{v[-1]} × {h} × {vd})"]
+        if self.use_gate:
+            sym.append("queries × d_q × heads × value_dim")
+            num.append(f"{nq} × {q[-1]} × {h} × {vd}")
+        sym += ["queries × heads × value_dim × d_out", "pairs × heads × (key_dim + value_dim)"]
+        pairs = f"{nq} × {nk}" if self.axes is None else str(self._pairs(q, k))
+        num += [f"{nq} × {h} × {vd} × {out}", f"{pairs} × {h} × ({kd} + {vd})"]
+        return Formula(" + ".join(sym), " + ".join(num))
+
+    def attention(self, inputs: Sequence[Shape]) -> Attention:
+        if self.torch:
+            q, _, _, e = self._torch_shapes(self.split(inputs))
+            return Attention(self.heads, e // self.heads, self.heads, hidden=e)
+        q = self.keras_qkv(inputs)[0]
+        kd = int(self.key_dim or 0)
+        return Attention(self.heads, kd, self.heads, self.value_dim or kd, hidden=q[-1])
+
     # -- PyTorch -------------------------------------------------------------------------------
-    def _torch_build(self, shapes: list[Shape]) -> Built:
+    def _torch_shapes(self, shapes: list[Shape]) -> tuple[Shape, Shape, Shape, int]:
+        """Query, key and value (the missing ones as PyTorch's defaults) and the width E."""
         q = shapes[0]
         e = self.width(q, "query", self.embed_dim)
         if e % self.heads:
@@ -221,6 +341,11 @@ class MultiHeadAttention(_Attention):
         self.width(k, "key", kdim)
         self.width(v, "value", vdim)
         self.same_positions(k, v)
+        return q, k, v, e
+
+    def _torch_build(self, shapes: list[Shape]) -> Built:
+        q, _, _, e = self._torch_shapes(shapes)
+        kdim, vdim = self.kdim or e, self.vdim or e
         weights = _torch_mha("", e, kdim, vdim, self.use_bias, self.bias_kv)
         symbolic, numeric = "E·(E + kdim + vdim) + E·E", f"{e}·({e} + {kdim} + {vdim}) + {e}·{e}"
         if self.use_bias:
@@ -251,14 +376,39 @@ class GroupQueryAttention(_Attention):
         for keras_only in ("sliding_window", "flash_attention"):
             a.get(keras_only, default=None)
 
-    def build(self, inputs: Sequence[Shape]) -> Built:
-        shapes = self.split(inputs)
-        q, v = shapes[0], shapes[min(1, len(shapes) - 1)]
-        k = shapes[2] if len(shapes) == 3 else v
+    def checked(self, inputs: Sequence[Shape]) -> tuple[Shape, Shape, Shape]:
+        q, k, v = self.keras_qkv(inputs)
         for x, role in ((q, "query"), (v, "value"), (k, "key")):
             if len(x) != 2:
                 raise ShapeError(f"GroupQueryAttention expects a {role} of rank 2 (sequence, "
                                  f"features; batch excluded), got {fmt_shape(x)}")
+        return q, k, v
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        """Projections (queries and the gate on every query head, keys and values on the
+        shared ones), then scores and mixing on every query head."""
+        q, k, v = (self.known(x) for x in self.checked(inputs))
+        hd, qh, kvh = self.head_dim, self.q_heads, self.kv_heads
+        n_q = (3 if self.use_gate else 2) * q[0] * q[1] * qh * hd  # query, output (and gate)
+        n_kv = k[0] * (k[1] + v[1]) * kvh * hd
+        return n_q + n_kv + 2 * q[0] * k[0] * qh * hd
+
+    def macs_formula_of(self, inputs: Sequence[Shape]) -> Formula:
+        self.macs_of(inputs)
+        q, k, v = (self.known(x) for x in self.checked(inputs))
+        n = 3 if self.use_gate else 2
+        hd, qh, kvh = self.head_dim, self.q_heads, self.kv_heads
+        return Formula(f"{n} × queries × d_q × query_heads × head_dim + keys × (d_k + d_v) × "
+                       "kv_heads × head_dim + 2 × queries × keys × query_heads × head_dim",
+                       f"{n} × {q[0]} × {q[1]} × {qh} × {hd} + {k[0]} × ({k[1]} + {v[1]}) × "
+                       f"{kvh} × {hd} + 2 × {q[0]} × {k[0]} × {qh} × {hd}")
+
+    def attention(self, inputs: Sequence[Shape]) -> Attention:
+        q = self.checked(inputs)[0]
+        return Attention(self.q_heads, self.head_dim, self.kv_heads, hidden=q[-1])
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        q, k, v = self.checked(inputs)
         dq = self.width(q, "query")
         dv = self.width(v, "value", expect=dq)
         dk = self.width(k, "key")
@@ -286,6 +436,73 @@ class GroupQueryAttention(_Attention):
             symbolic += f" + head_dim·({n_b}·query_heads + 2·kv_heads) + d_q"
             numeric += f" + {self.head_dim}·({n_b}·{self.q_heads} + 2·{self.kv_heads}) + {dq}"
         return Formula(symbolic, numeric)
+
+
+# -- Attention and AdditiveAttention (Keras) --------------------------------------------------
+
+@register("Attention")
+class DotAttention(_Attention):
+    """Keras's dot-product (Luong) attention over ``[query, value, key]``: no projections; a
+    learned scalar ``scale`` with ``use_scale``, and one more with ``score_mode='concat'``
+    (scores as a sum of tanh(query + key), which has no matrix product)."""
+
+    additive: ClassVar[bool] = False
+
+    def configure(self, a: Args) -> None:
+        self.use_scale: bool = a.bool("use_scale", default=self.additive)
+        self.mode: str = "concat" if self.additive else a.str(
+            "score_mode", default="dot", choices=("dot", "concat"))
+        a.given("causal")  # Keras 2's mask flag; no weight depends on it
+
+    def checked(self, inputs: Sequence[Shape]) -> tuple[Shape, Shape, Shape]:
+        if len(inputs) < 2:
+            raise ShapeError(f"{self.label} takes [query, value] or [query, value, key], "
+                             f"got {len(inputs)} input")
+        q, k, v = self.keras_qkv(inputs)
+        self.width(v, "value")
+        self.width(k, "key", expect=self.width(q, "query"))
+        self.same_positions(k, v)
+        if tuple(q[:-2]) != tuple(k[:-2]):
+            raise ShapeError(f"{self.label}: query {fmt_shape(q)} and key {fmt_shape(k)} must "
+                             "agree on every axis before the last two")
+        return q, k, v
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        q, _, v = self.checked(inputs)
+        weights = []
+        if self.use_scale:
+            weights.append(Weight("scale", (int(q[-1] or 0),) if self.additive else ()))
+        if self.mode == "concat" and not self.additive:
+            weights.append(Weight("concat_score_weight", ()))
+        return Built(tuple(weights), (*q[:-1], v[-1]))
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        """``query·keyᵀ`` (dot scores only) and ``weights·value`` for every (query, key)
+        pair."""
+        q, k, v = (self.known(x) for x in self.checked(inputs))
+        scores = q[-1] if self.mode == "dot" else 0
+        return prod(q[:-1]) * k[-2] * (scores + v[-1])
+
+    def macs_formula_of(self, inputs: Sequence[Shape]) -> Formula:
+        self.macs_of(inputs)
+        q, k, v = (self.known(x) for x in self.checked(inputs))
+        pairs = f"{_dots(q[:-1])} × {k[-2]}"
+        if self.mode == "dot":
+            return Formula("queries × keys × (dim + value_dim)",
+                           f"{pairs} × ({q[-1]} + {v[-1]})")
+        return Formula("queries × keys × value_dim", f"{pairs} × {v[-1]}")
+
+    def attention(self, inputs: Sequence[Shape]) -> Attention:
+        q, k, v = self.checked(inputs)
+        return Attention(1, int(k[-1] or 0), 1, int(v[-1] or 0), hidden=q[-1])
+
+
+@register("AdditiveAttention")
+class AdditiveAttention(DotAttention):
+    """Keras's additive (Bahdanau) attention: scores are a sum of ``scale · tanh(query +
+    key)``, with ``scale`` a learned vector of the query's width (``use_scale``, the default)."""
+
+    additive = True
 
 
 # -- PyTorch Transformer layers --------------------------------------------------------------
@@ -329,6 +546,37 @@ class TransformerEncoderLayer(_Attention):
         if len(shapes) > 1:
             self.sequence(shapes[1], "memory")
         return Built(tuple(self.layer_weights()), src, self.layer_formula())
+
+    def macs_of(self, inputs: Sequence[Shape]) -> int:
+        """Self-attention, attention over the memory (a decoder's; the memory as long as the
+        target when not given) and the two feed-forward matrices."""
+        shapes = self.split(inputs, most=self.blocks[0])
+        src = self.known(self.sequence(shapes[0], "source" if self.blocks[0] == 1 else "target"))
+        e = self.d_model
+        total = _torch_mha_macs(e, src, src, src) + 2 * src[0] * e * self.ff
+        if self.blocks[0] == 2:
+            memory = self.known(self.sequence(shapes[1], "memory")) if len(shapes) > 1 else src
+            total += _torch_mha_macs(e, src, memory, memory)
+        return total
+
+    def macs_formula_of(self, inputs: Sequence[Shape]) -> Formula:
+        """The attention blocks' products (:func:`_torch_mha_formula`), then the
+        feed-forward's."""
+        self.macs_of(inputs)
+        shapes = self.split(inputs, most=self.blocks[0])
+        src = self.known(shapes[0])
+        e = self.d_model
+        parts = [_torch_mha_formula(e, src, src, src)]
+        if self.blocks[0] == 2:
+            memory = self.known(shapes[1]) if len(shapes) > 1 else src
+            parts.append(_torch_mha_formula(e, src, memory, memory))
+        ffn = Formula("2 × L × E × F", f"2 × {src[0]} × {e} × {self.ff}")
+        return Formula(" + ".join(f"({p.symbolic})" for p in parts) + f" + {ffn.symbolic}",
+                       " + ".join(f"({p.numeric})" for p in parts) + f" + {ffn.numeric}")
+
+    def attention(self, inputs: Sequence[Shape]) -> Attention:
+        """The self-attention (a decoder's attention over the memory is alike)."""
+        return Attention(self.nhead, self.d_model // self.nhead, self.nhead, hidden=self.d_model)
 
     def layer_weights(self) -> list[Weight]:
         e, f, bias = self.d_model, self.ff, self.bias

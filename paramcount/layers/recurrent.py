@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, Formula, Layer, Weight, register
-from paramcount.layers.spatial import KERNEL_SYMBOLS, Spatial
-from paramcount.shapes import Shape, conv_output_length, fmt_shape
+from paramcount.layers.base import PYTORCH, Args, Formula, Layer, Weight, register
+from paramcount.layers.spatial import KERNEL_SYMBOLS, Spatial, elements
+from paramcount.shapes import Shape, conv_output_length, fmt_shape, prod
 
 _TORCH_ARGS = frozenset({"input_size", "hidden_size", "num_layers", "bidirectional", "proj_size",
                          "bias", "nonlinearity"})
@@ -32,17 +32,23 @@ class _Recurrent(Layer):
     gates: ClassVar[int] = 1
     torch_module: ClassVar[str] = "nn.RNN"
     projects: ClassVar[bool] = False  # only nn.LSTM has proj_size
+    cell: ClassVar[bool] = False  # one step (nn.LSTMCell): input (features,), no layers
 
     def configure(self, a: Args) -> None:
         self.units: int = a.int("units", "hidden_size", min=1)
         self.use_bias: bool = a.bool("use_bias", "bias", default=True)
         self.input_size: int | None = a.int("input_size", default=None, min=1)
+        self.num_layers, self.bidirectional, self.proj_size = 1, False, 0
+        if self.cell:
+            self.framework = PYTORCH  # a PyTorch module, whatever the model's framework
+            self.configure_cell(a)
+            return
         self.return_sequences: bool = a.bool("return_sequences", default=False)
-        self.num_layers: int = a.int("num_layers", default=1, min=1)
-        self.bidirectional: bool = a.bool("bidirectional", default=False)
+        self.num_layers = a.int("num_layers", default=1, min=1)
+        self.bidirectional = a.bool("bidirectional", default=False)
         if a.given("proj_size") and not self.projects:
             raise SpecError(f"{self.label}: proj_size is only supported by LSTM")
-        self.proj_size: int = a.int("proj_size", default=0, min=0)
+        self.proj_size = a.int("proj_size", default=0, min=0)
         if self.proj_size >= self.units:
             raise SpecError(f"{self.label}: proj_size={self.proj_size} has to be smaller "
                             f"than hidden_size={self.units}")
@@ -84,10 +90,12 @@ class _Recurrent(Layer):
         return 2 if self.torch else self.keras_bias_vectors()
 
     def default_input_shape(self) -> Shape | None:
-        return None if self.input_size is None else (None, self.input_size)
+        if self.input_size is None:
+            return None
+        return (self.input_size,) if self.cell else (None, self.input_size)
 
     def features(self, x: Shape) -> int:
-        self.rank(x, 2)
+        self.rank(x, 1 if self.cell else 2)
         return self.last_dim(x, expect=self.input_size)
 
     def weights(self, x: Shape) -> list[Weight]:
@@ -106,20 +114,70 @@ class _Recurrent(Layer):
         for k in range(self.num_layers):
             layer_in = n_in if k == 0 else self.out_size * self.directions
             for suffix in ("", "_reverse")[: self.directions]:
-                weights += [Weight(f"weight_ih_l{k}{suffix}", (width, layer_in)),
-                            Weight(f"weight_hh_l{k}{suffix}", (width, self.out_size))]
+                suffix = suffix if self.cell else f"_l{k}{suffix}"
+                weights += [Weight(f"weight_ih{suffix}", (width, layer_in)),
+                            Weight(f"weight_hh{suffix}", (width, self.out_size))]
                 if self.use_bias:
-                    weights += [Weight(f"bias_ih_l{k}{suffix}", (width,)),
-                                Weight(f"bias_hh_l{k}{suffix}", (width,))]
+                    weights += [Weight(f"bias_ih{suffix}", (width,)),
+                                Weight(f"bias_hh{suffix}", (width,))]
                 if self.proj_size:
-                    weights.append(Weight(f"weight_hr_l{k}{suffix}", (self.proj_size, self.units)))
+                    weights.append(Weight(f"weight_hr{suffix}", (self.proj_size, self.units)))
         return weights
 
     def output_shape(self, x: Shape) -> Shape:
-        self.rank(x, 2)
+        self.rank(x, 1 if self.cell else 2)
+        if self.cell:
+            return (self.units,)
         if self.torch:  # nn.RNN/LSTM/GRU always return the whole sequence
             return (x[0], self.directions * self.out_size)
         return (x[0], self.units) if self.return_sequences else (self.units,)
+
+    # -- compute -------------------------------------------------------------------------------
+    def macs(self, x: Shape) -> int:
+        """Every step multiplies the input and the previous state by each gate's matrices
+        (the input projection and the recurrent product both count, as FlopCounterMode counts
+        nn.LSTM's decomposition into one addmm pair per step), plus the LSTM projection."""
+        steps, n_in = 1 if self.cell else elements(self, x[:1]), self.features(x)
+        total = 0
+        for k in range(self.num_layers):
+            layer_in = n_in if k == 0 else self.out_size * self.directions
+            cell = self.gates * self.units * (layer_in + self.out_size) + \
+                self.proj_size * self.units
+            total += self.directions * steps * cell
+        return total
+
+    def macs_formula(self, x: Shape) -> Formula:
+        """:meth:`macs` in words: per layer and direction, each step's gate products.
+
+        >>> LSTM({"units": 4}).macs_formula((5, 3)).numeric
+        '5 × 4 × 4 × (3 + 4)'
+        """
+        self.macs(x)  # every size it needs known
+        h, d = ("hidden", self.directions) if self.torch else ("units", 1)
+        r = "proj" if self.proj_size else h
+        names = {"steps": "steps", "in": "inputs", "deep": f"{d}·{r}" if d > 1 else r, "h": h,
+                 "r": r, "layers": "(layers - 1)"}
+        steps, n_in, out = str(x[0]), str(x[-1]), str(self.out_size)
+        values = {"steps": steps, "in": n_in, "deep": f"{d}·{out}" if d > 1 else out,
+                  "h": str(self.units), "r": out, "layers": str(self.num_layers - 1)}
+        return Formula(self._macs_form(names), self._macs_form(values))
+
+    def _macs_form(self, v: Mapping[str, str]) -> str:
+        def cell(n_in: str) -> str:
+            gates = f"{self.gates} × " if self.gates > 1 else ""
+            proj = f" + {v['r']} × {v['h']}" if self.proj_size else ""
+            return f"{gates}{v['h']} × ({n_in} + {v['r']}){proj}"
+
+        def layer(n_in: str) -> str:
+            body = cell(n_in)
+            body = f"({body})" if self.proj_size or self.directions > 1 else body
+            lead = f"{self.directions} × " if self.directions > 1 else ""
+            return body if self.cell else f"{lead}{v['steps']} × {body}"
+
+        out = layer(v["in"])
+        if self.num_layers > 1:
+            out += f" + {v['layers']} × ({layer(v['deep'])})"
+        return out
 
     # -- explanation ---------------------------------------------------------------------------
     def formula(self, x: Shape) -> Formula:
@@ -197,6 +255,28 @@ class GRU(_Recurrent):
         return 2 if self.reset_after else 1
 
 
+@register(torch=("RNNCell",))
+class RNNCell(SimpleRNN):
+    """One step of ``nn.RNN``: input ``(features,)``, output the new state ``(hidden,)``."""
+
+    cell = True
+
+
+@register(torch=("LSTMCell",))
+class LSTMCell(LSTM):
+    """One step of ``nn.LSTM`` (no projection): returns the new ``(h, c)``, each
+    ``(hidden,)``."""
+
+    cell = True
+
+
+@register(torch=("GRUCell",))
+class GRUCell(GRU):
+    """One step of ``nn.GRU``."""
+
+    cell = True
+
+
 # -- convolutional LSTM ------------------------------------------------------------------------
 
 class _ConvLSTM(Spatial):
@@ -241,12 +321,36 @@ class _ConvLSTM(Spatial):
                    Weight("recurrent_kernel", (*self.kernel_size, self.filters, width))]
         return weights + ([Weight("bias", (width,))] if self.use_bias else [])
 
-    def output_shape(self, x: Shape) -> Shape:
+    def _out_spatial(self, x: Shape) -> Shape:
         spatial, _ = self._split(x)
-        out = tuple(conv_output_length(d, k, s, self.padding, r) for d, k, s, r in
-                    zip(spatial, self.kernel_size, self.strides, self.dilation, strict=True))
-        step = self.join(self.filters, out)
+        return tuple(conv_output_length(d, k, s, self.padding, r) for d, k, s, r in
+                     zip(spatial, self.kernel_size, self.strides, self.dilation, strict=True))
+
+    def output_shape(self, x: Shape) -> Shape:
+        step = self.join(self.filters, self._out_spatial(x))
         return (x[0], *step) if self.return_sequences else step
+
+    def macs(self, x: Shape) -> int:
+        """Each step convolves the input, and the previous state (of the output's size, its
+        convolution always ``same`` with stride 1), into the four gates."""
+        _, channels = self._split(x)
+        positions = prod([d or 0 for d in self._out_spatial(x)])
+        return elements(self, x[:1]) * positions * prod(self.kernel_size) * 4 * self.filters * (
+            channels + self.filters)
+
+    def macs_formula(self, x: Shape) -> Formula:
+        """:meth:`macs` in words.
+
+        >>> ConvLSTM2D({"filters": 4, "kernel_size": 3}).macs_formula((5, 6, 6, 2)).numeric
+        '5 × 4·4 × 3·3 × 4·4 × (2 + 4)'
+        """
+        self.macs(x)
+        _, channels = self._split(x)
+        out = "·".join(str(d) for d in self._out_spatial(x))
+        k = "·".join(str(d) for d in self.kernel_size)
+        return Formula(f"steps × output positions × {KERNEL_SYMBOLS[self.dims]} × 4·filters × "
+                       "(channels + filters)",
+                       f"{x[0]} × {out} × {k} × 4·{self.filters} × ({channels} + {self.filters})")
 
     def formula(self, x: Shape) -> Formula:
         _, channels = self._split(x)

@@ -23,6 +23,7 @@ from paramcount.layers.base import (
     make_layer,
     register,
 )
+from paramcount.layers.spatial import elements
 from paramcount.shapes import Shape, fmt_shape
 
 
@@ -88,6 +89,13 @@ class _Wrapper(Layer):
     def describe(self) -> str:
         return f"{self.label}({self.inner.describe()})"
 
+    def inner_macs(self, x: Shape) -> int | None:
+        """The wrapped layer's MACs on ``x``; None when it has no formula."""
+        try:
+            return self.inner.macs(x)
+        except ParamcountError as err:
+            raise err.within(f"{self.label} (wrapped {self.inner.label})") from None
+
 
 @register("Bidirectional")
 class Bidirectional(_Wrapper):
@@ -118,6 +126,16 @@ class Bidirectional(_Wrapper):
             notes += ("merge_mode=None returns the two directions as two outputs of this shape",)
         return Built(weights, out, formula, notes)
 
+    def macs(self, x: Shape) -> int | None:
+        """Both directions: twice the wrapped layer's (the merge costs nothing)."""
+        m = self.inner_macs(x)
+        return None if m is None else 2 * m
+
+    def macs_formula(self, x: Shape) -> Formula | None:
+        inner = self.inner.macs_formula(x)
+        return None if inner is None else Formula(f"2 × ({inner.symbolic})",
+                                                  f"2 × ({inner.numeric})")
+
 
 @register("TimeDistributed")
 class TimeDistributed(_Wrapper):
@@ -125,10 +143,23 @@ class TimeDistributed(_Wrapper):
 
     positional = ("layer",)
 
-    def build(self, inputs: Sequence[Shape]) -> Built:
-        x = inputs[0] if inputs else ()
+    def timed(self, x: Shape) -> Shape:
         if len(x) < 2:
             raise ShapeError(f"{self.label} expects an input with a time axis and at least "
                              f"one more (rank >= 2, batch excluded), got shape {fmt_shape(x)}")
+        return x
+
+    def build(self, inputs: Sequence[Shape]) -> Built:
+        x = self.timed(inputs[0] if inputs else ())
         inner = self.build_inner(inputs, x[1:])
         return Built(inner.weights, (x[0], *inner.output_shape), inner.formula, inner.notes)
+
+    def macs(self, x: Shape) -> int | None:
+        """The wrapped layer once per step of the first axis."""
+        m = self.inner_macs(self.timed(x)[1:])
+        return None if m is None else elements(self, x[:1]) * m
+
+    def macs_formula(self, x: Shape) -> Formula | None:
+        inner = self.inner.macs_formula(self.timed(x)[1:])
+        return None if inner is None else Formula(f"steps × ({inner.symbolic})",
+                                                  f"{x[0]} × ({inner.numeric})")

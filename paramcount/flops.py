@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from paramcount.errors import SpecError
+from paramcount.errors import ParamcountError, SpecError
 from paramcount.shapes import Shape
 
 if TYPE_CHECKING:
@@ -132,23 +132,36 @@ def _own_why(node: Node, seq_len: int | None) -> tuple[int | None, str | None]:
     if node.layer is not None:
         shapes = filled(node.input_shapes, seq_len)
         if shapes is None:
-            return None, "unsized"
+            # a norm or an activation costs nothing whatever the length: no need to know it
+            return (0, None) if _free(node) else (None, "unsized")
         m = node.layer.macs_of(shapes)
         if m is None:
             return None, "unknown"
         own = m
     elif node.weights and not node.children and node.compute is None and node.attention is None:
         return None, "unknown"  # weights with no layer behind them: a checkpoint's tensors
-    per_token = node.attention is not None or (node.compute is not None
-                                                and node.compute.per_token > 0)
+    a = node.attention
+    per_token = (a is not None and not (a.queries and a.keys)) or (
+        node.compute is not None and node.compute.per_token > 0)
     if per_token and seq_len is None:
         return None, "unsized"
-    if node.attention is not None:
-        assert seq_len is not None
-        own += seq_len * seq_len * node.attention.pair_macs
+    if a is not None:
+        own += (a.queries or seq_len or 0) * (a.keys or seq_len or 0) * a.pair_macs
     if node.compute is not None:
         own += node.compute.fixed + node.compute.per_token * (seq_len or 0)
     return own, None
+
+
+def _free(node: Node) -> bool:
+    """Whether the node's layer costs 0 MACs at a length of 1, and so at any length (a layer
+    that multiplies costs something for one position)."""
+    probe = filled(node.input_shapes, 1)
+    if probe is None or node.layer is None:
+        return False
+    try:
+        return node.layer.macs_of(probe) == 0
+    except ParamcountError:
+        return False
 
 
 def filled(shapes: Sequence[Shape], seq_len: int | None) -> list[tuple[int, ...]] | None:

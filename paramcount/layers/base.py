@@ -98,6 +98,10 @@ class Attention:
     window: int | None = None
     cross: bool = False
     cache_dims: int | None = None
+    #: positions of the queries and of the keys when the model fixes them (a vision
+    #: transformer's patches, Whisper's audio frames); None: the sequence's length
+    queries: int | None = None
+    keys: int | None = None
 
     @property
     def value_dim(self) -> int:

@@ -1,12 +1,19 @@
-"""FLOPs of a forward pass: ``paramcount config.json --seq-len N`` against transformers building
-the same model on the meta device and running one forward pass under
-``torch.utils.flop_counter.FlopCounterMode``, as whole fresh processes in the same run.
+"""Compute and memory estimates against the frameworks doing the same job, as whole fresh
+processes in the same run.
 
-    python bench/compute.py            # Llama-3-8B and GPT-2 at 2,048 tokens, 3 runs each
+- FLOPs of a forward pass: ``paramcount config.json --seq-len N`` against transformers building
+  the same model on the meta device and running one forward pass under
+  ``torch.utils.flop_counter.FlopCounterMode``.
+- Memory: ``paramcount memory config.json --estimator accelerate --head base`` against
+  accelerate's own estimate (what ``accelerate estimate-memory`` computes: ``AutoModel`` built on
+  the meta device, ``calculate_maximum_sizes`` and ``estimate_training_usage``).
+
+    python bench/compute.py            # Llama-3-8B and GPT-2, 3 runs each
     python bench/compute.py --runs 5
 
-Both sides print their total FLOPs, which must be equal; wall time is the median over the runs
-and peak memory the child's maximum resident set size. Nothing here asserts a time.
+Both sides print their figure (total FLOPs; float32 bytes of the model and of training with
+Adam), which must be equal; wall time is the median over the runs and peak memory the child's
+maximum resident set size. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
 
@@ -43,6 +51,25 @@ print(counter.get_total_flops())
 """
 
 
+# accelerate's estimate-memory, less its hub download: the model's float32 size and the
+# "Training using Adam" figure (the largest of its components), for the config at argv[1];
+# its buffers that no checkpoint saves are left out, as paramcount's estimate says it does
+ACCELERATE = """
+import sys, torch, transformers
+from accelerate.commands.estimate import estimate_training_usage
+from accelerate.utils import calculate_maximum_sizes
+
+config = transformers.AutoConfig.from_pretrained(sys.argv[1])
+with torch.device("meta"):
+    model = transformers.AutoModel.from_config(config)
+total, _ = calculate_maximum_sizes(model)
+# buffers saved with no checkpoint (rotary inv_freq), which no config.json describes
+saved = set(model.state_dict())
+total -= sum(b.numel() * b.element_size() for n, b in model.named_buffers() if n not in saved)
+print(total, max(estimate_training_usage(total, "float32").values()))
+"""
+
+
 def measure(cmd: list[str], runs: int) -> dict[str, float | int]:
     results = []
     for _ in range(runs):
@@ -52,10 +79,27 @@ def measure(cmd: list[str], runs: int) -> dict[str, float | int]:
         if r["rc"] != 0:
             raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{r['err']}")
         results.append(r)
-    out = results[-1]["out"]
-    flops = json.loads(out)["compute"]["flops"] if out.startswith("{") else int(out.split()[-1])
     return {"wall": statistics.median(r["wall"] for r in results),
-            "peak_mib": max(r["peak_kib"] for r in results) / 1024, "flops": flops}
+            "peak_mib": max(r["peak_kib"] for r in results) / 1024,
+            "figure": _figure(results[-1]["out"])}
+
+
+def _figure(out: str) -> tuple[int, ...]:
+    if not out.startswith("{"):
+        return tuple(int(v) for v in out.split())
+    doc = json.loads(out)
+    if "compute" in doc:
+        return (doc["compute"]["flops"],)
+    fp32 = next(r for r in doc["rows"] if r["dtype"] == "float32")
+    return fp32["total"], fp32["training"]
+
+
+def _line(name: str, ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    same = "ok" if ours["figure"] == theirs["figure"] else "DIFF"
+    shown = " / ".join(f"{v:,}" for v in ours["figure"])
+    return (f"{name:<12} {shown:>40} {same:>4} {ours['wall']:>7.3f} {theirs['wall']:>9.3f} "
+            f"{theirs['wall'] / ours['wall']:>8.1f}x {ours['peak_mib']:>9.1f} "
+            f"{theirs['peak_mib']:>11.1f} {theirs['peak_mib'] / ours['peak_mib']:>6.1f}x")
 
 
 def main() -> None:
@@ -63,21 +107,27 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    print(f"{'config':<12} {'forward FLOPs (ours = theirs)':>32} {'ours s':>7} {'theirs s':>9} "
-          f"{'speed-up':>9} {'ours MiB':>9} {'theirs MiB':>11} {'memory':>7}")
+    header = (f"{'ours s':>7} {'theirs s':>9} {'speed-up':>9} {'ours MiB':>9} "
+              f"{'theirs MiB':>11} {'memory':>7}")
     with tempfile.TemporaryDirectory() as tmp:
+        folders = {}
         for name, doc in CONFIGS.items():
-            folder = Path(tmp) / name
-            folder.mkdir()
-            (folder / "config.json").write_text(json.dumps(doc))
+            folders[name] = Path(tmp) / name
+            folders[name].mkdir()
+            (folders[name] / "config.json").write_text(json.dumps(doc))
+        print(f"{'FLOPs':<12} {f'forward FLOPs at {SEQ} tokens (ours = theirs)':>45} {header}")
+        for name, folder in folders.items():
             ours = measure([PY, "-m", "paramcount", str(folder / "config.json"), "--seq-len",
                             str(SEQ), "--format", "json"], args.runs)
             theirs = measure([PY, "-c", THEIRS, str(folder), str(SEQ)], args.runs)
-            same = "ok" if ours["flops"] == theirs["flops"] else "DIFF"
-            print(f"{name:<12} {ours['flops']:>28,} {same:>3} {ours['wall']:>7.3f} "
-                  f"{theirs['wall']:>9.3f} {theirs['wall'] / ours['wall']:>8.1f}x "
-                  f"{ours['peak_mib']:>9.1f} {theirs['peak_mib']:>11.1f} "
-                  f"{theirs['peak_mib'] / ours['peak_mib']:>6.1f}x")
+            print(_line(name, ours, theirs))
+        print(f"\n{'memory':<12} {'float32 bytes: model / training with Adam':>45} {header}")
+        for name, folder in folders.items():
+            ours = measure([PY, "-m", "paramcount", "memory", str(folder / "config.json"),
+                            "--estimator", "accelerate", "--head", "base", "--format", "json"],
+                           args.runs)
+            theirs = measure([PY, "-c", ACCELERATE, str(folder)], args.runs)
+            print(_line(name, ours, theirs))
 
 
 if __name__ == "__main__":

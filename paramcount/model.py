@@ -156,9 +156,28 @@ def _rows(node: Node, depth: int, limit: int | None, fold: bool, times: int,
         out.append(Row(depth, children[0], times * len(children), folded=True))
         _rows(children[0], depth + 1, limit, fold, times * len(children), out)
         return
+    if children and (node.weights or node.tied):
+        out.append(Row(depth, own_weights(node), times))
     for child in children:
         out.append(Row(depth, child, times))
         _rows(child, depth + 1, limit, fold, times, out)
+
+
+#: the type shown on the row of a module's own weights (see :func:`own_weights`)
+OWN = "own weights"
+
+
+def own_weights(node: Node) -> Node:
+    """A row for the weights a module holds itself beside its submodules (a root's
+    ``nn.Parameter``, a ViT embedding's class token), so that rows add up to the totals.
+
+    >>> parent = Node("m", "M", weights=(Weight("scale", (3,)),), children=[Node("fc", "L")])
+    >>> own_weights(parent).params, own_weights(parent).name
+    (3, 'scale')
+    """
+    names = [w.name for w in node.weights] + [t.weight.name for t in node.tied]
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    return Node(shown, OWN, weights=node.weights, tied=node.tied)
 
 
 @dataclass

@@ -412,3 +412,20 @@ def test_bad_options_are_one_clear_error(options, message):
     with pytest.raises(SpecError) as err:
         paramcount.summarize(mlp(), **options)
     assert message in str(err.value)
+
+
+def test_a_module_s_own_weights_have_a_row_so_rows_add_up():
+    """A root (or any module) holding an nn.Parameter beside its submodules: the top rows add
+    up to what model.parameters() counts."""
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(3))
+            self.fc = nn.Linear(2, 2)
+
+    model = Scaled()
+    s = paramcount.summarize(model)
+    top = [r for r in s.rows() if r.depth == 1]
+    assert [(r.node.name, r.node.params) for r in top] == [
+        ("scale", model.scale.numel()), ("fc", sum(p.numel() for p in model.fc.parameters()))]
+    assert sum(r.node.params for r in top) == sum(p.numel() for p in model.parameters())

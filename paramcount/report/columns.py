@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from paramcount.flops import CONVENTION, Flops
-from paramcount.model import Row, Summary
+from paramcount.model import OWN, Row, Summary
 from paramcount.shapes import fmt_shape
 
 
@@ -65,8 +65,9 @@ def cells(row: Row, flops: Flops | None = None) -> dict[Column, str]:
            Column.PARAMS: params_cell(row)}
     if flops is not None:
         macs = flops.node_macs(row.node)
-        out[Column.MACS] = "?" if macs is None else f"{macs:,}"
-        out[Column.FLOPS] = "?" if macs is None else f"{2 * macs:,}"
+        unknown = "-" if row.node.type == OWN else "?"  # weights alone compute nothing
+        out[Column.MACS] = unknown if macs is None else f"{macs:,}"
+        out[Column.FLOPS] = unknown if macs is None else f"{2 * macs:,}"
     return out
 
 

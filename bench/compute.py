@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
+from measure import child_env, measure_runs  # bench/ is on sys.path when a script runs
 
 PY = sys.executable
 ZOO = Path(__file__).resolve().parent.parent / "paramcount" / "zoo"
@@ -70,18 +68,9 @@ print(total, max(estimate_training_usage(total, "float32").values()))
 """
 
 
-def measure(cmd: list[str], runs: int) -> dict[str, float | int]:
-    results = []
-    for _ in range(runs):
-        proc = subprocess.run([PY, "-c", MEASURE, *cmd], capture_output=True, text=True,
-                              env=child_env(TRANSFORMERS_VERBOSITY="error"), check=True)
-        r = json.loads(proc.stdout)
-        if r["rc"] != 0:
-            raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{r['err']}")
-        results.append(r)
-    return {"wall": statistics.median(r["wall"] for r in results),
-            "peak_mib": max(r["peak_kib"] for r in results) / 1024,
-            "figure": _figure(results[-1]["out"])}
+def measure(cmd: list[str], runs: int) -> dict[str, Any]:
+    r = measure_runs(cmd, runs, child_env(TRANSFORMERS_VERBOSITY="error"))
+    return {**r, "figure": _figure(str(r["out"]))}
 
 
 def _figure(out: str) -> tuple[int, ...]:

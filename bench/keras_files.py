@@ -19,16 +19,19 @@ helper that runs one command), and check that both give the same count.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
+from measure import (  # bench/ is on sys.path when a script runs
+    child_env,
+    measure_runs,
+    total_params,
+)
 
 PY = sys.executable
 MODELS = ("ResNet50", "EfficientNetB7")
@@ -59,20 +62,10 @@ def make(name: str, folder: Path, env: dict[str, str]) -> Path:
     return path
 
 
-def measure(cmd: list[str], runs: int, env: dict[str, str]) -> dict[str, float | int]:
+def measure(cmd: list[str], runs: int, env: dict[str, str]) -> dict[str, Any]:
     subprocess.run(cmd, env=env, check=True, capture_output=True)  # warm-up
-    results = []
-    for _ in range(runs):
-        proc = subprocess.run([PY, "-c", MEASURE, *cmd], capture_output=True, text=True,
-                              env=env, check=True)
-        r = json.loads(proc.stdout)
-        if r["rc"] != 0:
-            raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{r['err']}")
-        results.append(r)
-    out = results[-1]["out"].strip()
-    count = json.loads(out)["total_params"] if out.startswith("{") else int(out.split()[-1])
-    return {"wall": statistics.median(r["wall"] for r in results),
-            "peak_mib": max(r["peak_kib"] for r in results) / 1024, "count": count}
+    r = measure_runs(cmd, runs, env)
+    return {**r, "count": total_params(str(r["out"]))}
 
 
 def main() -> None:

@@ -7,13 +7,17 @@ the peak resident memory of the child (``ru_maxrss`` of a helper process that ru
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
-from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
+from measure import (  # bench/ is on sys.path when a script runs
+    child_env,
+    measure_runs,
+    total_params,
+)
 
 PY = sys.executable
 
@@ -47,19 +51,9 @@ COMPARISONS = {
 }
 
 
-def measure(cmd: list[str], runs: int) -> dict[str, float | int]:
-    results = []
-    for _ in range(runs):
-        proc = subprocess.run([PY, "-c", MEASURE, *cmd], capture_output=True, text=True,
-                              env=child_env(TF_CPP_MIN_LOG_LEVEL="3"), check=True)
-        r = json.loads(proc.stdout)
-        if r["rc"] != 0:
-            raise SystemExit(f"{cmd[:4]} failed:\n{r['err']}")
-        results.append(r)
-    out = results[-1]["out"].strip()
-    count = json.loads(out)["total_params"] if out.startswith("{") else int(out.split()[-1])
-    return {"wall": statistics.median(r["wall"] for r in results),
-            "peak_mib": max(r["peak_kib"] for r in results) / 1024, "count": count}
+def measure(cmd: list[str], runs: int) -> dict[str, Any]:
+    r = measure_runs(cmd, runs, child_env(TF_CPP_MIN_LOG_LEVEL="3"))
+    return {**r, "count": total_params(str(r["out"]))}
 
 
 IMPORT_TIME = """

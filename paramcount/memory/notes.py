@@ -75,24 +75,26 @@ def _training(facts: ModelFacts, o: Options, p: Parallel) -> list[str]:
     return out
 
 
+#: what each ZeRO stage partitions over the data-parallel replicas (and offload moves)
+_PARTITIONED = {1: "the optimizer states", 2: "the optimizer states and gradients",
+                3: "the optimizer states, gradients and weights"}
+
+
 def _parallel_lines(p: Parallel) -> list[str]:
     out = []
     if p.model_parallel > 1:
         out.append("tensor and pipeline parallelism split every weight, gradient and "
                    "optimizer state evenly over tp × pp ranks (Megatron's replicated "
                    "norms and the embeddings' placement are ignored)")
+    parts = _PARTITIONED.get(p.zero, "")
     if p.zero:
-        parts = {1: "the optimizer states", 2: "the optimizer states and gradients",
-                 3: "the optimizer states, gradients and weights"}[p.zero]
         out.append(f"ZeRO-{p.zero} partitions {parts} over the {p.dp} data-parallel "
                    "replicas (Rajbhandari et al. 2020), each part rounded up to a byte")
     if p.zero == 3:
         out.append("ZeRO-3 gathers one layer's full weights and computes its full gradients "
                    "at a time: the largest layer's, counted as 'gathered layer'")
     if p.offload:
-        moved = {1: "the optimizer states", 2: "the optimizer states and gradients",
-                 3: "the optimizer states, gradients and weights"}[p.zero]
-        out.append(f"offload keeps {moved} (ZeRO's partitions) in CPU memory, not on the "
+        out.append(f"offload keeps {parts} (ZeRO's partitions) in CPU memory, not on the "
                    "GPU; the CPU column adds them up over all GPUs")
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from paramcount.errors import SpecError
 
@@ -68,11 +69,7 @@ def precision(name: str) -> Precision:
     >>> precision("mixed-bf16").master
     4
     """
-    try:
-        return PRECISIONS[name.lower()]
-    except KeyError:
-        raise SpecError(f"unknown precision {name!r}; expected "
-                        f"{_choices(PRECISIONS)}") from None
+    return _lookup(PRECISIONS, name, "precision")
 
 
 def optimizer(name: str) -> Optimizer:
@@ -81,11 +78,17 @@ def optimizer(name: str) -> Optimizer:
     >>> optimizer("sgd-momentum").states
     1
     """
+    return _lookup(OPTIMIZERS, name, "optimizer")
+
+
+T = TypeVar("T")
+
+
+def _lookup(table: dict[str, T], name: str, what: str) -> T:
     try:
-        return OPTIMIZERS[name.lower()]
+        return table[name.lower()]
     except KeyError:
-        raise SpecError(f"unknown optimizer {name!r}; expected "
-                        f"{_choices(OPTIMIZERS)}") from None
+        raise SpecError(f"unknown {what} {name!r}; expected {_choices(table)}") from None
 
 
 @dataclass(frozen=True)

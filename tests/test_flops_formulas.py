@@ -30,7 +30,8 @@ from paramcount.errors import ShapeError
 from paramcount.layers import Formula, make_layer
 from paramcount.layers.base import Layer
 
-# the layer types of core.py, conv.py and merging.py that multiply (the others cost 0)
+# the layer types of core.py, conv.py, conv_depthwise.py and merging.py that multiply (the
+# others cost 0)
 PRODUCTS = {"Linear", "Dense", "EinsumDense", "Dot",
             *(f"Conv{n}d" for n in (1, 2, 3)), *(f"ConvTranspose{n}d" for n in (1, 2, 3)),
             *(f"Conv{n}D{t}" for n in (1, 2, 3) for t in ("", "Transpose")),

@@ -277,8 +277,8 @@ def test_macs_need_known_dims() -> None:
 
 # -- every registered layer of these modules has a formula ---------------------------------------
 
-_MODULES = {"core", "conv", "pooling", "normalization", "activations", "reshaping", "merging",
-            "preprocessing"}
+_MODULES = {"core", "conv", "conv_depthwise", "pooling", "normalization", "activations",
+            "reshaping", "merging", "preprocessing"}
 _PAIR = [(3, 4), (3, 4)]
 # (arguments, input shape) by type; PyTorch names take TORCH_SAMPLES where channels come first
 SAMPLES: dict[str, tuple[dict[str, Any], Any]] = {

@@ -4,6 +4,7 @@ from paramcount.layers import (  # noqa: F401  (importing registers the layer ty
     activations,
     attention,
     conv,
+    conv_depthwise,
     core,
     merging,
     normalization,
@@ -11,6 +12,8 @@ from paramcount.layers import (  # noqa: F401  (importing registers the layer ty
     preprocessing,
     recurrent,
     reshaping,
+    scoring,
+    transformer,
     wrappers,
 )
 from paramcount.layers.base import (

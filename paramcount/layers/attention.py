@@ -1,6 +1,7 @@
-"""Attention layers: Keras MultiHeadAttention, GroupQueryAttention, Attention and
-AdditiveAttention, PyTorch MultiheadAttention, TransformerEncoderLayer and
-TransformerDecoderLayer.
+"""Multi-head attention: Keras MultiHeadAttention and GroupQueryAttention, PyTorch
+MultiheadAttention. Keras's Attention and AdditiveAttention (no projections) are in ``scoring``,
+PyTorch's TransformerEncoderLayer and TransformerDecoderLayer in ``transformer``, and what they
+all share (input checks, PyTorch's packed projections) in ``qkv``.
 
 The inputs are a list of shapes in the framework's call order: Keras ``[query, value, key]``
 (``call(query, value, key)``), PyTorch ``[query, key, value]`` (``forward(query, key, value)``).
@@ -14,36 +15,27 @@ when the key and value widths equal the embedding width, and keeps three matrice
 
 MACs are the projections plus ``heads × (key_dim + value_dim)`` for every (query, key) pair:
 the scores and the weighted sum of the values, over the whole square as FlopCounterMode counts
-them (a causal mask discounts nothing).
+them (a causal mask discounts nothing). None of these layers costs 0.
 """
 
 from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import (
-    PYTORCH,
-    Args,
-    Attention,
-    Built,
-    Formula,
-    Layer,
-    Weight,
-    register,
-)
+from paramcount.layers.base import Args, Attention, Built, Formula, Weight, register
 from paramcount.layers.core import EinsumDense
-from paramcount.layers.spatial import elements
+from paramcount.layers.qkv import (
+    AttentionLayer,
+    Dims,
+    dots,
+    torch_mha_formula,
+    torch_mha_macs,
+    torch_mha_weights,
+)
 from paramcount.shapes import Shape, fmt_shape, prod
-
-Dims = tuple[int, ...]  # a shape whose every dimension is known
-
-
-def _dots(dims: Sequence[int]) -> str:
-    """``(3, 5)`` as ``3·5``: a product in a formula's numeric part."""
-    return "·".join(str(d) for d in dims)
 
 
 def _proj_equation(free: int, bound: int, out: int) -> tuple[str, str]:
@@ -75,79 +67,10 @@ def _keras_projection(name: str, x: Shape, heads: int, size: int, use_bias: bool
                    axes if use_bias else None, x)
 
 
-def _torch_mha(prefix: str, e: int, kdim: int, vdim: int, bias: bool,
-               bias_kv: bool = False) -> list[Weight]:
-    """The parameters of torch.nn.MultiheadAttention, as its constructor registers them."""
-    if kdim == e and vdim == e:
-        out = [Weight(f"{prefix}in_proj_weight", (3 * e, e))]
-    else:
-        out = [Weight(f"{prefix}{n}_proj_weight", (e, d))
-               for n, d in (("q", e), ("k", kdim), ("v", vdim))]
-    out += [Weight(f"{prefix}in_proj_bias", (3 * e,))] if bias else []
-    out += [Weight(f"{prefix}bias_{n}", (1, 1, e)) for n in "kv"] if bias_kv else []
-    out.append(Weight(f"{prefix}out_proj.weight", (e, e)))
-    return out + ([Weight(f"{prefix}out_proj.bias", (e,))] if bias else [])
-
-
-def _torch_mha_macs(e: int, q: Dims, k: Dims, v: Dims, extra_keys: int = 0) -> int:
-    """nn.MultiheadAttention on one sample: the four projections, then scores and mixing
-    over ``S + extra_keys`` keys (``add_bias_kv`` and ``add_zero_attn`` append one each).
-
-    >>> _torch_mha_macs(8, (5, 8), (7, 8), (7, 8))  # 2·5·8·8 + 2·7·8·8 + 2·5·7·8
-    2096
-    """
-    n_q, n_k = q[0], k[0]
-    proj = 2 * n_q * e * e + n_k * (k[-1] + v[-1]) * e
-    return proj + 2 * n_q * (n_k + extra_keys) * e
-
-
-def _torch_mha_formula(e: int, q: Dims, k: Dims, v: Dims, extra_keys: int = 0) -> Formula:
-    """:func:`_torch_mha_macs` in words: the q and out projections, the k and v
-    projections, then scores and mixing."""
-    keys = f"({k[0]} + {extra_keys})" if extra_keys else str(k[0])
-    sym_keys = "(S + extra keys)" if extra_keys else "S"
-    return Formula(f"2 × L × E × E + S × (kdim + vdim) × E + 2 × L × {sym_keys} × E",
-                   f"2 × {q[0]} × {e} × {e} + {k[0]} × ({k[-1]} + {v[-1]}) × {e} + "
-                   f"2 × {q[0]} × {keys} × {e}")
-
-
-class _Attention(Layer):
-    """Shared input handling: 1 to 3 shapes, checked for rank and known widths."""
-
-    n_inputs: ClassVar[int | None] = None
-
-    def split(self, inputs: Sequence[Shape], most: int = 3) -> list[Shape]:
-        if not 1 <= len(inputs) <= most:
-            raise ShapeError(f"{self.label} takes 1 to {most} inputs, got {len(inputs)}")
-        return [tuple(s) for s in inputs]
-
-    def width(self, x: Shape, role: str, expect: int | None = None) -> int:
-        if len(x) < 2:
-            raise ShapeError(f"{self.label} expects a {role} of rank 2 or more "
-                             f"(sequence, features; batch excluded), got {fmt_shape(x)}")
-        return self.last_dim(x, f"{role} features", expect)
-
-    def known(self, x: Shape) -> Dims:
-        """``x`` with every dimension known, as counting MACs needs."""
-        elements(self, x)  # raises the shared error when one is not
-        return tuple(d for d in x if d is not None)
-
-    def keras_qkv(self, inputs: Sequence[Shape]) -> tuple[Shape, Shape, Shape]:
-        """Keras's ``[query, value, key]``: the key is the value when not given."""
-        shapes = self.split(inputs)
-        q, v = shapes[0], shapes[min(1, len(shapes) - 1)]
-        return q, (shapes[2] if len(shapes) == 3 else v), v
-
-    def same_positions(self, key: Shape, value: Shape) -> None:
-        if tuple(key[:-1]) != tuple(value[:-1]):
-            raise ShapeError(f"{self.label}: key {fmt_shape(key)} and value "
-                             f"{fmt_shape(value)} must agree on every axis but the last")
-
-
 # -- MultiHeadAttention (Keras) and MultiheadAttention (PyTorch) ------------------------------
 
 @register("MultiHeadAttention", torch=("MultiheadAttention",))
-class MultiHeadAttention(_Attention):
+class MultiHeadAttention(AttentionLayer):
     """Multi-head attention: query, key and value projections, attention, output projection."""
 
     torch_args = frozenset({"embed_dim", "kdim", "vdim", "add_bias_kv", "add_zero_attn", "bias"})
@@ -286,8 +209,8 @@ class MultiHeadAttention(_Attention):
     def macs_of(self, inputs: Sequence[Shape]) -> int:
         if self.torch:
             q, k, v, e = self._torch_shapes(self.split(inputs))
-            return _torch_mha_macs(e, self.known(q), self.known(k), self.known(v),
-                                   int(self.bias_kv) + int(self.zero_attn))
+            return torch_mha_macs(e, self.known(q), self.known(k), self.known(v),
+                                  int(self.bias_kv) + int(self.zero_attn))
         q, k, v = self.keras_qkv(inputs)
         return self._keras_macs(self.known(q), self.known(k), self.known(v))
 
@@ -296,13 +219,13 @@ class MultiHeadAttention(_Attention):
         self.macs_of(inputs)  # every size it needs known
         if self.torch:
             q, k, v, e = self._torch_shapes(self.split(inputs))
-            return _torch_mha_formula(e, self.known(q), self.known(k), self.known(v),
-                                      int(self.bias_kv) + int(self.zero_attn))
+            return torch_mha_formula(e, self.known(q), self.known(k), self.known(v),
+                                     int(self.bias_kv) + int(self.zero_attn))
         q, k, v = (self.known(x) for x in self.keras_qkv(inputs))
         kd = int(self.key_dim or 0)
         vd = self.value_dim or kd
-        nq, nk, h = _dots(q[:-1]), _dots(k[:-1]), self.heads
-        out = _dots(self.out_dims or (q[-1],))
+        nq, nk, h = dots(q[:-1]), dots(k[:-1]), self.heads
+        out = dots(self.out_dims or (q[-1],))
         sym = ["queries × d_q × heads × key_dim",
                "keys × (d_k × heads × key_dim + d_v × heads × value_dim)"]
         num = [f"{nq} × {q[-1]} × {h} × {kd}", f"{nk} × ({k[-1]} × {h} × {kd} + "
@@ -346,7 +269,7 @@ class MultiHeadAttention(_Attention):
     def _torch_build(self, shapes: list[Shape]) -> Built:
         q, _, _, e = self._torch_shapes(shapes)
         kdim, vdim = self.kdim or e, self.vdim or e
-        weights = _torch_mha("", e, kdim, vdim, self.use_bias, self.bias_kv)
+        weights = torch_mha_weights("", e, kdim, vdim, self.use_bias, self.bias_kv)
         symbolic, numeric = "E·(E + kdim + vdim) + E·E", f"{e}·({e} + {kdim} + {vdim}) + {e}·{e}"
         if self.use_bias:
             symbolic, numeric = symbolic + " + 4·E", numeric + f" + 4·{e}"
@@ -358,7 +281,7 @@ class MultiHeadAttention(_Attention):
 # -- GroupQueryAttention (Keras) -------------------------------------------------------------
 
 @register("GroupQueryAttention", "GroupedQueryAttention")
-class GroupQueryAttention(_Attention):
+class GroupQueryAttention(AttentionLayer):
     """Keras's grouped-query attention: ``num_query_heads`` query heads share
     ``num_key_value_heads`` key and value heads."""
 
@@ -436,179 +359,3 @@ class GroupQueryAttention(_Attention):
             symbolic += f" + head_dim·({n_b}·query_heads + 2·kv_heads) + d_q"
             numeric += f" + {self.head_dim}·({n_b}·{self.q_heads} + 2·{self.kv_heads}) + {dq}"
         return Formula(symbolic, numeric)
-
-
-# -- Attention and AdditiveAttention (Keras) --------------------------------------------------
-
-@register("Attention")
-class DotAttention(_Attention):
-    """Keras's dot-product (Luong) attention over ``[query, value, key]``: no projections; a
-    learned scalar ``scale`` with ``use_scale``, and one more with ``score_mode='concat'``
-    (scores as a sum of tanh(query + key), which has no matrix product)."""
-
-    additive: ClassVar[bool] = False
-
-    def configure(self, a: Args) -> None:
-        self.use_scale: bool = a.bool("use_scale", default=self.additive)
-        self.mode: str = "concat" if self.additive else a.str(
-            "score_mode", default="dot", choices=("dot", "concat"))
-        a.given("causal")  # Keras 2's mask flag; no weight depends on it
-
-    def checked(self, inputs: Sequence[Shape]) -> tuple[Shape, Shape, Shape]:
-        if len(inputs) < 2:
-            raise ShapeError(f"{self.label} takes [query, value] or [query, value, key], "
-                             f"got {len(inputs)} input")
-        q, k, v = self.keras_qkv(inputs)
-        self.width(v, "value")
-        self.width(k, "key", expect=self.width(q, "query"))
-        self.same_positions(k, v)
-        if tuple(q[:-2]) != tuple(k[:-2]):
-            raise ShapeError(f"{self.label}: query {fmt_shape(q)} and key {fmt_shape(k)} must "
-                             "agree on every axis before the last two")
-        return q, k, v
-
-    def build(self, inputs: Sequence[Shape]) -> Built:
-        q, _, v = self.checked(inputs)
-        weights = []
-        if self.use_scale:
-            weights.append(Weight("scale", (int(q[-1] or 0),) if self.additive else ()))
-        if self.mode == "concat" and not self.additive:
-            weights.append(Weight("concat_score_weight", ()))
-        return Built(tuple(weights), (*q[:-1], v[-1]))
-
-    def macs_of(self, inputs: Sequence[Shape]) -> int:
-        """``query·keyᵀ`` (dot scores only) and ``weights·value`` for every (query, key)
-        pair."""
-        q, k, v = (self.known(x) for x in self.checked(inputs))
-        scores = q[-1] if self.mode == "dot" else 0
-        return prod(q[:-1]) * k[-2] * (scores + v[-1])
-
-    def macs_formula_of(self, inputs: Sequence[Shape]) -> Formula:
-        self.macs_of(inputs)
-        q, k, v = (self.known(x) for x in self.checked(inputs))
-        pairs = f"{_dots(q[:-1])} × {k[-2]}"
-        if self.mode == "dot":
-            return Formula("queries × keys × (dim + value_dim)",
-                           f"{pairs} × ({q[-1]} + {v[-1]})")
-        return Formula("queries × keys × value_dim", f"{pairs} × {v[-1]}")
-
-    def attention(self, inputs: Sequence[Shape]) -> Attention:
-        q, k, v = self.checked(inputs)
-        return Attention(1, int(k[-1] or 0), 1, int(v[-1] or 0), hidden=q[-1])
-
-
-@register("AdditiveAttention")
-class AdditiveAttention(DotAttention):
-    """Keras's additive (Bahdanau) attention: scores are a sum of ``scale · tanh(query +
-    key)``, with ``scale`` a learned vector of the query's width (``use_scale``, the default)."""
-
-    additive = True
-
-
-# -- PyTorch Transformer layers --------------------------------------------------------------
-
-@register(torch=("TransformerEncoderLayer",))
-class TransformerEncoderLayer(_Attention):
-    """torch.nn.TransformerEncoderLayer: self-attention and a two-layer feed-forward block,
-    each with a LayerNorm. A PyTorch layer, so PyTorch's conventions apply even in a model
-    whose framework is Keras."""
-
-    n_inputs: ClassVar[int | None] = 1
-    positional = ("d_model", "nhead")
-    #: (attention blocks, LayerNorms)
-    blocks = (1, 2)
-
-    def configure(self, a: Args) -> None:
-        self.framework = PYTORCH
-        self.d_model: int = a.int("d_model", min=1)
-        self.nhead: int = a.int("nhead", min=1)
-        if self.d_model % self.nhead:
-            raise SpecError(f"{self.label}: d_model={self.d_model} is not divisible by "
-                            f"nhead={self.nhead}")
-        self.ff: int = a.int("dim_feedforward", default=2048, min=1)
-        self.bias: bool = a.bool("bias", default=True)
-        a.get("layer_norm_eps", default=None)
-        a.bool("norm_first", default=False)
-
-    def default_input_shape(self) -> Shape | None:
-        return (None, self.d_model)
-
-    def sequence(self, x: Shape, role: str) -> Shape:
-        if len(x) != 2:
-            raise ShapeError(f"{self.label} expects a {role} of rank 2 (sequence, d_model; "
-                             f"batch excluded), got {fmt_shape(x)}")
-        self.width(x, role, self.d_model)
-        return x
-
-    def build(self, inputs: Sequence[Shape]) -> Built:
-        shapes = self.split(inputs, most=self.blocks[0])
-        src = self.sequence(shapes[0], "source" if self.blocks[0] == 1 else "target")
-        if len(shapes) > 1:
-            self.sequence(shapes[1], "memory")
-        return Built(tuple(self.layer_weights()), src, self.layer_formula())
-
-    def macs_of(self, inputs: Sequence[Shape]) -> int:
-        """Self-attention, attention over the memory (a decoder's; the memory as long as the
-        target when not given) and the two feed-forward matrices."""
-        shapes = self.split(inputs, most=self.blocks[0])
-        src = self.known(self.sequence(shapes[0], "source" if self.blocks[0] == 1 else "target"))
-        e = self.d_model
-        total = _torch_mha_macs(e, src, src, src) + 2 * src[0] * e * self.ff
-        if self.blocks[0] == 2:
-            memory = self.known(self.sequence(shapes[1], "memory")) if len(shapes) > 1 else src
-            total += _torch_mha_macs(e, src, memory, memory)
-        return total
-
-    def macs_formula_of(self, inputs: Sequence[Shape]) -> Formula:
-        """The attention blocks' products (:func:`_torch_mha_formula`), then the
-        feed-forward's."""
-        self.macs_of(inputs)
-        shapes = self.split(inputs, most=self.blocks[0])
-        src = self.known(shapes[0])
-        e = self.d_model
-        parts = [_torch_mha_formula(e, src, src, src)]
-        if self.blocks[0] == 2:
-            memory = self.known(shapes[1]) if len(shapes) > 1 else src
-            parts.append(_torch_mha_formula(e, src, memory, memory))
-        ffn = Formula("2 × L × E × F", f"2 × {src[0]} × {e} × {self.ff}")
-        return Formula(" + ".join(f"({p.symbolic})" for p in parts) + f" + {ffn.symbolic}",
-                       " + ".join(f"({p.numeric})" for p in parts) + f" + {ffn.numeric}")
-
-    def attention(self, inputs: Sequence[Shape]) -> Attention:
-        """The self-attention (a decoder's attention over the memory is alike)."""
-        return Attention(self.nhead, self.d_model // self.nhead, self.nhead, hidden=self.d_model)
-
-    def layer_weights(self) -> list[Weight]:
-        e, f, bias = self.d_model, self.ff, self.bias
-        attn = ["self_attn", "multihead_attn"][:self.blocks[0]]
-        out = [w for name in attn for w in _torch_mha(f"{name}.", e, e, e, bias)]
-        for name, shape in (("linear1", (f, e)), ("linear2", (e, f))):
-            out.append(Weight(f"{name}.weight", shape))
-            out += [Weight(f"{name}.bias", shape[:1])] if bias else []
-        for i in range(1, self.blocks[1] + 1):
-            out.append(Weight(f"norm{i}.weight", (e,)))
-            out += [Weight(f"norm{i}.bias", (e,))] if bias else []
-        return out
-
-    def layer_formula(self) -> Formula:
-        e, f = self.d_model, self.ff
-        n_attn, n_norm = 4 * self.blocks[0], self.blocks[1]
-        if self.bias:
-            return Formula(f"{n_attn}·E·E + {n_attn}·E + 2·E·F + F + E + {2 * n_norm}·E",
-                           f"{n_attn}·{e}·{e} + {n_attn}·{e} + 2·{e}·{f} + {f} + {e} + "
-                           f"{2 * n_norm}·{e}")
-        return Formula(f"{n_attn}·E·E + 2·E·F + {n_norm}·E",
-                       f"{n_attn}·{e}·{e} + 2·{e}·{f} + {n_norm}·{e}")
-
-
-@register(torch=("TransformerDecoderLayer",))
-class TransformerDecoderLayer(TransformerEncoderLayer):
-    """torch.nn.TransformerDecoderLayer: self-attention over the target, attention over the
-    memory (the encoder's output) and a feed-forward block. Inputs ``[tgt, memory]``."""
-
-    n_inputs: ClassVar[int | None] = None
-    blocks = (2, 3)
-
-    def default_input_shape(self) -> Shape | None:
-        return (None, self.d_model)
-

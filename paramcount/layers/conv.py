@@ -1,4 +1,6 @@
-"""Convolutions: Conv1D/2D/3D, transposed, depthwise, separable; PyTorch Conv*d, ConvTranspose*d.
+"""Convolutions: Keras Conv1D/2D/3D and Conv1D/2D/3DTranspose, PyTorch Conv1d/2d/3d and
+ConvTranspose1d/2d/3d (and their Lazy forms). Keras's depthwise and separable convolutions are in
+``conv_depthwise``; :class:`Window`, what every convolution shares, is here.
 
 One class per rank and kind serves both frameworks. Keras keeps the kernel as
 ``(*kernel_size, in/groups, filters)`` and the channels last; PyTorch keeps ``weight`` as
@@ -8,8 +10,7 @@ counts agree; the weight shapes, the input layout and the padding arithmetic fol
 
 MACs follow torch.utils.flop_counter's ``conv_flop_count``, the bias not counted: a convolution
 costs ``output positions × kernel × in/groups × out``, a transposed one ``input positions ×
-kernel × in × out/groups`` (each input position is spread over the kernel); a depthwise
-convolution is one with ``groups = in``, a separable one a depthwise then a 1×1 convolution.
+kernel × in × out/groups`` (each input position is spread over the kernel); none costs 0.
 Strides, padding and dilation enter through the output size only. Keras's LoRA merges its
 factors into the kernel once per call, whatever the batch: that is left out, as for Dense.
 """
@@ -331,103 +332,6 @@ class ConvTranspose(Grouped):
         return Formula(f"{ks}·in·filters", f"{kn}·{c}·{f}")
 
 
-class DepthwiseConv(Window):
-    """Keras's depthwise convolution: ``depth_multiplier`` filters per input channel."""
-
-    positional = ("kernel_size",)
-
-    def configure(self, a: Args) -> None:
-        super().configure(a)
-        self.depth_multiplier: int = a.int("depth_multiplier", default=1, min=1)
-
-    def weights(self, x: Shape) -> list[Weight]:
-        _, c = self.checked_split(x)
-        m = self.depth_multiplier
-        return [Weight("kernel", (*self.kernel, c, m)), *self.bias(c * m)]
-
-    def output_shape(self, x: Shape) -> Shape:
-        _, c = self.checked_split(x)
-        return self.join(c * self.depth_multiplier, self.conv_lengths(x))
-
-    def macs(self, x: Shape) -> int:
-        _, c = self.checked_split(x)
-        return self.window_macs(self.conv_lengths(x), c * self.depth_multiplier)
-
-    def macs_formula(self, x: Shape) -> Formula:
-        """Each of the in·depth_multiplier output channels reads one input channel."""
-        _, c = self.checked_split(x)
-        return self.macs_terms(self.conv_lengths(x), "output", ("", ""),
-                               ("in·depth_multiplier", f"{c}·{self.depth_multiplier}"))
-
-    def formula(self, x: Shape) -> Formula:
-        _, c = self.checked_split(x)
-        ks, kn = self.kernel_terms()
-        m = self.depth_multiplier
-        if self.use_bias:
-            return Formula(f"({ks} + 1)·in·depth_multiplier", f"({kn} + 1)·{c}·{m}")
-        return Formula(f"{ks}·in·depth_multiplier", f"{kn}·{c}·{m}")
-
-    def notes(self, x: Shape) -> list[str]:
-        _, c = self.checked_split(x)
-        n, m = self.dims, self.depth_multiplier
-        return [f"PyTorch has no depthwise layer; Conv{n}d({c}, {c * m}, kernel_size, "
-                f"groups={c}) is the same layer with the same count"]
-
-
-class SeparableConv(Window):
-    """Keras's separable convolution: a depthwise kernel, then a pointwise (1×1) kernel."""
-
-    positional = ("filters", "kernel_size")
-
-    def configure(self, a: Args) -> None:
-        super().configure(a)
-        self.filters: int = a.int("filters", min=1)
-        self.depth_multiplier: int = a.int("depth_multiplier", default=1, min=1)
-
-    def weights(self, x: Shape) -> list[Weight]:
-        _, c = self.checked_split(x)
-        m, f = self.depth_multiplier, self.filters
-        return [Weight("depthwise_kernel", (*self.kernel, c, m)),
-                Weight("pointwise_kernel", ((1,) * self.dims + (c * m, f))),
-                *self.bias(f)]
-
-    def output_shape(self, x: Shape) -> Shape:
-        return self.join(self.filters, self.conv_lengths(x))
-
-    def macs(self, x: Shape) -> int:
-        """The depthwise kernel, then ``in·depth_multiplier × filters`` at each position."""
-        _, c = self.checked_split(x)
-        out, cm = self.conv_lengths(x), c * self.depth_multiplier
-        return self.window_macs(out, cm) + elements(self, out) * cm * self.filters
-
-    def macs_formula(self, x: Shape) -> Formula:
-        _, c = self.checked_split(x)
-        cm = ("in·depth_multiplier", f"{c}·{self.depth_multiplier}")
-        depthwise = self.macs_terms(self.conv_lengths(x), "output", ("", ""), cm)
-        positions = "·".join(map(str, self.conv_lengths(x)))
-        return Formula(f"{depthwise.symbolic} + output positions × {cm[0]} × filters",
-                       f"{depthwise.numeric} + {positions} × {cm[1]} × {self.filters}")
-
-    def formula(self, x: Shape) -> Formula:
-        _, c = self.checked_split(x)
-        ks, kn = self.kernel_terms()
-        m, f = self.depth_multiplier, self.filters
-        depthwise_s, depthwise_n = f"{ks}·in·depth_multiplier", f"{kn}·{c}·{m}"
-        if self.use_bias:
-            return Formula(f"{depthwise_s} + (in·depth_multiplier + 1)·filters",
-                           f"{depthwise_n} + ({c}·{m} + 1)·{f}")
-        return Formula(f"{depthwise_s} + in·depth_multiplier·filters",
-                       f"{depthwise_n} + {c}·{m}·{f}")
-
-    def notes(self, x: Shape) -> list[str]:
-        if not self.use_bias:
-            return []
-        _, c = self.checked_split(x)
-        n, cm = self.dims, c * self.depth_multiplier
-        return [f"PyTorch has no separable layer; built as Conv{n}d(groups={c}) then a 1×1 "
-                f"Conv{n}d, both with bias, it has {cm} more parameters (the depthwise bias)"]
-
-
 # -- the registered names, one class per rank ---------------------------------------------------
 
 @register("Conv1D", "Convolution1D", torch=("Conv1d", "LazyConv1d"))
@@ -474,31 +378,3 @@ class Conv3DTranspose(ConvTranspose):
     """3D transposed convolution."""
 
     dims = 3
-
-
-@register("DepthwiseConv1D")
-class DepthwiseConv1D(DepthwiseConv):
-    """1D depthwise convolution."""
-
-    dims = 1
-
-
-@register("DepthwiseConv2D")
-class DepthwiseConv2D(DepthwiseConv):
-    """2D depthwise convolution."""
-
-    dims = 2
-
-
-@register("SeparableConv1D", "SeparableConvolution1D")
-class SeparableConv1D(SeparableConv):
-    """1D separable convolution."""
-
-    dims = 1
-
-
-@register("SeparableConv2D", "SeparableConvolution2D")
-class SeparableConv2D(SeparableConv):
-    """2D separable convolution."""
-
-    dims = 2

@@ -5,9 +5,10 @@
 10
 """
 
+from paramcount.build import layer
 from paramcount.comparison import Diff, diff
 from paramcount.errors import ParamcountError
-from paramcount.model import Summary, layer
+from paramcount.model import Summary
 from paramcount.sources import summarize
 
 __version__ = "0.1.0"

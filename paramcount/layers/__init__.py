@@ -16,8 +16,8 @@ from paramcount.layers import (  # noqa: F401  (importing registers the layer ty
     transformer,
     wrappers,
 )
+from paramcount.layers.args import Args
 from paramcount.layers.base import (
-    Args,
     Built,
     Formula,
     Layer,

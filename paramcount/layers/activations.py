@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
-from paramcount.layers.base import Args, Layer, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Layer, register
 from paramcount.layers.spatial import Spatial
 from paramcount.shapes import Shape
 

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, Attention, Built, Formula, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Attention, Built, Formula, Weight, register
 from paramcount.layers.core import EinsumDense
 from paramcount.layers.qkv import (
     AttentionLayer,

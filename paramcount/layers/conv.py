@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, Formula, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Formula, Weight, register
 from paramcount.layers.spatial import KERNEL_SYMBOLS, Spatial, elements
 from paramcount.shapes import Dim, Shape, conv_output_length, deconv_output_length, fmt_shape
 

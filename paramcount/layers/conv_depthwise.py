@@ -11,7 +11,8 @@ kernel × in·depth_multiplier``; a separable one is a depthwise then a 1×1 con
 
 from __future__ import annotations
 
-from paramcount.layers.base import Args, Formula, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Formula, Weight, register
 from paramcount.layers.conv import Window
 from paramcount.layers.spatial import elements
 from paramcount.shapes import Shape

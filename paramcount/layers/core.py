@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, Formula, Layer, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Formula, Layer, Weight, register
 from paramcount.layers.spatial import elements
 from paramcount.shapes import Dim, Shape, fmt_shape
 

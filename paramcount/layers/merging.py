@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from paramcount.errors import ShapeError
-from paramcount.layers.base import Args, Built, Formula, Layer, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Built, Formula, Layer, register
 from paramcount.layers.spatial import elements
 from paramcount.shapes import Dim, Shape, fmt_shape
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, Formula, Layer, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Formula, Layer, Weight, register
 from paramcount.shapes import Shape, fmt_shape
 
 _TORCH_NORM_ARGS = frozenset({"num_features", "eps", "affine", "track_running_stats", "bias"})

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import register
 from paramcount.layers.spatial import Spatial
 from paramcount.shapes import Dim, Shape, conv_output_length, fmt_shape, pool_output_length
 

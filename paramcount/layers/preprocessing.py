@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, Built, Formula, Layer, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Built, Formula, Layer, Weight, register
 from paramcount.layers.merging import Merge
 from paramcount.layers.spatial import DATA_FORMATS, elements
 from paramcount.shapes import Dim, Shape, broadcast, fmt_shape

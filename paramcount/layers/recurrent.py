@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import PYTORCH, Args, Formula, Layer, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import PYTORCH, Formula, Layer, Weight, register
 from paramcount.layers.spatial import KERNEL_SYMBOLS, Spatial, elements
 from paramcount.shapes import Shape, conv_output_length, fmt_shape, prod
 

@@ -15,7 +15,8 @@ import math
 from typing import Any, ClassVar, cast
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import Args, Layer, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Layer, register
 from paramcount.layers.spatial import DATA_FORMATS, Spatial
 from paramcount.shapes import Dim, Shape, fmt_shape, known, scaled_length
 

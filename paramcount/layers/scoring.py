@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from paramcount.errors import ShapeError
-from paramcount.layers.base import Args, Attention, Built, Formula, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import Attention, Built, Formula, Weight, register
 from paramcount.layers.qkv import AttentionLayer, dots
 from paramcount.shapes import Shape, fmt_shape, prod
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from paramcount.errors import ShapeError
-from paramcount.layers.base import Args, Layer
+from paramcount.layers.args import Args
+from paramcount.layers.base import Layer
 from paramcount.shapes import Dim, Shape, fmt_shape, known
 
 #: a kernel's size in symbols, by number of spatial axes

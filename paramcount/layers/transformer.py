@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from paramcount.errors import ShapeError, SpecError
-from paramcount.layers.base import PYTORCH, Args, Attention, Built, Formula, Weight, register
+from paramcount.layers.args import Args
+from paramcount.layers.base import PYTORCH, Attention, Built, Formula, Weight, register
 from paramcount.layers.qkv import (
     AttentionLayer,
     torch_mha_formula,

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from paramcount.errors import ParamcountError, ShapeError, SpecError
+from paramcount.layers.args import Args
 from paramcount.layers.base import (
     KERAS,
-    Args,
     Built,
     Formula,
     Layer,

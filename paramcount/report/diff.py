@@ -24,7 +24,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from paramcount.comparison import Change, Counts, Diff, Parts, dims
+from paramcount.comparison import Change, Diff, dims
+from paramcount.matching import Counts, Parts
 
 SCHEMA = "paramcount-diff/1"
 _MAX_LISTED = 4  # tensors named in an added or removed row's details

@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from paramcount.build import Builder, snake
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, Weight, make_layer
 from paramcount.layers.preprocessing import TFOpLambda
-from paramcount.model import Builder, Node, snake
+from paramcount.model import Node
 from paramcount.shapes import Shape, broadcast, fmt_shape
 from paramcount.sources.keras_config import Entry, ModelConfig, input_shape, read_model
 from paramcount.sources.keras_layers import (

@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from paramcount.build import snake
 from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
 from paramcount.layers import Weight, registered_names
-from paramcount.model import Node, snake
+from paramcount.model import Node
 
 MAX_CONFIG_BYTES = 64 * 2**20
 # statistics Keras keeps as non-trainable weights, by the name a legacy file gives them

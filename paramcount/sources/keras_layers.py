@@ -7,9 +7,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from paramcount.build import snake
 from paramcount.errors import SpecError
 from paramcount.layers import lookup
-from paramcount.model import snake
 from paramcount.shapes import Shape
 from paramcount.sources.keras_config import Entry, ModelConfig
 

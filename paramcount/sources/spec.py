@@ -37,10 +37,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from paramcount.build import Builder, as_mapping, snake
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import lookup, make_layer
 from paramcount.layers.base import KERAS, PYTORCH
-from paramcount.model import Builder, Summary, as_mapping, snake
+from paramcount.model import Summary
 from paramcount.shapes import Shape
 from paramcount.sources.template import substitute
 

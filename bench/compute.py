@@ -39,12 +39,11 @@ import sys, torch, transformers
 from torch.utils.flop_counter import FlopCounterMode
 
 config = transformers.AutoConfig.from_pretrained(sys.argv[1])
-config._attn_implementation = "sdpa"
 with torch.device("meta"):
-    model = transformers.AutoModelForCausalLM.from_config(config)
-    tokens = torch.zeros((1, int(sys.argv[2])), dtype=torch.long)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(input_ids=tokens, use_cache=False)
+    model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+tokens = torch.zeros((2, int(sys.argv[2])), dtype=torch.long, device="meta")
+with FlopCounterMode(display=False) as counter, torch.no_grad():
+    model.eval()(input_ids=tokens)  # with a cache, transformers reads no position values
 print(counter.get_total_flops())
 """
 
@@ -58,8 +57,8 @@ from accelerate.commands.estimate import estimate_training_usage
 from accelerate.utils import calculate_maximum_sizes
 
 config = transformers.AutoConfig.from_pretrained(sys.argv[1])
-with torch.device("meta"):
-    model = transformers.AutoModel.from_config(config)
+with torch.device("meta"):  # float32, as accelerate's create_empty_model asks for
+    model = transformers.AutoModel.from_config(config, dtype=torch.float32)
 total, _ = calculate_maximum_sizes(model)
 # buffers saved with no checkpoint (rotary inv_freq), which no config.json describes
 saved = set(model.state_dict())
@@ -104,10 +103,10 @@ def main() -> None:
             folders[name] = Path(tmp) / name
             folders[name].mkdir()
             (folders[name] / "config.json").write_text(json.dumps(doc))
-        print(f"{'FLOPs':<12} {f'forward FLOPs at {SEQ} tokens (ours = theirs)':>45} {header}")
+        print(f"{'FLOPs':<12} {f'forward FLOPs, 2 × {SEQ} tokens (ours = theirs)':>45} {header}")
         for name, folder in folders.items():
             ours = measure([PY, "-m", "paramcount", str(folder / "config.json"), "--seq-len",
-                            str(SEQ), "--format", "json"], args.runs)
+                            str(SEQ), "--batch", "2", "--format", "json"], args.runs)
             theirs = measure([PY, "-c", THEIRS, str(folder), str(SEQ)], args.runs)
             print(_line(name, ours, theirs))
         print(f"\n{'memory':<12} {'float32 bytes: model / training with Adam':>45} {header}")

@@ -491,3 +491,18 @@ BAD = [
 def test_bad_options(options, message):
     with pytest.raises(SpecError, match=message):
         memory.estimate(ONE_BILLION, **options)
+
+
+def test_a_bert_used_as_a_decoder_caches_its_self_attention():
+    """BERT with is_decoder=True generates, so its self-attention is cached; by hand:
+    2 layers × (keys + values) × 64 widths × 16 tokens × 4 bytes."""
+    from paramcount import memory
+    from paramcount.sources import summarize
+
+    doc = {"model_type": "bert", "architectures": ["BertModel"], "num_hidden_layers": 2,
+           "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
+           "vocab_size": 100}
+    decoder = memory.estimate(summarize({**doc, "is_decoder": True}), context=16)
+    assert decoder.component("KV cache").per_gpu == 2 * 2 * 64 * 16 * 4
+    with pytest.raises(SpecError, match="only an encoder's attention"):
+        memory.estimate(summarize(doc), context=16)

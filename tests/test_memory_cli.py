@@ -302,6 +302,10 @@ def test_bad_input(capsys, tmp_path, args, message):
 BAD_SOURCE = [
     (["vgg16", "--context", "128"], "vgg16 has no attention layers that paramcount knows, so "
                                     "it has no KV cache; leave out --context"),
+    (["bert-base-uncased", "--context", "128"],
+     "bert-base-uncased has only an encoder's attention, which runs once and caches nothing, "
+     "so it has no KV cache; leave out --context"),
+    (["vit-base-patch16-224", "--context", "128"], "has only an encoder's attention"),
     (["vgg16", "--tp", "2"], "--tp 2: zoo:vgg16 has no attention layers"),
     (["vgg16", "--sequence-parallel"], "--sequence-parallel splits transformer activations"),
     (["llama-3-8", "--context", "8"], "llama-3-8: no such file, and no zoo entry of that name "

@@ -34,7 +34,7 @@ def _encoder(c: Config, h: int, text: bool, length: int | None = None) -> Node:
     def layer(i: int) -> Node:
         attn = attends(module("self_attn", "CLIPAttention", [
             linear(p, h, h, length=length) for p in ("k_proj", "v_proj", "q_proj", "out_proj")],
-            h), heads, d, h, queries=length, keys=length)
+            h), heads, d, h, queries=length, keys=length, cached=False)
         return module(str(i), "CLIPEncoderLayer", [
             attn, norm("layer_norm1", h),
             module("mlp", "CLIPMLP", [linear("fc1", h, inner, length=length),

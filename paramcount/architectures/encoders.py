@@ -28,10 +28,11 @@ _BERT_HEADS = ("ForMaskedLM", "Model", "ForSequenceClassification", "ForPreTrain
                "ForTokenClassification", "ForQuestionAnswering")
 
 
-def _bert_attention(name: str, h: int, heads: int, cross: bool = False) -> Node:
+def _bert_attention(name: str, h: int, heads: int, cross: bool = False,
+                    cached: bool = False) -> Node:
     self_ = module("self", "BertSelfAttention", [linear(p, h, h) for p in ("query", "key",
                                                                              "value")])
-    attends(self_, heads, h // heads, h, cross=cross)
+    attends(self_, heads, h // heads, h, cross=cross, cached=cached or cross)
     output = module("output", "BertSelfOutput", [linear("dense", h, h), norm("LayerNorm", h)])
     return module(name, "BertAttention", [self_, output], h)
 
@@ -42,9 +43,10 @@ def _bert_body(c: Config, roles: Roles, prefix: str, pooler: bool) -> Node:
     c.head_dim(h, heads)
     inner = c.int("intermediate_size", default=3072)
     cross = c.bool("add_cross_attention", default=False)
+    decoder = c.bool("is_decoder", default=False)  # generating: its keys and values are cached
 
     def block(i: int) -> Node:
-        parts = [_bert_attention("attention", h, heads)]
+        parts = [_bert_attention("attention", h, heads, cached=decoder)]
         if cross:
             parts.append(_bert_attention("crossattention", h, heads, cross=True))
         parts += [module("intermediate", "BertIntermediate", [linear("dense", h, inner)]),
@@ -142,7 +144,8 @@ def distilbert(c: Config, head: str, roles: Roles) -> Node:
     def block(i: int) -> Node:
         attn = [linear(p, h, h) for p in ("q_lin", "k_lin", "v_lin", "out_lin")]
         return module(str(i), "TransformerBlock", [
-            attends(module("attention", "DistilBertSelfAttention", attn), heads, d, h),
+            attends(module("attention", "DistilBertSelfAttention", attn), heads, d, h,
+                    cached=False),
             norm("sa_layer_norm", h),
             module("ffn", "FFN", [linear("lin1", h, inner), linear("lin2", inner, h)]),
             norm("output_layer_norm", h)], h)
@@ -187,7 +190,8 @@ def vit(c: Config, head: str, roles: Roles) -> Node:
         attn = [linear(p, h, heads * d, bias, n) for p in ("q_proj", "k_proj", "v_proj")]
         attn.append(linear("o_proj", heads * d, h, length=n))
         return module(str(i), "ViTLayer", [
-            attends(module("attention", "ViTAttention", attn), heads, d, h, queries=n, keys=n),
+            attends(module("attention", "ViTAttention", attn), heads, d, h, queries=n, keys=n,
+                    cached=False),
             module("mlp", "ViTMLP", [linear("fc1", h, inner, length=n),
                                      linear("fc2", inner, h, length=n)]),
             norm("layernorm_before", h), norm("layernorm_after", h)], h)

@@ -66,17 +66,19 @@ def conv(name: str, channels_in: int, channels_out: int, kernel: Sequence[int],
 def attends(node: Node, heads: int, head_dim: int, hidden: int, *, kv_heads: int | None = None,
             v_head_dim: int | None = None, window: int | None = None, cross: bool = False,
             cache_dims: int | None = None, queries: int | None = None,
-            keys: int | None = None) -> Node:
+            keys: int | None = None, cached: bool = True) -> Node:
     """Mark ``node`` as the module that computes attention scores (for FLOPs and the KV cache);
     ``kv_heads`` defaults to ``heads`` (multi-head attention); ``queries`` and ``keys`` fix the
-    positions attended from and to when the model fixes them (None: the sequence's length).
+    positions attended from and to when the model fixes them (None: the sequence's length);
+    ``cached`` is False for an encoder's attention, which no generation cache holds.
 
     >>> attends(module("self_attn", "LlamaAttention", []), 32, 128, 4096, kv_heads=8
     ...         ).attention.kv_per_token
     2048
     """
     node.attention = Attention(heads, head_dim, heads if kv_heads is None else kv_heads,
-                               v_head_dim, hidden, window, cross, cache_dims, queries, keys)
+                               v_head_dim, hidden, window, cross, cache_dims, queries, keys,
+                               cached)
     return node
 
 

@@ -30,12 +30,13 @@ from paramcount.model import Node
 
 
 def _t5_attention(name: str, d: int, inner: int, heads: int, buckets: int | None,
-                  cross: bool = False) -> Node:
+                  cross: bool = False, cached: bool = True) -> Node:
     parts = [linear(p, d, inner, bias=False) for p in ("q", "k", "v")]
     parts.append(linear("o", inner, d, bias=False))
     if buckets is not None:
         parts.append(embedding("relative_attention_bias", buckets, heads))
-    return attends(module(name, "T5Attention", parts, d), heads, inner // heads, d, cross=cross)
+    return attends(module(name, "T5Attention", parts, d), heads, inner // heads, d, cross=cross,
+                   cached=cached)
 
 
 def _t5_stack(c: Config, name: str, layers: int, decoder: bool) -> Node:
@@ -53,8 +54,8 @@ def _t5_stack(c: Config, name: str, layers: int, decoder: bool) -> Node:
     def block(i: int) -> Node:
         first = buckets if i == 0 else None
         attn = module("0", "T5LayerSelfAttention", [
-            _t5_attention("SelfAttention", d, inner, heads, first), norm("layer_norm", d,
-                                                                         "rmsnorm")], d)
+            _t5_attention("SelfAttention", d, inner, heads, first, cached=decoder),
+            norm("layer_norm", d, "rmsnorm")], d)
         wi = [linear("wi_0", d, ff, False), linear("wi_1", d, ff, False)] if gated else \
             [linear("wi", d, ff, False)]
         ffn = module("DenseReluDense", "T5DenseGatedActDense" if gated else "T5DenseActDense",
@@ -96,20 +97,21 @@ def t5(c: Config, head: str, roles: Roles) -> Node:
 # -- BART --------------------------------------------------------------------------------------
 
 def _bart_attention(name: str, d: int, heads: int, k_bias: bool = True, cross: bool = False,
-                    lengths: tuple[int | None, int | None] = (None, None)) -> Node:
+                    lengths: tuple[int | None, int | None] = (None, None),
+                    cached: bool = True) -> Node:
     """Attention whose queries and keys have ``lengths`` positions (None: the sequence's)."""
     q, kv = lengths
     node = module(name, "BartAttention", [
         linear("k_proj", d, d, k_bias, kv), linear("v_proj", d, d, length=kv),
         linear("q_proj", d, d, length=q), linear("out_proj", d, d, length=q)], d)
-    return attends(node, heads, d // heads, d, cross=cross, queries=q, keys=kv)
+    return attends(node, heads, d // heads, d, cross=cross, queries=q, keys=kv, cached=cached)
 
 
 def _bart_layer(i: int, d: int, heads: int, ffn: int, decoder: bool, prefix: str = "Bart",
                 k_bias: bool = True, encoded: int | None = None) -> Node:
     """An encoder or decoder layer; ``encoded`` fixes the encoder's length (Whisper's)."""
     own = None if decoder else encoded
-    parts = [_bart_attention("self_attn", d, heads, k_bias, lengths=(own, own)),
+    parts = [_bart_attention("self_attn", d, heads, k_bias, lengths=(own, own), cached=decoder),
              norm("self_attn_layer_norm", d)]
     if decoder:
         parts += [_bart_attention("encoder_attn", d, heads, k_bias, cross=True,

@@ -102,6 +102,9 @@ class Attention:
     #: transformer's patches, Whisper's audio frames); None: the sequence's length
     queries: int | None = None
     keys: int | None = None
+    #: whether generation caches this module's keys and values: a decoder's self- or
+    #: cross-attention; False for an encoder's, which runs once over its whole input
+    cached: bool = True
 
     @property
     def value_dim(self) -> int:

@@ -38,8 +38,8 @@ class ModelFacts:
     stored_dtypes: dict[str, int] = field(default_factory=dict)
     #: each distinct attention and how many modules compute it (calls included)
     attentions: tuple[tuple[Attention, int], ...] = ()
-    #: the attention modules a generation cache holds: all of them but, in an
-    #: encoder-decoder model, the encoder's self-attention (the encoder runs once)
+    #: the attention modules a generation cache holds: a decoder's (an encoder's attention
+    #: runs once over its whole input, and caches nothing)
     cached: tuple[tuple[Attention, int], ...] = ()
     #: parameters of the module with the most parameters of its own (tied ones included), as
     #: DeepSpeed's ``model_to_params`` finds it
@@ -57,9 +57,7 @@ class ModelFacts:
         walk = _Walk()
         walk.visit_root(summary.root)
         stored = {k: n for k, (n, _) in summary.by_dtype().items()}
-        cached = walk.attentions
-        if any(a.cross for a in walk.attentions):
-            cached = walk.attentions - walk.encoder
+        cached = Counter({a: n for a, n in walk.attentions.items() if a.cached})
         return cls(summary.source, summary.name, summary.dtype, summary.total_params,
                    summary.trainable_params, summary.buffers, summary.stored_bytes(), stored,
                    tuple(walk.attentions.items()), tuple(cached.items()), walk.largest_layer,
@@ -82,7 +80,6 @@ class ModelFacts:
 class _Walk:
     def __init__(self) -> None:
         self.attentions: Counter[Attention] = Counter()
-        self.encoder: Counter[Attention] = Counter()  # self-attention inside an "encoder"
         self.largest_layer = 0
         self.largest_unit = 0
         self.outputs: list[tuple[Shape, int]] = []
@@ -92,16 +89,13 @@ class _Walk:
             self.largest_unit = max(self.largest_unit, w.size)
         self._own(root)
         for child in root.children:
-            self.visit(child, unit=False, encoder=False)
+            self.visit(child, unit=False)
 
-    def visit(self, node: Node, unit: bool, encoder: bool) -> None:
+    def visit(self, node: Node, unit: bool) -> None:
         self._own(node)
-        encoder = encoder or node.name == "encoder"
         attention = node.attention_info()
         if attention is not None:
             self.attentions[attention] += node.calls
-            if encoder and not attention.cross:
-                self.encoder[attention] += node.calls
         if not node.children:
             self.largest_unit = max(self.largest_unit, _elements(node))
             if node.params and node.output_shape is not None:
@@ -110,7 +104,7 @@ class _Walk:
             self.largest_unit = max(self.largest_unit, _elements(node))
         for child in node.children:
             # the blocks of a repeated stack are the units transformers' _no_split_modules name
-            self.visit(child, node.repeat > 1 and not child.repeat > 1, encoder)
+            self.visit(child, node.repeat > 1 and not child.repeat > 1)
 
     def _own(self, node: Node) -> None:
         own = sum(w.size for w in node.weights if not w.buffer)

@@ -51,8 +51,10 @@ def kv_cache_bytes(facts: ModelFacts, context: int, batch: int, dtype: str,
     True
     """
     if not facts.cached:
-        raise SpecError(f"{facts.source} has no attention layers that paramcount knows, so it "
-                        "has no KV cache; leave out --context")
+        what = ("only an encoder's attention, which runs once and caches nothing"
+                if facts.attentions else "no attention layers that paramcount knows")
+        raise SpecError(f"{facts.source} has {what}, so it has no KV cache; "
+                        "leave out --context")
     per_element = dtype_bytes(dtype)
     enc = context if encoder_length is None else encoder_length
     elements = sum(count * per_token_on_rank(a, tp) * cached_tokens(a, context, enc)

@@ -146,3 +146,12 @@ def test_rich_console_prints_the_summary():
     assert 'Model: "mlp"' in text
     assert "[bold]fc (Dense)" in text  # markup in a name is shown, not applied
     assert "Total params: 10 (40.00 B)" in text  # (4 + 1) × 2
+
+
+def test_the_forward_pass_adds_macs_and_flops_columns():
+    s = paramcount.layer("Dense", units=2).count((4,))
+    s.compute_for = (None, 3)
+    html = s._repr_html_()
+    assert "<th class=\"num\">MACs</th><th class=\"num\">FLOPs</th>" in html
+    macs = 3 * 4 * 2  # batch × inputs × units
+    assert f'<td class="num">{macs}</td><td class="num">{2 * macs}</td>' in html

@@ -13,7 +13,14 @@ from dataclasses import replace
 from html import escape
 
 from paramcount.model import Row, Summary
-from paramcount.report.columns import Column, layer_cell, shape_cell, totals_lines
+from paramcount.report.columns import (
+    NUMERIC,
+    Column,
+    all_cells,
+    columns,
+    layer_cell,
+    totals_lines,
+)
 
 CLASS = "paramcount-summary"
 # JupyterLab right-aligns and stripes table cells with selectors of the same weight as
@@ -44,8 +51,11 @@ def render_html(summary: Summary, depth: int | None = None) -> str:
     >>> "<td class=\\"num\\">10</td>" in html, "Total params: 10" in html
     (True, True)
     """
-    head = "".join(f'<th{_num(c)}>{escape(c.value)}</th>' for c in _COLUMNS)
-    body = "\n".join(_row(r) for r in summary.rows(depth))
+    shown = columns(summary)
+    head = "".join(f'<th{_num(c)}>{escape(c.value)}</th>' for c in shown)
+    rows = summary.rows(depth)
+    cells = all_cells(summary, depth)
+    body = "\n".join(_row(r, c, shown) for r, c in zip(rows, cells, strict=True))
     totals = "\n".join(f"<li>{escape(line)}</li>" for line in totals_lines(summary))
     return (f'<div class="{CLASS}">\n<style>{_CSS}</style>\n<table>\n'
             f'<caption>Model: &quot;{escape(summary.name)}&quot;</caption>\n'
@@ -53,20 +63,17 @@ def render_html(summary: Summary, depth: int | None = None) -> str:
             f'<ul class="totals">\n{totals}\n</ul>\n</div>')
 
 
-_COLUMNS = (Column.LAYER, Column.OUTPUT, Column.PARAMS)
-
-
 def _num(column: Column) -> str:
-    return ' class="num"' if column is Column.PARAMS else ""
+    return ' class="num"' if column in NUMERIC else ""
 
 
-def _row(row: Row) -> str:
+def _row(row: Row, cells: dict[Column, str], shown: list[Column]) -> str:
     """One ``<tr>``: the label indented by depth, ``×N`` in its own span on a folded row."""
     label = escape(layer_cell(replace(row, folded=False), indent=""))
     if row.folded:
         label += f' <span class="times">×{row.times}</span>'
     indent = 0.9 + 1.2 * (row.depth - 1)
     kind = ' class="folded"' if row.folded else ""
+    rest = "".join(f"<td{_num(c)}>{escape(cells[c])}</td>" for c in shown[1:])
     return (f'<tr{kind} data-depth="{row.depth}"><td style="padding-left: {indent:g}em">'
-            f"{label}</td><td>{escape(shape_cell(row))}</td>"
-            f'<td class="num">{row.node.params:,}</td></tr>')
+            f"{label}</td>{rest}</tr>")

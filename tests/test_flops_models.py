@@ -417,3 +417,21 @@ def test_keras_mnist_example() -> None:
     path = Path(__file__).parent.parent / "examples" / "mnist_cnn.yaml"
     flops = paramcount.summarize(path).flops(batch=BATCH)
     assert flops.flops == flop_counter(lambda: model(x))
+
+
+@pytest.mark.parametrize("name,application,shape", [
+    ("resnet50", "ResNet50", (224, 224, 3)),
+    ("mobilenetv2", "MobileNetV2", (224, 224, 3)),
+    ("vgg16", "VGG16", (224, 224, 3)),
+])
+def test_keras_zoo_models(name: str, application: str, shape: tuple[int, ...]) -> None:
+    """The Keras zoo entries against keras.applications building the same model and running
+    one forward pass on the PyTorch backend, under FlopCounterMode."""
+    import keras
+    import numpy as np
+
+    from paramcount import zoo
+
+    model = getattr(keras.applications, application)(weights=None, input_shape=shape)
+    x = keras.ops.convert_to_tensor(np.zeros((1, *shape), "float32"))
+    assert 2 * zoo.load(name).flops().macs == flop_counter(lambda: model(x))

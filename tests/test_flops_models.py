@@ -435,3 +435,23 @@ def test_keras_zoo_models(name: str, application: str, shape: tuple[int, ...]) -
     model = getattr(keras.applications, application)(weights=None, input_shape=shape)
     x = keras.ops.convert_to_tensor(np.zeros((1, *shape), "float32"))
     assert 2 * zoo.load(name).flops().macs == flop_counter(lambda: model(x))
+
+
+def test_a_saved_keras_file(tmp_path) -> None:
+    """A functional model with a shared layer, saved as .keras and read back without Keras:
+    its FLOPs equal Keras's own forward pass under FlopCounterMode."""
+    import keras
+    import numpy as np
+
+    L = keras.layers
+    shared = L.Dense(16, activation="relu")
+    inputs = keras.Input((8, 12))
+    a = shared(L.Conv1D(12, 3, padding="same")(inputs))
+    b = shared(inputs)
+    outputs = L.Dense(3)(L.GlobalAveragePooling1D()(L.Add()([a, b])))
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    x = keras.ops.convert_to_tensor(np.zeros((BATCH, 8, 12), "float32"))
+    assert paramcount.summarize(path).flops(batch=BATCH).flops == \
+        flop_counter(lambda: model(x))

@@ -201,6 +201,8 @@ class Summary:
     fold: bool = True
     #: the depth tables show when none is asked for (``summarize(..., depth=2)``)
     depth: int | None = None
+    #: whether tables have a Trainable column (Keras's ``show_trainable``, ``--trainable``)
+    show_trainable: bool = False
     #: sentences shown under the totals ("built by transformers on the meta device in 2.1 s")
     notes: list[str] = field(default_factory=list)
     #: the forward pass that MACs/FLOPs columns describe: ``None`` shows no such columns;

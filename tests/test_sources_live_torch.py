@@ -429,3 +429,22 @@ def test_a_module_s_own_weights_have_a_row_so_rows_add_up():
     assert [(r.node.name, r.node.params) for r in top] == [
         ("scale", model.scale.numel()), ("fc", sum(p.numel() for p in model.fc.parameters()))]
     assert sum(r.node.params for r in top) == sum(p.numel() for p in model.parameters())
+
+
+def test_the_trainable_column_follows_requires_grad():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.Linear(4, 2), nn.Linear(2, 2)),
+                          nn.ReLU())
+    model[0].requires_grad_(False)
+    model[1][1].weight.requires_grad_(False)
+
+    def mark(module: nn.Module) -> str:  # what requires_grad says of a module's parameters
+        flags = [p.requires_grad for p in module.parameters()]
+        return "-" if not flags else "Y" if all(flags) else "N" if not any(flags) else "partly"
+
+    s = paramcount.summarize(model)
+    s.show_trainable = True
+    lines = str(s).splitlines()
+    assert lines[2].split()[-1] == "Trainable"
+    shown = [line.split()[-1] for line in lines[4:9]]
+    expected = [mark(m) for m in (model[0], model[1], model[1][0], model[1][1], model[2])]
+    assert shown == expected == ["N", "partly", "Y", "partly", "-"]

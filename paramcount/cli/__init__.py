@@ -58,6 +58,8 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default=None, help="bytes per parameter at this dtype (e.g. bf16)")
     p.add_argument("--framework", choices=("keras", "pytorch", "tensorflow", "torch"),
                    default=None, help="count in this framework's convention")
+    p.add_argument("--trainable", action="store_true",
+                   help="a Trainable column: Y, N or partly for each row")
     compute = p.add_argument_group("compute (MACs and FLOPs of one forward pass)")
     compute.add_argument("--flops", action="store_true",
                          help="add MACs and FLOPs columns (1 MAC = 2 FLOPs)")
@@ -248,6 +250,7 @@ def _emit(summary: Summary, ns: argparse.Namespace) -> str:
         check_positive(ns.seq_len, "--seq-len")
         check_positive(ns.batch, "--batch")
         summary.compute_for = (ns.seq_len, ns.batch or 1)
+    summary.show_trainable = summary.show_trainable or ns.trainable
     if ns.dtype:
         summary.dtype = dtype_name(ns.dtype)
         summary.dtype_override = True

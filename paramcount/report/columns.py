@@ -24,8 +24,12 @@ NUMERIC = frozenset({Column.PARAMS, Column.MACS, Column.FLOPS})
 
 def columns(summary: Summary) -> list[Column]:
     """The columns shown: MACs and FLOPs once a forward pass is asked for (``compute_for``)."""
-    base = [Column.LAYER, Column.OUTPUT, Column.PARAMS]
-    return [*base, Column.MACS, Column.FLOPS] if summary.compute_for is not None else base
+    shown = [Column.LAYER, Column.OUTPUT, Column.PARAMS]
+    if summary.show_trainable:
+        shown.append(Column.TRAINABLE)
+    if summary.compute_for is not None:
+        shown += [Column.MACS, Column.FLOPS]
+    return shown
 
 
 def layer_cell(row: Row, indent: str = "  ") -> str:
@@ -59,10 +63,19 @@ def params_cell(row: Row) -> str:
     return f"{row.node.params:,}"
 
 
+def trainable_cell(row: Row) -> str:
+    """``Y`` when every parameter below the row trains, ``N`` when none does, ``partly``
+    otherwise; ``-`` for a row without parameters (Keras's ``show_trainable`` marks)."""
+    params, trainable = row.node.params, row.node.trainable_params
+    if not params:
+        return "-"
+    return "Y" if trainable == params else "N" if not trainable else "partly"
+
+
 def cells(row: Row, flops: Flops | None = None) -> dict[Column, str]:
     out = {Column.LAYER: layer_cell(row),
            Column.OUTPUT: shape_cell(row, flops.seq_len if flops is not None else None),
-           Column.PARAMS: params_cell(row)}
+           Column.PARAMS: params_cell(row), Column.TRAINABLE: trainable_cell(row)}
     if flops is not None:
         macs = flops.node_macs(row.node)
         unknown = "-" if row.node.type == OWN else "?"  # weights alone compute nothing

@@ -24,9 +24,9 @@ from paramcount.shapes import Shape
 if TYPE_CHECKING:
     from paramcount.model import Node
 
-CONVENTION = ("1 MAC = 2 FLOPs; matrix products and convolutions are counted (attention "
-              "scores over every query-key pair), bias adds, activations, norms, softmax and "
-              "pooling are not (torch.utils.flop_counter's convention)")
+CONVENTION = ("1 MAC = 2 FLOPs; matrix products and convolutions only (attention over every "
+              "query-key pair; no bias adds, activations, norms, softmax or pooling), as "
+              "torch.utils.flop_counter counts")
 
 
 @dataclass

@@ -41,7 +41,8 @@ def test_conv2d_hand_calculation(capsys):
                        "--input-shape", "28,28,1", "--explain")
     assert code == 0
     assert "3 × 3 × 1 × 2" in out and "= 18" in out
-    assert out.rstrip().splitlines()[-2].endswith("= 20")
+    assert "params = (k_h·k_w·in/groups + 1)·filters = (3·3·1 + 1)·2 = 20" in out
+    assert "= 26·26 × 3·3·1 × 2 = 12,168" in out  # an input shape given: MACs too
 
 
 def test_lstm_hand_calculation(capsys):

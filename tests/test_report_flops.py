@@ -9,11 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from safetensors.numpy import save_file
 
 from paramcount.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -37,10 +40,17 @@ def test_json_has_the_forward_pass(capsys):
     assert "1 MAC = 2 FLOPs" in doc["compute"]["convention"]
 
 
-def test_json_without_the_options_has_no_compute(capsys):
-    _, out, _ = run(capsys, *DENSE, "--format", "json")
+def test_a_model_file_without_the_options_has_no_compute(capsys):
+    _, out, _ = run(capsys, str(EXAMPLES / "mnist_cnn.yaml"), "--format", "json")
     doc = json.loads(out)
     assert "compute" not in doc and "macs" not in doc["layers"][0]
+    _, out, _ = run(capsys, str(EXAMPLES / "mnist_cnn.yaml"), "--flops", "--format", "json")
+    assert json.loads(out)["layers"][0]["macs"] == 26 * 26 * 3 * 3 * 1 * 32  # conv2d, 32 filters
+
+
+def test_a_layer_with_an_input_shape_has_its_forward_pass(capsys):
+    _, out, _ = run(capsys, *DENSE, "--format", "json")
+    assert json.loads(out)["compute"]["macs"] == 4 * 2  # inputs × units
 
 
 def test_table_gains_macs_and_flops_columns(capsys):

@@ -320,6 +320,7 @@ def _one_layer(ns: argparse.Namespace) -> str:
     config.update(zip(cls.positional, bare, strict=False))
     shapes = [parse_shape(s) for s in ns.input_shape or []]
     shape: Any = None if not shapes else shapes[0] if len(shapes) == 1 else shapes
+    ns.flops = ns.flops or bool(shapes)  # an input shape given: its forward pass too
     return _emit(layer(ns.type, framework=ns.framework, **config).count(shape), ns)
 
 

@@ -68,6 +68,8 @@ def _macs_line(node: Node, flops: Flops) -> str:
     macs = flops.node_macs(node)
     if macs is None:
         return "  MACs: not known (no formula for this layer type, or its input shape unknown)"
+    if macs == 0:
+        return "  MACs = 0 (no matrix product or convolution)"
     batch = f" for a batch of {flops.batch}" if flops.batch > 1 else ""
     work = ""
     if node.layer is not None and flops.batch == 1 and node.calls == 1:

@@ -71,7 +71,7 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
 def _summary_parser() -> argparse.ArgumentParser:
     p = Parser(prog="paramcount", description="Count a model's parameters, exactly.",
-                epilog="commands: layer, zoo, layers, transformer "
+                epilog="commands: layer, zoo, layers, transformer, memory, diff "
                        "(see `paramcount COMMAND --help`)")
     p.add_argument("file", help="a model file (.yaml, .yml, .json) or a folder")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",

@@ -45,6 +45,8 @@ class Flops:
     unknown: dict[str, int] = field(default_factory=dict)
     #: layer types whose input shape is not fully known, and how often each occurs
     unsized: dict[str, int] = field(default_factory=dict)
+    #: a sequence length asked for that fills nothing: every input shape is fixed
+    unused_seq_len: int | None = None
 
     @property
     def flops(self) -> int:
@@ -82,6 +84,11 @@ def count_macs(root: Node, seq_len: int | None = None, batch: int = 1) -> Flops:
     """
     check_positive(seq_len, "the sequence length")
     check_positive(batch, "the batch size")
+    if seq_len is not None:
+        fixed = count_macs(root, None, batch)
+        if not fixed.unsized:  # no length to fill: the model fixes every shape it needs
+            fixed.unused_seq_len = seq_len
+            return fixed
     result = Flops(seq_len, batch)
     per_sample = _visit(root, result)
     result.macs = batch * (per_sample if per_sample is not None else _known(root, result))

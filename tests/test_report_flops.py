@@ -139,3 +139,17 @@ def test_mixture_of_experts_scales_with_the_active_parameters(capsys):
 def test_seq_len_fills_the_shown_output_shapes(capsys):
     _, out, _ = run(capsys, "zoo", "gpt2", "--seq-len", "1024", "--depth", "1")
     assert "(None, 1024, 768)" in out and "(None, 1024, 50257)" in out
+
+
+def test_a_sequence_length_that_fills_nothing_is_said_and_not_used(capsys):
+    """mnist_cnn.yaml fixes its 28×28×1 input: --seq-len cannot change its forward pass."""
+    _, out, _ = run(capsys, str(EXAMPLES / "mnist_cnn.yaml"), "--seq-len", "7",
+                    "--format", "json")
+    compute = json.loads(out)["compute"]
+    assert compute["unused_seq_len"] == 7 and compute["seq_len"] is None
+    assert compute["flops_per_token"] is None
+    assert compute["macs"] == (26 * 26 * 9 * 32           # conv2d: 3×3 over 1 channel
+                               + 11 * 11 * 9 * 32 * 64     # conv2d_1: 3×3 over 32 channels
+                               + 1600 * 10)                # dense
+    _, out, _ = run(capsys, str(EXAMPLES / "mnist_cnn.yaml"), "--seq-len", "7")
+    assert "Sequence length 7 not used: this model fixes every input shape" in out

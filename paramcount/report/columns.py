@@ -148,6 +148,9 @@ def compute_lines(summary: Summary) -> list[str]:
                      f"N = {which})")
         lines.append(f"Training FLOPs per token: {3 * per_token:,} (forward and backward, "
                      f"3 × forward; 6·N = {6 * n:,})")
+    if f.unused_seq_len is not None:
+        lines.append(f"Sequence length {f.unused_seq_len} not used: this model fixes every "
+                     "input shape (change its own length instead, e.g. with --set)")
     for label, tally in (("no MAC formula", f.unknown),
                          ("input shape unknown: give --seq-len", f.unsized)):
         if tally:

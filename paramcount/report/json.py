@@ -63,6 +63,7 @@ def compute(summary: Summary, f: Flops) -> dict[str, Any]:
     return {
         "seq_len": f.seq_len, "batch": f.batch, "macs": f.macs, "flops": f.flops,
         "complete": f.complete, "unknown": dict(f.unknown), "unsized": dict(f.unsized),
+        "unused_seq_len": f.unused_seq_len,
         "flops_per_token": per_token,
         "training_flops_per_token": None if per_token is None else 3 * per_token,
         "convention": CONVENTION,

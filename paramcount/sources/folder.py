@@ -136,7 +136,7 @@ def _indexed(files: list[Path]) -> list[Model]:
             continue
         kind = CHECKPOINTS.get(Path(name[:-len(".index.json")]).suffix)
         if kind in ("safetensors", "torch"):
-            from paramcount.sources.tensors import read_index
+            from paramcount.sources.shards import read_index
 
             shards = [file.parent / s for s in read_index(file)]
             models.append(Model(kind, file.name, shards, index=file))
@@ -171,13 +171,10 @@ def _read(model: Model, progress: Progress | None, options: dict[str, Any]) -> S
 
     module = _module(model.kind)
     source = str(model.index or model.files[0])
-    if model.index is not None:
-        summary: Summary = module.load_index(model.index, progress)
-    elif len(model.files) > 1 and model.kind == "gguf":
-        summary = module.load_files(model.files, source, progress)
+    if model.index is not None:  # the source protocol reads a shard set by its index
+        summary: Summary = module.load(model.index, progress=progress)
     elif len(model.files) > 1:
-        summary = (module.load_shards if model.kind == "safetensors" else module.load_files)(
-            model.files, source, progress)
+        summary = module.load_files(model.files, source, progress)
     else:
         summary = module.load(model.files[0], **options)
         if progress is not None:

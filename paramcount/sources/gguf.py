@@ -20,11 +20,11 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.sources.shards import read_shards
 from paramcount.sources.tensors import (
     Progress,
     Tensor,
     check_overlaps,
-    read_shards,
     summarize_tensors,
 )
 

@@ -20,17 +20,14 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.sources.shards import load_sharded, read_shards
 from paramcount.sources.tensors import (
     Progress,
     Tensor,
-    check_index,
     check_overlaps,
     check_shape,
     hf_ties,
     is_torch_buffer,
-    read_index,
-    read_shards,
-    shard_files,
     summarize_tensors,
 )
 
@@ -56,27 +53,17 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
     A Hugging Face ``config.json`` next to the weights with ``tie_word_embeddings: true`` makes
     the output head tied to the input embedding, as transformers ties them.
     """
-    if path.name.lower().endswith(".index.json"):
-        return load_index(path, progress)
-    return load_shards([path], str(path), progress)
+    return load_sharded(path, _read_files, progress)
 
 
-def load_index(path: Path, progress: Progress | None = None) -> Summary:
-    """A shard set through its index: every shard's header, checked against the index."""
-    shards = read_index(path)
-    summary, found = _read_shards(shard_files(path, shards), str(path), progress)
-    check_index(path, shards, found)
-    return summary
-
-
-def load_shards(files: Sequence[Path], source: str,
-                progress: Progress | None = None) -> Summary:
+def load_files(files: Sequence[Path], source: str,
+               progress: Progress | None = None) -> Summary:
     """One model stored in several safetensors files (or one)."""
-    return _read_shards(files, source, progress)[0]
+    return _read_files(files, source, progress)[0]
 
 
-def _read_shards(files: Sequence[Path], source: str,
-                 progress: Progress | None) -> tuple[Summary, dict[str, str]]:
+def _read_files(files: Sequence[Path], source: str,
+                progress: Progress | None) -> tuple[Summary, dict[str, str]]:
     shards = read_shards(files, source, _read_file, progress)
     tensors = hf_ties(files[0].parent, shards.tensors)
     meta = {"format": "safetensors", **shards.meta}

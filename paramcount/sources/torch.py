@@ -22,15 +22,12 @@ from typing import Any, BinaryIO
 from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.sources.safetensors import model_name
+from paramcount.sources.shards import load_sharded, read_shards
 from paramcount.sources.tensors import (
     Progress,
     Tensor,
-    check_index,
     hf_ties,
     is_torch_buffer,
-    read_index,
-    read_shards,
-    shard_files,
     summarize_tensors,
 )
 from paramcount.sources.torch_pickle import ITEMSIZE, Storage, StoredTensor, load_pickle
@@ -45,17 +42,7 @@ _MAX_NESTING = 64
 
 def load(path: Path, progress: Progress | None = None, **options: Any) -> Summary:
     """The source protocol: a PyTorch checkpoint, or a ``pytorch_model.bin.index.json``."""
-    if path.name.lower().endswith(".index.json"):
-        return load_index(path, progress)
-    return load_files([path], str(path), progress)
-
-
-def load_index(path: Path, progress: Progress | None = None) -> Summary:
-    """A shard set through its index, every tensor checked to be in the shard it names."""
-    shards = read_index(path)
-    summary, found = _read_files(shard_files(path, shards), str(path), progress)
-    check_index(path, shards, found)
-    return summary
+    return load_sharded(path, _read_files, progress)
 
 
 def load_files(files: Sequence[Path], source: str, progress: Progress | None = None

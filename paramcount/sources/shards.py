@@ -1,0 +1,105 @@
+"""Shard sets: one model stored in several files, read file by file, and the index
+(``model.safetensors.index.json``, ``pytorch_model.bin.index.json``) that names the shard of
+every tensor, checked against what the shards hold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paramcount.errors import SpecError
+from paramcount.model import Summary
+from paramcount.sources.tensors import Progress, Tensor
+
+
+@dataclass
+class ShardSet:
+    """The tensors of one model stored in one file or several."""
+
+    tensors: list[Tensor]
+    found: dict[str, str]  # tensor name -> the file that holds it
+    meta: dict[str, Any]  # the first file's metadata, ``file_bytes`` of all, ``shards``
+
+
+def read_shards(files: Sequence[Path], source: str,
+                read: Callable[[Path], tuple[list[Tensor], dict[str, Any]]],
+                progress: Progress | None = None) -> ShardSet:
+    """Read every file of a set with ``read`` (which returns its tensors and metadata with
+    ``file_bytes``); a tensor named in two files is an error (twice in one file is the
+    reader's to refuse)."""
+    out = ShardSet([], {}, {})
+    size = 0
+    for i, file in enumerate(files):
+        part, info = read(file)
+        for t in part:
+            if out.found.get(t.name, file.name) != file.name:
+                raise SpecError(f"{source}: the tensor {t.name!r} is in both "
+                                f"{out.found[t.name]} and {file.name}")
+            out.found[t.name] = file.name
+        out.tensors += part
+        size += info.pop("file_bytes")
+        out.meta = out.meta or info
+        if progress is not None:
+            progress(i + 1, len(files))
+    out.meta["file_bytes"] = size
+    if len(files) > 1:
+        out.meta["shards"] = len(files)
+    return out
+
+
+def shard_files(path: Path, shards: Iterable[str]) -> list[Path]:
+    """The shard files an index names, each checked to be there."""
+    files = []
+    for shard in shards:
+        file = path.parent / shard
+        if not file.is_file():
+            raise SpecError(f"{path}: the shard {shard} is missing")
+        files.append(file)
+    return files
+
+
+def read_index(path: Path) -> dict[str, list[str]]:
+    """A shard index (``model.safetensors.index.json``): shard file -> tensor names, in order.
+
+    Shard names must be plain file names in the index's folder.
+    """
+    from paramcount.sources.spec import read_document
+
+    doc = read_document(path)
+    weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise SpecError(f"{path}: a shard index needs a non-empty `weight_map` object")
+    shards: dict[str, list[str]] = {}
+    for tensor, shard in weight_map.items():
+        if not isinstance(shard, str) or not shard or Path(shard).name != shard:
+            raise SpecError(f"{path}: weight_map[{tensor!r}] must be a file name in the same "
+                            f"folder, got {shard!r}")
+        shards.setdefault(shard, []).append(tensor)
+    return shards
+
+
+def check_index(path: Path, shards: dict[str, list[str]], found: Mapping[str, str]) -> None:
+    """Every tensor the index names is in the shard it names (``found``: name -> shard)."""
+    for shard, names in shards.items():
+        for tensor in names:
+            if found.get(tensor) != shard:
+                raise SpecError(f"{path}: the index puts {tensor!r} in {shard}, which does not "
+                                "hold it")
+
+
+#: reads a model stored in these files, named ``source``: its summary, and which file holds
+#: each tensor (name -> file name) for an index to be checked against
+ReadFiles = Callable[[Sequence[Path], str, "Progress | None"], tuple[Summary, dict[str, str]]]
+
+
+def load_sharded(path: Path, read: ReadFiles, progress: Progress | None = None) -> Summary:
+    """One file, or a shard set through its index (``*.index.json``): every shard the index
+    names is read, and each tensor checked to be in the shard it names."""
+    if not path.name.lower().endswith(".index.json"):
+        return read([path], str(path), progress)[0]
+    shards = read_index(path)
+    summary, found = read(shard_files(path, shards), str(path), progress)
+    check_index(path, shards, found)
+    return summary

@@ -90,33 +90,25 @@ def count_macs(root: Node, seq_len: int | None = None, batch: int = 1) -> Flops:
             fixed.unused_seq_len = seq_len
             return fixed
     result = Flops(seq_len, batch)
-    per_sample = _visit(root, result)
-    result.macs = batch * (per_sample if per_sample is not None else _known(root, result))
+    known, _ = _visit(root, result, {})
+    result.macs = batch * known  # a lower bound when some MACs are not known
     return result
 
 
-def _visit(node: Node, out: Flops) -> int | None:
+def _visit(node: Node, out: Flops, seen: dict[int, tuple[int, bool]]) -> tuple[int, bool]:
+    """The node's known MACs for one sample (its own times its calls, and its children's),
+    and whether they are all known; ``out.per_node`` gets the count, or None."""
     key = id(node)
-    if key in out.per_node:  # a block's copies share their submodules: count them once each
-        return out.per_node[key]
+    if key in seen:  # a block's copies share their submodules: count them once each
+        return seen[key]
     own = _own(node, out)
-    total: int | None = None if own is None else own * node.calls
+    known, complete = (own or 0) * node.calls, own is not None
     for child in node.children:
-        m = _visit(child, out)
-        total = None if total is None or m is None else total + m
-    out.per_node[key] = total
-    return total
-
-
-def _known(root: Node, out: Flops) -> int:
-    """The MACs that are known, when some are not: a lower bound."""
-    def known(node: Node) -> int:
-        m = out.per_node.get(id(node))
-        if m is not None:
-            return m
-        own = _own_quiet(node, out.seq_len)
-        return (own or 0) * node.calls + sum(known(c) for c in node.children)
-    return known(root)
+        m, ok = _visit(child, out, seen)
+        known, complete = known + m, complete and ok
+    seen[key] = known, complete
+    out.per_node[key] = known if complete else None
+    return known, complete
 
 
 def _own(node: Node, out: Flops) -> int | None:
@@ -126,10 +118,6 @@ def _own(node: Node, out: Flops) -> int | None:
         tally = out.unknown if why == "unknown" else out.unsized
         tally[node.type] = tally.get(node.type, 0) + 1
     return own
-
-
-def _own_quiet(node: Node, seq_len: int | None) -> int | None:
-    return _own_why(node, seq_len)[0]
 
 
 def _own_why(node: Node, seq_len: int | None) -> tuple[int | None, str | None]:

@@ -28,3 +28,17 @@ class SpecError(ParamcountError, ValueError):
 
 class ShapeError(ParamcountError, ValueError):
     """Shapes are inconsistent: the layer cannot be built on this input."""
+
+
+def check_positive(value: int | None, what: str) -> None:
+    """Batches, sequence lengths, depths and GPU counts are positive integers (None: not
+    given); anything else is one line naming ``what``.
+
+    >>> check_positive(0, "--batch")
+    Traceback (most recent call last):
+    ...
+    paramcount.errors.SpecError: --batch must be a positive integer, got 0
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise SpecError(f"{what} must be a positive integer, got {value!r}")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from paramcount.errors import ParamcountError, SpecError
+from paramcount.errors import ParamcountError, check_positive
 from paramcount.shapes import Shape
 
 if TYPE_CHECKING:
@@ -66,13 +66,6 @@ class Flops:
         """MACs of ``node`` (and below) for the whole batch, or None where not all known."""
         m = self.per_node.get(id(node))
         return None if m is None else m * self.batch
-
-
-def check_positive(value: int | None, what: str) -> None:
-    """Batches, sequence lengths and GPU counts are positive integers; say so in one line."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or value < 1):
-        raise SpecError(f"{what} must be a positive integer, got {value!r}")
 
 
 def count_macs(root: Node, seq_len: int | None = None, batch: int = 1) -> Flops:

@@ -26,8 +26,7 @@ from typing import Any
 from paramcount import __version__
 from paramcount.build import layer
 from paramcount.dtypes import dtype_name
-from paramcount.errors import ParamcountError, SpecError
-from paramcount.flops import check_positive
+from paramcount.errors import ParamcountError, SpecError, check_positive
 from paramcount.layers import lookup, registered_names
 from paramcount.model import Summary
 from paramcount.report import render

@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from paramcount.cli import Parser, parse_assignments
-from paramcount.errors import SpecError
+from paramcount.errors import SpecError, check_positive
 from paramcount.model import Summary
 
 _TRAINING = ("optimizer", "precision", "recompute", "zero", "offload", "sequence_parallel")
@@ -102,8 +102,7 @@ def _other(summary: Summary, ns: argparse.Namespace) -> Any:
     if ns.estimator == "accelerate":
         return memory.accelerate(summary)
     for value, flag in ((ns.gpus, "--gpus"), (ns.nodes, "--nodes")):
-        if value is not None and value < 1:
-            raise SpecError(f"{flag} must be a positive integer, got {value}")
+        check_positive(value, flag)
     if ns.buffer_factor <= 0:
         raise SpecError(f"--buffer-factor must be positive, got {ns.buffer_factor}")
     return memory.deepspeed(summary, 2 if ns.zero is None else ns.zero, ns.gpus or ns.nodes,

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from paramcount.errors import SpecError
+from paramcount.errors import SpecError, check_positive
 from paramcount.memory import activations as act
 from paramcount.memory import kv, search, weights
 from paramcount.memory.facts import ModelFacts
 from paramcount.memory.notes import assumptions
-from paramcount.memory.parallel import Parallel, check, positive, shard
+from paramcount.memory.parallel import Parallel, check, shard
 from paramcount.memory.search import Suggestion
 from paramcount.memory.training import StateBytes, optimizer, precision
 
@@ -138,7 +138,7 @@ def validate(o: Options) -> None:
     for value, flag in ((o.batch, "--batch"), (o.context, "--context"),
                         (o.encoder_length, "--encoder-length"), (o.gpus, "--gpus"),
                         (o.tp, "--tp"), (o.pp, "--pp")):
-        positive(value, flag)
+        check_positive(value, flag)
     if o.train:
         precision(o.precision)
         optimizer(o.optimizer)

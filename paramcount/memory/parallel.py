@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from paramcount.errors import SpecError
+from paramcount.errors import SpecError, check_positive
 from paramcount.memory.facts import ModelFacts
 
 ZERO_STAGES = (0, 1, 2, 3)
@@ -78,7 +78,7 @@ def shard(n: int, parts: int) -> int:
 def check(p: Parallel, facts: ModelFacts, train: bool) -> Parallel:
     """``p`` if it is a layout this model can take; otherwise a one-line error."""
     for value, flag in ((p.gpus, "--gpus"), (p.tp, "--tp"), (p.pp, "--pp")):
-        positive(value, flag)
+        check_positive(value, flag)
     if p.gpus % p.model_parallel:
         raise SpecError(f"--gpus {p.gpus} is not a multiple of --tp × --pp = "
                         f"{p.tp} × {p.pp} = {p.model_parallel}")
@@ -113,11 +113,6 @@ def transformer_layers(facts: ModelFacts) -> int:
     return sum(count for a, count in facts.attentions if not a.cross)
 
 
-def positive(value: int | None, flag: str) -> None:
-    """Counts given on the command line are positive integers."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or value < 1):
-        raise SpecError(f"{flag} must be a positive integer, got {value!r}")
 
 
 def divisors(n: int) -> list[int]:

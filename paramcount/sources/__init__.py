@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from paramcount.dtypes import dtype_name
-from paramcount.errors import SpecError
-from paramcount.flops import check_positive
+from paramcount.errors import SpecError, check_positive
 from paramcount.model import Summary
 
 #: file suffix -> source module

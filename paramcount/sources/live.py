@@ -16,8 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from paramcount.dtypes import DTYPE_BYTES, dtype_name
-from paramcount.errors import SpecError
-from paramcount.flops import check_positive
+from paramcount.errors import SpecError, check_positive
 from paramcount.layers.base import KERAS, PYTORCH, Layer, Weight, framework_name
 from paramcount.model import Compute, Node, Summary, Tied
 from paramcount.shapes import Shape, fmt_shape

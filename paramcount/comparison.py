@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 from paramcount.layers import Weight
 from paramcount.matching import (
-    Counts,
     Entry,
     Parts,
     best_prefix,
@@ -48,7 +47,7 @@ from paramcount.matching import (
     strip_all,
     unwrap_base_layers,
 )
-from paramcount.model import Summary
+from paramcount.model import Counts, Summary
 from paramcount.shapes import fmt_shape
 
 if TYPE_CHECKING:

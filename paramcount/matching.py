@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paramcount.layers import Weight
-from paramcount.model import Node
+from paramcount.model import Counts, Node, subtree_counts, weight_counts
 
-Counts = tuple[int, int, int, int]  # params, trainable, non-trainable, buffers
 Parts = tuple[str, ...]
 _MAX_PREFIX = 3  # leading components tried when paths fail to match
 
@@ -29,18 +28,7 @@ class Entry:
     @property
     def own(self) -> Counts:
         """The counts of the weights this node owns itself (its children's excluded)."""
-        return count(self.weights)
-
-
-def count(weights: tuple[Weight, ...]) -> Counts:
-    """Parameters, trainable, non-trainable and buffer elements of ``weights``."""
-    params = sum(w.size for w in weights if not w.buffer)
-    trainable = sum(w.size for w in weights if w.trainable and not w.buffer)
-    return (params, trainable, params - trainable, sum(w.size for w in weights if w.buffer))
-
-
-def _add(x: Counts, y: Counts) -> Counts:
-    return (x[0] + y[0], x[1] + y[1], x[2] + y[2], x[3] + y[3])
+        return weight_counts(self.weights)
 
 
 def flatten(root: Node) -> dict[Parts, Entry]:
@@ -54,18 +42,18 @@ def flatten(root: Node) -> dict[Parts, Entry]:
     """
     order: list[Parts] = [()] if root.weights else []
     out: dict[Parts, Entry] = {}
+    totals = subtree_counts(root)
 
-    def visit(node: Node, parts: Parts) -> Counts:
-        total = count(node.weights)
+    def visit(node: Node, parts: Parts) -> None:
         seen: dict[str, int] = {}
         for child in node.children:
             k = seen[child.name] = seen.get(child.name, 0) + 1
             path = (*parts, child.name if k == 1 else f"{child.name}#{k}")
             order.append(path)
-            total = _add(total, visit(child, path))
-        counts = total if parts else count(node.weights)  # the root row is its own weights
+            visit(child, path)
+        # the root's row is its own weights; every other row, its subtree
+        counts = totals[id(node)] if parts else weight_counts(node.weights)
         out[parts] = Entry(parts, node.type, node.weights, counts, not node.children)
-        return total
 
     visit(root, ())
     return {p: out[p] for p in order}
@@ -136,7 +124,7 @@ def strip_all(entries: dict[Parts, Entry], prefix: Parts) -> dict[Parts, Entry]:
                 continue
             root = out.get(())
             e = Entry((), e.type, (*(root.weights if root else ()), *e.weights),
-                      count((*(root.weights if root else ()), *e.weights)), False)
+                      weight_counts((*(root.weights if root else ()), *e.weights)), False)
         while new in out and parts != prefix:
             new = (*new[:-1], f"{new[-1]}#2")
         out[new] = Entry(new, e.type, e.weights, e.counts, e.leaf)

@@ -10,7 +10,7 @@ and counted, where it was made.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -119,6 +119,42 @@ def _is(w: Weight, pick: str) -> bool:
     if w.buffer:
         return False
     return pick == "param" or (pick == "trainable") == w.trainable
+
+
+Counts = tuple[int, int, int, int]  # params, trainable, non-trainable, buffers
+
+
+def weight_counts(weights: Iterable[Weight]) -> Counts:
+    """Parameters, trainable, non-trainable and buffer elements of ``weights``.
+
+    >>> weight_counts([Weight("kernel", (4, 2)), Weight("mean", (2,), trainable=False)])
+    (10, 8, 2, 0)
+    """
+    params = trainable = buffers = 0
+    for w in weights:
+        if w.buffer:
+            buffers += w.size
+        else:
+            params += w.size
+            trainable += w.size if w.trainable else 0
+    return params, trainable, params - trainable, buffers
+
+
+def subtree_counts(root: Node) -> dict[int, Counts]:
+    """Every node's counts, its own weights and its descendants', by ``id(node)``, in one
+    bottom-up pass (a node's ``params`` walks its subtree each time it is asked)."""
+    out: dict[int, Counts] = {}
+
+    def visit(node: Node) -> Counts:
+        p, t, n, b = weight_counts(node.weights)
+        for child in node.children:
+            cp, ct, cn, cb = visit(child)
+            p, t, n, b = p + cp, t + ct, n + cn, b + cb
+        out[id(node)] = (p, t, n, b)
+        return out[id(node)]
+
+    visit(root)
+    return out
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from paramcount.comparison import Change, Diff, dims
-from paramcount.matching import Counts, Parts
+from paramcount.matching import Parts
+from paramcount.model import Counts
 
 SCHEMA = "paramcount-diff/1"
 _MAX_LISTED = 4  # tensors named in an added or removed row's details

@@ -23,13 +23,13 @@ from typing import Any
 
 from paramcount.flops import CONVENTION, Flops
 from paramcount.layers import Weight
-from paramcount.model import Node, Summary
+from paramcount.model import Counts, Node, Summary, subtree_counts
 
 SCHEMA = "paramcount/1"
 
 
 def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
-    counts = totals(summary.root)
+    counts = subtree_counts(summary.root)
     depth = summary.depth if depth is None else depth
     flops = summary.flops() if summary.compute_for is not None else None
     doc = {
@@ -68,31 +68,6 @@ def compute(summary: Summary, f: Flops) -> dict[str, Any]:
         "training_flops_per_token": None if per_token is None else 3 * per_token,
         "convention": CONVENTION,
     }
-
-
-Counts = tuple[int, int, int, int]  # params, trainable, non-trainable, buffers
-
-
-def totals(root: Node) -> dict[int, Counts]:
-    """Every node's counts in one bottom-up pass (a node's own properties walk its subtree)."""
-    out: dict[int, Counts] = {}
-
-    def visit(node: Node) -> Counts:
-        p = t = b = 0
-        for w in node.weights:
-            if w.buffer:
-                b += w.size
-            else:
-                p += w.size
-                t += w.size if w.trainable else 0
-        for child in node.children:
-            cp, ct, _, cb = visit(child)
-            p, t, b = p + cp, t + ct, b + cb
-        out[id(node)] = (p, t, p - t, b)
-        return out[id(node)]
-
-    visit(root)
-    return out
 
 
 def _node(node: Node, level: int, depth: int | None, counts: dict[int, Counts],

@@ -131,8 +131,10 @@ def experts(name: str, count: int, hidden: int, intermediate: int, active: int |
                Weight("down_proj", (count, hidden, intermediate)))
     formula = Formula("experts × (2 × intermediate × hidden + hidden × intermediate)",
                       f"{count} × (2 × {intermediate} × {hidden} + {hidden} × {intermediate})")
-    # each token routed to an expert meets its three matrices; tokens × active pass in all
-    compute = None if active is None else Compute(per_token=active * 3 * hidden * intermediate)
+    # each token routed to an expert meets all of one expert's weights (one multiply-
+    # accumulate each), and tokens × active pass in all
+    per_expert = sum(w.size for w in weights) // count
+    compute = None if active is None else Compute(per_token=active * per_expert)
     return Node(name, "Experts", (None, hidden), weights, input_shapes=((None, hidden),),
                 formula=formula, remark=f"{count} experts", compute=compute)
 
@@ -145,7 +147,7 @@ def router(name: str, count: int, hidden: int, score_bias: bool = False) -> Node
         weights.append(Weight("e_score_correction_bias", (count,), buffer=True))
     return Node(name, "Router", (None, count), tuple(weights), input_shapes=((None, hidden),),
                 formula=Formula("experts × hidden", f"{count} × {hidden}"),
-                compute=Compute(per_token=count * hidden))  # F.linear(hidden, weight)
+                compute=Compute(per_token=weights[0].size))  # F.linear(hidden, weight)
 
 
 def module(name: str, type_name: str, children: Sequence[Node],

@@ -121,6 +121,38 @@ def test_sliding_window_caches_the_window():
     assert est.component("KV cache").per_gpu == kept + per_token == 5 * per_token
 
 
+# The rule, by hand from each released config: a KV cache holds the model's key/value heads,
+# layers × 2 (K and V) × key/value heads × head_dim × 2 bytes (bf16) per token, or a latent
+# cache's layers × (kv_lora_rank + qk_rope_head_dim) × 2 bytes; 1,024 tokens is inside every
+# sliding window these models have.
+FALCON_40B = {"model_type": "falcon", "architectures": ["FalconForCausalLM"],
+              "hidden_size": 8192, "num_attention_heads": 128, "num_kv_heads": 8,
+              "new_decoder_architecture": True, "num_hidden_layers": 60, "vocab_size": 65024}
+BYTES_PER_TOKEN = {
+    "llama-3-8b": 32 * 2 * 8 * 128 * 2, "llama-3-70b": 80 * 2 * 8 * 128 * 2,
+    "mistral-7b": 32 * 2 * 8 * 128 * 2, "mixtral-8x7b": 32 * 2 * 8 * 128 * 2,
+    "gemma-2-9b": 42 * 2 * 8 * 256 * 2, "qwen2.5-7b": 28 * 2 * 4 * 128 * 2,
+    "phi-3-mini": 32 * 2 * 32 * 96 * 2, "falcon-7b": 32 * 2 * 1 * 64 * 2,  # multi-query
+    "gpt2": 12 * 2 * 12 * 64 * 2, "deepseek-v3": 61 * (512 + 64) * 2,
+    "falcon-40b": 60 * 2 * 8 * 64 * 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BYTES_PER_TOKEN))
+def test_kv_cache_holds_the_key_value_heads(name):
+    model = summarize(FALCON_40B) if name == "falcon-40b" else zoo.load(name)
+    est = memory.estimate(model, dtype="bf16", context=1024)
+    assert est.component("KV cache").per_gpu == BYTES_PER_TOKEN[name] * 1024
+
+
+def test_falcon_40b_kv_cache_is_16_times_less_than_all_heads():
+    """Falcon-40B at 2,048 tokens: 240 MiB; transformers 5.24 and earlier cached every query
+    head (3.75 GiB), which the estimate names as a note."""
+    est = memory.estimate(summarize(FALCON_40B), dtype="bf16", context=2048)
+    assert est.component("KV cache").per_gpu == 240 * 2**20 == 3.75 * GIB / 16
+    assert any("5.24 and earlier" in a and "16× more" in a for a in est.assumptions)
+
+
 T5_TINY = dict(model_type="t5", d_model=64, d_kv=16, num_heads=4, num_layers=2,
                num_decoder_layers=3, d_ff=128, vocab_size=100)
 

@@ -201,9 +201,11 @@ def falcon(c: Config, head: str, roles: Roles) -> Node:
         attn = module("self_attention", "FalconAttention",
                       [linear("query_key_value", h, qkv, bias), linear("dense", h, h, bias)])
         attn.remark = remark
-        # the new architecture broadcasts its key/value heads to every query head before
-        # caching them (FalconAttention._split_heads): transformers' cache holds all heads
-        attends(attn, heads, d, h, kv_heads=kv, cache_dims=2 * heads * d if new else None)
+        if new and kv < heads:
+            attn.notes = (f"KV cache: the model's {kv} key/value heads; transformers 5.24 and "
+                          f"earlier cached them broadcast to all {heads} query heads "
+                          f"({heads // kv}× more)",)
+        attends(attn, heads, d, h, kv_heads=kv)
         mlp = module("mlp", "FalconMLP", [linear("dense_h_to_4h", h, ffn, bias),
                                           linear("dense_4h_to_h", ffn, h, bias)])
         return module(str(i), "FalconDecoderLayer", [attn, mlp, *(norm(n, h) for n in norms)], h)

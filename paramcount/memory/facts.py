@@ -51,6 +51,8 @@ class ModelFacts:
     param_outputs: tuple[tuple[Shape, int], ...] = ()
     #: True when some layers were not understood: the counts are then lower bounds
     lower_bound: bool = False
+    #: notes of the cached attention modules (where a framework version caches otherwise)
+    cache_notes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, summary: Summary) -> ModelFacts:
@@ -61,7 +63,8 @@ class ModelFacts:
         return cls(summary.source, summary.name, summary.dtype, summary.total_params,
                    summary.trainable_params, summary.buffers, summary.stored_bytes(), stored,
                    tuple(walk.attentions.items()), tuple(cached.items()), walk.largest_layer,
-                   walk.largest_unit, tuple(walk.outputs), summary.lower_bound)
+                   walk.largest_unit, tuple(walk.outputs), summary.lower_bound,
+                   tuple(walk.cache_notes))
 
     @property
     def frozen(self) -> int:
@@ -83,6 +86,7 @@ class _Walk:
         self.largest_layer = 0
         self.largest_unit = 0
         self.outputs: list[tuple[Shape, int]] = []
+        self.cache_notes: dict[str, None] = {}  # ordered, each once
 
     def visit_root(self, root: Node) -> None:
         for w in root.weights:  # accelerate treats the model's own tensors one by one
@@ -96,6 +100,8 @@ class _Walk:
         attention = node.attention_info()
         if attention is not None:
             self.attentions[attention] += node.calls
+            if attention.cached:
+                self.cache_notes.update(dict.fromkeys(node.notes))
         if not node.children:
             self.largest_unit = max(self.largest_unit, _elements(node))
             if node.params and node.output_shape is not None:

@@ -42,6 +42,7 @@ def _inference(facts: ModelFacts, o: Options, p: Parallel) -> list[str]:
             "cross-attention caches the encoder's output: --encoder-length tokens "
             "(default: the context); an encoder's self-attention, run once, caches nothing",
             f"batch {o.batch}: sequences each model replica serves at once",
+            *facts.cache_notes,
         ]
     out.append("activations of the forward pass (one layer's working set at a time) are "
                "not included")

@@ -419,6 +419,7 @@ def test_keras_mnist_example() -> None:
     assert flops.flops == flop_counter(lambda: model(x))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,application,shape", [
     ("resnet50", "ResNet50", (224, 224, 3)),
     ("mobilenetv2", "MobileNetV2", (224, 224, 3)),

@@ -12,6 +12,8 @@ import importlib
 import pytest
 from oracle import ours, tensorflow_counts
 
+pytestmark = pytest.mark.slow  # keras.applications / TensorFlow round trips
+
 FAMILIES = ("core", "conv", "pooling", "activations", "reshaping", "merging", "normalization",
             "recurrent", "wrappers", "attention")
 CASES = [case for family in FAMILIES

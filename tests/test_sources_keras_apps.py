@@ -21,6 +21,8 @@ from test_sources_keras import Counts, counts, from_json, keras_counts
 
 import paramcount
 
+pytestmark = pytest.mark.slow  # keras.applications / TensorFlow round trips
+
 APPLICATIONS = [
     "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge",
     "DenseNet121", "DenseNet169", "DenseNet201",

@@ -16,6 +16,8 @@ import pytest
 
 import paramcount
 
+pytestmark = pytest.mark.slow  # Keras 2 in a TensorFlow subprocess
+
 WORKER = r"""
 import json, os, sys
 import tensorflow as tf

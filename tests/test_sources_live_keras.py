@@ -252,6 +252,7 @@ print(json.dumps([s.total_params, s.trainable_params, model.count_params(),
 """
 
 
+@pytest.mark.slow
 def test_tf_keras_counts_equal_its_own():
     """tf.keras (Keras 2) leaves a frozen layer's variables trainable and skips the layer in
     trainable_weights: the split still equals its own (run apart: TensorFlow in a subprocess)."""

@@ -27,6 +27,7 @@ def _numel(weights) -> int:
     return sum(math.prod(w.shape) for w in weights)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, constructor, top", KERAS_APPS)
 def test_keras_applications(name, constructor, top):
     import keras

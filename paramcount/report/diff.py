@@ -27,6 +27,7 @@ from typing import Any
 from paramcount.comparison import Change, Diff, dims
 from paramcount.matching import Parts
 from paramcount.model import Counts
+from paramcount.report.text import escape_markdown, markdown_table, text_table
 
 SCHEMA = "paramcount-diff/1"
 _MAX_LISTED = 4  # tensors named in an added or removed row's details
@@ -317,24 +318,12 @@ def _title(d: Diff) -> str:
 
 
 def _table(d: Diff, rows: list[DiffRow]) -> str:
-    body = [cells(d, r) for r in rows]
-    widths = [max([len(h)] + [len(c[i]) for c in body]) for i, h in enumerate(HEADER)]
-
-    def line(values: tuple[str, ...]) -> str:
-        parts = [v.rjust(w) if i in (2, 3, 4) else v.ljust(w)
-                 for i, (v, w) in enumerate(zip(values, widths, strict=True))]
-        return "  ".join(parts).rstrip()
-
-    rule = "=" * len(line(HEADER))
-    out = [_title(d), rule, line(HEADER), rule, *(line(c) for c in body), rule]
-    return "\n".join([*out, *totals_lines(d)])
+    table = text_table(HEADER, [[cells(d, r) for r in rows]], right={2, 3, 4}, rule="=",
+                       frame=True)
+    return "\n".join([_title(d), *table, *totals_lines(d)])
 
 
 def _markdown(d: Diff, rows: list[DiffRow]) -> str:
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    out = [f"**{esc(_title(d))}**", "", "| " + " | ".join(HEADER) + " |",
-           "|" + "|".join([":---", ":---", "---:", "---:", "---:", ":---"]) + "|"]
-    out += ["| " + " | ".join(esc(c) for c in cells(d, r)) + " |" for r in rows]
-    return "\n".join([*out, "", *(f"- {esc(line)}" for line in totals_lines(d))])
+    table = markdown_table(HEADER, [cells(d, r) for r in rows], right={2, 3, 4})
+    return "\n".join([f"**{escape_markdown(_title(d))}**", "", *table, "",
+                      *(f"- {escape_markdown(line)}" for line in totals_lines(d))])

@@ -31,6 +31,7 @@ from paramcount.memory.estimators import EstimatorTable
 from paramcount.memory.parallel import Parallel
 from paramcount.memory.search import Suggestion
 from paramcount.memory.units import fmt_both, fmt_gb, fmt_gib
+from paramcount.report.text import escape_markdown, markdown_table, text_table
 
 SCHEMA = "paramcount-memory/1"
 FORMATS = ("table", "json", "markdown")
@@ -140,24 +141,14 @@ def _gpus(n: int) -> str:
     return f"{n:,} GPU{'s' if n > 1 else ''}"
 
 
-def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        out = [cells[0].ljust(widths[0])]
-        out += [c.rjust(w) for c, w in zip(cells[1:-1], widths[1:-1], strict=True)]
-        return "  ".join([*out, cells[-1]]).rstrip()
-    rule = "-" * (sum(widths[:-1]) + 2 * (len(widths) - 2))
-    at = next(i for i, r in enumerate(rows) if r[0] == "total")
-    return [line(head), rule, *map(line, rows[:at]), rule, *map(line, rows[at:])]
-
-
 def render_table(result: Result) -> str:
     """A plain-text table: one line per component, then the fit and the assumptions."""
     if isinstance(result, EstimatorTable):
         return _estimator_table(result)
     head, rows = _rows(result)
-    lines = [_title(result), "", *_grid(head, rows)]
+    at = next(i for i, r in enumerate(rows) if r[0] == "total")
+    right = range(1, len(head) - 1)  # the sizes; the detail column is free text
+    lines = [_title(result), "", *text_table(head, [rows[:at], rows[at:]], right)]
     fit = _fit_lines(result)
     if fit:
         lines += ["", *fit]
@@ -170,19 +161,18 @@ def _cell(value: Any) -> str:
     return fmt_both(value) if isinstance(value, int) else str(value)
 
 
-def _estimator_table(t: EstimatorTable) -> str:
-    keys = list(t.columns)
-    head = list(t.columns.values())
-    rows = [[_cell(r[k]) for k in keys] for r in t.rows]
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    text = {"dtype", "options"}  # the other columns hold sizes: right-aligned
+_TEXT = ("dtype", "options")  # an estimator table's text columns; the others hold sizes
 
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if k in text else c.rjust(w)
-                         for c, w, k in zip(cells, widths, keys, strict=True)).rstrip()
-    body = [line(head), *(line(r) for r in rows)]
-    rule = "-" * max(len(b) for b in body)
-    return "\n".join([t.title, "", body[0], rule, *body[1:], "", "Assumptions:",
+
+def _estimator_cells(t: EstimatorTable) -> tuple[list[str], list[list[str]], set[int]]:
+    rows = [[_cell(r[k]) for k in t.columns] for r in t.rows]
+    right = {i for i, k in enumerate(t.columns) if k not in _TEXT}
+    return list(t.columns.values()), rows, right
+
+
+def _estimator_table(t: EstimatorTable) -> str:
+    head, rows, right = _estimator_cells(t)
+    return "\n".join([t.title, "", *text_table(head, [rows], right), "", "Assumptions:",
                       *(f"  - {a}" for a in t.assumptions)])
 
 
@@ -191,17 +181,15 @@ def _estimator_table(t: EstimatorTable) -> str:
 def render_markdown(result: Result) -> str:
     """A markdown table and the assumptions as a list."""
     if isinstance(result, EstimatorTable):
-        head = list(result.columns.values())
-        rows = [[_cell(r[k]) for k in result.columns] for r in result.rows]
-        title = result.title
-        align = ["---" if k in ("dtype", "options") else "---:" for k in result.columns]
+        head, rows, right = _estimator_cells(result)
+        title, extra = result.title, []
     else:
         head, rows = _rows(result)
         head[-1] = "detail"
-        title = _title(result).replace("\n", "; ")
-        align = ["---"] + ["---:"] * (len(head) - 2) + ["---"]
-    lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    extra = [] if isinstance(result, EstimatorTable) else _fit_lines(result)
-    notes = [f"- {a}" for a in result.assumptions]
-    return "\n".join([*lines, "", *([*extra, ""] if extra else []), "Assumptions:", "", *notes])
+        right = set(range(1, len(head) - 1))
+        title, extra = _title(result).replace("\n", "; "), _fit_lines(result)
+    lines = [f"**{escape_markdown(title)}**", "", *markdown_table(head, rows, right), ""]
+    if extra:
+        lines += [*(escape_markdown(e) for e in extra), ""]
+    notes = [f"- {escape_markdown(a)}" for a in result.assumptions]
+    return "\n".join([*lines, "Assumptions:", "", *notes])

@@ -6,6 +6,7 @@ from typing import Any
 
 from paramcount.model import Summary
 from paramcount.report.columns import NUMERIC, Column, all_cells, columns, totals_lines
+from paramcount.report.text import text_table
 
 
 def render_table(summary: Summary, depth: int | None = None, rich: bool = False,
@@ -17,18 +18,10 @@ def render_table(summary: Summary, depth: int | None = None, rich: bool = False,
 
 def _plain(summary: Summary, rows: list[dict[Column, str]]) -> str:
     shown = columns(summary)
-    widths = {c: max([len(c.value)] + [len(r[c]) for r in rows]) for c in shown}
-
-    def line(values: dict[Column, str]) -> str:
-        parts = [values[c].rjust(widths[c]) if c in NUMERIC else values[c].ljust(widths[c])
-                 for c in shown]
-        return "  ".join(parts).rstrip()
-
-    rule = "=" * len(line({c: c.value for c in shown}))
-    out = [f'Model: "{summary.name}"', rule, line({c: c.value for c in shown}), rule]
-    out += [line(r) for r in rows]
-    out += [rule, *totals_lines(summary)]
-    return "\n".join(out)
+    right = {i for i, c in enumerate(shown) if c in NUMERIC}
+    table = text_table([c.value for c in shown], [[[r[c] for c in shown] for r in rows]],
+                       right, rule="=", frame=True)
+    return "\n".join([f'Model: "{summary.name}"', *table, *totals_lines(summary)])
 
 
 def rich_summary(summary: Summary, depth: int | None = None) -> Any:

@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paramcount.layers import Weight
@@ -163,9 +162,9 @@ def _holds(c: Change) -> bool:
 # -- comparing two summaries -----------------------------------------------------------------
 
 def diff(a: Any, b: Any, **options: Any) -> Diff:
-    """Compare model A with model B, each a path, a dict, ``zoo:NAME``, a model object or a
-    :class:`Summary`; ``options`` go to :func:`paramcount.summarize` (``framework``, ``params``,
-    ``head``) for each side that is not a Summary already.
+    """Compare model A with model B, each anything :func:`paramcount.summarize` takes (a path,
+    a zoo name, a dict, a model object, a :class:`Summary`); ``options`` go to it (``framework``,
+    ``params``, ``head``) for each side.
 
     >>> a = {"input_shape": [4], "layers": [{"Dense": {"units": 2, "name": "fc"}}]}
     >>> b = {"input_shape": [4], "layers": [{"Dense": {"units": 2, "name": "fc"}},
@@ -176,24 +175,9 @@ def diff(a: Any, b: Any, **options: Any) -> Diff:
     >>> d.changed, round(d.ratio, 2)
     (True, 1.3)
     """
-    return compare(load(a, **options), load(b, **options))
-
-
-def load(source: Any, **options: Any) -> Summary:
-    """One side as a summary: a Summary as it is; ``zoo:NAME`` (or a zoo name that is not a
-    path) from the zoo; anything else through :func:`paramcount.summarize`."""
-    if isinstance(source, Summary):
-        return source
-    if isinstance(source, str) and not Path(source).exists():
-        from paramcount import zoo
-
-        name = source.removeprefix("zoo:")
-        if source.startswith("zoo:") or name in zoo.entries():
-            return zoo.load(name, params=options.get("params"),
-                            framework=options.get("framework"))
     from paramcount.sources import summarize
 
-    return summarize(source, **options)
+    return compare(summarize(a, **options), summarize(b, **options))
 
 
 def compare(a: Summary, b: Summary) -> Diff:

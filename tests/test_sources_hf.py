@@ -394,7 +394,7 @@ def test_cli_head_only_for_configs(capsys, tmp_path):
     spec = tmp_path / "model.yaml"
     spec.write_text("input_shape: [4]\nlayers: [{Dense: 2}]\n")
     code, _, err = run(capsys, str(spec), "--head", "base")
-    assert code == 2 and "--head base: applies to a Hugging Face config.json" in err
+    assert code == 2 and "head='base' applies to a Hugging Face config.json or a zoo entry" in err
 
 
 def test_cli_zoo_config_no_top_and_set(capsys):

@@ -1,6 +1,6 @@
 """The ``paramcount`` command: argument parsing only; every command is a thin call into the library.
 
-    paramcount FILE [options]                     summarize a model file
+    paramcount SOURCE [options]                   summarize a model: a file, a folder, a zoo name
     paramcount layer TYPE [ARG=VALUE ...] [opts]  one layer: `layer Dense units=2 --input-shape 4`
     paramcount zoo [NAME] [options]               built-in architectures
     paramcount layers                             the layer types paramcount knows
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import warnings
@@ -25,38 +24,38 @@ from typing import Any
 
 from paramcount import __version__
 from paramcount.build import layer
+from paramcount.cli.options import (
+    Parser,
+    format_argument,
+    framework_argument,
+    parse_assignments,
+    parse_shape,
+    source_arguments,
+    source_options,
+)
 from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, SpecError, check_positive
 from paramcount.layers import lookup, registered_names
 from paramcount.model import Summary
-from paramcount.report import render
+from paramcount.report import FORMATS, render
 from paramcount.sources import summarize
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
 MODULE_COMMANDS = ("memory", "diff")
-_INT_LIST = re.compile(r"^-?\d+(,-?\d+)+$")
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but usage errors raise instead of exiting, so they print as one line.
-
-    Every command's parser is one of these (the ``memory`` and ``diff`` modules' too)."""
-
-    def error(self, message: str) -> Any:
-        raise SpecError(message)
-
-
-def _output_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", "-f", choices=("table", "json", "csv", "markdown"),
-                   default="table", help="output format (default: table)")
+def _output_options(p: argparse.ArgumentParser, framework: bool = False) -> None:
+    """The options of every command that shows a summary; ``framework`` for the commands that
+    take no source (a source's options include it)."""
+    format_argument(p, FORMATS)
+    if framework:
+        framework_argument(p)
     p.add_argument("--depth", "-d", type=int, default=None, metavar="N",
                    help="show nested rows down to depth N (totals never change)")
     p.add_argument("--explain", "-e", action="store_true",
                    help="show the work: weight shapes, products and closed forms")
     p.add_argument("--dtype", default=None, help="bytes per parameter at this dtype (e.g. bf16)")
-    p.add_argument("--framework", choices=("keras", "pytorch", "tensorflow", "torch"),
-                   default=None, help="count in this framework's convention")
     p.add_argument("--trainable", action="store_true",
                    help="a Trainable column: Y, N or partly for each row")
     compute = p.add_argument_group("compute (MACs and FLOPs of one forward pass)")
@@ -70,17 +69,51 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
 def _summary_parser() -> argparse.ArgumentParser:
     p = Parser(prog="paramcount", description="Count a model's parameters, exactly.",
-                epilog="commands: layer, zoo, layers, transformer, memory, diff "
-                       "(see `paramcount COMMAND --help`)")
-    p.add_argument("file", help="a model file (.yaml, .yml, .json) or a folder")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter of the model file")
-    p.add_argument("--head", choices=("base",), default=None,
-                   help="Hugging Face config.json: `base` counts the bare backbone "
-                        "(no LM or classification head)")
+               usage="paramcount SOURCE [options] | paramcount COMMAND ...",
+               formatter_class=argparse.RawDescriptionHelpFormatter,
+               epilog=f"{sources_help()}\n\ncommands: layer, zoo, layers, transformer, memory, "
+                      "diff (see `paramcount COMMAND --help`)")
+    p.add_argument("source", metavar="SOURCE",
+                   help="a model file or folder, or a zoo name (see below)")
+    source_arguments(p, "the model file or zoo entry")
     p.add_argument("--version", action="version", version=f"paramcount {__version__}")
     _output_options(p)
     return p
+
+
+def sources_help(width: int = 100) -> str:
+    """The sources every command reads, one entry each, from the front door's tables."""
+    import textwrap
+
+    from paramcount.sources import NAMED
+    from paramcount.sources.formats import FORMATS
+
+    entries = []
+    for f in FORMATS:
+        names = ", ".join([*f.suffixes, *(f"*{e}" for e in f.endings)]) or "a folder"
+        extra = f" (needs paramcount[{f.extra}])" if f.extra else ""
+        entries.append((f.name, f"{names}: {f.what}{extra}"))
+    entries += [(n.prefix.rstrip(":"), f"{n.prefix}NAME: {n.what}") for n in NAMED]
+    lines = ["SOURCE is a file, a folder or a name:"]
+    for name, text in entries:
+        lines += textwrap.wrap(text, width, initial_indent=f"  {name:<12} ",
+                               subsequent_indent=" " * 15)
+    return "\n".join(lines)
+
+
+def formats_markdown() -> str:
+    """The README's table of sources, made from the same tables as ``--help``."""
+    from paramcount.report.text import markdown_table
+    from paramcount.sources import NAMED
+    from paramcount.sources.formats import FORMATS
+
+    rows = []
+    for f in FORMATS:
+        names = ", ".join(f"`{n}`" for n in [*f.suffixes, *(f"*{e}" for e in f.endings)])
+        extra = f" (needs `paramcount[{f.extra}]`)" if f.extra else ""
+        rows.append([f.name, names or "a folder", f.what + extra])
+    rows += [[n.prefix.rstrip(":"), f"`{n.prefix}NAME`", n.what] for n in NAMED]
+    return "\n".join(markdown_table(["reader", "names", "what it reads"], rows))
 
 
 def _layer_parser() -> argparse.ArgumentParser:
@@ -90,7 +123,7 @@ def _layer_parser() -> argparse.ArgumentParser:
                    help="layer arguments (units=2 kernel_size=3,3) or positional values")
     p.add_argument("--input-shape", "-i", action="append", default=None, metavar="DIMS",
                    help="input shape without the batch, e.g. 28,28,1 (repeat for several)")
-    _output_options(p)
+    _output_options(p, framework=True)
     return p
 
 
@@ -98,8 +131,7 @@ def _zoo_parser() -> argparse.ArgumentParser:
     p = Parser(prog="paramcount zoo", description="Built-in architectures.")
     p.add_argument("name", nargs="?", help="an entry of `paramcount zoo`")
     p.add_argument("--no-top", action="store_true", help="without the classifier head")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter of the entry")
+    source_arguments(p, "the entry")
     _output_options(p)
     return p
 
@@ -131,68 +163,8 @@ def _transformer_parser() -> argparse.ArgumentParser:
                      help="an LM head tied to the token embedding (GPT-style default)")
     tie.add_argument("--untied", dest="tied", action="store_false",
                      help="an LM head of its own (Llama-style default)")
-    _output_options(p)
+    _output_options(p, framework=True)
     return p
-
-
-def parse_value(text: str) -> Any:
-    """A command-line value: ``3`` -> 3, ``3,3`` -> [3, 3], ``true`` -> True, ``relu`` -> 'relu'.
-
-    >>> parse_value("3,3"), parse_value("false"), parse_value("same"), parse_value("0.5")
-    ([3, 3], False, 'same', 0.5)
-    """
-    if _INT_LIST.match(text):
-        return [int(v) for v in text.split(",")]
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    if text[:1] in "[{":
-        import yaml
-
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise SpecError(f"cannot read the value {text!r}") from None
-    return text
-
-
-def parse_shape(text: str) -> tuple[int | None, ...]:
-    """``28,28,1`` (or ``28x28x1``) -> (28, 28, 1); ``None`` or ``?`` for an unknown dimension.
-
-    >>> parse_shape("28x28x1"), parse_shape("None,16")
-    ((28, 28, 1), (None, 16))
-    """
-    dims: list[int | None] = []
-    for part in re.split(r"[,x×]", text.strip().strip("()[]")):
-        part = part.strip()
-        if part.lower() in ("none", "?"):
-            dims.append(None)
-        elif part.isdigit() and int(part) > 0:
-            dims.append(int(part))
-        else:
-            raise SpecError(f"--input-shape {text!r}: {part!r} is not a positive integer")
-    return tuple(dims)
-
-
-def parse_assignments(items: Sequence[str], what: str) -> tuple[dict[str, Any], list[Any]]:
-    named: dict[str, Any] = {}
-    bare: list[Any] = []
-    for item in items:
-        key, eq, value = item.partition("=")
-        if eq:
-            if not key.isidentifier():
-                raise SpecError(f"{what} {item!r}: {key!r} is not an argument name")
-            named[key] = parse_value(value)
-        else:
-            bare.append(parse_value(item))
-    return named, bare
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,16 +234,8 @@ def _emit(summary: Summary, ns: argparse.Namespace) -> str:
 
 
 def _summary_file(ns: argparse.Namespace) -> str:
-    params, bare = parse_assignments(ns.set, "--set")
-    if bare:
-        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
-    options: dict[str, Any] = {"params": params, "framework": ns.framework}
-    if ns.head:
-        options["head"] = _check_head(ns.file, ns.head)
-    progress = _progress()
-    if progress is not None and (os.path.isdir(ns.file) or ns.file.endswith(".index.json")):
-        options["progress"] = progress
-    return _emit(summarize(ns.file, **options), ns)
+    options = {**source_options(ns), "progress": _progress()}
+    return _emit(summarize(ns.source, **options), ns)
 
 
 def _progress() -> Any:
@@ -285,18 +249,6 @@ def _progress() -> Any:
             sys.stderr.write("\r\033[K" if done == total else "")
             sys.stderr.flush()
     return show
-
-
-def _check_head(file: str, head: str) -> str:
-    from pathlib import Path
-
-    from paramcount.sources import detect
-
-    path = Path(file)
-    target = path / "config.json" if path.is_dir() else path
-    if path.exists() and (not target.exists() or detect(target) != "hf"):
-        raise SpecError(f"--head {head}: applies to a Hugging Face config.json, not {file}")
-    return head
 
 
 def _transformer(ns: argparse.Namespace) -> str:
@@ -324,16 +276,14 @@ def _one_layer(ns: argparse.Namespace) -> str:
 
 
 def _zoo(ns: argparse.Namespace) -> str:
-    from paramcount import zoo
-
     if ns.name is None:
+        from paramcount import zoo
+
         return zoo.listing()
-    params, bare = parse_assignments(ns.set, "--set")
-    if bare:
-        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
+    options = source_options(ns)
     if ns.no_top:
-        params["include_top"] = False
-    return _emit(zoo.load(ns.name, params=params, framework=ns.framework), ns)
+        options["head"] = "base"
+    return _emit(summarize(f"zoo:{ns.name}", **options), ns)
 
 
 def _list_layers(ns: argparse.Namespace) -> str:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import math
 
-from paramcount.cli import Parser
+from paramcount.cli.options import Parser, format_argument, framework_argument
 from paramcount.errors import SpecError
+from paramcount.report.diff import FORMATS
 
 
 class CheckFailed(Exception):
@@ -36,18 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="paramcount diff",
                description="Compare two models path by path: rows added, removed or changed "
                            "(weight shapes, trainable, type) and the totals.")
-    p.add_argument("a", metavar="A", help="the first model: a file, a folder or zoo:NAME")
+    p.add_argument("a", metavar="A", help="the first model: a file, a folder or a zoo name "
+                                                "(see `paramcount --help`)")
     p.add_argument("b", metavar="B", help="the second model, compared with A")
-    p.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table",
-                   help="output format (default: table)")
+    format_argument(p, FORMATS)
     p.add_argument("--depth", "-d", type=int, default=None, metavar="N",
                    help="compare the rows at depth N (default: the most specific rows)")
     p.add_argument("--all", "-a", action="store_true", help="show unchanged rows too")
     p.add_argument("--no-fold", action="store_true",
                    help="one row per path: no {0..31} folding of identical numbered blocks "
                         "and no grouping of added or removed siblings")
-    p.add_argument("--framework", choices=("keras", "pytorch", "tensorflow", "torch"),
-                   default=None, help="count both models in this framework's convention")
+    framework_argument(p)
     p.add_argument("--fail-if-grown", default=None, metavar="PCT",
                    help="exit 1 when B's total exceeds A's by more than PCT percent")
     p.add_argument("--fail-if-changed", action="store_true",

@@ -16,13 +16,12 @@ or ``zoo:llama-3-8b``). Training is implied by ``--train`` or any training optio
 from __future__ import annotations
 
 import argparse
-import difflib
-import os
 from typing import Any
 
-from paramcount.cli import Parser, parse_assignments
+from paramcount.cli.options import Parser, format_argument, source_arguments, source_options
 from paramcount.errors import SpecError, check_positive
 from paramcount.model import Summary
+from paramcount.report.memory import FORMATS
 
 _TRAINING = ("optimizer", "precision", "recompute", "zero", "offload", "sequence_parallel")
 
@@ -31,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="paramcount memory",
                description="Memory to serve (default) or train a model, per GPU, with every "
                            "assumption listed. Sizes in GiB (2^30 bytes) and GB (10^9).")
-    p.add_argument("source", help="a model file or folder, or a zoo entry (llama-3-8b)")
+    p.add_argument("source", metavar="SOURCE", help="a model file or folder, or a zoo entry "
+                                                  "(llama-3-8b); see `paramcount --help`")
     p.add_argument("--train", action="store_true",
                    help="training: weights, gradients, optimizer states, activations")
     serve = p.add_argument_group("serving")
@@ -71,15 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="nodes the GPUs are spread over (DeepSpeed's estimator)")
     other.add_argument("--buffer-factor", type=float, default=1.5, metavar="F",
                        help="DeepSpeed's additional_buffer_factor (default 1.5)")
-    src = p.add_argument_group("source")
-    src.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a parameter of the model file or zoo entry")
-    src.add_argument("--head", choices=("base",), default=None,
-                     help="Hugging Face config: the bare backbone (what accelerate builds)")
-    src.add_argument("--framework", choices=("keras", "pytorch", "tensorflow", "torch"),
-                     default=None, help="count in this framework's convention")
-    p.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table",
-                   help="output format (default: table)")
+    source_arguments(p.add_argument_group("source"), "the model file or zoo entry")
+    format_argument(p, FORMATS)
     return p
 
 
@@ -126,24 +119,7 @@ def _options(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def load(ns: argparse.Namespace) -> Summary:
-    """The model: a file or folder, else a zoo entry (``zoo:NAME`` or a bare name)."""
-    from paramcount import zoo
+    """The model, through the front door: a file or folder, a zoo entry, ..."""
     from paramcount.sources import summarize
 
-    params, bare = parse_assignments(ns.set, "--set")
-    if bare:
-        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
-    name = ns.source.removeprefix("zoo:")
-    if os.path.exists(ns.source) and not ns.source.startswith("zoo:"):
-        options: dict[str, Any] = {"params": params, "framework": ns.framework}
-        if ns.head:
-            options["head"] = ns.head
-        return summarize(ns.source, **options)
-    if name in zoo.entries():
-        if ns.head:
-            params["include_top"] = False
-        return zoo.load(name, params=params, framework=ns.framework)
-    hint = difflib.get_close_matches(name, list(zoo.entries()), n=1)
-    more = f" (did you mean {hint[0]!r}?)" if hint else ""
-    raise SpecError(f"{ns.source}: no such file, and no zoo entry of that name{more}; "
-                    "`paramcount zoo` lists them")
+    return summarize(ns.source, **source_options(ns))

@@ -1,126 +1,168 @@
-"""Ways in: each module turns one kind of description into a :class:`~paramcount.model.Summary`.
+"""Ways in, through one door: :func:`summarize` takes every kind of source and every command
+calls it.
 
-Every file-format module exposes the same small function, ``load(path, **options) -> Summary``;
-``summarize`` picks the module from the file's name and first bytes. Options every module takes
-(and may ignore): ``params``, ``framework``, ``dtype``; some take more (``head`` for Hugging Face
-configs, ``progress`` for folders).
+A source is
+
+- a :class:`~paramcount.model.Summary` (returned as it is);
+- an object in memory: a ``torch.nn.Module``, a Keras model or layer, a mapping or list of
+  arrays (:mod:`paramcount.sources.live`);
+- a parsed description as a dict: paramcount's format, a Keras model config, a Hugging Face
+  config (its kind as in :func:`~paramcount.sources.formats.document_kind`);
+- a string or path: a name with a prefix of :data:`NAMED` (``zoo:gpt2``), else a file or
+  folder of a format of :data:`~paramcount.sources.formats.FORMATS`, else a bare name that a
+  kind of :data:`NAMED` claims (``gpt2``, a zoo entry).
+
+A new kind of named source (a Hub id, a URL) is one row of :data:`NAMED` and one module that
+implements :class:`NameLoader`; a new file format is one row of ``FORMATS``.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError, check_positive
 from paramcount.model import Summary
+from paramcount.sources.formats import FORMATS, Format, detect, document_kind
 
-#: file suffix -> source module
-SUFFIXES = {
-    ".yaml": "spec", ".yml": "spec",
-    ".keras": "keras", ".h5": "keras", ".hdf5": "keras",
-    ".safetensors": "safetensors", ".gguf": "gguf", ".onnx": "onnx",
-    ".pt": "torch", ".pth": "torch", ".bin": "torch", ".ckpt": "torch",
-    ".npz": "numpy", ".npy": "numpy",
-}
-_MAGIC = ((b"GGUF", "gguf"), (b"\x89HDF\r\n\x1a\n", "keras"), (b"\x93NUMPY", "numpy"))
+__all__ = ["FORMATS", "NAMED", "Format", "NameLoader", "Named", "detect", "summarize"]
+
+#: options every file format takes (and may ignore); a format's row lists more
+COMMON = frozenset({"params", "framework"})
+
+
+class NameLoader(Protocol):
+    """What a kind of named source offers: whether it knows a name, names close to one (for
+    "did you mean"), and the summary of a name."""
+
+    def claims(self, name: str) -> bool: ...
+
+    def close_to(self, name: str) -> list[str]: ...
+
+    def load_name(self, name: str, **options: Any) -> Summary: ...
+
+
+@dataclass(frozen=True)
+class Named:
+    """A kind of source named by a string that is no path: a row of :data:`NAMED`."""
+
+    #: the prefix that selects it before any path (``zoo:``)
+    prefix: str
+    #: what it names, for ``--help`` and the README
+    what: str
+    #: the module implementing :class:`NameLoader`
+    module: str
+    #: options beyond ``params`` and ``framework`` that it takes
+    options: frozenset[str] = frozenset()
+
+    def loader(self) -> NameLoader:
+        return cast(NameLoader, importlib.import_module(self.module))
+
+
+NAMED: tuple[Named, ...] = (
+    Named("zoo:", "a built-in architecture (`paramcount zoo` lists them); a bare NAME that is "
+          "no file names one too",
+          "paramcount.zoo", frozenset({"head"})),
+)
 
 
 def summarize(source: Any, **options: Any) -> Summary:
-    """Summarize a model description: a file or folder path, a parsed description as a dict
-    (paramcount's model format, a Keras model config, or a Hugging Face config), or an object
-    in memory: a ``torch.nn.Module``, a Keras model or layer, or a dict/list of arrays
+    """Summarize a model from any source: a file or folder path, a zoo name, a parsed
+    description as a dict, or an object in memory (see the module's docstring).
+
+    Options: ``params`` (values for a description's parameters, ``--set``), ``framework``
+    (whose convention to count in), ``dtype`` (bytes per parameter shown), ``depth`` (rows
+    shown), ``head`` (``"base"``: a Hugging Face config's bare backbone), ``progress`` (called
+    after each file of a folder or shard set); a live object takes ``input_shape`` and others
     (:mod:`paramcount.sources.live`).
 
     >>> import paramcount
     >>> spec = {"input_shape": [4], "layers": [{"Dense": {"units": 2}}]}
     >>> paramcount.summarize(spec).total_params
     10
+    >>> paramcount.summarize("zoo:vgg16").total_params
+    138357544
     """
+    if isinstance(source, Summary):
+        return source
     dtype = options.pop("dtype", None)
-    summary: Summary
-    if isinstance(source, str | os.PathLike | dict) and not (
-            isinstance(source, dict) and _module("live").holds_arrays(source)):
+    if isinstance(source, str | os.PathLike) or (
+            isinstance(source, dict) and not _live().holds_arrays(source)):
         depth = options.pop("depth", None)
         check_positive(depth, "depth")
-        if isinstance(source, dict):
-            summary = _module(json_kind(source, "<dict>")).from_dict(source, **options)
-        else:
-            path = Path(source)
-            summary = _module(detect(path)).load(path, **options)
+        summary = _describe(source, options)
         if depth is not None:  # as --depth: rows down to it, every block of a group shown
             summary.depth, summary.fold = depth, False
     else:  # a live model object, or a mapping or list of arrays
-        summary = _module("live").summarize(source, **options)
+        summary = _live().summarize(source, **options)
     if dtype:
         summary.dtype = dtype_name(dtype)
         summary.dtype_override = True
     return summary
 
 
-def _module(kind: str) -> Any:
-    return importlib.import_module(f"paramcount.sources.{kind}")
+def _describe(source: str | os.PathLike[str] | dict[str, Any], options: dict[str, Any]
+              ) -> Summary:
+    """A description: a dict, a named source or a file."""
+    options = {k: v for k, v in options.items() if v is not None}
+    if isinstance(source, dict):
+        fmt = document_kind(source, "<dict>")
+        _check(options, fmt.options, "a parsed description", fmt)
+        return fmt.document_loader().from_dict(source, **options)
+    text = os.fspath(source)
+    for named in NAMED:
+        if text.startswith(named.prefix):
+            return _named(named, text.removeprefix(named.prefix), options)
+    path = Path(text)
+    if path.exists():
+        fmt = detect(path)
+        _check(options, fmt.options, text, fmt)
+        return fmt.loader().load(path, **options)
+    for named in NAMED:
+        if named.loader().claims(text):
+            return _named(named, text, options)
+    raise SpecError(_not_found(text))
 
 
-def detect(path: Path) -> str:
-    """The source module for ``path``: by folder, suffix, JSON content or magic bytes."""
-    if path.is_dir():
-        return "folder"
-    if not path.exists():
-        raise SpecError(f"{path}: no such file")
-    name = path.name.lower()
-    if name.endswith(".safetensors.index.json"):
-        return "safetensors"
-    if name.endswith((".bin.index.json", ".pt.index.json", ".pth.index.json")):
-        return "torch"
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        return json_kind(_peek_json(path), str(path))
-    if suffix in SUFFIXES:
-        return SUFFIXES[suffix]
-    return _by_magic(path)
+def _named(named: Named, name: str, options: dict[str, Any]) -> Summary:
+    _check(options, named.options, f"{named.prefix}{name}")
+    return named.loader().load_name(name, **options)
 
 
-def json_kind(doc: Any, where: str) -> str:
-    """Which source reads this parsed JSON: paramcount's format, Keras, or Hugging Face."""
-    if isinstance(doc, dict):
-        if "class_name" not in doc and _keras_layer_list(doc.get("layers")):
-            return "keras"  # a bare get_config() dump of a Sequential or Functional model
-        if "layers" in doc and "class_name" not in doc:
-            return "spec"
-        if "class_name" in doc and "config" in doc:
-            return "keras"
-        if "model_type" in doc or "architectures" in doc:
-            return "hf"
-        if "layers" in doc:
-            return "spec"
-    raise SpecError(f"{where}: not a model description paramcount knows (expected paramcount's "
-                    "format with `layers`, a Keras model config, or a Hugging Face config.json)")
+def _check(options: dict[str, Any], extra: frozenset[str], source: str,
+           fmt: Format | None = None) -> None:
+    """Refuse an option that this kind of source does not take."""
+    for key, value in options.items():
+        if key in COMMON or key in extra:
+            continue
+        if key == "head":
+            raise SpecError(f"head={value!r} applies to a Hugging Face config.json or a zoo "
+                            f"entry, not {source}")
+        allowed = sorted(COMMON | extra)
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        more = f" (did you mean {hint[0]!r}?)" if hint else ""
+        what = f"{fmt.name} source {source}" if fmt else source
+        raise SpecError(f"summarize() of {what} has no option {key!r}{more}; options: "
+                        f"{', '.join(allowed)}")
 
 
-def _keras_layer_list(layers: Any) -> bool:
-    return isinstance(layers, list) and bool(layers) and all(
-        isinstance(i, dict) and "class_name" in i and "config" in i for i in layers)
+def _not_found(text: str) -> str:
+    """``X: no such file``, and for a bare name the named kinds' closest names."""
+    suffixes = {s for f in FORMATS for s in f.suffixes}
+    if os.sep in text or "/" in text or Path(text).suffix.lower() in suffixes:
+        return f"{text}: no such file"
+    hints = [h for named in NAMED for h in named.loader().close_to(text)]
+    more = f" (did you mean {hints[0]!r}?)" if hints else ""
+    return (f"{text}: no such file, and no zoo entry of that name{more}; `paramcount zoo` "
+            "lists them")
 
 
-def _peek_json(path: Path) -> Any:
-    from paramcount.sources.spec import read_document
+def _live() -> Any:
+    from paramcount.sources import live
 
-    return read_document(path)
-
-
-def _by_magic(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            head = f.read(8)
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    if head.startswith(b"PK"):
-        return "torch"
-    raise SpecError(f"{path}: unknown file type (known: {', '.join(sorted(SUFFIXES))}, "
-                    ".json, a folder)")
+    return live

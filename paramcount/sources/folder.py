@@ -15,7 +15,6 @@ A folder without checkpoints is summarized from its ``config.json`` (Hugging Fac
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,13 +23,10 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Node, Summary
+from paramcount.sources.formats import BY_NAME, FORMATS, by_suffix
+from paramcount.sources.shards import read_index
 from paramcount.sources.tensors import Progress
 
-CHECKPOINTS = {
-    ".safetensors": "safetensors", ".gguf": "gguf", ".onnx": "onnx", ".pt": "torch",
-    ".pth": "torch", ".bin": "torch", ".ckpt": "torch", ".npz": "numpy", ".npy": "numpy",
-    ".h5": "keras", ".hdf5": "keras", ".keras": "keras",
-}
 #: files a trainer writes next to the weights: not models
 NOT_MODELS = re.compile(r"^(training_args\.bin|optimizer.*|scheduler.*|scaler\.pt|rng_state.*"
                         r"|trainer_state.*)$", re.IGNORECASE)
@@ -55,7 +51,10 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
     """Summarize the models held in a folder; ``progress(done, total)`` after each file."""
     models = find_models(path)
     if not models:
-        return _description(path, **options)
+        return _description(path, progress=progress, **options)
+    if options.get("head") is not None:
+        raise SpecError(f"head={options['head']!r} applies to a Hugging Face config.json or a "
+                        f"zoo entry, not the checkpoints in {path}")
     total = sum(len(m.files) for m in models)
     done = 0
     summaries = []
@@ -73,13 +72,13 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
     return _combined(path, kept)
 
 
-def _description(path: Path, **options: Any) -> Summary:
-    from paramcount.sources import _module, detect
+def _description(path: Path, progress: Progress | None = None, **options: Any) -> Summary:
+    from paramcount.sources import summarize
 
     for name in ("config.json", "model.yaml", "model.yml"):
         match = path / name
         if match.is_file():
-            return _module(detect(match)).load(match, **options)
+            return summarize(match, **options)
     raise SpecError(f"{path}: no model files in this folder (no checkpoints, config.json or "
                     "model.yaml)")
 
@@ -111,9 +110,10 @@ def find_models(folder: Path, depth: int = 0) -> list[Model]:
 
 
 def _kind(file: Path) -> str | None:
-    kind = CHECKPOINTS.get(file.suffix.lower())
-    if kind == "keras" and importlib.util.find_spec("paramcount.sources.keras") is None:
+    fmt = by_suffix(file.suffix.lower())
+    if fmt is None or not fmt.checkpoint:
         return None
+    kind = fmt.name
     if file.suffix.lower() == ".bin" and not _torch_magic(file):
         return None  # .bin is also GGML's old format, a tokenizer's, anyone's
     return kind
@@ -132,14 +132,10 @@ def _indexed(files: list[Path]) -> list[Model]:
     models = []
     for file in files:
         name = file.name.lower()
-        if not name.endswith(".index.json"):
-            continue
-        kind = CHECKPOINTS.get(Path(name[:-len(".index.json")]).suffix)
-        if kind in ("safetensors", "torch"):
-            from paramcount.sources.shards import read_index
-
+        fmt = next((f for f in FORMATS if f.endings and name.endswith(f.endings)), None)
+        if fmt is not None:
             shards = [file.parent / s for s in read_index(file)]
-            models.append(Model(kind, file.name, shards, index=file))
+            models.append(Model(fmt.name, file.name, shards, index=file))
     return models
 
 
@@ -167,9 +163,7 @@ def _shifted(progress: Progress | None, done: int, total: int) -> Progress | Non
 
 
 def _read(model: Model, progress: Progress | None, options: dict[str, Any]) -> Summary:
-    from paramcount.sources import _module
-
-    module = _module(model.kind)
+    module: Any = BY_NAME[model.kind].loader()
     source = str(model.index or model.files[0])
     if model.index is not None:  # the source protocol reads a shard set by its index
         summary: Summary = module.load(model.index, progress=progress)

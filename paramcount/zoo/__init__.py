@@ -56,8 +56,9 @@ def entries() -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def load(name: str, params: Mapping[str, Any] | None = None,
-         framework: str | None = None) -> Summary:
-    """Summarize a zoo entry.
+         framework: str | None = None, head: str | None = None) -> Summary:
+    """Summarize a zoo entry; ``head="base"`` (``--head base``, ``--no-top``) leaves out the
+    classifier or LM head.
 
     >>> load("vgg16").total_params
     138357544
@@ -66,18 +67,36 @@ def load(name: str, params: Mapping[str, Any] | None = None,
 
     table = entries()
     if name not in table:
-        hint = difflib.get_close_matches(name, list(table), n=1)
+        hint = close_to(name)
         more = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise SpecError(f"no zoo entry {name!r}{more}; `paramcount zoo` lists them")
     stem, values = table[name]
+    merged = {**values, **(params or {})}
+    if head is not None:
+        merged["include_top"] = False
     if _is_config(stem):
-        return _load_config(name, stem, dict(params or {}))
+        return _load_config(name, stem, merged)
     doc = dict(_document(stem))
     doc["name"] = name
     doc.pop("variants", None)
     doc.pop("variants_only", None)
-    merged = {**values, **(params or {})}
     return from_dict(doc, source=f"zoo:{name}", params=merged, framework=framework)
+
+
+# -- the front door's protocol (paramcount.sources.NameLoader) -----------------------------------
+
+def claims(name: str) -> bool:
+    """Whether ``name`` is a zoo entry."""
+    return name in entries()
+
+
+def close_to(name: str) -> list[str]:
+    """The entry names closest to ``name``, best first."""
+    return difflib.get_close_matches(name, list(entries()), n=1)
+
+
+def load_name(name: str, **options: Any) -> Summary:
+    return load(name, **options)
 
 
 def _load_config(name: str, stem: str, params: dict[str, Any]) -> Summary:

@@ -1,0 +1,114 @@
+"""What every command's parser shares: a parser whose errors are one line, the options that
+name a source (``--set``, ``--head``, ``--framework``), ``--format``, and the readers of
+command-line values and shapes."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from paramcount.errors import SpecError
+
+FRAMEWORKS = ("keras", "pytorch", "tensorflow", "torch")
+#: a parser or a group of its options
+Arguments = argparse.ArgumentParser | argparse._ArgumentGroup
+_INT_LIST = re.compile(r"^-?\d+(,-?\d+)+$")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors raise instead of exiting, so they print as one line."""
+
+    def error(self, message: str) -> Any:
+        raise SpecError(message)
+
+
+def source_arguments(p: Arguments, what: str = "the model") -> None:
+    """``--set``, ``--head`` and ``--framework``: how the front door reads a source."""
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"override a parameter of {what} (a model file's, a zoo entry's, a "
+                        "config.json field)")
+    p.add_argument("--head", choices=("base",), default=None,
+                   help="Hugging Face config or zoo entry: `base` counts the bare backbone "
+                        "(no LM or classification head)")
+    framework_argument(p)
+
+
+def framework_argument(p: Arguments) -> None:
+    p.add_argument("--framework", choices=FRAMEWORKS, default=None,
+                   help="count in this framework's convention")
+
+
+def format_argument(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+    p.add_argument("--format", "-f", choices=formats, default="table",
+                   help="output format (default: table)")
+
+
+def source_options(ns: argparse.Namespace) -> dict[str, Any]:
+    """The front door's options from :func:`source_arguments`."""
+    params, bare = parse_assignments(ns.set, "--set")
+    if bare:
+        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
+    return {"params": params, "framework": ns.framework, "head": ns.head}
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: ``3`` -> 3, ``3,3`` -> [3, 3], ``true`` -> True, ``relu`` -> 'relu'.
+
+    >>> parse_value("3,3"), parse_value("false"), parse_value("same"), parse_value("0.5")
+    ([3, 3], False, 'same', 0.5)
+    """
+    if _INT_LIST.match(text):
+        return [int(v) for v in text.split(",")]
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    if text[:1] in "[{":
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise SpecError(f"cannot read the value {text!r}") from None
+    return text
+
+
+def parse_shape(text: str) -> tuple[int | None, ...]:
+    """``28,28,1`` (or ``28x28x1``) -> (28, 28, 1); ``None`` or ``?`` for an unknown dimension.
+
+    >>> parse_shape("28x28x1"), parse_shape("None,16")
+    ((28, 28, 1), (None, 16))
+    """
+    dims: list[int | None] = []
+    for part in re.split(r"[,x×]", text.strip().strip("()[]")):
+        part = part.strip()
+        if part.lower() in ("none", "?"):
+            dims.append(None)
+        elif part.isdigit() and int(part) > 0:
+            dims.append(int(part))
+        else:
+            raise SpecError(f"--input-shape {text!r}: {part!r} is not a positive integer")
+    return tuple(dims)
+
+
+def parse_assignments(items: Sequence[str], what: str) -> tuple[dict[str, Any], list[Any]]:
+    """``NAME=VALUE`` items as a dict, and the bare values in order."""
+    named: dict[str, Any] = {}
+    bare: list[Any] = []
+    for item in items:
+        key, eq, value = item.partition("=")
+        if eq:
+            if not key.isidentifier():
+                raise SpecError(f"{what} {item!r}: {key!r} is not an argument name")
+            named[key] = parse_value(value)
+        else:
+            bare.append(parse_value(item))
+    return named, bare

@@ -10,6 +10,8 @@ from paramcount.comparison import Diff, diff
 from paramcount.errors import ParamcountError
 from paramcount.model import Summary
 from paramcount.sources import summarize
+from paramcount.view import View
 
 __version__ = "0.1.0"
-__all__ = ["Diff", "ParamcountError", "Summary", "__version__", "diff", "layer", "summarize"]
+__all__ = ["Diff", "ParamcountError", "Summary", "View", "__version__", "diff", "layer",
+           "summarize"]

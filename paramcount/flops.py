@@ -62,6 +62,17 @@ class Flops:
         """Positions in one forward pass (batch × sequence length), when the length is known."""
         return None if self.seq_len is None else self.batch * self.seq_len
 
+    @property
+    def per_token(self) -> int | None:
+        """Forward FLOPs per position, when the length is known and every MAC counted."""
+        return self.flops // self.tokens if self.tokens and self.complete else None
+
+    @property
+    def training_per_token(self) -> int | None:
+        """Forward and backward FLOPs per position: 3 × forward (the backward pass computes
+        gradients of inputs and of weights, each as costly as the forward pass)."""
+        return None if self.per_token is None else 3 * self.per_token
+
     def node_macs(self, node: Node) -> int | None:
         """MACs of ``node`` (and below) for the whole batch, or None where not all known."""
         m = self.per_node.get(id(node))

@@ -19,6 +19,7 @@ from paramcount.dtypes import DTYPE_BYTES
 from paramcount.layers import Formula, Layer, Weight
 from paramcount.layers.base import KERAS, Attention
 from paramcount.shapes import Shape
+from paramcount.view import View
 
 if TYPE_CHECKING:
     from paramcount.flops import Flops
@@ -197,6 +198,14 @@ def _rows(node: Node, depth: int, limit: int | None, fold: bool, times: int,
         _rows(child, depth + 1, limit, fold, times, out)
 
 
+def tree_rows(root: Node, depth: int | None, fold: bool) -> list[Row]:
+    """The rows of ``root``'s table down to ``depth`` (None: all levels), groups of identical
+    blocks folded into their first block when ``fold``."""
+    out: list[Row] = []
+    _rows(root, 1, depth, fold, 1, out)
+    return out
+
+
 #: the type shown on the row of a module's own weights (see :func:`own_weights`)
 OWN = "own weights"
 
@@ -231,19 +240,11 @@ class Summary:
     meta: dict[str, Any] = field(default_factory=dict)
     #: further counts a source computes, shown after the totals ("Non-embedding params")
     figures: dict[str, int] = field(default_factory=dict)
-    #: set when ``--dtype`` asks for the size at another dtype than the stored one
-    dtype_override: bool = False
-    #: whether tables fold groups of identical blocks into one row (``--depth`` expands them)
-    fold: bool = True
-    #: the depth tables show when none is asked for (``summarize(..., depth=2)``)
-    depth: int | None = None
-    #: whether tables have a Trainable column (Keras's ``show_trainable``, ``--trainable``)
-    show_trainable: bool = False
     #: sentences shown under the totals ("built by transformers on the meta device in 2.1 s")
     notes: list[str] = field(default_factory=list)
-    #: the forward pass that MACs/FLOPs columns describe: ``None`` shows no such columns;
-    #: otherwise (sequence length or None, batch size)
-    compute_for: tuple[int | None, int] | None = None
+    #: how the summary shows itself when printed (``print``, notebooks, rich); renderers take
+    #: any view (:mod:`paramcount.view`)
+    view: View = field(default_factory=View)
 
     @property
     def name(self) -> str:
@@ -269,10 +270,11 @@ class Summary:
     def bytes_per_param(self) -> float:
         return DTYPE_BYTES[self.dtype]
 
-    def bytes(self, count: int | None = None) -> int:
-        """Bytes taken by ``count`` parameters (default: all) at the model's dtype."""
+    def bytes(self, count: int | None = None, dtype: str | None = None) -> int:
+        """Bytes taken by ``count`` parameters (default: all) at ``dtype`` (default: the
+        model's)."""
         n = self.total_params if count is None else count
-        return int(n * self.bytes_per_param)
+        return int(n * DTYPE_BYTES[dtype or self.dtype])
 
     @property
     def unknown_layers(self) -> dict[str, int]:
@@ -314,19 +316,19 @@ class Summary:
         return self.root.children
 
     def rows(self, depth: int | None = None, fold: bool | None = None) -> list[Row]:
-        """The rows of a table down to ``depth`` (None: all levels); totals never change.
+        """The rows of a table down to ``depth`` (None: the view's depth, or all levels);
+        totals never change.
 
-        With ``fold`` (default: the summary's ``fold``), a repeated group of identical blocks
-        shows its first block once, marked with how many it stands for.
+        With ``fold`` (default: the view's), a repeated group of identical blocks shows its
+        first block once, marked with how many it stands for.
         """
-        out: list[Row] = []
-        depth = self.depth if depth is None else depth
-        _rows(self.root, 1, depth, self.fold if fold is None else fold, 1, out)
-        return out
+        return tree_rows(self.root, self.view.depth if depth is None else depth,
+                         self.view.fold if fold is None else fold)
 
     def flops(self, seq_len: int | None = None, batch: int | None = None) -> Flops:
-        """Forward MACs and FLOPs for ``batch`` samples (default 1, or what ``compute_for``
-        says) with unknown dimensions set to ``seq_len``; see :mod:`paramcount.flops`.
+        """Forward MACs and FLOPs for ``batch`` samples with unknown dimensions set to
+        ``seq_len``; both default to the forward pass of the summary's view (a live model's
+        measured pass), else batch 1; see :mod:`paramcount.flops`.
 
         >>> import paramcount
         >>> f = paramcount.layer("Conv2D", filters=2, kernel_size=3).count((28, 28, 1)).flops()
@@ -335,7 +337,7 @@ class Summary:
         """
         from paramcount.flops import count_macs
 
-        default_seq, default_batch = self.compute_for or (None, 1)
+        default_seq, default_batch = self.view.compute or (None, 1)
         key = (default_seq if seq_len is None else seq_len,
                default_batch if batch is None else batch)
         cache = self.__dict__.setdefault("_flops", {})
@@ -344,36 +346,62 @@ class Summary:
         result: Flops = cache[key]
         return result
 
+    def scaling_params(self) -> tuple[int, str]:
+        """The N of the scaling-law estimates (2·N forward, 6·N training FLOPs per token), and
+        what it is: the non-embedding parameters when a source knows them, and of a mixture
+        of experts only those a token passes through; else all parameters.
+
+        >>> import paramcount
+        >>> paramcount.summarize("zoo:gpt2").scaling_params()
+        (85056000, 'non-embedding params')
+        """
+        total = self.total_params
+        if "Non-embedding params" not in self.figures:
+            return total, "params"
+        n = self.figures["Non-embedding params"]
+        active = self.figures.get("Active params per token")
+        if active is None:
+            return n, "non-embedding params"
+        return active - (total - n), "active non-embedding params"
+
     def weights(self) -> list[tuple[str, Weight]]:
         """Every owned weight with its dotted path, parameters and buffers."""
         return list(self.root.all_weights())
 
+    def render(self, fmt: str = "table", view: View | None = None, **changes: Any) -> str:
+        """The summary as text in a format of :data:`paramcount.report.FORMATS` (or
+        ``explain``), shown as ``view`` says (default: the summary's own), with ``changes``
+        to it (``depth=2``, ``trainable=True``).
+
+        >>> import paramcount
+        >>> s = paramcount.summarize({"input_shape": [4], "layers": [{"Dense": 2}]})
+        >>> s.render("csv").splitlines()[1]
+        '1,dense,Dense,"(None, 2)",10,10,0,0,1,1'
+        """
+        from paramcount.report import render
+
+        return render(self, fmt, (view or self.view).but(**changes))
+
     def explain(self) -> str:
         """The work shown: each layer's weight shapes, products and closed form."""
-        from paramcount.report.explain import render_explain
-
-        return render_explain(self)
+        return self.render("explain")
 
     def _repr_html_(self) -> str:
         """The summary as an HTML table, which Jupyter shows for a summary in a cell."""
-        from paramcount.report.html import render_html
-
-        return render_html(self)
+        return self.render("html")
 
     def __rich__(self) -> Any:
         """The summary as a rich table (``rich.print(summary)``); rich calls this, so it is
         imported only when present."""
         from paramcount.report.table import rich_summary
 
-        return rich_summary(self)
+        return rich_summary(self, self.view)
 
     def __str__(self) -> str:
-        from paramcount.report.table import render_table
-
-        return render_table(self)
+        return self.render("table", color=False)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         """The ``paramcount/1`` JSON document (see README, "JSON schema")."""
         from paramcount.report.json import to_dict
 
-        return to_dict(self, depth=depth)
+        return to_dict(self, self.view if depth is None else self.view.but(depth=depth))

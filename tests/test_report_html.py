@@ -12,6 +12,7 @@ import torch
 
 import paramcount
 from paramcount.report.html import render_html
+from paramcount.view import View
 
 
 class Parsed(HTMLParser):
@@ -97,9 +98,8 @@ def test_rows_and_totals_equal_pytorch(net):
 def test_depth_and_every_block(net):
     path, _ = net
     summary = paramcount.summarize(path)
-    assert len(Parsed(render_html(summary, depth=1)).rows) == 4  # embed, blocks, bn, head
-    summary.fold = False
-    page = Parsed(render_html(summary))
+    assert len(Parsed(render_html(summary, View(depth=1))).rows) == 4  # embed, blocks, bn, head
+    page = Parsed(render_html(summary, View(fold=False)))
     assert [row[0] for row in page.rows[2:5]] == ["0 (Linear)", "1 (Linear)", "2 (Linear)"]
 
 
@@ -150,7 +150,7 @@ def test_rich_console_prints_the_summary():
 
 def test_the_forward_pass_adds_macs_and_flops_columns():
     s = paramcount.layer("Dense", units=2).count((4,))
-    s.compute_for = (None, 3)
+    s.view = View(compute=(None, 3))
     html = s._repr_html_()
     assert "<th class=\"num\">MACs</th><th class=\"num\">FLOPs</th>" in html
     macs = 3 * 4 * 2  # batch × inputs × units

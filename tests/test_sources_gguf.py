@@ -94,7 +94,7 @@ def test_dominant_quantized_type_sizes_the_totals(tmp_path):
     write_model(path, [GGMLQuantizationType.Q8_0] * 3)
     s = paramcount.summarize(path)
     assert s.dtype == "Q8_0" and s.bytes_per_param == 34 / 32
-    assert paramcount.summarize(path, dtype="f16").bytes() == s.total_params * 2
+    assert paramcount.summarize(path, dtype="f16").to_dict()["total_bytes"] == s.total_params * 2
 
 
 def test_big_endian_files(tmp_path):

@@ -166,7 +166,7 @@ def test_dtype_from_config_and_override():
     assert hf(model_type="gpt2").dtype == "float32"
     assert hf(model_type="gpt2", torch_dtype="float8_e4m3fn").bytes_per_param == 1
     s = paramcount.summarize({"model_type": "gpt2"}, dtype="int8")
-    assert s.bytes() == s.total_params and s.dtype_override
+    assert s.view.dtype == "int8" and s.to_dict()["total_bytes"] == s.total_params
 
 
 # -- heads -------------------------------------------------------------------------------------

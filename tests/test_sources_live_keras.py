@@ -183,7 +183,7 @@ def test_subclassed_model_is_counted_without_shapes():
     model = Net()
     s = paramcount.summarize(model, input_shape=(5,))
     assert s.total_params == model.count_params() == 5 * 8 + 8 + 8 * 2 + 2
-    assert s.compute_for is None
+    assert s.view.compute is None
     assert any("has no layer graph" in note for note in s.notes)
     assert any(note == "Built by Keras on input shape (5,)" for note in s.notes)
 

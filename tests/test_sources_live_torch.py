@@ -140,7 +140,7 @@ def test_counts_equal_pytorch(name, factory, shape, dtype):
     assert s.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert s.buffers == sum(b.numel() for b in model.buffers())
     assert s.framework == "pytorch"
-    assert s.compute_for is None  # no input shape: no forward pass, no FLOPs columns
+    assert s.view.compute is None  # no input shape: no forward pass, no FLOPs columns
 
 
 # -- torchinfo ------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ def test_example_inputs_give_flops_per_sample_for_their_batch(batch):
     s = paramcount.summarize(model, example_inputs=x)
     with FlopCounterMode(display=False) as counter:
         model(x)
-    assert s.compute_for == (None, batch)
+    assert s.view.compute == (None, batch)
     assert s.flops().flops == counter.get_total_flops()
     assert s.flops(batch=1).flops * batch == counter.get_total_flops()
     assert s.layers[0].output_shape == tuple(model[0](x).shape[1:])
@@ -338,7 +338,7 @@ def test_model_is_left_exactly_as_it_was(name, factory, shape, dtype):
     model = build(factory)
     before = _snapshot(model)
     s = paramcount.summarize(model, input_shape=shape)
-    assert s.compute_for is not None  # the pass ran
+    assert s.view.compute is not None  # the pass ran
     assert _same(before, _snapshot(model))
     if not next(model.parameters()).is_meta:
         model(real_input(model, shape, dtype))  # still runs where it lives
@@ -357,7 +357,7 @@ def test_a_forward_that_fails_on_meta_leaves_a_note_and_the_counts():
     before = _snapshot(model)
     s = paramcount.summarize(model, input_shape=(4,))
     assert s.total_params == 20  # 4 × 4 weights + 4 biases
-    assert s.compute_for is None and s.layers[0].output_shape is None
+    assert s.view.compute is None and s.layers[0].output_shape is None
     assert any(n.startswith("could not run on the meta device: ") and
                n.endswith("; shapes and FLOPs omitted") for n in s.notes)
     assert _same(before, _snapshot(model))
@@ -442,7 +442,7 @@ def test_the_trainable_column_follows_requires_grad():
         return "-" if not flags else "Y" if all(flags) else "N" if not any(flags) else "partly"
 
     s = paramcount.summarize(model)
-    s.show_trainable = True
+    s.view = s.view.but(trainable=True)
     lines = str(s).splitlines()
     assert lines[2].split()[-1] == "Trainable"
     shown = [line.split()[-1] for line in lines[4:9]]

@@ -37,8 +37,9 @@ from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, SpecError, check_positive
 from paramcount.layers import lookup, registered_names
 from paramcount.model import Summary
-from paramcount.report import FORMATS, render
+from paramcount.report import FORMATS
 from paramcount.sources import summarize
+from paramcount.view import View
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
@@ -217,20 +218,27 @@ def run(args: list[str]) -> str:
 
 
 def _emit(summary: Summary, ns: argparse.Namespace) -> str:
+    """The summary as the options say: the view is built here, the summary is not touched."""
+    fmt = "explain" if ns.explain and ns.format == "table" else ns.format
+    return summary.render(fmt, view_of(summary.view, ns))
+
+
+def view_of(base: View, ns: argparse.Namespace) -> View:
+    """The view the command-line options ask for, over the summary's own (a live model's
+    measured pass, ``summarize(depth=...)``)."""
+    check_positive(ns.depth, "--depth")
+    view = base.but(trainable=base.trainable or ns.trainable)
+    if ns.depth is not None:  # --depth shows every block of a repeated group
+        view = view.but(depth=ns.depth, fold=False)
     if ns.flops or ns.seq_len is not None or ns.batch is not None:
         check_positive(ns.seq_len, "--seq-len")
         check_positive(ns.batch, "--batch")
-        summary.compute_for = (ns.seq_len, ns.batch or 1)
-    summary.show_trainable = summary.show_trainable or ns.trainable
+        view = view.but(compute=(ns.seq_len, ns.batch or 1))
     if ns.dtype:
-        summary.dtype = dtype_name(ns.dtype)
-        summary.dtype_override = True
-    summary.fold = ns.depth is None  # --depth shows every block of a repeated group
-    if ns.explain and ns.format == "table":
-        return summary.explain()
-    tty = sys.stdout.isatty() and ns.format == "table"
-    width = shutil.get_terminal_size((100, 24)).columns
-    return render(summary, ns.format, depth=ns.depth, rich=tty, width=width)
+        view = view.but(dtype=dtype_name(ns.dtype))
+    terminal = sys.stdout.isatty()
+    width = shutil.get_terminal_size((100, 24)).columns if terminal else None
+    return view.but(color=terminal and ns.format == "table", width=width)
 
 
 def _summary_file(ns: argparse.Namespace) -> str:

@@ -35,8 +35,8 @@ from paramcount.memory.estimators import (
 from paramcount.memory.facts import ModelFacts
 from paramcount.memory.parallel import Parallel
 from paramcount.memory.search import MAX_GPUS, Suggestion
-from paramcount.memory.units import GB, GIB, parse_size
 from paramcount.model import Summary
+from paramcount.units import GB, GIB, parse_size
 
 __all__ = ["GB", "GIB", "MAX_GPUS", "Component", "EstimatorTable", "MemoryEstimate",
            "ModelFacts", "Options", "Parallel", "Suggestion", "accelerate", "deepspeed",

@@ -1,33 +1,37 @@
-"""Ways out: every renderer takes a :class:`~paramcount.model.Summary` and returns text.
+"""Ways out: every renderer takes a :class:`~paramcount.model.Summary` and a
+:class:`~paramcount.view.View`, and returns text.
 
-Statistics live in the model (counts, rows); formatting lives here; nothing here prints.
+Statistics live beside the model (counts, rows, FLOPs per token); formatting lives here; nothing
+here prints.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.view import View
 
-FORMATS = ("table", "json", "csv", "markdown")
+#: format -> (module, function) of its renderer
+RENDERERS = {
+    "table": ("table", "render_table"),
+    "json": ("json", "render_json"),
+    "csv": ("csv", "render_csv"),
+    "markdown": ("markdown", "render_markdown"),
+    "html": ("html", "render_html"),
+    "explain": ("explain", "render_explain"),
+}
+#: the formats ``--format`` offers (``--explain`` and notebooks ask for the others)
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
-def render(summary: Summary, fmt: str = "table", depth: int | None = None,
-           rich: bool = False, width: int = 100) -> str:
-    """Render ``summary`` in one of :data:`FORMATS`."""
-    if fmt == "table":
-        from paramcount.report.table import render_table
-
-        return render_table(summary, depth=depth, rich=rich, width=width)
-    if fmt == "json":
-        from paramcount.report.json import render_json
-
-        return render_json(summary, depth=depth)
-    if fmt == "csv":
-        from paramcount.report.csv import render_csv
-
-        return render_csv(summary, depth=depth)
-    if fmt == "markdown":
-        from paramcount.report.markdown import render_markdown
-
-        return render_markdown(summary, depth=depth)
-    raise SpecError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+def render(summary: Summary, fmt: str = "table", view: View | None = None) -> str:
+    """Render ``summary`` in one of :data:`RENDERERS`' formats, as ``view`` says (default:
+    the summary's own view)."""
+    if fmt not in RENDERERS:
+        raise SpecError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    module, function = RENDERERS[fmt]
+    text: str = getattr(import_module(f"paramcount.report.{module}"), function)(
+        summary, view or summary.view)
+    return text

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from enum import Enum
 
+from paramcount.dtypes import DTYPE_BYTES
 from paramcount.flops import CONVENTION, Flops
-from paramcount.model import OWN, Row, Summary
+from paramcount.model import OWN, Row, Summary, tree_rows
 from paramcount.shapes import fmt_shape
+from paramcount.units import fmt_binary
+from paramcount.view import View
 
 
 class Column(str, Enum):
@@ -22,14 +25,25 @@ class Column(str, Enum):
 NUMERIC = frozenset({Column.PARAMS, Column.MACS, Column.FLOPS})
 
 
-def columns(summary: Summary) -> list[Column]:
-    """The columns shown: MACs and FLOPs once a forward pass is asked for (``compute_for``)."""
+def columns(view: View) -> list[Column]:
+    """The columns shown: Trainable when asked for, MACs and FLOPs once the view has a
+    forward pass."""
     shown = [Column.LAYER, Column.OUTPUT, Column.PARAMS]
-    if summary.show_trainable:
+    if view.trainable:
         shown.append(Column.TRAINABLE)
-    if summary.compute_for is not None:
+    if view.compute is not None:
         shown += [Column.MACS, Column.FLOPS]
     return shown
+
+
+def view_flops(summary: Summary, view: View) -> Flops | None:
+    """The forward pass the view's MACs and FLOPs columns show, if it asks for one."""
+    return None if view.compute is None else summary.flops(*view.compute)
+
+
+def view_rows(summary: Summary, view: View) -> list[Row]:
+    """The rows ``view`` shows (its depth and folding, not the summary's own view's)."""
+    return tree_rows(summary.root, view.depth, view.fold)
 
 
 def layer_cell(row: Row, indent: str = "  ") -> str:
@@ -84,42 +98,31 @@ def cells(row: Row, flops: Flops | None = None) -> dict[Column, str]:
     return out
 
 
-def all_cells(summary: Summary, depth: int | None = None) -> list[dict[Column, str]]:
-    """Every row's cells, with MACs and FLOPs when the summary asks for them."""
-    flops = summary.flops() if summary.compute_for is not None else None
-    return [cells(row, flops) for row in summary.rows(depth)]
+def all_cells(summary: Summary, view: View) -> list[dict[Column, str]]:
+    """Every row's cells, with MACs and FLOPs when the view asks for them."""
+    flops = view_flops(summary, view)
+    return [cells(row, flops) for row in view_rows(summary, view)]
 
 
-def readable_bytes(n: float) -> str:
-    """Bytes with binary units labelled as Keras labels them (1 KB = 1024 B).
-
-    >>> readable_bytes(102546848)
-    '97.80 MB'
-    """
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.2f} {unit}"
-        n /= 1024
-    return f"{n:.2f} TB"  # pragma: no cover - the loop always returns
-
-
-def totals_lines(summary: Summary) -> list[str]:
+def totals_lines(summary: Summary, view: View) -> list[str]:
     """The footer: total, trainable and non-trainable parameters with their size."""
     lines = []
-    stored = None if summary.dtype_override else summary.stored_bytes(buffers=False)
+    stored = None if view.dtype else summary.stored_bytes(buffers=False)
     for label, count in (("Total params", summary.total_params),
                          ("Trainable params", summary.trainable_params),
                          ("Non-trainable params", summary.non_trainable_params)):
-        size = stored if stored is not None and label == "Total params" else summary.bytes(count)
-        lines.append(f"{label}: {count:,} ({readable_bytes(size)})")
+        size = (stored if stored is not None and label == "Total params"
+                else summary.bytes(count, view.dtype))
+        lines.append(f"{label}: {count:,} ({fmt_binary(size)})")
     if summary.buffers:
-        stored_buffers = None if summary.dtype_override else summary.stored_bytes(buffers=True)
-        size = summary.bytes(summary.buffers) if stored_buffers is None else stored_buffers
-        lines.append(f"Buffers (not parameters): {summary.buffers:,} ({readable_bytes(size)})")
+        stored_buffers = None if view.dtype else summary.stored_bytes(buffers=True)
+        size = (summary.bytes(summary.buffers, view.dtype) if stored_buffers is None
+                else stored_buffers)
+        lines.append(f"Buffers (not parameters): {summary.buffers:,} ({fmt_binary(size)})")
     lines += [f"{label}: {count:,}" for label, count in summary.figures.items()]
     by_dtype = summary.by_dtype()
     if by_dtype:
-        parts = [f"{dtype} {n:,}" + ("" if b is None else f" ({readable_bytes(b)})")
+        parts = [f"{dtype} {n:,}" + ("" if b is None else f" ({fmt_binary(b)})")
                  for dtype, (n, b) in sorted(by_dtype.items(), key=lambda kv: -kv[1][0])]
         lines.append("Stored as: " + ", ".join(parts))
     unknown = summary.unknown_layers
@@ -127,27 +130,27 @@ def totals_lines(summary: Summary) -> list[str]:
         kinds = ", ".join(f"{t} ×{n}" for t, n in sorted(unknown.items()))
         lines.append(f"Lower bound: {sum(unknown.values())} layer(s) of unknown type not "
                      f"counted: {kinds}")
-    if summary.compute_for is not None:
-        lines += compute_lines(summary)
+    flops = view_flops(summary, view)
+    if flops is not None:
+        lines += compute_lines(summary, flops)
     lines += list(summary.notes)
-    lines.append(f"Convention: {summary.framework}, {summary.dtype} "
-                 f"({summary.bytes_per_param:g} bytes per parameter)")
+    dtype = view.dtype or summary.dtype
+    lines.append(f"Convention: {summary.framework}, {dtype} "
+                 f"({DTYPE_BYTES[dtype]:g} bytes per parameter)")
     return lines
 
 
-def compute_lines(summary: Summary) -> list[str]:
+def compute_lines(summary: Summary, f: Flops) -> list[str]:
     """The forward pass's MACs and FLOPs, per token for a sequence, and what was not counted."""
-    f = summary.flops()
     bound = "" if f.complete else "at least "
     pass_ = f"batch {f.batch}" + ("" if f.seq_len is None else f", sequence length {f.seq_len}")
     lines = [f"Forward MACs ({pass_}): {bound}{f.macs:,} = {bound}{f.flops:,} FLOPs"]
-    if f.tokens and f.complete:
-        per_token = f.flops // f.tokens
-        n, which = _scaling_n(summary)
-        lines.append(f"Forward FLOPs per token: {per_token:,} (2·N = {2 * n:,}, "
+    if f.per_token is not None and f.training_per_token is not None:
+        n, which = summary.scaling_params()
+        lines.append(f"Forward FLOPs per token: {f.per_token:,} (2·N = {2 * n:,}, "
                      f"N = {which})")
-        lines.append(f"Training FLOPs per token: {3 * per_token:,} (forward and backward, "
-                     f"3 × forward; 6·N = {6 * n:,})")
+        lines.append(f"Training FLOPs per token: {f.training_per_token:,} (forward and "
+                     f"backward, 3 × forward; 6·N = {6 * n:,})")
     if f.unused_seq_len is not None:
         lines.append(f"Sequence length {f.unused_seq_len} not used: this model fixes every "
                      "input shape (change its own length instead, e.g. with --set)")
@@ -158,16 +161,3 @@ def compute_lines(summary: Summary) -> list[str]:
             lines.append(f"MACs not counted ({label}): {kinds}")
     lines.append(f"FLOPs convention: {CONVENTION}")
     return lines
-
-
-def _scaling_n(summary: Summary) -> tuple[int, str]:
-    """The N of the scaling-law estimates (2·N forward, 6·N training FLOPs per token): the
-    non-embedding parameters, and of a mixture of experts only those a token passes through."""
-    total = summary.total_params
-    if "Non-embedding params" not in summary.figures:
-        return total, "params"
-    n = summary.figures["Non-embedding params"]
-    active = summary.figures.get("Active params per token")
-    if active is None:
-        return n, "non-embedding params"
-    return active - (total - n), "active non-embedding params"

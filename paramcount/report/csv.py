@@ -6,18 +6,20 @@ import csv
 import io
 
 from paramcount.model import Summary
+from paramcount.report.columns import view_flops, view_rows
 from paramcount.shapes import fmt_shape
+from paramcount.view import View
 
 HEADER = ["depth", "name", "type", "output_shape", "params", "trainable_params",
           "non_trainable_params", "buffers", "calls", "times"]
 
 
-def render_csv(summary: Summary, depth: int | None = None) -> str:
+def render_csv(summary: Summary, view: View) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    flops = summary.flops() if summary.compute_for is not None else None
+    flops = view_flops(summary, view)
     writer.writerow(HEADER + (["macs", "flops"] if flops else []))
-    for row in summary.rows(depth):
+    for row in view_rows(summary, view):
         n = row.node
         shape = fmt_shape(n.output_shape) if n.output_shape is not None else ""
         writer.writerow([row.depth, n.name, n.type, shape, n.params, n.trainable_params,

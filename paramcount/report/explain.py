@@ -13,14 +13,16 @@ from __future__ import annotations
 from paramcount.flops import Flops, filled
 from paramcount.layers import Weight
 from paramcount.model import Node, Row, Summary
+from paramcount.report.columns import compute_lines, view_flops, view_rows
 from paramcount.shapes import fmt_shape
+from paramcount.view import View
 
 
-def render_explain(summary: Summary, depth: int | None = None) -> str:
+def render_explain(summary: Summary, view: View) -> str:
     blocks: list[str] = []
     terms: list[tuple[str, int]] = []
-    flops = summary.flops() if summary.compute_for is not None else None
-    for row in summary.rows(depth):
+    flops = view_flops(summary, view)
+    for row in view_rows(summary, view):
         if row.node.children:
             if row.folded:
                 blocks.append(f"{row.node.name} ({row.node.type}) stands for {row.times} "
@@ -31,9 +33,7 @@ def render_explain(summary: Summary, depth: int | None = None) -> str:
             terms.append((row.node.name, row.node.params * row.times))
     blocks.append(_total(summary, terms))
     if flops is not None:
-        from paramcount.report.columns import compute_lines
-
-        blocks.append("\n".join(compute_lines(summary)))
+        blocks.append("\n".join(compute_lines(summary, flops)))
     return "\n\n".join(blocks)
 
 

@@ -20,7 +20,9 @@ from paramcount.report.columns import (
     columns,
     layer_cell,
     totals_lines,
+    view_rows,
 )
+from paramcount.view import View
 
 CLASS = "paramcount-summary"
 # JupyterLab right-aligns and stripes table cells with selectors of the same weight as
@@ -43,20 +45,20 @@ div.{CLASS} ul.totals li {{ margin: 0; }}
 """
 
 
-def render_html(summary: Summary, depth: int | None = None) -> str:
+def render_html(summary: Summary, view: View) -> str:
     """The summary as an HTML table with its totals below (``Summary._repr_html_``).
 
     >>> import paramcount
-    >>> html = render_html(paramcount.layer("Dense", units=2).count((4,)))
+    >>> html = render_html(paramcount.layer("Dense", units=2).count((4,)), View())
     >>> "<td class=\\"num\\">10</td>" in html, "Total params: 10" in html
     (True, True)
     """
-    shown = columns(summary)
+    shown = columns(view)
     head = "".join(f'<th{_num(c)}>{escape(c.value)}</th>' for c in shown)
-    rows = summary.rows(depth)
-    cells = all_cells(summary, depth)
+    rows = view_rows(summary, view)
+    cells = all_cells(summary, view)
     body = "\n".join(_row(r, c, shown) for r, c in zip(rows, cells, strict=True))
-    totals = "\n".join(f"<li>{escape(line)}</li>" for line in totals_lines(summary))
+    totals = "\n".join(f"<li>{escape(line)}</li>" for line in totals_lines(summary, view))
     return (f'<div class="{CLASS}">\n<style>{_CSS}</style>\n<table>\n'
             f'<caption>Model: &quot;{escape(summary.name)}&quot;</caption>\n'
             f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n"

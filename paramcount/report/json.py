@@ -21,29 +21,33 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from paramcount.dtypes import DTYPE_BYTES
 from paramcount.flops import CONVENTION, Flops
 from paramcount.layers import Weight
 from paramcount.model import Counts, Node, Summary, subtree_counts
+from paramcount.report.columns import view_flops
+from paramcount.view import View
 
 SCHEMA = "paramcount/1"
 
 
-def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
+def to_dict(summary: Summary, view: View) -> dict[str, Any]:
     counts = subtree_counts(summary.root)
-    depth = summary.depth if depth is None else depth
-    flops = summary.flops() if summary.compute_for is not None else None
+    depth = view.depth
+    flops = view_flops(summary, view)
+    dtype = view.dtype or summary.dtype  # the sizes' dtype: --dtype's, else the model's
     doc = {
         "schema": SCHEMA,
         "source": summary.source,
         "name": summary.name,
         "framework": summary.framework,
-        "dtype": summary.dtype,
-        "bytes_per_param": summary.bytes_per_param,
+        "dtype": dtype,
+        "bytes_per_param": DTYPE_BYTES[dtype],
         "total_params": summary.total_params,
         "trainable_params": summary.trainable_params,
         "non_trainable_params": summary.non_trainable_params,
         "buffers": summary.buffers,
-        "total_bytes": summary.bytes(),
+        "total_bytes": summary.bytes(dtype=dtype),
         "figures": dict(summary.figures),
         "notes": list(summary.notes),
         "lower_bound": summary.lower_bound,
@@ -58,14 +62,16 @@ def to_dict(summary: Summary, depth: int | None = None) -> dict[str, Any]:
 
 
 def compute(summary: Summary, f: Flops) -> dict[str, Any]:
-    """The forward pass's totals: MACs and FLOPs (None per token when the length is unknown)."""
-    per_token = f.flops // f.tokens if f.tokens and f.complete else None
+    """The forward pass's totals: MACs and FLOPs (None per token when the length is unknown),
+    and the scaling-law N they compare with."""
+    n, which = summary.scaling_params()
     return {
         "seq_len": f.seq_len, "batch": f.batch, "macs": f.macs, "flops": f.flops,
         "complete": f.complete, "unknown": dict(f.unknown), "unsized": dict(f.unsized),
         "unused_seq_len": f.unused_seq_len,
-        "flops_per_token": per_token,
-        "training_flops_per_token": None if per_token is None else 3 * per_token,
+        "flops_per_token": f.per_token,
+        "training_flops_per_token": f.training_per_token,
+        "scaling_n": n, "scaling_n_is": which,
         "convention": CONVENTION,
     }
 
@@ -108,7 +114,7 @@ def _weight(w: Weight) -> dict[str, Any]:
     return out
 
 
-def render_json(summary: Summary, depth: int | None = None) -> str:
+def render_json(summary: Summary, view: View) -> str:
     # One line, as pip and gh print JSON for scripts: the C encoder is several times faster
     # than indenting, which matters for trees of thousands of nodes (`| jq .` pretty-prints).
-    return json.dumps(to_dict(summary, depth))
+    return json.dumps(to_dict(summary, view))

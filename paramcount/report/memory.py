@@ -30,8 +30,8 @@ from paramcount.memory.breakdown import MemoryEstimate
 from paramcount.memory.estimators import EstimatorTable
 from paramcount.memory.parallel import Parallel
 from paramcount.memory.search import Suggestion
-from paramcount.memory.units import fmt_both, fmt_gb, fmt_gib
 from paramcount.report.text import escape_markdown, markdown_table, text_table
+from paramcount.units import fmt_both, fmt_gb, fmt_gib
 
 SCHEMA = "paramcount-memory/1"
 FORMATS = ("table", "json", "markdown")

@@ -76,9 +76,10 @@ def summarize(source: Any, **options: Any) -> Summary:
     description as a dict, or an object in memory (see the module's docstring).
 
     Options: ``params`` (values for a description's parameters, ``--set``), ``framework``
-    (whose convention to count in), ``dtype`` (bytes per parameter shown), ``depth`` (rows
-    shown), ``head`` (``"base"``: a Hugging Face config's bare backbone), ``progress`` (called
-    after each file of a folder or shard set); a live object takes ``input_shape`` and others
+    (whose convention to count in), ``dtype`` and ``depth`` (how the summary shows itself:
+    sizes at that dtype, rows down to that depth; see :class:`~paramcount.view.View`),
+    ``head`` (``"base"``: a Hugging Face config's bare backbone), ``progress`` (called after
+    each file of a folder or shard set); a live object takes ``input_shape`` and others
     (:mod:`paramcount.sources.live`).
 
     >>> import paramcount
@@ -97,12 +98,11 @@ def summarize(source: Any, **options: Any) -> Summary:
         check_positive(depth, "depth")
         summary = _describe(source, options)
         if depth is not None:  # as --depth: rows down to it, every block of a group shown
-            summary.depth, summary.fold = depth, False
+            summary.view = summary.view.but(depth=depth, fold=False)
     else:  # a live model object, or a mapping or list of arrays
         summary = _live().summarize(source, **options)
-    if dtype:
-        summary.dtype = dtype_name(dtype)
-        summary.dtype_override = True
+    if dtype:  # sizes shown at this dtype; the model's own stays what it stores
+        summary.view = summary.view.but(dtype=dtype_name(dtype))
     return summary
 
 

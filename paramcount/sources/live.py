@@ -109,9 +109,9 @@ def limit_depth(summary: Summary, depth: int) -> None:
     >>> [(r.node.name, r.node.params) for r in s.rows()], s.root.children[0].weights[0].name
     ([('a', 3)], 'b.w')
     """
-    macs = summary.flops().per_node if summary.compute_for is not None else None
+    macs = summary.flops().per_node if summary.view.compute is not None else None
     _prune(summary.root, 0, depth, macs)
-    summary.fold = False  # as --depth does: every block of a group is shown
+    summary.view = summary.view.but(fold=False)  # as --depth: every block of a group shown
     summary.__dict__.pop("_flops", None)  # the tree changed: MACs are walked again
 
 

@@ -69,7 +69,7 @@ def summarize_keras(layer: Any, input_shape: Any = None) -> Summary:
     summary = Summary(root, source=f"<{type(layer).__name__}>", framework=KERAS,
                       dtype=dominant(root), meta={"format": "Keras object"}, notes=notes)
     if walk.shaped:
-        summary.compute_for = (None, 1)
+        summary.view = summary.view.but(compute=(None, 1))  # the pass is known: show it
     elif input_shape is not None:
         summary.notes.append("output shapes and FLOPs need a Functional or Sequential model; "
                              f"{layer.name} ({type(layer).__name__}) has no layer graph")

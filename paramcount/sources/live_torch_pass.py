@@ -84,7 +84,7 @@ def measure(summary: Summary, model: Any, nodes: dict[int, Node], input_shape: A
                              "FLOPs omitted")
         return
     batch = _apply(nodes, records, id(model), batch)
-    summary.compute_for = (None, batch)
+    summary.view = summary.view.but(compute=(None, batch))  # shown with the measured pass
     summary.meta["input"] = what
     summary.notes.append(f"Shapes and FLOPs from one forward pass on the meta device ({what})")
 

@@ -1,13 +1,15 @@
-"""Sizes in bytes: binary units (GiB = 2³⁰ bytes) and decimal ones (GB = 10⁹ bytes).
+"""Sizes in bytes, named as the IEC names them: binary units (KiB = 2¹⁰, MiB = 2²⁰, GiB = 2³⁰
+bytes) and decimal ones (kB = 10³, MB = 10⁶, GB = 10⁹ bytes).
 
 GPU makers sell memory in binary units but write "GB" (an "80GB" A100 holds 80 GiB); disk
-makers and the ZeRO paper write decimal GB. paramcount keeps every size as an integer number of
-bytes and shows both, each named.
+makers and the ZeRO paper write decimal GB; Keras's summary writes "KB" and "MB" for binary
+units. paramcount keeps every size as an integer number of bytes and names every unit it shows:
+summaries in binary units (``136.04 KiB``), memory estimates in both (``2.00 GiB (2.15 GB)``).
 
 >>> parse_size("80GB"), parse_size("80GiB") == 80 * GIB, parse_size("40")
 (80000000000, True, 40000000000)
->>> fmt_both(2 * GIB)
-'2.00 GiB (2.15 GB)'
+>>> fmt_binary(139304), fmt_both(2 * GIB)
+('136.04 KiB', '2.00 GiB (2.15 GB)')
 """
 
 from __future__ import annotations
@@ -38,6 +40,19 @@ def parse_size(text: str, what: str = "--gpu-memory") -> int:
     if size <= 0:
         raise SpecError(f"{what} {text!r}: the size must be positive")
     return size
+
+
+def fmt_binary(n: float) -> str:
+    """Bytes in the largest binary unit under which they are 1 or more, two decimals.
+
+    >>> fmt_binary(0), fmt_binary(1023), fmt_binary(102546848), fmt_binary(3 * 2**40)
+    ('0.00 B', '1,023.00 B', '97.80 MiB', '3.00 TiB')
+    """
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:,.2f} {unit}"
+        n /= 1024
+    return f"{n:,.2f} TiB"
 
 
 def fmt_gib(n: int) -> str:

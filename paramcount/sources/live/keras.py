@@ -33,7 +33,13 @@ from paramcount.model import Node, Summary, Tied
 from paramcount.shapes import Shape, fmt_shape
 from paramcount.sources.keras.config import Entry
 from paramcount.sources.keras.layers import adapt, known_class
-from paramcount.sources.live import array_dtype, dominant, first_line, flatten, input_shapes
+from paramcount.sources.live.common import (
+    array_dtype,
+    dominant,
+    first_line,
+    flatten,
+    input_shapes,
+)
 
 _MODELS = ("Model", "Functional", "Sequential")
 

@@ -142,8 +142,6 @@ class Layer:
     type_name: ClassVar[str] = "Layer"
     #: argument names that only PyTorch uses: passing one selects PyTorch conventions
     torch_args: ClassVar[frozenset[str]] = frozenset()
-    #: number of inputs; None for any number (merging layers)
-    n_inputs: ClassVar[int | None] = 1
     #: argument names that a bare value or list fills in order (``Dense: 10``, ``Conv2D: [32, 3]``)
     positional: ClassVar[tuple[str, ...]] = ()
 

@@ -475,7 +475,7 @@ def test_known_layers_never_open_the_weights_file(tmp_path, monkeypatch):
     never opened, so a file of gigabytes is counted as fast as a small one."""
     import keras
 
-    from paramcount.sources import keras_h5
+    from paramcount.sources.keras import h5 as keras_h5
 
     keras.backend.clear_session()
     model = build_cnn()

@@ -13,8 +13,8 @@ import pytest
 
 from paramcount.cli import main
 from paramcount.errors import ParamcountError, ShapeError, SpecError
-from paramcount.sources import keras as keras_source
-from paramcount.sources import keras_h5
+from paramcount.sources.keras import files as keras_source
+from paramcount.sources.keras import h5 as keras_h5
 
 
 def _input(name: str, shape: list[Any]) -> dict[str, Any]:

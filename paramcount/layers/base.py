@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
 from paramcount.errors import ShapeError, SpecError
@@ -142,8 +142,6 @@ class Layer:
     type_name: ClassVar[str] = "Layer"
     #: argument names that only PyTorch uses: passing one selects PyTorch conventions
     torch_args: ClassVar[frozenset[str]] = frozenset()
-    #: number of inputs; None for any number (merging layers)
-    n_inputs: ClassVar[int | None] = 1
     #: argument names that a bare value or list fills in order (``Dense: 10``, ``Conv2D: [32, 3]``)
     positional: ClassVar[tuple[str, ...]] = ()
 
@@ -328,16 +326,6 @@ def make_layer(name: str, config: Mapping[str, Any] | None = None,
     stripped = _strip(name)
     label = stripped if stripped in _REGISTRY else cls.type_name
     return cls(config, framework=framework, strict=strict, label=label)
-
-
-@dataclass
-class UnknownTally:
-    """Layer types that were met but not understood, counted per type (fvcore's habit)."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, type_name: str) -> None:
-        self.counts[type_name] = self.counts.get(type_name, 0) + 1
 
 
 __all__ = [

@@ -29,7 +29,6 @@ class Merge(Layer):
     """Element-wise merging of inputs that broadcast against each other, as Keras broadcasts:
     shapes aligned on the right, a 1 stretches, an unknown dimension stays unknown."""
 
-    n_inputs = None
     #: how many inputs the layer takes: at least ``min_inputs``, at most ``max_inputs``
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = None

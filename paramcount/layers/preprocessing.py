@@ -217,8 +217,6 @@ class StochasticDepth(Layer):
 class CustomScaleLayer(Layer):
     """Inception-ResNet-v2's residual sum ``x[0] + x[1] * scale``: no weights."""
 
-    n_inputs = 2
-
     def configure(self, a: Args) -> None:
         a.float("scale")
 
@@ -256,8 +254,6 @@ class TFOpLambda(Layer):
     ``tf.nn.relu``, ``tf.reshape``...): no weights. The output shape is known for element-wise
     functions, reductions, ``concat``, ``reshape``, ``expand_dims`` and ``linalg.matmul``; for
     other functions it cannot be told from the file."""
-
-    n_inputs = None
 
     def configure(self, a: Args) -> None:
         self.function: str = a.str("function")

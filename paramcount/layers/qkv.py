@@ -7,7 +7,6 @@ No layer type is registered here, so none has a MAC count of its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 from paramcount.errors import ShapeError
 from paramcount.layers.base import Formula, Layer, Weight
@@ -60,8 +59,6 @@ def torch_mha_formula(e: int, q: Dims, k: Dims, v: Dims, extra_keys: int = 0) ->
 
 class AttentionLayer(Layer):
     """Shared input handling: 1 to 3 shapes, checked for rank and known widths."""
-
-    n_inputs: ClassVar[int | None] = None
 
     def split(self, inputs: Sequence[Shape], most: int = 3) -> list[Shape]:
         if not 1 <= len(inputs) <= most:

@@ -10,7 +10,6 @@ the activation and dropout are not counted. Neither layer costs 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.args import Args
@@ -30,7 +29,6 @@ class TransformerEncoderLayer(AttentionLayer):
     each with a LayerNorm. A PyTorch layer, so PyTorch's conventions apply even in a model
     whose framework is Keras."""
 
-    n_inputs: ClassVar[int | None] = 1
     positional = ("d_model", "nhead")
     #: (attention blocks, LayerNorms)
     blocks = (1, 2)
@@ -123,7 +121,6 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
     """torch.nn.TransformerDecoderLayer: self-attention over the target, attention over the
     memory (the encoder's output) and a feed-forward block. Inputs ``[tgt, memory]``."""
 
-    n_inputs: ClassVar[int | None] = None
     blocks = (2, 3)
 
     def default_input_shape(self) -> Shape | None:

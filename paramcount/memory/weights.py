@@ -13,8 +13,6 @@ from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import SpecError
 from paramcount.memory.facts import ModelFacts
 
-#: the dtypes a memory estimate names on the command line, besides ``stored``
-WEIGHT_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 #: dtypes that hold activations and KV caches (a quantized weight dtype does not)
 FLOAT_DTYPES = frozenset({"float64", "float32", "float16", "bfloat16", "float8",
                           "float8_e4m3fn", "float8_e5m2"})

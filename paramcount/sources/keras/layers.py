@@ -11,7 +11,7 @@ from paramcount.build import snake
 from paramcount.errors import SpecError
 from paramcount.layers import lookup
 from paramcount.shapes import Shape
-from paramcount.sources.keras_config import Entry, ModelConfig
+from paramcount.sources.keras.config import Entry, ModelConfig
 
 _KERAS_PACKAGES = ("keras", "keras_hub", "keras_nlp", "keras_cv", "tf_keras")
 # keras.ops operations whose output is the operands broadcast together

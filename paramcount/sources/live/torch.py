@@ -28,7 +28,7 @@ from typing import Any
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Weight
 from paramcount.model import Node, Summary, Tied
-from paramcount.sources.live import array_dtype, dominant
+from paramcount.sources.live.common import array_dtype, dominant
 
 
 @dataclass
@@ -66,7 +66,7 @@ def summarize_module(model: Any, input_shape: Any = None, example_inputs: Any = 
     if input_dtype is not None and input_shape is None:
         raise SpecError("input_dtype goes with input_shape (example_inputs carry their dtype)")
     if input_shape is not None or example_inputs is not None:
-        from paramcount.sources.live_torch_pass import measure
+        from paramcount.sources.live.torch_pass import measure
 
         measure(summary, model, walk.modules, input_shape, example_inputs, input_dtype)
     return summary

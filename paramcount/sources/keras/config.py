@@ -24,7 +24,7 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.shapes import Shape
-from paramcount.sources.keras_nodes import (
+from paramcount.sources.keras.nodes import (
     Call,
     Ref,
     batchless,

@@ -1,7 +1,7 @@
 """Keras and tf.keras model files, read without Keras or TensorFlow.
 
 - ``.json``: ``model.to_json()`` or a ``get_config()`` dump, Sequential or Functional, in the
-  Keras 3 or the Keras 2 / tf.keras layout (see :mod:`paramcount.sources.keras_config`);
+  Keras 3 or the Keras 2 / tf.keras layout (see :mod:`paramcount.sources.keras.config`);
 - ``.keras``: the zip archive Keras 3 saves (config.json, metadata.json, model.weights.h5); only
   config.json is read unless a layer of unknown class needs its stored weight shapes;
 - ``.h5``/``.hdf5``: a legacy full-model file (its ``model_config`` attribute), or a weights file
@@ -32,8 +32,8 @@ from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import preprocessing  # noqa: F401  (registers Keras's preprocessing layers)
 from paramcount.layers.base import framework_name
 from paramcount.model import Node, Summary
-from paramcount.sources.keras_config import NotAModel, read_model
-from paramcount.sources.keras_graph import StoredWeights, Walker, freeze
+from paramcount.sources.keras.config import NotAModel, read_model
+from paramcount.sources.keras.graph import StoredWeights, Walker, freeze
 
 MAX_CONFIG_BYTES = 64 * 2**20  # config.json of the largest keras.applications model is ~1 MB
 _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -173,18 +173,18 @@ class _Lazy:
 
     @property
     def root(self) -> Any:
-        from paramcount.sources import keras_h5
+        from paramcount.sources.keras import h5
 
         if self._file is None:
-            self._file = keras_h5.open_h5(_member(self.zf, _WEIGHTS, self.path),
+            self._file = h5.open_h5(_member(self.zf, _WEIGHTS, self.path),
                                           f"{self.path}: {_WEIGHTS}")
         return self._file
 
     def layer(self, path: tuple[str, ...], names: tuple[str, ...]) -> Any:
-        from paramcount.sources import keras_h5
+        from paramcount.sources.keras import h5
 
         if self._store is None:
-            self._store = keras_h5.Keras3Store(self.root)
+            self._store = h5.Keras3Store(self.root)
         return self._store.layer(path, names)
 
     def close(self) -> None:
@@ -254,34 +254,34 @@ class _Window(io.RawIOBase):
 # -- HDF5 files --------------------------------------------------------------------------------
 
 def _hdf5(path: Path, options: dict[str, Any]) -> Summary:
-    from paramcount.sources import keras_h5
+    from paramcount.sources.keras import h5
 
     if not path.exists():
         raise SpecError(f"{path}: no such file")
-    with keras_h5.open_h5(path, str(path)) as f:
+    with h5.open_h5(path, str(path)) as f:
         config = None if path.name.lower().endswith(".weights.h5") else \
-            keras_h5.model_config(f, str(path))
+            h5.model_config(f, str(path))
         if config is not None:
             root = f.get("model_weights")
-            stored = keras_h5.LegacyStore(root) if root is not None else None
+            stored = h5.LegacyStore(root) if root is not None else None
             return from_dict(config, source=str(path), stored=stored,
-                             meta=keras_h5.file_meta(f, str(path)), **options)
-        if keras_h5.layout(f) is None:
+                             meta=h5.file_meta(f, str(path)), **options)
+        if h5.layout(f) is None:
             raise SpecError(f"{path}: an HDF5 file without a Keras model_config attribute or "
                             "Keras weights: not a Keras model file")
-        return _weights_summary(f, path, None, keras_h5.file_meta(f, str(path)))
+        return _weights_summary(f, path, None, h5.file_meta(f, str(path)))
 
 
 def _weights_summary(f: Any, path: Path, doc: Any, meta: dict[str, Any]) -> Summary:
     """A weights file with no usable config: its weight tree."""
-    from paramcount.sources import keras_h5
+    from paramcount.sources.keras import h5
 
     name = path.name.split(".")[0]
     if isinstance(doc, Mapping):
         config = doc.get("config")
         name = str(config.get("name", name)) if isinstance(config, Mapping) else name
         meta = {**meta, "class_name": doc.get("class_name")}
-    root: Node = keras_h5.weights_tree(f, name)
+    root: Node = h5.weights_tree(f, name)
     info = {"format": "keras weights", **meta,
             "note": "weights only: the layers as stored, not as called; trainable only as "
                     "Keras makes normalization statistics non-trainable"}

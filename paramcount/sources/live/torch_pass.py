@@ -19,7 +19,7 @@ from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError
 from paramcount.model import Compute, Node, Summary
 from paramcount.shapes import Shape, fmt_shape
-from paramcount.sources.live import first_line, input_shapes
+from paramcount.sources.live.common import first_line, input_shapes
 
 
 @dataclass

@@ -25,8 +25,8 @@ from paramcount.layers import Layer, Weight, make_layer
 from paramcount.layers.preprocessing import TFOpLambda
 from paramcount.model import Node
 from paramcount.shapes import Shape, broadcast, fmt_shape
-from paramcount.sources.keras_config import Entry, ModelConfig, input_shape, read_model
-from paramcount.sources.keras_layers import (
+from paramcount.sources.keras.config import Entry, ModelConfig, input_shape, read_model
+from paramcount.sources.keras.layers import (
     ELEMENTWISE_OPS,
     adapt,
     declared_output,
@@ -34,7 +34,7 @@ from paramcount.sources.keras_layers import (
     policy,
     saving_names,
 )
-from paramcount.sources.keras_nodes import Call, Const, Ref, flat_refs
+from paramcount.sources.keras.nodes import Call, Const, Ref, flat_refs
 
 MAX_NESTING = 32
 _TF_OPS = ("TFOpLambda", "SlicingOpLambda")
@@ -93,7 +93,7 @@ class _Scope:
 class Walker:
     """Builds model configs into trees; tallies parameters per dtype policy.
 
-    >>> from paramcount.sources.keras_config import read_model
+    >>> from paramcount.sources.keras.config import read_model
     >>> cfg = read_model({"class_name": "Sequential", "config": {"layers": [
     ...     {"class_name": "InputLayer", "config": {"batch_shape": [None, 4]}},
     ...     {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}})

@@ -15,7 +15,7 @@ Conventions, Keras's own:
 
 A Functional (or Sequential) model's graph gives every layer's input and output shapes; a layer
 paramcount knows is then built from its ``get_config()`` (through
-:mod:`paramcount.sources.keras_layers`) so its MACs come from paramcount's formulas. A subclassed
+:mod:`paramcount.sources.keras.layers`) so its MACs come from paramcount's formulas. A subclassed
 model has no graph: its shapes and FLOPs are not known.
 """
 
@@ -31,9 +31,15 @@ from paramcount.layers import Layer, Weight, make_layer
 from paramcount.layers.base import KERAS
 from paramcount.model import Node, Summary, Tied
 from paramcount.shapes import Shape, fmt_shape
-from paramcount.sources.keras_config import Entry
-from paramcount.sources.keras_layers import adapt, known_class
-from paramcount.sources.live import array_dtype, dominant, first_line, flatten, input_shapes
+from paramcount.sources.keras.config import Entry
+from paramcount.sources.keras.layers import adapt, known_class
+from paramcount.sources.live.common import (
+    array_dtype,
+    dominant,
+    first_line,
+    flatten,
+    input_shapes,
+)
 
 _MODELS = ("Model", "Functional", "Sequential")
 

@@ -114,6 +114,37 @@ class Diff:
         (:mod:`paramcount.comparison.rows`)."""
         return diff_rows(self.changes, depth, all, fold)
 
+    def __repr__(self) -> str:
+        """One line: the sides, the change of the total and the rows that differ.
+
+        >>> d = diff({"name": "x", "input_shape": [4], "layers": [{"Dense": 2}]},
+        ...          {"name": "y", "input_shape": [4], "layers": [{"Dense": 3}]})
+        >>> d
+        <Diff A 'x' → B 'y': +5 params, 1 changed>
+        """
+        said = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n and s != "unchanged")
+        return (f"<Diff A {self.a.name!r} → B {self.b.name!r}: {self.delta[0]:+,} params, "
+                f"{said or 'no differences'}>")
+
+    def __str__(self) -> str:
+        """The table ``paramcount diff A B`` prints."""
+        from paramcount.report.diff import render_diff
+
+        return render_diff(self)
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, which Jupyter shows for a diff in a cell."""
+        from paramcount.report.diff import render_html
+
+        return render_html(self)
+
+    def __rich__(self) -> Any:
+        """The table as a rich renderable (``rich.print(diff)``); rich calls this, so it is
+        imported only when present."""
+        from paramcount.report.diff import rich_diff
+
+        return rich_diff(self)
+
 
 # -- comparing two summaries -----------------------------------------------------------------
 

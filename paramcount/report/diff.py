@@ -21,6 +21,8 @@ from typing import Any
 from paramcount.comparison.compare import Diff
 from paramcount.comparison.rows import DiffRow
 from paramcount.model import Counts
+from paramcount.report.html import html_table
+from paramcount.report.table import rich_table
 from paramcount.report.text import escape_markdown, markdown_table, text_table
 
 SCHEMA = "paramcount-diff/1"
@@ -137,3 +139,18 @@ def _markdown(d: Diff, rows: list[DiffRow]) -> str:
     return "\n".join([f"**{escape_markdown(_title(d))}**", "", *table, "",
                       *(f"- {escape_markdown(line)}" for line in totals_lines(d))])
 
+
+# -- in a notebook, on a terminal ------------------------------------------------------------
+
+def render_html(d: Diff, depth: int | None = None, everything: bool = False, fold: bool = True
+                ) -> str:
+    """The table in HTML, the totals below (``Diff._repr_html_``); every name escaped."""
+    rows = [cells(d, r) for r in d.rows(depth, everything, fold)]
+    return html_table(_title(d), HEADER, [rows], _RIGHT, totals_lines(d), kind="diff")
+
+
+def rich_diff(d: Diff, depth: int | None = None, everything: bool = False, fold: bool = True
+              ) -> Any:
+    """The table as a rich renderable, the totals below (``Diff.__rich__``)."""
+    rows = [cells(d, r) for r in d.rows(depth, everything, fold)]
+    return rich_table(_title(d), HEADER, [rows], _RIGHT, totals_lines(d), fold={1, 5})

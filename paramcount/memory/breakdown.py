@@ -79,9 +79,22 @@ class MemoryEstimate:
         return to_dict(self)
 
     def __str__(self) -> str:
+        """The table ``paramcount memory`` prints."""
         from paramcount.report.memory import render_table
 
         return render_table(self)
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, which Jupyter shows for an estimate in a cell."""
+        from paramcount.report.memory import render_html
+
+        return render_html(self)
+
+    def __rich__(self) -> Any:
+        """The table as a rich renderable (``rich.print(estimate)``)."""
+        from paramcount.report.memory import rich_memory
+
+        return rich_memory(self)
 
 
 def estimate(facts: ModelFacts, options: Options) -> MemoryEstimate:

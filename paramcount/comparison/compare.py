@@ -123,8 +123,9 @@ class Diff:
         <Diff A 'x' → B 'y': +5 params, 1 changed>
         """
         said = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n and s != "unchanged")
+        said = said or ("only the totals differ" if self.changed else "no differences")
         return (f"<Diff A {self.a.name!r} → B {self.b.name!r}: {self.delta[0]:+,} params, "
-                f"{said or 'no differences'}>")
+                f"{said}>")
 
     def __str__(self) -> str:
         """The table ``paramcount diff A B`` prints."""

@@ -1,4 +1,4 @@
-"""`paramcount.diff` (in paramcount/comparison.py): two models compared path by path. Every
+"""`paramcount.diff` (in paramcount/comparison/): two models compared path by path. Every
 expected count is what PyTorch or transformers reports for the tensors involved (numel sums)
 or a hand calculation written out."""
 

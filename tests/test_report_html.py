@@ -4,52 +4,15 @@ calculation; hostile names stay text."""
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import torch
+from html_page import Parsed
 
 import paramcount
 from paramcount.report.html import render_html
 from paramcount.view import View
-
-
-class Parsed(HTMLParser):
-    """Rows of the table (cells as text), the caption, the totals, and every tag seen."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self.attrs: list[dict[str, str | None]] = []
-        self.totals: list[str] = []
-        self.caption = ""
-        self.tags: list[str] = []
-        self._in: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self._in.append(tag)
-        if tag == "tr" and "tbody" in self._in:
-            self.rows.append([])
-            self.attrs.append(dict(attrs))
-        elif tag == "td":
-            self.rows[-1].append("")
-        elif tag == "li":
-            self.totals.append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._in and self._in.pop() != tag:
-            pass
-
-    def handle_data(self, data: str) -> None:
-        if "td" in self._in:
-            self.rows[-1][-1] += data
-        elif "li" in self._in:
-            self.totals[-1] += data
-        elif "caption" in self._in:
-            self.caption += data
 
 
 class Net(torch.nn.Module):

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramcount.errors import SpecError
-from paramcount.memory.breakdown import Component, MemoryEstimate, Options
+from paramcount.memory.breakdown import Component, MemoryEstimate
 from paramcount.memory.estimators import (
     EstimatorTable,
     accelerate_table,
@@ -33,6 +33,7 @@ from paramcount.memory.estimators import (
     deepspeed_zero3,
 )
 from paramcount.memory.facts import ModelFacts
+from paramcount.memory.options import Options
 from paramcount.memory.parallel import Parallel
 from paramcount.memory.search import MAX_GPUS, Suggestion
 from paramcount.model import Summary

@@ -12,39 +12,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from paramcount.errors import SpecError, check_positive
+from paramcount.errors import SpecError
 from paramcount.memory import activations as act
 from paramcount.memory import kv, search, weights
 from paramcount.memory.facts import ModelFacts
 from paramcount.memory.notes import assumptions
+from paramcount.memory.options import Options, validate
 from paramcount.memory.parallel import Parallel, check, shard
 from paramcount.memory.search import Suggestion
 from paramcount.memory.training import StateBytes, optimizer, precision
-
-
-@dataclass(frozen=True)
-class Options:
-    """What to estimate: serving (the default) or training (``train``), and on what."""
-
-    train: bool = False
-    #: inference: the weights' dtype (``stored``: the checkpoint's own bytes)
-    dtype: str | None = None
-    kv_dtype: str | None = None
-    batch: int = 1
-    #: tokens: the KV cache's length (inference), the sequence length (training)
-    context: int | None = None
-    encoder_length: int | None = None
-    optimizer: str = "adamw"
-    precision: str = "mixed-bf16"
-    recompute: str = "none"
-    sequence_parallel: bool = False
-    gpus: int | None = None
-    zero: int = 0
-    offload: bool = False
-    tp: int = 1
-    pp: int = 1
-    #: bytes of one GPU's memory, to say whether the estimate fits
-    gpu_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,9 +79,22 @@ class MemoryEstimate:
         return to_dict(self)
 
     def __str__(self) -> str:
+        """The table ``paramcount memory`` prints."""
         from paramcount.report.memory import render_table
 
         return render_table(self)
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, which Jupyter shows for an estimate in a cell."""
+        from paramcount.report.memory import render_html
+
+        return render_html(self)
+
+    def __rich__(self) -> Any:
+        """The table as a rich renderable (``rich.print(estimate)``)."""
+        from paramcount.report.memory import rich_memory
+
+        return rich_memory(self)
 
 
 def estimate(facts: ModelFacts, options: Options) -> MemoryEstimate:
@@ -131,21 +120,6 @@ def estimate(facts: ModelFacts, options: Options) -> MemoryEstimate:
     if result.fits is False:
         result.suggestion = suggest(facts, options, p)
     return result
-
-
-def validate(o: Options) -> None:
-    """Each option's value, checked before anything is computed."""
-    for value, flag in ((o.batch, "--batch"), (o.context, "--context"),
-                        (o.encoder_length, "--encoder-length"), (o.gpus, "--gpus"),
-                        (o.tp, "--tp"), (o.pp, "--pp")):
-        check_positive(value, flag)
-    if o.train:
-        precision(o.precision)
-        optimizer(o.optimizer)
-        act.check_recompute(o.recompute)
-        if o.dtype is not None:
-            raise SpecError("--dtype sets the weights' dtype for inference; training takes "
-                            "--precision (fp32, mixed-bf16, mixed-fp16 or bf16)")
 
 
 def components(facts: ModelFacts, o: Options, p: Parallel) -> tuple[list[Component], list[str]]:

@@ -84,6 +84,24 @@ class EstimatorTable:
     rows: list[dict[str, Any]] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
 
+    def __str__(self) -> str:
+        """The table ``paramcount memory --estimator ...`` prints."""
+        from paramcount.report.memory import render_table
+
+        return render_table(self)
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, which Jupyter shows for it in a cell."""
+        from paramcount.report.memory import render_html
+
+        return render_html(self)
+
+    def __rich__(self) -> Any:
+        """The table as a rich renderable (``rich.print(table)``)."""
+        from paramcount.report.memory import rich_memory
+
+        return rich_memory(self)
+
 
 def deepspeed_table(facts: ModelFacts, stage: int, gpus: int, nodes: int = 1,
                     buffer_factor: float = 1.5) -> EstimatorTable:

@@ -3,15 +3,11 @@ list: bytes per state, what is left out, which units."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from paramcount.memory import weights
 from paramcount.memory.facts import ModelFacts
+from paramcount.memory.options import Options
 from paramcount.memory.parallel import Parallel
 from paramcount.memory.training import StateBytes, optimizer, precision
-
-if TYPE_CHECKING:
-    from paramcount.memory.breakdown import Options
 
 UNITS = "GiB = 2^30 bytes (binary, what GPU memory is sold in), GB = 10^9 bytes (decimal)"
 LEFT_OUT = ("not included: the CUDA context and framework workspace (often 0.5-2 GiB per "

@@ -1,5 +1,5 @@
-"""Memory estimates as text: a table for people, markdown, and the ``paramcount-memory/1`` JSON
-document for scripts.
+"""Memory estimates written out: a table for people, markdown, HTML for Jupyter, a rich table,
+and the ``paramcount-memory/1`` JSON document for scripts.
 
 The JSON document: ``schema``, ``source``, ``name``, ``estimator`` (``paramcount``),
 ``mode`` (``inference`` or ``training``), ``settings`` (dtype, batch, context, precision,
@@ -30,6 +30,8 @@ from paramcount.memory.breakdown import MemoryEstimate
 from paramcount.memory.estimators import EstimatorTable
 from paramcount.memory.parallel import Parallel
 from paramcount.memory.search import Suggestion
+from paramcount.report.html import html_table
+from paramcount.report.table import rich_table
 from paramcount.report.text import escape_markdown, markdown_table, text_table
 from paramcount.units import fmt_both, fmt_gb, fmt_gib
 
@@ -84,6 +86,7 @@ def _parallel(p: Parallel) -> dict[str, Any]:
 # -- the table -----------------------------------------------------------------------------
 
 def _rows(e: MemoryEstimate) -> tuple[list[str], list[list[str]]]:
+    """The header (the detail column's left out) and the rows, the total among them."""
     many = e.parallel.gpus > 1
     head = ["component", "per GPU"] + ([f"all {e.parallel.gpus} GPUs"] if many else [])
     rows = []
@@ -97,7 +100,7 @@ def _rows(e: MemoryEstimate) -> tuple[list[str], list[list[str]]]:
         share = -(-e.cpu // e.parallel.gpus)
         rows.append(["CPU memory", fmt_both(share)] + ([fmt_both(e.cpu)] if many else [])
                     + ["offloaded states"])
-    return [*head, ""], rows
+    return head, rows
 
 
 def _title(e: MemoryEstimate) -> str:
@@ -141,20 +144,6 @@ def _gpus(n: int) -> str:
     return f"{n:,} GPU{'s' if n > 1 else ''}"
 
 
-def render_table(result: Result) -> str:
-    """A plain-text table: one line per component, then the fit and the assumptions."""
-    if isinstance(result, EstimatorTable):
-        return _estimator_table(result)
-    head, rows = _rows(result)
-    at = next(i for i, r in enumerate(rows) if r[0] == "total")
-    right = range(1, len(head) - 1)  # the sizes; the detail column is free text
-    lines = [_title(result), "", *text_table(head, [rows[:at], rows[at:]], right)]
-    fit = _fit_lines(result)
-    if fit:
-        lines += ["", *fit]
-    return "\n".join([*lines, "", "Assumptions:", *(f"  - {a}" for a in result.assumptions)])
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return "N/A"
@@ -170,26 +159,59 @@ def _estimator_cells(t: EstimatorTable) -> tuple[list[str], list[list[str]], set
     return list(t.columns.values()), rows, right
 
 
-def _estimator_table(t: EstimatorTable) -> str:
-    head, rows, right = _estimator_cells(t)
-    return "\n".join([t.title, "", *text_table(head, [rows], right), "", "Assumptions:",
-                      *(f"  - {a}" for a in t.assumptions)])
+# -- the table in every form ---------------------------------------------------------------
+
+def _shown(result: Result, detail: str = "detail"
+           ) -> tuple[str, list[str], list[list[list[str]]], set[int]]:
+    """The title, the header, the groups of rows (components; the totals) and the right-aligned
+    columns; ``detail`` heads an estimate's column of free text."""
+    if isinstance(result, EstimatorTable):
+        head, rows, right = _estimator_cells(result)
+        return result.title, head, [rows], right
+    head, rows = _rows(result)
+    at = next(i for i, r in enumerate(rows) if r[0] == "total")
+    return _title(result), [*head, detail], [rows[:at], rows[at:]], set(range(1, len(head)))
 
 
-# -- markdown ------------------------------------------------------------------------------
+def _fit(result: Result) -> list[str]:
+    return [] if isinstance(result, EstimatorTable) else _fit_lines(result)
+
+
+def render_table(result: Result) -> str:
+    """A plain-text table: one line per component, then the fit and the assumptions."""
+    title, head, groups, right = _shown(result, detail="")
+    lines = [title, "", *text_table(head, groups, right)]
+    fit = _fit(result)
+    if fit:
+        lines += ["", *fit]
+    return "\n".join([*lines, "", "Assumptions:", *(f"  - {a}" for a in result.assumptions)])
+
 
 def render_markdown(result: Result) -> str:
     """A markdown table and the assumptions as a list."""
-    if isinstance(result, EstimatorTable):
-        head, rows, right = _estimator_cells(result)
-        title, extra = result.title, []
-    else:
-        head, rows = _rows(result)
-        head[-1] = "detail"
-        right = set(range(1, len(head) - 1))
-        title, extra = _title(result).replace("\n", "; "), _fit_lines(result)
-    lines = [f"**{escape_markdown(title)}**", "", *markdown_table(head, rows, right), ""]
-    if extra:
-        lines += [*(escape_markdown(e) for e in extra), ""]
+    title, head, groups, right = _shown(result)
+    rows = [r for group in groups for r in group]
+    title = title.replace("\n", "; ")
+    lines = [f"**{escape_markdown(title)}**", "",
+             *markdown_table(head, rows, right), ""]
+    fit = _fit(result)
+    if fit:
+        lines += [*(escape_markdown(e) for e in fit), ""]
     notes = [f"- {escape_markdown(a)}" for a in result.assumptions]
     return "\n".join([*lines, "Assumptions:", "", *notes])
+
+
+def _footer(result: Result) -> list[str]:
+    return [*_fit(result), "Assumptions:", *(f"- {a}" for a in result.assumptions)]
+
+
+def render_html(result: Result) -> str:
+    """The table in HTML, the fit and the assumptions below (``_repr_html_``)."""
+    title, head, groups, right = _shown(result)
+    return html_table(title, head, groups, right, _footer(result), kind="memory")
+
+
+def rich_memory(result: Result) -> Any:
+    """The table as a rich renderable, the fit and the assumptions below (``__rich__``)."""
+    title, head, groups, right = _shown(result)
+    return rich_table(title, head, groups, right, _footer(result), wrap={len(head) - 1})

@@ -1,7 +1,7 @@
 """One side of a diff as nodes by path, and the matching of paths that the two sides spell
 differently: a leading component one side lacks (``model.`` of ``LlamaForCausalLM`` against a
 checkpoint of ``LlamaModel``), a PEFT ``base_layer`` holding the weights of the module it wraps.
-:mod:`paramcount.comparison` compares what this module lines up.
+:mod:`paramcount.comparison.changes` compares what this module lines up.
 """
 
 from __future__ import annotations

@@ -31,13 +31,12 @@ module it wraps: it is matched with that module's own weights.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from paramcount.layers import Weight
-from paramcount.matching import (
+from paramcount.comparison.changes import STATUSES, Change, changes, reported
+from paramcount.comparison.matching import (
     Entry,
     Parts,
     best_prefix,
@@ -46,34 +45,8 @@ from paramcount.matching import (
     strip_all,
     unwrap_base_layers,
 )
+from paramcount.comparison.rows import DiffRow, diff_rows
 from paramcount.model import Counts, Summary
-from paramcount.shapes import fmt_shape
-
-if TYPE_CHECKING:
-    from paramcount.report.diff import DiffRow
-
-STATUSES = ("added", "removed", "changed", "unchanged")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One path of either side: its own status, and whether anything below it differs."""
-
-    parts: Parts
-    status: str
-    a: Entry | None
-    b: Entry | None
-    details: tuple[str, ...] = ()
-    below: bool = False
-
-    @property
-    def path(self) -> str:
-        return ".".join(self.parts)
-
-    @property
-    def subtree_status(self) -> str:
-        """``changed`` when the node or anything below it differs (added/removed stay)."""
-        return "changed" if self.status == "unchanged" and self.below else self.status
 
 
 @dataclass(frozen=True)
@@ -129,7 +102,7 @@ class Diff:
     def counts(self) -> dict[str, int]:
         """How many leaf-level rows are added, removed, changed and unchanged (unfolded)."""
         tally = dict.fromkeys(STATUSES, 0)
-        for c in self._report(everything=True):
+        for c in reported(self.changes, everything=True):
             tally[c.status] += 1
         return tally
 
@@ -137,26 +110,41 @@ class Diff:
              ) -> list[DiffRow]:
         """The rows to show: each differing path at the most specific level, or its ancestor at
         ``depth``; unchanged ones too with ``all``. With ``fold``, added (or removed) siblings
-        make one row under their parent and numbered blocks with identical changes one row."""
-        from paramcount.report.diff import diff_rows
+        make one row under their parent and numbered blocks with identical changes one row
+        (:mod:`paramcount.comparison.rows`)."""
+        return diff_rows(self.changes, depth, all, fold)
 
-        return diff_rows(self, depth, all, fold)
+    def __repr__(self) -> str:
+        """One line: the sides, the change of the total and the rows that differ.
 
-    def _report(self, everything: bool) -> Iterator[Change]:
-        """The leaf-level changes: own changes, the top of each added or removed subtree, and
-        (``everything``) unchanged leaves and weight holders."""
-        status = {c.parts: c.status for c in self.changes}
-        for c in self.changes:
-            if c.status in ("added", "removed"):
-                # the root's row () holds only its own weights: it is no parent
-                if len(c.parts) < 2 or status.get(c.parts[:-1]) != c.status:
-                    yield c
-            elif c.status == "changed" or (everything and _holds(c)):
-                yield c
+        >>> d = diff({"name": "x", "input_shape": [4], "layers": [{"Dense": 2}]},
+        ...          {"name": "y", "input_shape": [4], "layers": [{"Dense": 3}]})
+        >>> d
+        <Diff A 'x' → B 'y': +5 params, 1 changed>
+        """
+        said = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n and s != "unchanged")
+        said = said or ("only the totals differ" if self.changed else "no differences")
+        return (f"<Diff A {self.a.name!r} → B {self.b.name!r}: {self.delta[0]:+,} params, "
+                f"{said}>")
 
+    def __str__(self) -> str:
+        """The table ``paramcount diff A B`` prints."""
+        from paramcount.report.diff import render_diff
 
-def _holds(c: Change) -> bool:
-    return any(e is not None and (e.leaf or bool(e.weights)) for e in (c.a, c.b))
+        return render_diff(self)
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, which Jupyter shows for a diff in a cell."""
+        from paramcount.report.diff import render_html
+
+        return render_html(self)
+
+    def __rich__(self) -> Any:
+        """The table as a rich renderable (``rich.print(diff)``); rich calls this, so it is
+        imported only when present."""
+        from paramcount.report.diff import rich_diff
+
+        return rich_diff(self)
 
 
 # -- comparing two summaries -----------------------------------------------------------------
@@ -199,7 +187,7 @@ def compare(a: Summary, b: Summary) -> Diff:
         ea, eb = {(): empty, **ea}, {(): empty, **eb}  # a side's own root entry wins
     same_kind = side_a.stored == side_b.stored
     types = not (side_a.stored or side_b.stored)  # a checkpoint's types are guesses
-    changes, skipped = _changes(ea, eb, same_kind, types)
+    found, skipped = changes(ea, eb, same_kind, types)
     if not same_kind:
         guessed = "A" if side_a.stored else "B"
         notes.append(f"types are not compared: {guessed}'s are guessed from its tensor names")
@@ -208,88 +196,9 @@ def compare(a: Summary, b: Summary) -> Diff:
                      "a checkpoint stores no parameter-free layer")
     notes += [f"{label}'s totals are lower bounds: {sum(s.unknown_layers.values())} layer(s) of "
               "unknown type not counted" for label, s in (("A", a), ("B", b)) if s.lower_bound]
-    return Diff(side_a, side_b, changes, notes, prefix, types)
+    return Diff(side_a, side_b, found, notes, prefix, types)
 
 
 def _side(s: Summary) -> Side:
     totals = (s.total_params, s.trainable_params, s.non_trainable_params, s.buffers)
     return Side(s.name, s.source, totals, stored="tensors" in s.meta)
-
-
-def _union_order(a: list[Parts], b: list[Parts]) -> list[Parts]:
-    """A's paths in order, each run of B-only paths after the B path that precedes it; B's
-    leading run before the first path both have (after all of A's when none is shared)."""
-    in_a = set(a)
-    after: dict[Parts | None, list[Parts]] = {}
-    anchor: Parts | None = None
-    for p in b:
-        if p in in_a:
-            anchor = p
-        else:
-            after.setdefault(anchor, []).append(p)
-    lead = after.pop(None, [])
-    first = next((p for p in b if p in in_a), None)
-    out: list[Parts] = []
-    for p in a:
-        out += lead if p == first else []
-        out.append(p)
-        out += after.get(p, [])
-    return out if first is not None else out + lead
-
-
-def _changes(ea: dict[Parts, Entry], eb: dict[Parts, Entry], same_kind: bool, types: bool
-             ) -> tuple[list[Change], int]:
-    raw: list[tuple[Parts, str, Entry | None, Entry | None, tuple[str, ...]]] = []
-    skipped = 0
-    for parts in _union_order(list(ea), list(eb)):
-        x, y = ea.get(parts), eb.get(parts)
-        one = x if y is None else y if x is None else None
-        if one is not None and not same_kind and one.counts == (0, 0, 0, 0):
-            skipped += 1
-            continue
-        status, details = _compare(x, y, types)
-        raw.append((parts, status, x, y, details))
-    below: set[Parts] = set()
-    for parts, status, *_ in raw:
-        up = parts[:-1]
-        while status != "unchanged" and up and up not in below:
-            below.add(up)
-            up = up[:-1]
-    return [Change(p, s, x, y, dt, p in below) for p, s, x, y, dt in raw], skipped
-
-
-def _compare(a: Entry | None, b: Entry | None, types: bool) -> tuple[str, tuple[str, ...]]:
-    if a is None or b is None:
-        return ("added" if a is None else "removed"), ()
-    details = [f"type {a.type} → {b.type}"] if types and a.type != b.type else []
-    wa, wb = _by_name(a.weights), _by_name(b.weights)
-    for name, w in wa.items():
-        v = wb.get(name)
-        if v is None:
-            details.append(f"-{name} {dims(w)}")
-            continue
-        if v.shape != w.shape:
-            details.append(f"{name} {dims(w)} → {dims(v)}")
-        if _role(v) != _role(w):
-            details.append(f"{name} {_role(w)} → {_role(v)}")
-    details += [f"+{name} {dims(w)}" for name, w in wb.items() if name not in wa]
-    return ("changed" if details else "unchanged"), tuple(details)
-
-
-def _by_name(weights: tuple[Weight, ...]) -> dict[str, Weight]:
-    out: dict[str, Weight] = {}
-    for w in weights:
-        name, k = w.name, 1
-        while name in out:
-            k += 1
-            name = f"{w.name}#{k}"
-        out[name] = w
-    return out
-
-
-def dims(w: Weight) -> str:
-    return fmt_shape(w.shape, batch=False)
-
-
-def _role(w: Weight) -> str:
-    return "buffer" if w.buffer else "trainable" if w.trainable else "non-trainable"

@@ -1,0 +1,50 @@
+"""What a memory estimate is asked for: serving or training, on what, with which options; each
+option's value checked before anything is computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paramcount.errors import SpecError, check_positive
+from paramcount.memory import activations as act
+from paramcount.memory.training import optimizer, precision
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to estimate: serving (the default) or training (``train``), and on what."""
+
+    train: bool = False
+    #: inference: the weights' dtype (``stored``: the checkpoint's own bytes)
+    dtype: str | None = None
+    kv_dtype: str | None = None
+    batch: int = 1
+    #: tokens: the KV cache's length (inference), the sequence length (training)
+    context: int | None = None
+    encoder_length: int | None = None
+    optimizer: str = "adamw"
+    precision: str = "mixed-bf16"
+    recompute: str = "none"
+    sequence_parallel: bool = False
+    gpus: int | None = None
+    zero: int = 0
+    offload: bool = False
+    tp: int = 1
+    pp: int = 1
+    #: bytes of one GPU's memory, to say whether the estimate fits
+    gpu_memory: int | None = None
+
+
+def validate(o: Options) -> None:
+    """Each option's value, checked before anything is computed."""
+    for value, flag in ((o.batch, "--batch"), (o.context, "--context"),
+                        (o.encoder_length, "--encoder-length"), (o.gpus, "--gpus"),
+                        (o.tp, "--tp"), (o.pp, "--pp")):
+        check_positive(value, flag)
+    if o.train:
+        precision(o.precision)
+        optimizer(o.optimizer)
+        act.check_recompute(o.recompute)
+        if o.dtype is not None:
+            raise SpecError("--dtype sets the weights' dtype for inference; training takes "
+                            "--precision (fp32, mixed-bf16, mixed-fp16 or bf16)")

@@ -34,8 +34,8 @@ from paramcount.cli.options import (
     source_options,
 )
 from paramcount.dtypes import dtype_name
-from paramcount.errors import ParamcountError, SpecError, check_positive
-from paramcount.layers import lookup, registered_names
+from paramcount.errors import ParamcountError, check_positive
+from paramcount.layers import registered_names
 from paramcount.model import Summary
 from paramcount.report import FORMATS, render
 from paramcount.sources import summarize
@@ -120,7 +120,8 @@ def _layer_parser() -> argparse.ArgumentParser:
     p = Parser(prog="paramcount layer", description="Count one layer's parameters.")
     p.add_argument("type", help="a Keras or PyTorch layer name: Dense, Conv2D, Linear, ...")
     p.add_argument("args", nargs="*", metavar="ARG=VALUE",
-                   help="layer arguments (units=2 kernel_size=3,3) or positional values")
+                   help="layer arguments (units=2 kernel_size=3,3), or bare values in the "
+                        "order of the name typed: `Linear 4 2` as nn.Linear(4, 2)")
     p.add_argument("--input-shape", "-i", action="append", default=None, metavar="DIMS",
                    help="input shape without the batch, e.g. 28,28,1 (repeat for several)")
     _output_options(p, framework=True)
@@ -264,15 +265,10 @@ def _transformer(ns: argparse.Namespace) -> str:
 
 def _one_layer(ns: argparse.Namespace) -> str:
     config, bare = parse_assignments(ns.args, "argument")
-    cls, _ = lookup(ns.type)
-    if len(bare) > len(cls.positional):
-        raise SpecError(f"{ns.type} takes {len(cls.positional)} positional value(s) "
-                        f"({', '.join(cls.positional) or 'none'}); use NAME=VALUE")
-    config.update(zip(cls.positional, bare, strict=False))
     shapes = [parse_shape(s) for s in ns.input_shape or []]
     shape: Any = None if not shapes else shapes[0] if len(shapes) == 1 else shapes
     ns.flops = ns.flops or bool(shapes)  # an input shape given: its forward pass too
-    return _emit(layer(ns.type, framework=ns.framework, **config).count(shape), ns)
+    return _emit(layer(ns.type, *bare, framework=ns.framework, **config).count(shape), ns)
 
 
 def _zoo(ns: argparse.Namespace) -> str:

@@ -31,7 +31,8 @@ class TransformerEncoderLayer(AttentionLayer):
     whose framework is Keras."""
 
     n_inputs: ClassVar[int | None] = 1
-    positional = ("d_model", "nhead")
+    positional = ("d_model", "nhead", "dim_feedforward", "dropout", "activation",
+                  "layer_norm_eps", "batch_first", "norm_first", "bias")
     #: (attention blocks, LayerNorms)
     blocks = (1, 2)
 

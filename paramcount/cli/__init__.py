@@ -33,6 +33,7 @@ from paramcount.cli.options import (
     source_arguments,
     source_options,
 )
+from paramcount.cli.terminal import wants_rich
 from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, check_positive
 from paramcount.layers import registered_names
@@ -229,7 +230,7 @@ def _emit(summary: Summary, ns: argparse.Namespace) -> str:
     summary.fold = ns.depth is None  # --depth shows every block of a repeated group
     if ns.explain and ns.format == "table":
         return summary.explain()
-    tty = sys.stdout.isatty() and ns.format == "table"
+    tty = ns.format == "table" and wants_rich(sys.stdout)
     width = shutil.get_terminal_size((100, 24)).columns
     return render(summary, ns.format, depth=ns.depth, rich=tty, width=width)
 

@@ -8,6 +8,7 @@
                                                   a decoder-only transformer from its shape
     paramcount memory SOURCE [options]            memory to serve or train a model
     paramcount diff A B [options]                 compare two models row by row
+    paramcount completion bash|zsh                a shell completion script
 
 Bad input prints one line, ``paramcount: error: ...``, and exits with status 2.
 """
@@ -43,7 +44,7 @@ from paramcount.sources import summarize
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
-MODULE_COMMANDS = ("memory", "diff")
+MODULE_COMMANDS = ("memory", "diff", "completion")
 
 
 def _output_options(p: argparse.ArgumentParser, framework: bool = False) -> None:
@@ -73,7 +74,7 @@ def _summary_parser() -> argparse.ArgumentParser:
                usage="paramcount SOURCE [options] | paramcount COMMAND ...",
                formatter_class=argparse.RawDescriptionHelpFormatter,
                epilog=f"{sources_help()}\n\ncommands: layer, zoo, layers, transformer, memory, "
-                      "diff (see `paramcount COMMAND --help`)")
+                      "diff, completion (see `paramcount COMMAND --help`)")
     p.add_argument("source", metavar="SOURCE",
                    help="a model file or folder, or a zoo name (see below)")
     source_arguments(p, "the model file or zoo entry")
@@ -197,13 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+#: each command's parser, built when used (building all costs a few ms); "summary" is
+#: `paramcount SOURCE`, and each of MODULE_COMMANDS has a ``_parser`` in its module
+PARSERS = {"summary": _summary_parser, "layer": _layer_parser, "zoo": _zoo_parser,
+           "layers": _layers_parser, "transformer": _transformer_parser}
+
+
 def run(args: list[str]) -> str:
     """Run one command and return what it prints."""
-    # only the parser of the command at hand is built: building all costs a few ms
-    parsers = {"summary": _summary_parser, "layer": _layer_parser, "zoo": _zoo_parser,
-               "layers": _layers_parser, "transformer": _transformer_parser}
     if not args:
-        return parsers["summary"]().format_help()
+        return PARSERS["summary"]().format_help()
     if args[0] in MODULE_COMMANDS:
         import importlib
 
@@ -212,7 +216,7 @@ def run(args: list[str]) -> str:
         return text
     command = args[0] if args[0] in COMMANDS else "summary"
     rest = args[1:] if command != "summary" else args
-    ns = parsers[command]().parse_args(rest)
+    ns = PARSERS[command]().parse_args(rest)
     handler = {"summary": _summary_file, "layer": _one_layer, "zoo": _zoo,
                "layers": _list_layers, "transformer": _transformer}[command]
     return handler(ns)

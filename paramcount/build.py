@@ -17,7 +17,7 @@ from typing import Any
 from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, make_layer
-from paramcount.layers.base import KERAS, framework_name
+from paramcount.layers.base import KERAS, bind_positional, framework_name
 from paramcount.model import Node, Summary, Tied
 from paramcount.shapes import Shape, fmt_shape
 
@@ -199,16 +199,24 @@ def _as_inputs(shape: Any, layer: Layer) -> list[Shape]:
     return [tuple(shape)]
 
 
-def layer(type_name: str, framework: str | None = None, **config: Any) -> LayerSpec:
-    """Describe one layer by its Keras or PyTorch name and arguments.
+def layer(type_name: str, *values: Any, framework: str | None = None, **config: Any
+          ) -> LayerSpec:
+    """Describe one layer by its Keras or PyTorch name and arguments; bare ``values`` fill the
+    arguments in the order the name takes (a PyTorch name: its torch.nn signature's).
 
     >>> import paramcount
     >>> paramcount.layer("LSTM", units=4).count((10, 2)).total_params
     112
     >>> paramcount.layer("LSTM", units=4, framework="pytorch").count((10, 2)).total_params
     128
+    >>> paramcount.layer("Linear", 4, 2).count().total_params   # as nn.Linear(4, 2)
+    10
     """
-    return LayerSpec(type_name, framework, **config)
+    bound = bind_positional(type_name, values, framework)
+    twice = sorted(bound.keys() & config.keys())
+    if twice:
+        raise SpecError(f"{type_name} got {twice[0]!r} twice: as a positional value and by name")
+    return LayerSpec(type_name, framework, **bound, **config)
 
 
 def as_mapping(value: Any, what: str) -> Mapping[str, Any]:

@@ -8,6 +8,7 @@
                                                   a decoder-only transformer from its shape
     paramcount memory SOURCE [options]            memory to serve or train a model
     paramcount diff A B [options]                 compare two models row by row
+    paramcount completion bash|zsh                a shell completion script
 
 Bad input prints one line, ``paramcount: error: ...``, and exits with status 2.
 """
@@ -33,9 +34,10 @@ from paramcount.cli.options import (
     source_arguments,
     source_options,
 )
+from paramcount.cli.terminal import wants_rich
 from paramcount.dtypes import dtype_name
-from paramcount.errors import ParamcountError, SpecError, check_positive
-from paramcount.layers import lookup, registered_names
+from paramcount.errors import ParamcountError, check_positive
+from paramcount.layers import registered_names
 from paramcount.model import Summary
 from paramcount.report import FORMATS
 from paramcount.sources import summarize
@@ -43,7 +45,7 @@ from paramcount.view import View
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
-MODULE_COMMANDS = ("memory", "diff")
+MODULE_COMMANDS = ("memory", "diff", "completion")
 
 
 def _output_options(p: argparse.ArgumentParser, framework: bool = False) -> None:
@@ -73,7 +75,7 @@ def _summary_parser() -> argparse.ArgumentParser:
                usage="paramcount SOURCE [options] | paramcount COMMAND ...",
                formatter_class=argparse.RawDescriptionHelpFormatter,
                epilog=f"{sources_help()}\n\ncommands: layer, zoo, layers, transformer, memory, "
-                      "diff (see `paramcount COMMAND --help`)")
+                      "diff, completion (see `paramcount COMMAND --help`)")
     p.add_argument("source", metavar="SOURCE",
                    help="a model file or folder, or a zoo name (see below)")
     source_arguments(p, "the model file or zoo entry")
@@ -121,7 +123,8 @@ def _layer_parser() -> argparse.ArgumentParser:
     p = Parser(prog="paramcount layer", description="Count one layer's parameters.")
     p.add_argument("type", help="a Keras or PyTorch layer name: Dense, Conv2D, Linear, ...")
     p.add_argument("args", nargs="*", metavar="ARG=VALUE",
-                   help="layer arguments (units=2 kernel_size=3,3) or positional values")
+                   help="layer arguments (units=2 kernel_size=3,3), or bare values in the "
+                        "order of the name typed: `Linear 4 2` as nn.Linear(4, 2)")
     p.add_argument("--input-shape", "-i", action="append", default=None, metavar="DIMS",
                    help="input shape without the batch, e.g. 28,28,1 (repeat for several)")
     _output_options(p, framework=True)
@@ -196,13 +199,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+#: each command's parser, built when used (building all costs a few ms); "summary" is
+#: `paramcount SOURCE`, and each of MODULE_COMMANDS has a ``_parser`` in its module
+PARSERS = {"summary": _summary_parser, "layer": _layer_parser, "zoo": _zoo_parser,
+           "layers": _layers_parser, "transformer": _transformer_parser}
+
+
 def run(args: list[str]) -> str:
     """Run one command and return what it prints."""
-    # only the parser of the command at hand is built: building all costs a few ms
-    parsers = {"summary": _summary_parser, "layer": _layer_parser, "zoo": _zoo_parser,
-               "layers": _layers_parser, "transformer": _transformer_parser}
     if not args:
-        return parsers["summary"]().format_help()
+        return PARSERS["summary"]().format_help()
     if args[0] in MODULE_COMMANDS:
         import importlib
 
@@ -211,7 +217,7 @@ def run(args: list[str]) -> str:
         return text
     command = args[0] if args[0] in COMMANDS else "summary"
     rest = args[1:] if command != "summary" else args
-    ns = parsers[command]().parse_args(rest)
+    ns = PARSERS[command]().parse_args(rest)
     handler = {"summary": _summary_file, "layer": _one_layer, "zoo": _zoo,
                "layers": _list_layers, "transformer": _transformer}[command]
     return handler(ns)
@@ -238,7 +244,7 @@ def view_of(base: View, ns: argparse.Namespace) -> View:
         view = view.but(dtype=dtype_name(ns.dtype))
     terminal = sys.stdout.isatty()
     width = shutil.get_terminal_size((100, 24)).columns if terminal else None
-    return view.but(color=terminal and ns.format == "table", width=width)
+    return view.but(color=ns.format == "table" and wants_rich(sys.stdout), width=width)
 
 
 def _summary_file(ns: argparse.Namespace) -> str:
@@ -272,15 +278,10 @@ def _transformer(ns: argparse.Namespace) -> str:
 
 def _one_layer(ns: argparse.Namespace) -> str:
     config, bare = parse_assignments(ns.args, "argument")
-    cls, _ = lookup(ns.type)
-    if len(bare) > len(cls.positional):
-        raise SpecError(f"{ns.type} takes {len(cls.positional)} positional value(s) "
-                        f"({', '.join(cls.positional) or 'none'}); use NAME=VALUE")
-    config.update(zip(cls.positional, bare, strict=False))
     shapes = [parse_shape(s) for s in ns.input_shape or []]
     shape: Any = None if not shapes else shapes[0] if len(shapes) == 1 else shapes
     ns.flops = ns.flops or bool(shapes)  # an input shape given: its forward pass too
-    return _emit(layer(ns.type, framework=ns.framework, **config).count(shape), ns)
+    return _emit(layer(ns.type, *bare, framework=ns.framework, **config).count(shape), ns)
 
 
 def _zoo(ns: argparse.Namespace) -> str:

@@ -154,6 +154,7 @@ class Dropout(Layer):
 
     torch_args = frozenset({"p", "inplace"})
     positional = ("rate",)
+    torch_positional: ClassVar[tuple[str, ...] | None] = ("p", "inplace")
 
     def configure(self, a: Args) -> None:
         _probability(a, "rate", "p", default=0.5 if self.torch else None)
@@ -170,6 +171,8 @@ class AlphaDropout(Dropout):
 @register("GaussianDropout")
 class GaussianDropout(Dropout):
     """Keras ``GaussianDropout(rate)``: multiplicative noise."""
+
+    torch_positional = None  # Keras only
 
 
 @register("GaussianNoise")
@@ -190,6 +193,7 @@ class SpatialDropout(Spatial):
 
     torch_args = frozenset({"p", "inplace"})
     positional = ("rate",)
+    torch_positional = ("p", "inplace")
 
     def configure(self, a: Args) -> None:
         _probability(a, "rate", "p", default=0.5 if self.torch else None)

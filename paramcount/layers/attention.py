@@ -76,6 +76,8 @@ class MultiHeadAttention(AttentionLayer):
 
     torch_args = frozenset({"embed_dim", "kdim", "vdim", "add_bias_kv", "add_zero_attn", "bias"})
     positional = ("num_heads", "key_dim")
+    torch_positional = ("embed_dim", "num_heads", "dropout", "bias", "add_bias_kv",
+                        "add_zero_attn", "kdim", "vdim", "batch_first")
 
     def configure(self, a: Args) -> None:
         self.heads: int = a.int("num_heads", min=1)

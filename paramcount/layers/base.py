@@ -9,6 +9,9 @@ Writing a layer type::
 
     @register("Dense", torch=("Linear",))
     class Dense(Layer):
+        positional = ("units",)                                   # Dense(2)
+        torch_positional = ("in_features", "out_features", "bias")  # nn.Linear(4, 2)
+
         def configure(self, a: Args) -> None:
             self.units = a.int("units", "out_features", min=1)
 
@@ -144,6 +147,9 @@ class Layer:
     torch_args: ClassVar[frozenset[str]] = frozenset()
     #: argument names that a bare value or list fills in order (``Dense: 10``, ``Conv2D: [32, 3]``)
     positional: ClassVar[tuple[str, ...]] = ()
+    #: the same for a PyTorch name or convention, in the order of the torch.nn signature
+    #: (``Linear(in_features, out_features, bias)``); None where it is ``positional``
+    torch_positional: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: Mapping[str, Any] | None = None, framework: str = KERAS,
                  strict: bool = True, label: str | None = None) -> None:
@@ -261,7 +267,8 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {}
-_PREFIXES = ("torch.nn.", "nn.", "keras.layers.", "layers.", "tf.keras.layers.")
+_TORCH_PREFIXES = ("torch.nn.", "nn.")
+_PREFIXES = (*_TORCH_PREFIXES, "keras.layers.", "layers.", "tf.keras.layers.")
 L = TypeVar("L", bound=type[Layer])
 
 
@@ -290,18 +297,70 @@ def _strip(name: str) -> str:
     return name
 
 
-def lookup(name: str) -> tuple[type[Layer], bool]:
-    """Find a layer class by name or alias; return it and whether the name implies PyTorch."""
+def _find(name: str) -> tuple[str, _Entry]:
+    """The registered name that ``name`` stands for (prefix stripped, case folded) and its entry."""
     key = _strip(name)
+    if key not in _REGISTRY:
+        key = {k.lower(): k for k in _REGISTRY}.get(key.lower(), key)
     entry = _REGISTRY.get(key)
-    if entry is None:
-        folded = {k.lower(): e for k, e in _REGISTRY.items()}
-        entry = folded.get(key.lower())
     if entry is None:
         hint = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.6)
         more = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise SpecError(f"unknown layer type {name!r}{more}")
-    return entry.cls, entry.torch_name
+    return key, entry
+
+
+def lookup(name: str) -> tuple[type[Layer], bool]:
+    """Find a layer class by name or alias; return it and whether the name implies PyTorch
+    (a PyTorch-only name such as ``Linear``, or any name written ``nn.X``)."""
+    _, entry = _find(name)
+    return entry.cls, entry.torch_name or name.startswith(_TORCH_PREFIXES)
+
+
+def positional_order(name: str, framework: str | None = None) -> tuple[str, ...]:
+    """The argument names that bare values fill, in order: the torch.nn signature's for a name
+    that implies PyTorch or under ``framework="pytorch"``, the Keras order otherwise.
+
+    >>> positional_order("Linear"), positional_order("Dense")
+    (('in_features', 'out_features', 'bias'), ('units',))
+    >>> positional_order("nn.LSTM")[:3], positional_order("LazyLinear")
+    (('input_size', 'hidden_size', 'num_layers'), ('out_features', 'bias'))
+    """
+    key, entry = _find(name)
+    cls = entry.cls
+    torch = lookup(name)[1] or (framework is not None and framework_name(framework) == PYTORCH)
+    if not torch or cls.torch_positional is None:
+        return cls.positional
+    # PyTorch's Lazy modules infer their first argument (in_features, in_channels) from the input
+    return cls.torch_positional[1:] if key.startswith("Lazy") else cls.torch_positional
+
+
+def bind_positional(name: str, values: Sequence[Any], framework: str | None = None
+                    ) -> dict[str, Any]:
+    """Bare values as the arguments they fill, in the order :func:`positional_order` gives.
+
+    >>> bind_positional("Conv2d", [1, 2, 3])
+    {'in_channels': 1, 'out_channels': 2, 'kernel_size': 3}
+    """
+    order = positional_order(name, framework)
+    if len(values) > len(order):
+        listed = ", ".join(order) or "none"
+        raise SpecError(f"{name} takes {len(order)} positional value(s) ({listed}), got "
+                        f"{len(values)}; give the others as NAME=VALUE"
+                        f"{_torch_hint(name, order, len(values))}")
+    return dict(zip(order, values, strict=False))
+
+
+def _torch_hint(name: str, order: tuple[str, ...], n: int) -> str:
+    """Where Keras's order refused ``n`` values, the PyTorch order that would take them."""
+    key, entry = _find(name)
+    torch_order = entry.cls.torch_positional
+    if torch_order is None or torch_order == order or n > len(torch_order):
+        return ""
+    torch_name = next((k for k, e in _REGISTRY.items() if e.cls is entry.cls and e.torch_name),
+                      key)
+    listed = ", ".join(torch_order[:3]) + (", ..." if len(torch_order) > 3 else "")
+    return f", or write nn.{torch_name} for PyTorch's order ({listed})"
 
 
 def registered_names() -> dict[str, list[str]]:
@@ -338,8 +397,10 @@ __all__ = [
     "Layer",
     "Shape",
     "Weight",
+    "bind_positional",
     "lookup",
     "make_layer",
+    "positional_order",
     "register",
     "registered_names",
 ]

@@ -184,6 +184,8 @@ class Conv(Grouped):
     """
 
     lora_ok = True
+    torch_positional = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
+                        "dilation", "groups", "bias", "padding_mode")
 
     def configure(self, a: Args) -> None:
         super().configure(a)
@@ -263,6 +265,8 @@ class ConvTranspose(Grouped):
     """A transposed convolution (Keras ``Conv2DTranspose``, PyTorch ``ConvTranspose2d``)."""
 
     padding_words = False
+    torch_positional = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
+                        "output_padding", "groups", "bias", "dilation", "padding_mode")
 
     def configure(self, a: Args) -> None:
         super().configure(a)

@@ -24,6 +24,7 @@ class Dense(Layer):
 
     torch_args = frozenset({"in_features", "out_features", "bias"})
     positional = ("units",)
+    torch_positional = ("in_features", "out_features", "bias")
 
     def configure(self, a: Args) -> None:
         self.units: int = a.int("units", "out_features", min=1)
@@ -290,6 +291,8 @@ class Embedding(Layer):
     torch_args = frozenset({"num_embeddings", "embedding_dim", "padding_idx", "max_norm",
                             "norm_type", "scale_grad_by_freq", "sparse", "_freeze"})
     positional = ("input_dim", "output_dim")
+    torch_positional = ("num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
+                        "scale_grad_by_freq", "sparse")
 
     def configure(self, a: Args) -> None:
         self.vocab: int = a.int("input_dim", "num_embeddings", min=1)
@@ -356,6 +359,7 @@ class PReLU(Layer):
     """
 
     torch_args = frozenset({"num_parameters", "init"})
+    torch_positional = ("num_parameters", "init")
 
     def configure(self, a: Args) -> None:
         self.num_parameters: int = a.int("num_parameters", default=1, min=1)

@@ -13,7 +13,7 @@ element-wise and reductions, no matrix product (torch.utils.flop_counter counts 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.args import Args
@@ -108,6 +108,7 @@ class BatchNormalization(_Norm):
 
     torch_args = _TORCH_NORM_ARGS
     positional = ("num_features",)
+    torch_positional = ("num_features", "eps", "momentum", "affine", "track_running_stats")
     affine_default = True
     stats_default = True
 
@@ -195,6 +196,8 @@ class LayerNormalization(_Norm):
 
     torch_args = frozenset({"normalized_shape", "elementwise_affine", "eps", "bias"})
     positional = ("normalized_shape",)
+    torch_positional: ClassVar[tuple[str, ...] | None] = (
+        "normalized_shape", "eps", "elementwise_affine", "bias")
 
     def configure(self, a: Args) -> None:
         self.normalized: tuple[int, ...] | None = _shape_arg(a, self.label, "normalized_shape")
@@ -229,6 +232,7 @@ class RMSNormalization(LayerNormalization):
     """Scales each sample by its root mean square over the last axes: one scale, no shift."""
 
     torch_args = frozenset({"normalized_shape", "elementwise_affine", "eps"})
+    torch_positional = ("normalized_shape", "eps", "elementwise_affine")
 
     def configure(self, a: Args) -> None:
         self.normalized = _shape_arg(a, self.label, "normalized_shape")
@@ -263,6 +267,7 @@ class GroupNormalization(_Norm):
 
     torch_args = frozenset({"num_groups", "num_channels", "affine", "eps", "bias"})
     positional = ("groups", "num_channels")
+    torch_positional = ("num_groups", "num_channels", "eps", "affine")
 
     def configure(self, a: Args) -> None:
         self.groups: int = a.int("groups", "num_groups", default=32, min=-1)

@@ -28,6 +28,8 @@ class Pooling(Spatial):
     torch_args = frozenset({"kernel_size", "stride", "dilation", "ceil_mode", "return_indices",
                             "count_include_pad", "divisor_override"})
     positional = ("pool_size", "strides")
+    torch_positional: ClassVar[tuple[str, ...] | None] = (
+        "kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode")
 
     def configure(self, a: Args) -> None:
         n = self.dims
@@ -95,19 +97,26 @@ class MaxPooling3D(Pooling):
     dims = 3
 
 
+class AveragePooling(Pooling):
+    """Average pooling: PyTorch's signature differs from max pooling's after ``padding``."""
+
+    mode = "average"
+    torch_positional = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
+
+
 @register("AveragePooling1D", "AvgPool1D", torch=("AvgPool1d",))
-class AveragePooling1D(Pooling):
-    dims, mode = 1, "average"
+class AveragePooling1D(AveragePooling):
+    dims = 1
 
 
 @register("AveragePooling2D", "AvgPool2D", torch=("AvgPool2d",))
-class AveragePooling2D(Pooling):
-    dims, mode = 2, "average"
+class AveragePooling2D(AveragePooling):
+    dims = 2
 
 
 @register("AveragePooling3D", "AvgPool3D", torch=("AvgPool3d",))
-class AveragePooling3D(Pooling):
-    dims, mode = 3, "average"
+class AveragePooling3D(AveragePooling):
+    dims = 3
 
 
 class GlobalPooling(Spatial):

@@ -222,6 +222,10 @@ class _Recurrent(Layer):
 class SimpleRNN(_Recurrent):
     """A fully connected RNN: ``h = act(x·W + h·U + b)``; PyTorch's ``nn.RNN``."""
 
+    torch_positional: ClassVar[tuple[str, ...] | None] = (
+        "input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
+        "dropout", "bidirectional")
+
     def configure_cell(self, a: Args) -> None:
         a.str("nonlinearity", default="tanh", choices=("tanh", "relu"))
 
@@ -233,6 +237,9 @@ class LSTM(_Recurrent):
     gates = 4
     torch_module = "nn.LSTM"
     projects = True
+    torch_positional: ClassVar[tuple[str, ...] | None] = (
+        "input_size", "hidden_size", "num_layers", "bias", "batch_first",
+        "dropout", "bidirectional", "proj_size")
 
     def configure_cell(self, a: Args) -> None:
         a.given("unit_forget_bias")  # an initializer choice; no shape depends on it
@@ -245,6 +252,9 @@ class GRU(_Recurrent):
 
     gates = 3
     torch_module = "nn.GRU"
+    torch_positional: ClassVar[tuple[str, ...] | None] = (
+        "input_size", "hidden_size", "num_layers", "bias", "batch_first",
+        "dropout", "bidirectional")
 
     def configure_cell(self, a: Args) -> None:
         self.reset_after: bool = a.bool("reset_after", default=True)
@@ -261,6 +271,7 @@ class RNNCell(SimpleRNN):
     """One step of ``nn.RNN``: input ``(features,)``, output the new state ``(hidden,)``."""
 
     cell = True
+    torch_positional = ("input_size", "hidden_size", "bias", "nonlinearity")
 
 
 @register(torch=("LSTMCell",))
@@ -269,6 +280,7 @@ class LSTMCell(LSTM):
     ``(hidden,)``."""
 
     cell = True
+    torch_positional = ("input_size", "hidden_size", "bias")
 
 
 @register(torch=("GRUCell",))
@@ -276,6 +288,7 @@ class GRUCell(GRU):
     """One step of ``nn.GRU``."""
 
     cell = True
+    torch_positional = ("input_size", "hidden_size", "bias")
 
 
 # -- convolutional LSTM ------------------------------------------------------------------------

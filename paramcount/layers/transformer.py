@@ -29,7 +29,8 @@ class TransformerEncoderLayer(AttentionLayer):
     each with a LayerNorm. A PyTorch layer, so PyTorch's conventions apply even in a model
     whose framework is Keras."""
 
-    positional = ("d_model", "nhead")
+    positional = ("d_model", "nhead", "dim_feedforward", "dropout", "activation",
+                  "layer_norm_eps", "batch_first", "norm_first", "bias")
     #: (attention blocks, LayerNorms)
     blocks = (1, 2)
 

@@ -18,8 +18,9 @@ from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, make_layer
 from paramcount.layers.base import KERAS, bind_positional, framework_name
-from paramcount.model import Node, Summary, Tied
+from paramcount.model import Summary
 from paramcount.shapes import Shape, fmt_shape
+from paramcount.tree import Node, Tied
 
 
 def snake(name: str) -> str:

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from paramcount.errors import ParamcountError, check_positive
 from paramcount.shapes import Shape
-
-if TYPE_CHECKING:
-    from paramcount.model import Node
+from paramcount.tree import Node
 
 CONVENTION = ("1 MAC = 2 FLOPs; matrix products and convolutions only (attention over every "
               "query-key pair; no bias adds, activations, norms, softmax or pooling), as "

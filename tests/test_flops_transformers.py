@@ -28,8 +28,8 @@ import pytest
 
 from paramcount.errors import SpecError
 from paramcount.layers.base import Attention
-from paramcount.model import Node
 from paramcount.sources.hf import from_dict
+from paramcount.tree import Node
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

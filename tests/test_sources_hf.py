@@ -23,7 +23,8 @@ import paramcount
 from paramcount import zoo
 from paramcount.cli import main
 from paramcount.errors import SpecError
-from paramcount.model import Node, Summary
+from paramcount.model import Summary
+from paramcount.tree import Node
 
 _RUN = re.compile(r"^\d+-\d+$")  # a run of identical blocks: not a module of its own
 

@@ -17,7 +17,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import paramcount
 from paramcount.errors import SpecError
-from paramcount.model import Node, Summary
+from paramcount.model import Summary
+from paramcount.tree import Node
 
 warnings.filterwarnings("ignore", message=".*enable_nested_tensor.*")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import Roles
 from paramcount.errors import SpecError
-from paramcount.model import Node
+from paramcount.tree import Node
 
 #: a family's builder: (config, head suffix such as "ForCausalLM" or "Model", roles) -> root
 BuildFn = Callable[[Config, str, Roles], Node]

@@ -21,7 +21,7 @@ from paramcount.architectures.parts import (
     parameter,
     stack,
 )
-from paramcount.model import Node
+from paramcount.tree import Node
 
 
 def _encoder(c: Config, h: int, text: bool, length: int | None = None) -> Node:

@@ -28,7 +28,7 @@ from paramcount.architectures.parts import (
     stack,
     tie,
 )
-from paramcount.model import Node
+from paramcount.tree import Node
 
 HEADS = ("ForCausalLM", "Model", "ForSequenceClassification")
 

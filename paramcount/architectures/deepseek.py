@@ -14,7 +14,7 @@ from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.decoders import HEADS, Decoder, Moe, _common, with_head
 from paramcount.architectures.parts import Roles, attends, linear, module, norm
-from paramcount.model import Node
+from paramcount.tree import Node
 
 
 def _mla(c: Config, d: Decoder) -> Node:

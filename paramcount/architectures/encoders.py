@@ -22,7 +22,7 @@ from paramcount.architectures.parts import (
     stack,
     tie,
 )
-from paramcount.model import Node, Tied
+from paramcount.tree import Node, Tied
 
 _BERT_HEADS = ("ForMaskedLM", "Model", "ForSequenceClassification", "ForPreTraining",
                "ForTokenClassification", "ForQuestionAnswering")

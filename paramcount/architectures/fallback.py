@@ -15,7 +15,8 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Attention, Weight
-from paramcount.model import Node, Summary, Tied, signature
+from paramcount.model import Summary
+from paramcount.tree import Node, Tied, signature
 
 
 def available() -> bool:

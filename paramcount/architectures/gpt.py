@@ -24,7 +24,7 @@ from paramcount.architectures.parts import (
     norm,
     stack,
 )
-from paramcount.model import Node
+from paramcount.tree import Node
 
 _CAUSAL = ("ForCausalLM", "Model", "ForSequenceClassification")
 

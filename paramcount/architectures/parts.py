@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paramcount.layers.base import PYTORCH, Attention, Formula, Weight, make_layer
-from paramcount.model import Compute, Node, Tied, signature
 from paramcount.shapes import Shape
+from paramcount.tree import Compute, Node, Tied, signature
 
 
 def _layer(name: str, type_name: str, config: dict[str, Any], input_shape: Shape) -> Node:

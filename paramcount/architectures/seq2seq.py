@@ -24,7 +24,7 @@ from paramcount.architectures.parts import (
     stack,
     tie,
 )
-from paramcount.model import Node
+from paramcount.tree import Node
 
 # -- T5 ----------------------------------------------------------------------------------------
 

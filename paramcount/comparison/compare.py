@@ -46,7 +46,8 @@ from paramcount.comparison.matching import (
     unwrap_base_layers,
 )
 from paramcount.comparison.rows import DiffRow, diff_rows
-from paramcount.model import Counts, Summary
+from paramcount.model import Summary
+from paramcount.tree import Counts
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paramcount.layers import Weight
-from paramcount.model import Counts, Node, subtree_counts, weight_counts
+from paramcount.tree import Counts, Node, subtree_counts, weight_counts
 
 Parts = tuple[str, ...]
 _MAX_PREFIX = 3  # leading components tried when paths fail to match

@@ -15,7 +15,7 @@ from typing import Any
 
 from paramcount.comparison.changes import Change, dims, reported
 from paramcount.comparison.matching import Parts
-from paramcount.model import Counts
+from paramcount.tree import Counts
 
 _MAX_LISTED = 4  # tensors named in an added or removed row's details
 

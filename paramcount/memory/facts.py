@@ -12,8 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from paramcount.layers.base import Attention
-from paramcount.model import Node, Summary
+from paramcount.model import Summary
 from paramcount.shapes import Shape
+from paramcount.tree import Node
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from enum import Enum
 
 from paramcount.dtypes import DTYPE_BYTES
 from paramcount.flops import CONVENTION, Flops
-from paramcount.model import OWN, Row, Summary, tree_rows
+from paramcount.model import Summary
 from paramcount.shapes import fmt_shape
+from paramcount.tree import OWN, Row, tree_rows
 from paramcount.units import fmt_binary
 from paramcount.view import View
 

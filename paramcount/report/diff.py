@@ -20,10 +20,10 @@ from typing import Any
 
 from paramcount.comparison.compare import Diff
 from paramcount.comparison.rows import DiffRow
-from paramcount.model import Counts
 from paramcount.report.html import html_table
 from paramcount.report.table import rich_table
 from paramcount.report.text import escape_markdown, markdown_table, text_table
+from paramcount.tree import Counts
 
 SCHEMA = "paramcount-diff/1"
 

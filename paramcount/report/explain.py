@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from paramcount.flops import Flops, filled
 from paramcount.layers import Weight
-from paramcount.model import Node, Row, Summary
+from paramcount.model import Summary
 from paramcount.report.columns import compute_lines, view_flops, view_rows
 from paramcount.shapes import fmt_shape
+from paramcount.tree import Node, Row
 from paramcount.view import View
 
 

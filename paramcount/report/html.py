@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from html import escape
 
-from paramcount.model import Row, Summary
+from paramcount.model import Summary
 from paramcount.report.columns import (
     NUMERIC,
     Column,
@@ -26,6 +26,7 @@ from paramcount.report.columns import (
     view_rows,
 )
 from paramcount.report.text import Cells
+from paramcount.tree import Row
 from paramcount.view import View
 
 

@@ -24,8 +24,9 @@ from typing import Any
 from paramcount.dtypes import DTYPE_BYTES
 from paramcount.flops import CONVENTION, Flops
 from paramcount.layers import Weight
-from paramcount.model import Counts, Node, Summary, subtree_counts
+from paramcount.model import Summary
 from paramcount.report.columns import view_flops
+from paramcount.tree import Counts, Node, subtree_counts
 from paramcount.view import View
 
 SCHEMA = "paramcount/1"

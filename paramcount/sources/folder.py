@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from paramcount.errors import SpecError
-from paramcount.model import Node, Summary
+from paramcount.model import Summary
 from paramcount.sources.formats import BY_NAME, FORMATS, by_suffix
 from paramcount.sources.shards import read_index
 from paramcount.sources.tensors import Progress
+from paramcount.tree import Node
 
 #: files a trainer writes next to the weights: not models
 NOT_MODELS = re.compile(r"^(training_args\.bin|optimizer.*|scheduler.*|scaler\.pt|rng_state.*"

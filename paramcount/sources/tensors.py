@@ -28,7 +28,8 @@ from typing import Any
 from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Weight
-from paramcount.model import Node, Summary, Tied
+from paramcount.model import Summary
+from paramcount.tree import Node, Tied
 
 #: called as ``progress(done, total)`` after each file is read
 Progress = Callable[[int, int], None]

@@ -31,9 +31,10 @@ from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import preprocessing  # noqa: F401  (registers Keras's preprocessing layers)
 from paramcount.layers.base import framework_name
-from paramcount.model import Node, Summary
+from paramcount.model import Summary
 from paramcount.sources.keras.config import NotAModel, read_model
 from paramcount.sources.keras.graph import StoredWeights, Walker, freeze
+from paramcount.tree import Node
 
 MAX_CONFIG_BYTES = 64 * 2**20  # config.json of the largest keras.applications model is ~1 MB
 _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"

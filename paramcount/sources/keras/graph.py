@@ -23,7 +23,6 @@ from paramcount.build import Builder, snake
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, Weight, make_layer
 from paramcount.layers.preprocessing import TFOpLambda
-from paramcount.model import Node
 from paramcount.shapes import Shape, broadcast, fmt_shape
 from paramcount.sources.keras.config import Entry, ModelConfig, input_shape, read_model
 from paramcount.sources.keras.layers import (
@@ -35,6 +34,7 @@ from paramcount.sources.keras.layers import (
     saving_names,
 )
 from paramcount.sources.keras.nodes import Call, Const, Ref, flat_refs
+from paramcount.tree import Node
 
 MAX_NESTING = 32
 _TF_OPS = ("TFOpLambda", "SlicingOpLambda")

@@ -22,7 +22,7 @@ from paramcount.build import snake
 from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
 from paramcount.layers import Weight, registered_names
-from paramcount.model import Node
+from paramcount.tree import Node
 
 MAX_CONFIG_BYTES = 64 * 2**20
 # statistics Keras keeps as non-trainable weights, by the name a legacy file gives them

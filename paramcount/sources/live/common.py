@@ -9,8 +9,8 @@ from typing import Any
 
 from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import SpecError
-from paramcount.model import Node
 from paramcount.shapes import Shape, fmt_shape
+from paramcount.tree import Node
 
 _MAX_NESTING = 64
 

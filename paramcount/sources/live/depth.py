@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from paramcount.layers.base import Layer
-from paramcount.model import Compute, Node, Summary, Tied
+from paramcount.model import Summary
+from paramcount.tree import Compute, Node, Tied
 
 
 def limit_depth(summary: Summary, depth: int) -> None:

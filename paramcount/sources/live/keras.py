@@ -29,7 +29,7 @@ from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import Layer, Weight, make_layer
 from paramcount.layers.base import KERAS
-from paramcount.model import Node, Summary, Tied
+from paramcount.model import Summary
 from paramcount.shapes import Shape, fmt_shape
 from paramcount.sources.keras.config import Entry
 from paramcount.sources.keras.layers import adapt, known_class
@@ -40,6 +40,7 @@ from paramcount.sources.live.common import (
     flatten,
     input_shapes,
 )
+from paramcount.tree import Node, Tied
 
 _MODELS = ("Model", "Functional", "Sequential")
 

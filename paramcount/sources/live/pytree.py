@@ -11,9 +11,10 @@ from typing import Any
 from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
 from paramcount.layers.base import KERAS, PYTORCH, Weight, framework_name
-from paramcount.model import Node, Summary, Tied
+from paramcount.model import Summary
 from paramcount.sources.live.common import array_dtype, flatten, is_array, is_torch
 from paramcount.sources.tensors import Tensor, is_torch_buffer, summarize_tensors
+from paramcount.tree import Node, Tied
 
 
 def summarize_pytree(obj: Any, framework: str | None = None, name: str | None = None

@@ -27,8 +27,9 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Weight
-from paramcount.model import Node, Summary, Tied
+from paramcount.model import Summary
 from paramcount.sources.live.common import array_dtype, dominant
+from paramcount.tree import Node, Tied
 
 
 @dataclass

@@ -17,9 +17,10 @@ from typing import Any
 
 from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError
-from paramcount.model import Compute, Node, Summary
+from paramcount.model import Summary
 from paramcount.shapes import Shape, fmt_shape
 from paramcount.sources.live.common import first_line, input_shapes
+from paramcount.tree import Compute, Node
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The command line: the hand calculations, the formats, golden summaries and bad input.
 
-Golden files live in tests/golden/; `pytest --update-golden` rewrites them (review the diff).
+Golden files of every format are in tests/test_golden.py.
 """
 
 from __future__ import annotations
@@ -93,26 +93,6 @@ def test_csv_rows_sum_to_total(capsys):
     total = rows.pop()
     assert code == 0 and total["type"] == "Total"
     assert sum(int(r["params"]) for r in rows) == int(total["params"])
-
-
-@pytest.mark.parametrize("name, args", [
-    ("mnist_table.txt", [str(EXAMPLES / "mnist_cnn.yaml")]),
-    ("mnist_markdown.md", [str(EXAMPLES / "mnist_cnn.yaml"), "--format", "markdown"]),
-    ("resnet_block_depth2.txt", [str(EXAMPLES / "resnet_block.yaml"), "--depth", "2"]),
-    ("resnet_block_explain.txt", [str(EXAMPLES / "resnet_block.yaml"), "--explain"]),
-    ("conv2d_explain.txt", ["layer", "Conv2D", "filters=2", "kernel_size=3", "-i", "28,28,1",
-                            "--explain"]),
-    ("batchnorm_torch_explain.txt", ["layer", "BatchNorm2d", "num_features=16", "-i",
-                                     "16,8,8", "--explain"]),
-])
-def test_golden(capsys, request, name, args):
-    code, out, err = run(capsys, *args)
-    assert code == 0, err
-    out = out.replace(str(EXAMPLES), "examples")
-    path = GOLDEN / name
-    if request.config.getoption("--update-golden"):
-        path.write_text(out)
-    assert out == path.read_text()
 
 
 # -- bad input: one line, exit 2, no traceback --------------------------------------------------

@@ -19,6 +19,7 @@ from paramcount.memory.facts import ModelFacts
 from paramcount.memory.notes import assumptions
 from paramcount.memory.options import Options, validate
 from paramcount.memory.parallel import Parallel, check, shard
+from paramcount.memory.printing import PrintsAsTable
 from paramcount.memory.search import Suggestion
 from paramcount.memory.training import StateBytes, optimizer, precision
 
@@ -35,7 +36,7 @@ class Component:
 
 
 @dataclass
-class MemoryEstimate:
+class MemoryEstimate(PrintsAsTable):
     """The answer: components, totals, whether it fits, and the assumptions behind it."""
 
     source: str
@@ -77,24 +78,6 @@ class MemoryEstimate:
         from paramcount.report.memory import to_dict
 
         return to_dict(self)
-
-    def __str__(self) -> str:
-        """The table ``paramcount memory`` prints."""
-        from paramcount.report.memory import render_table
-
-        return render_table(self)
-
-    def _repr_html_(self) -> str:
-        """The table as HTML, which Jupyter shows for an estimate in a cell."""
-        from paramcount.report.memory import render_html
-
-        return render_html(self)
-
-    def __rich__(self) -> Any:
-        """The table as a rich renderable (``rich.print(estimate)``)."""
-        from paramcount.report.memory import rich_memory
-
-        return rich_memory(self)
 
 
 def estimate(facts: ModelFacts, options: Options) -> MemoryEstimate:

@@ -21,6 +21,7 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.memory.facts import ModelFacts
+from paramcount.memory.printing import PrintsAsTable
 
 
 def deepspeed_zero2(total_params: int, num_gpus_per_node: int = 1, num_nodes: int = 1,
@@ -73,7 +74,7 @@ def deepspeed_zero3(total_params: int, largest_layer_params: int, num_gpus_per_n
 
 
 @dataclass
-class EstimatorTable:
+class EstimatorTable(PrintsAsTable):
     """Another tool's table: one row per option (DeepSpeed) or dtype (accelerate)."""
 
     estimator: str
@@ -83,24 +84,6 @@ class EstimatorTable:
     columns: dict[str, str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        """The table ``paramcount memory --estimator ...`` prints."""
-        from paramcount.report.memory import render_table
-
-        return render_table(self)
-
-    def _repr_html_(self) -> str:
-        """The table as HTML, which Jupyter shows for it in a cell."""
-        from paramcount.report.memory import render_html
-
-        return render_html(self)
-
-    def __rich__(self) -> Any:
-        """The table as a rich renderable (``rich.print(table)``)."""
-        from paramcount.report.memory import rich_memory
-
-        return rich_memory(self)
 
 
 def deepspeed_table(facts: ModelFacts, stage: int, gpus: int, nodes: int = 1,

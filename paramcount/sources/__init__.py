@@ -23,12 +23,19 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError, check_positive
 from paramcount.model import Summary
-from paramcount.sources.formats import FORMATS, Format, detect, document_kind
+from paramcount.sources.formats import (
+    FORMATS,
+    DocumentLoader,
+    Format,
+    Loader,
+    detect,
+    document_kind,
+)
 
 __all__ = ["FORMATS", "NAMED", "Format", "NameLoader", "Named", "detect", "summarize"]
 
@@ -45,6 +52,15 @@ class NameLoader(Protocol):
     def close_to(self, name: str) -> list[str]: ...
 
     def load_name(self, name: str, **options: Any) -> Summary: ...
+
+
+if TYPE_CHECKING:  # mypy holds every reader to its protocol (the tables import them by name)
+    from paramcount import zoo
+    from paramcount.sources import folder, gguf, hf, keras, numpy, onnx, safetensors, spec, torch
+
+    _READERS: tuple[Loader, ...] = (folder, gguf, numpy, onnx, safetensors, torch)
+    _DOCUMENTS: tuple[DocumentLoader, ...] = (hf, keras, spec)
+    _NAMED: tuple[NameLoader, ...] = (zoo,)
 
 
 @dataclass(frozen=True)

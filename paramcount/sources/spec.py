@@ -101,10 +101,10 @@ def read_document(path: Path) -> Any:
         raise SpecError(f"{path}: invalid YAML{at}: {problem}") from None
 
 
-def from_dict(data: Any, source: str = "<dict>", params: Mapping[str, Any] | None = None,
-              framework: str | None = None, dtype: str | None = None) -> Summary:
+def from_dict(doc: Any, source: str = "<dict>", params: Mapping[str, Any] | None = None,
+              framework: str | None = None, dtype: str | None = None, **_: Any) -> Summary:
     """Summarize a model description given as a dict (the parsed YAML/JSON)."""
-    spec = as_mapping(data, "a model description")
+    spec = as_mapping(doc, "a model description")
     unknown = set(spec) - {"name", "framework", "dtype", "input_shape", "inputs", "params",
                            "blocks", "layers", "outputs", "description", "variants", "notes"}
     if unknown:

@@ -308,7 +308,7 @@ BAD_SOURCE = [
     (["vit-base-patch16-224", "--context", "128"], "has only an encoder's attention"),
     (["vgg16", "--tp", "2"], "--tp 2: zoo:vgg16 has no attention layers"),
     (["vgg16", "--sequence-parallel"], "--sequence-parallel splits transformer activations"),
-    (["llama-3-8", "--context", "8"], "llama-3-8: no such file, and no zoo entry of that name "
+    (["llama-3-8", "--context", "8"], "llama-3-8: no such file, no zoo entry of that name "
                                       "(did you mean 'llama-3-8b'?)"),
 ]
 

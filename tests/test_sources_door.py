@@ -74,7 +74,7 @@ def test_diff_and_memory_take_every_source():
 
 
 @pytest.mark.parametrize(("source", "options", "message"), [
-    ("llama-3-8", {}, "llama-3-8: no such file, and no zoo entry of that name "
+    ("llama-3-8", {}, "llama-3-8: no such file, no zoo entry of that name "
                       "(did you mean 'llama-3-8b'?)"),
     ("nowhere.yaml", {}, "nowhere.yaml: no such file"),
     ("some/dir/model", {}, "some/dir/model: no such file"),
@@ -126,7 +126,7 @@ def test_every_format_and_named_kind_is_in_the_help(capsys):
     for row in FORMATS:
         assert f"  {row.name} " in out
     for named in NAMED:
-        assert f"{named.prefix}NAME" in out
+        assert f"  {named.name} " in out and named.forms[0] in out
 
 
 def test_the_readme_lists_the_formats_of_the_table():

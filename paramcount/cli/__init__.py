@@ -96,7 +96,7 @@ def sources_help(width: int = 100) -> str:
         names = ", ".join([*f.suffixes, *(f"*{e}" for e in f.endings)]) or "a folder"
         extra = f" (needs paramcount[{f.extra}])" if f.extra else ""
         entries.append((f.name, f"{names}: {f.what}{extra}"))
-    entries += [(n.prefix.rstrip(":"), f"{n.prefix}NAME: {n.what}") for n in NAMED]
+    entries += [(n.name, f"{', '.join(n.forms)}: {n.what}") for n in NAMED]
     lines = ["SOURCE is a file, a folder or a name:"]
     for name, text in entries:
         lines += textwrap.wrap(text, width, initial_indent=f"  {name:<12} ",
@@ -115,7 +115,7 @@ def formats_markdown() -> str:
         names = ", ".join(f"`{n}`" for n in [*f.suffixes, *(f"*{e}" for e in f.endings)])
         extra = f" (needs `paramcount[{f.extra}]`)" if f.extra else ""
         rows.append([f.name, names or "a folder", f.what + extra])
-    rows += [[n.prefix.rstrip(":"), f"`{n.prefix}NAME`", n.what] for n in NAMED]
+    rows += [[n.name, ", ".join(f"`{form}`" for form in n.forms), n.what] for n in NAMED]
     return "\n".join(markdown_table(["reader", "names", "what it reads"], rows))
 
 

@@ -56,20 +56,35 @@ class NameLoader(Protocol):
 
 if TYPE_CHECKING:  # mypy holds every reader to its protocol (the tables import them by name)
     from paramcount import zoo
-    from paramcount.sources import folder, gguf, hf, keras, numpy, onnx, safetensors, spec, torch
+    from paramcount.sources import (
+        folder,
+        gguf,
+        hf,
+        hub,
+        keras,
+        numpy,
+        onnx,
+        safetensors,
+        spec,
+        torch,
+    )
 
     _READERS: tuple[Loader, ...] = (folder, gguf, numpy, onnx, safetensors, torch)
     _DOCUMENTS: tuple[DocumentLoader, ...] = (hf, keras, spec)
-    _NAMED: tuple[NameLoader, ...] = (zoo,)
+    _NAMED: tuple[NameLoader, ...] = (zoo, hub)
 
 
 @dataclass(frozen=True)
 class Named:
     """A kind of source named by a string that is no path: a row of :data:`NAMED`."""
 
+    #: its name in ``--help`` and the README
+    name: str
     #: the prefix that selects it before any path (``zoo:``)
     prefix: str
-    #: what it names, for ``--help`` and the README
+    #: the forms a user writes, for ``--help`` and the README
+    forms: tuple[str, ...]
+    #: what it names
     what: str
     #: the module implementing :class:`NameLoader`
     module: str
@@ -81,9 +96,13 @@ class Named:
 
 
 NAMED: tuple[Named, ...] = (
-    Named("zoo:", "a built-in architecture (`paramcount zoo` lists them); a bare NAME that is "
-          "no file names one too",
-          "paramcount.zoo", frozenset({"head"})),
+    Named("zoo", "zoo:", ("zoo:NAME", "NAME"), "a built-in architecture (`paramcount zoo` lists "
+          "them); a bare NAME that is no file names one too", "paramcount.zoo",
+          frozenset({"head"})),
+    Named("hub", "hf://", ("ORG/NAME[@REVISION]", "hf://ORG/NAME[@REVISION][/PATH]",
+                           "https://huggingface.co/ORG/NAME"),
+          "a Hugging Face Hub repo or a file in it, read from the local Hugging Face cache",
+          "paramcount.sources.hub", frozenset({"head", "progress"})),
 )
 
 
@@ -174,8 +193,8 @@ def _not_found(text: str) -> str:
         return f"{text}: no such file"
     hints = [h for named in NAMED for h in named.loader().close_to(text)]
     more = f" (did you mean {hints[0]!r}?)" if hints else ""
-    return (f"{text}: no such file, and no zoo entry of that name{more}; `paramcount zoo` "
-            "lists them")
+    return (f"{text}: no such file, no zoo entry of that name{more} (`paramcount zoo` lists "
+            "them), and not a Hub id (ORG/NAME)")
 
 
 def _live() -> Any:

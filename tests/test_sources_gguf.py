@@ -210,3 +210,52 @@ def test_large_vocabulary_is_skipped_quickly(tmp_path):
     s = paramcount.summarize(path)
     assert time.perf_counter() - start < 2
     assert s.meta["vocab_size"] == 200_000 and s.total_params == 4
+
+
+class CountingFile:
+    """A file read by range, as a remote one is: every range read is recorded."""
+
+    def __init__(self, path):
+        self.path, self.reads = path, []
+
+    name = property(lambda self: self.path.name)
+    label = property(lambda self: str(self.path))
+
+    def size(self):
+        return self.path.stat().st_size
+
+    def read(self, start, length):
+        self.reads.append((start, length))
+        with self.path.open("rb") as f:
+            f.seek(start)
+            return f.read(length)
+
+
+@pytest.mark.parametrize("first", [64, 1000, 2**20])
+def test_a_file_read_by_range_reads_the_header_in_pieces(tmp_path, monkeypatch, first):
+    from paramcount.sources import gguf as reader
+
+    path = tmp_path / "m.gguf"
+    write_model(path, [GGMLQuantizationType.Q4_K, GGMLQuantizationType.Q8_0], layers=3)
+    monkeypatch.setattr(reader, "FIRST_PIECE", first)
+    blob = CountingFile(path)
+    assert reader.read_blob(blob) == reader.read_file(path)
+    # the data starts where gguf's own reader says; nothing past it is read unless the first
+    # piece already covers it, and pieces only double what was read before
+    data_start = gguf.GGUFReader(str(path)).data_offset
+    read = sum(n for _, n in blob.reads)
+    assert blob.reads[0] == (0, min(first, path.stat().st_size))
+    assert [s for s, _ in blob.reads] == [sum(n for _, n in blob.reads[:i])
+                                          for i in range(len(blob.reads))]
+    assert read <= max(first, 2 * data_start)
+
+
+def test_a_truncated_file_read_by_range(tmp_path, monkeypatch):
+    from paramcount.sources import gguf as reader
+
+    whole = gguf_bytes([("w", (8,), 0, 0)], kv=[("general.name", STRING, _str("x"))])
+    path = tmp_path / "cut.gguf"
+    path.write_bytes(whole[:40])
+    monkeypatch.setattr(reader, "FIRST_PIECE", 16)
+    with pytest.raises(SpecError, match="truncated"):
+        reader.read_blob(CountingFile(path))

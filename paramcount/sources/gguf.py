@@ -20,6 +20,7 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.sources.blobs import Blob
 from paramcount.sources.shards import read_shards
 from paramcount.sources.tensors import (
     Progress,
@@ -78,11 +79,18 @@ class _Array:
         self.count = count
 
 
-class _Header:
-    """A cursor over the mapped file that refuses to read past its end."""
+class _NeedMore(Exception):
+    """The header goes on past the bytes read so far (a remote file is read in growing
+    pieces): read up to ``args[0]`` bytes at least and parse again."""
 
-    def __init__(self, path: Path, data: mmap.mmap | bytes, size: int) -> None:
+
+class _Header:
+    """A cursor over the file's first bytes (all of a mapped local file; the part read so far
+    of a remote one) that refuses to read past the end of the file."""
+
+    def __init__(self, path: str, data: mmap.mmap | bytes, size: int) -> None:
         self.path, self.data, self.size, self.pos = path, data, size, 0
+        self.avail = min(len(data), size)
         self.order = "<"
 
     def fail(self, what: str) -> SpecError:
@@ -90,8 +98,12 @@ class _Header:
 
     def need(self, n: int, what: str) -> None:
         if n < 0 or self.pos + n > self.size:
-            raise self.fail(f"truncated: {what} runs past the end of the file "
-                            f"({self.size} bytes)")
+            raise self.truncated(what)
+        if self.pos + n > self.avail:
+            raise _NeedMore(self.pos + n)
+
+    def truncated(self, what: str) -> SpecError:
+        return self.fail(f"truncated: {what} runs past the end of the file ({self.size} bytes)")
 
     def unpack(self, code: str, what: str) -> Any:
         fmt = self.order + code
@@ -147,16 +159,17 @@ class _Header:
     def skip_strings(self, count: int, what: str) -> None:
         # The hot loop of a large vocabulary: plain local arithmetic, no calls but one.
         self.need(count * 8, what)
-        data, size, pos = self.data, self.size, self.pos
+        data, avail, pos = self.data, self.avail, self.pos
         unpack = struct.Struct(self.order + "Q").unpack_from
         for _ in range(count):
-            if pos + 8 > size:
-                pos = size + 1
+            if pos + 8 > avail:
+                pos = max(pos + 8, avail + 1)
                 break
             pos += 8 + unpack(data, pos)[0]
-        if pos > size:
-            raise self.fail(f"truncated: {what} runs past the end of the file "
-                            f"({self.size} bytes)")
+        if pos > self.size:
+            raise self.truncated(what)
+        if pos > avail:
+            raise _NeedMore(pos)
         self.pos = pos
 
 
@@ -207,9 +220,33 @@ def read_file(path: Path) -> tuple[list[Tensor], dict[str, Any]]:
         if size < 24:
             raise SpecError(f"{path}: truncated: {size} bytes, not a GGUF file")
         with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return _read(_Header(path, data, size))
+            return _read(_Header(str(path), data, size))
     except OSError as err:
         raise SpecError(f"{path}: cannot read ({err.strerror})") from None
+
+
+#: the first piece of a remote file read, then each piece doubles what was read
+FIRST_PIECE = 256 * 2**10
+
+
+def read_blob(file: Blob) -> tuple[list[Tensor], dict[str, Any]]:
+    """The same from a file read by range (a remote one): the header in pieces that double,
+    each asked for only when the parse runs past what was read, so no more than twice the
+    header's bytes are read, and never the tensors' data."""
+    size = file.size()
+    if size < 24:
+        raise SpecError(f"{file.label}: truncated: {size} bytes, not a GGUF file")
+    data = file.read(0, min(size, FIRST_PIECE))
+    while True:
+        try:
+            return _read(_Header(file.label, data, size))
+        except _NeedMore as more:
+            want = min(size, max(2 * len(data), int(more.args[0])))
+            piece = file.read(len(data), want - len(data))
+            if not piece:
+                raise SpecError(f"{file.label}: truncated: {len(data)} of {size} bytes "
+                                "could be read") from None
+            data += piece
 
 
 def _read(h: _Header) -> tuple[list[Tensor], dict[str, Any]]:
@@ -282,10 +319,10 @@ def _tensors(h: _Header, infos: list[tuple[str, tuple[int, ...], int, int]], sta
             raise SpecError(f"{where}: its data [{offset}, {offset + nbytes}] points outside "
                             f"the {max(data_size, 0)} bytes of data in the file")
         dtype = _FLOAT_NAMES.get(type_name, type_name)
-        key = (str(h.path), offset, nbytes) if nbytes else None
+        key = (h.path, offset, nbytes) if nbytes else None
         tensors.append(Tensor(name, tuple(reversed(dims)), dtype, nbytes, key=key))
         spans.append((offset, offset + nbytes, name))
-    check_overlaps(str(h.path), spans)
+    check_overlaps(h.path, spans)
     return tensors
 
 

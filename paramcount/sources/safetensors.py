@@ -20,6 +20,7 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.sources.blobs import Blob, LocalFile
 from paramcount.sources.shards import load_sharded, read_shards
 from paramcount.sources.tensors import (
     Progress,
@@ -71,7 +72,7 @@ def _read_files(files: Sequence[Path], source: str,
 
 
 def _read_file(path: Path) -> tuple[list[Tensor], dict[str, Any]]:
-    tensors, size = read_tensors(path)
+    tensors, size = read_tensors(LocalFile(path))
     return tensors, {"file_bytes": size}
 
 
@@ -87,38 +88,37 @@ def model_name(path: Path) -> str:
     return stem or path.name
 
 
-def read_tensors(path: Path) -> tuple[list[Tensor], int]:
+def read_tensors(file: Blob) -> tuple[list[Tensor], int]:
     """The tensors a safetensors file declares, checked, and the file's size."""
-    header, data_size, size = read_header(path)
+    header, data_size, size = read_header(file)
     tensors = []
     for name, entry in header.items():
         if name != "__metadata__":
-            tensors.append(_tensor(path, name, entry, data_size))
-    check_overlaps(str(path), [(t.key[1], t.key[2], t.name) for t in tensors
-                               if isinstance(t.key, tuple)])
+            tensors.append(_tensor(file.label, name, entry, data_size))
+    check_overlaps(file.label, [(t.key[1], t.key[2], t.name) for t in tensors
+                                if isinstance(t.key, tuple)])
     return tensors, size
 
 
-def read_header(path: Path) -> tuple[dict[str, Any], int, int]:
-    """The parsed JSON header, the size of the data area after it, and the file's size."""
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            first = f.read(8)
-            if len(first) < 8:
-                raise SpecError(f"{path}: truncated: {len(first)} bytes, not a safetensors file")
-            n = int.from_bytes(first, "little")
-            if n > MAX_HEADER or n > size - 8:
-                raise SpecError(f"{path}: the header length {n} is beyond the file size "
-                                f"({size} bytes) or the {MAX_HEADER}-byte limit: not a "
-                                "safetensors file, or truncated")
-            raw = f.read(n)
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
-    return _parse(path, raw), size - 8 - n, size
+def read_header(file: Blob) -> tuple[dict[str, Any], int, int]:
+    """The parsed JSON header, the size of the data area after it, and the file's size: two
+    reads, the 8-byte length and the header it gives."""
+    size = file.size()
+    first = file.read(0, 8)
+    if len(first) < 8:
+        raise SpecError(f"{file.label}: truncated: {len(first)} bytes, not a safetensors file")
+    n = int.from_bytes(first, "little")
+    if n > MAX_HEADER or n > size - 8:
+        raise SpecError(f"{file.label}: the header length {n} is beyond the file size "
+                        f"({size} bytes) or the {MAX_HEADER}-byte limit: not a safetensors "
+                        "file, or truncated")
+    raw = file.read(8, n)
+    if len(raw) < n:
+        raise SpecError(f"{file.label}: truncated: the header needs {n} bytes, {len(raw)} read")
+    return _parse(file.label, raw), size - 8 - n, size
 
 
-def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+def _parse(path: str, raw: bytes) -> dict[str, Any]:
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in pairs:
@@ -144,7 +144,7 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     return doc
 
 
-def _tensor(path: Path, name: str, entry: Any, data_size: int) -> Tensor:
+def _tensor(path: str, name: str, entry: Any, data_size: int) -> Tensor:
     where = f"{path}: tensor {name!r}"
     if not isinstance(entry, dict):
         raise SpecError(f"{where}: expected an object with dtype, shape and data_offsets")
@@ -167,5 +167,5 @@ def _tensor(path: Path, name: str, entry: Any, data_size: int) -> Tensor:
     if numel * bits != (end - begin) * 8:
         raise SpecError(f"{where}: holds {end - begin} bytes, but shape {list(shape)} of "
                         f"{dtype} needs {numel * bits / 8:g}")
-    key = (str(path), begin, end) if end > begin else None
+    key = (path, begin, end) if end > begin else None
     return Tensor(name, shape, canonical, end - begin, key=key, buffer=is_torch_buffer(name))

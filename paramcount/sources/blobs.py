@@ -8,6 +8,7 @@ read is bounded by the file's size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -68,3 +69,61 @@ class LocalFile:
                 return f.read(length)
         except OSError as err:
             raise SpecError(f"{self.path}: cannot read ({err.strerror})") from None
+
+
+class Tree(Protocol):
+    """The files of a folder or a repo: their names (relative paths with ``/``) and bytes."""
+
+    @property
+    def label(self) -> str:
+        """How messages name the whole: a folder's path, ``hf://ORG/NAME@REVISION``."""
+        ...
+
+    def files(self) -> list[str]:
+        """Every file's relative path, sorted; hidden ones left out."""
+        ...
+
+    def open(self, name: str) -> Blob: ...
+
+    def local(self, name: str) -> Path | None:
+        """The file on this machine, for the readers that need a path; None for a remote
+        file, which only the header readers (safetensors, GGUF, JSON) read."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalTree:
+    """A folder and its subfolders down to ``depth`` levels (hidden and ``__`` ones skipped)."""
+
+    folder: Path
+    depth: int = 3
+
+    @property
+    def label(self) -> str:
+        return str(self.folder)
+
+    def files(self) -> list[str]:
+        return list(self._files)
+
+    @cached_property
+    def _files(self) -> tuple[str, ...]:
+        out: list[str] = []
+        self._walk(self.folder, "", 0, out)
+        return tuple(out)
+
+    def _walk(self, folder: Path, prefix: str, level: int, out: list[str]) -> None:
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as err:
+            raise SpecError(f"{folder}: cannot list ({err.strerror})") from None
+        out += [prefix + p.name for p in entries if p.is_file() and not p.name.startswith(".")]
+        if level < self.depth:
+            for sub in entries:
+                if sub.is_dir() and not sub.name.startswith((".", "__")):
+                    self._walk(sub, f"{prefix}{sub.name}/", level + 1, out)
+
+    def open(self, name: str) -> Blob:
+        return LocalFile(self.folder / name)
+
+    def local(self, name: str) -> Path | None:
+        return self.folder / name

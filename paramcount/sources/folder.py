@@ -11,6 +11,9 @@ same shapes (in any order, transposed or not).
 One model gives its own summary; several give one row per model, each with its total.
 A folder without checkpoints is summarized from its ``config.json`` (Hugging Face) or
 ``model.yaml``.
+
+A folder is one kind of :class:`~paramcount.sources.blobs.Tree`; a Hub repo read remotely is
+another (:mod:`paramcount.sources.remote`), whose safetensors and GGUF files are read by range.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.sources.blobs import LocalTree, Tree
 from paramcount.sources.formats import BY_NAME, FORMATS, by_suffix
-from paramcount.sources.shards import read_index
-from paramcount.sources.tensors import Progress
+from paramcount.sources.shards import check_index, index_shards
+from paramcount.sources.tensors import Progress, blob_config
 from paramcount.tree import Node
 
 #: files a trainer writes next to the weights: not models
@@ -33,34 +37,42 @@ NOT_MODELS = re.compile(r"^(training_args\.bin|optimizer.*|scheduler.*|scaler\.p
                         r"|trainer_state.*)$", re.IGNORECASE)
 #: a format's preference when one model is stored in several
 PREFERENCE = ("safetensors", "torch", "gguf", "keras", "onnx", "numpy")
+#: the formats read by byte range, from a remote repo as from a folder
+BY_RANGE = ("safetensors", "gguf")
 _SHARD = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})(?P<ext>\.[A-Za-z0-9]+)$")
-MAX_DEPTH = 3
+DESCRIPTIONS = ("config.json", "model.yaml", "model.yml")
 
 
 @dataclass
 class Model:
-    """One model's files: a single file, a shard set (with or without its index)."""
+    """One model's files (names in the tree): a single file, a shard set (with or without its
+    index)."""
 
     kind: str
     label: str
-    files: list[Path]
-    index: Path | None = None
+    files: list[str]
+    index: str | None = None
     also: list[str] = field(default_factory=list)
 
 
 def load(path: Path, progress: Progress | None = None, **options: Any) -> Summary:
     """Summarize the models held in a folder; ``progress(done, total)`` after each file."""
-    models = find_models(path)
+    return load_tree(LocalTree(path), progress, **options)
+
+
+def load_tree(tree: Tree, progress: Progress | None = None, **options: Any) -> Summary:
+    """Summarize the models held in a folder or a repo."""
+    models = find_models(tree)
     if not models:
-        return _description(path, progress=progress, **options)
+        return _description(tree, **options)
     if options.get("head") is not None:
         raise SpecError(f"head={options['head']!r} applies to a Hugging Face config.json or a "
-                        f"zoo entry, not the checkpoints in {path}")
+                        f"zoo entry, not the checkpoints in {tree.label}")
     total = sum(len(m.files) for m in models)
     done = 0
     summaries = []
     for model in models:
-        summaries.append(_read(model, _shifted(progress, done, total), options))
+        summaries.append(_read(model, tree, _shifted(progress, done, total), options))
         done += len(model.files)
     kept = _distinct(models, summaries)
     if len(kept) == 1:
@@ -70,54 +82,75 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
             summary.notes.append(f"The same tensors are also in {', '.join(model.also)} "
                                  "(counted once)")
         return summary
-    return _combined(path, kept)
+    return _combined(tree.label, kept)
 
 
-def _description(path: Path, progress: Progress | None = None, **options: Any) -> Summary:
+def _description(tree: Tree, **options: Any) -> Summary:
+    """A folder without checkpoints: its config.json or model.yaml."""
     from paramcount.sources import summarize
+    from paramcount.sources.formats import document_kind
+    from paramcount.sources.spec import read_blob_document
 
-    for name in ("config.json", "model.yaml", "model.yml"):
-        match = path / name
-        if match.is_file():
-            return summarize(match, **options)
-    raise SpecError(f"{path}: no model files in this folder (no checkpoints, config.json or "
-                    "model.yaml)")
+    names = set(tree.files())
+    for name in DESCRIPTIONS:
+        if name not in names:
+            continue
+        path = tree.local(name)
+        if path is not None:
+            return summarize(path, **options)
+        file = tree.open(name)
+        doc = read_blob_document(file)
+        options = {k: v for k, v in options.items() if k != "progress"}
+        return document_kind(doc, file.label).document_loader().from_dict(
+            doc, source=file.label, **options)
+    where = "folder" if isinstance(tree, LocalTree) else "repo"
+    raise SpecError(f"{tree.label}: no model files in this {where} (no checkpoints, config.json "
+                    "or model.yaml)")
 
 
 # -- finding the models -----------------------------------------------------------------------
 
-def find_models(folder: Path, depth: int = 0) -> list[Model]:
-    """The models in ``folder`` and its subfolders (hidden ones skipped), in a stable order."""
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError as err:
-        raise SpecError(f"{folder}: cannot list ({err.strerror})") from None
-    files = [p for p in entries if p.is_file() and not p.name.startswith(".")]
-    models = _indexed(files)
-    claimed = {f for m in models for f in m.files} | {m.index for m in models}
-    models += _shard_sets([f for f in files if f not in claimed])
-    claimed |= {f for m in models for f in m.files}
-    for file in files:
-        kind = _kind(file)
-        if file not in claimed and kind is not None and not NOT_MODELS.match(file.name):
-            models.append(Model(kind, file.name, [file]))
-    if depth < MAX_DEPTH:
-        for sub in entries:
-            if sub.is_dir() and not sub.name.startswith((".", "__")):
-                for model in find_models(sub, depth + 1):
-                    model.label = f"{sub.name}/{model.label}"
-                    models.append(model)
+def find_models(tree: Tree) -> list[Model]:
+    """The models in a tree, folder by folder (the top one first), in a stable order."""
+    by_folder: dict[str, list[str]] = {}
+    for name in tree.files():
+        folder, _, _ = name.rpartition("/")
+        by_folder.setdefault(folder, []).append(name)
+    models = []
+    for folder in sorted(by_folder, key=lambda f: f.split("/") if f else []):
+        models += _models_in(tree, by_folder[folder])
     return models
 
 
-def _kind(file: Path) -> str | None:
-    fmt = by_suffix(file.suffix.lower())
+def _models_in(tree: Tree, files: list[str]) -> list[Model]:
+    """The models among the files of one folder (names relative to the tree)."""
+    models = _indexed(tree, files)
+    claimed = {f for m in models for f in m.files} | {m.index for m in models}
+    models += _shard_sets(tree, [f for f in files if f not in claimed])
+    claimed |= {f for m in models for f in m.files}
+    for file in files:
+        kind = _kind(tree, file)
+        if file not in claimed and kind is not None and not NOT_MODELS.match(_base(file)):
+            models.append(Model(kind, file, [file]))
+    return models
+
+
+def _base(name: str) -> str:
+    return name.rpartition("/")[2]
+
+
+def _kind(tree: Tree, name: str) -> str | None:
+    """The checkpoint format of a file, if it is one this tree can read."""
+    suffix = Path(name).suffix.lower()
+    fmt = by_suffix(suffix)
     if fmt is None or not fmt.checkpoint:
         return None
-    kind = fmt.name
-    if file.suffix.lower() == ".bin" and not _torch_magic(file):
+    local = tree.local(name)
+    if local is None and fmt.name not in BY_RANGE:
+        return None  # a remote file that only a download could read
+    if suffix == ".bin" and local is not None and not _torch_magic(local):
         return None  # .bin is also GGML's old format, a tokenizer's, anyone's
-    return kind
+    return fmt.name
 
 
 def _torch_magic(file: Path) -> bool:
@@ -129,29 +162,40 @@ def _torch_magic(file: Path) -> bool:
     return head.startswith((b"PK\x03\x04", b"\x80"))
 
 
-def _indexed(files: list[Path]) -> list[Model]:
+def _indexed(tree: Tree, files: list[str]) -> list[Model]:
+    from paramcount.sources.spec import read_blob_document
+
     models = []
     for file in files:
-        name = file.name.lower()
+        name = _base(file).lower()
         fmt = next((f for f in FORMATS if f.endings and name.endswith(f.endings)), None)
-        if fmt is not None:
-            shards = [file.parent / s for s in read_index(file)]
-            models.append(Model(fmt.name, file.name, shards, index=file))
+        if fmt is None or (tree.local(file) is None and fmt.name not in BY_RANGE):
+            continue
+        blob = tree.open(file)
+        folder = file[:len(file) - len(_base(file))]
+        shards = [folder + s for s in index_shards(read_blob_document(blob), blob.label)]
+        missing = [s for s in shards if s not in files]
+        if missing:
+            raise SpecError(f"{blob.label}: the shard {_base(missing[0])} is missing")
+        models.append(Model(fmt.name, file, shards, index=file))
     return models
 
 
-def _shard_sets(files: list[Path]) -> list[Model]:
-    groups: dict[tuple[str, str, str], list[Path]] = {}
+def _shard_sets(tree: Tree, files: list[str]) -> list[Model]:
+    groups: dict[tuple[str, str, str], list[str]] = {}
     for file in files:
-        match = _SHARD.match(file.name)
-        if match and _kind(file) is not None:
+        match = _SHARD.match(_base(file))
+        if match and _kind(tree, file) is not None:
             groups.setdefault((match["stem"], match["count"], match["ext"]), []).append(file)
     models = []
     for (stem, count, ext), shards in groups.items():
+        folder = shards[0][:len(shards[0]) - len(_base(shards[0]))]
         if len(shards) != int(count):
-            raise SpecError(f"{shards[0].parent}: {len(shards)} of the {int(count)} shards of "
+            where = tree.open(folder).label if folder else tree.label
+            raise SpecError(f"{where.rstrip('/')}: {len(shards)} of the {int(count)} shards of "
                             f"{stem}-*-of-{count}{ext} are here")
-        models.append(Model(_kind(shards[0]) or "", f"{stem}-*-of-{count}{ext}", sorted(shards)))
+        models.append(Model(_kind(tree, shards[0]) or "", f"{folder}{stem}-*-of-{count}{ext}",
+                            sorted(shards)))
     return models
 
 
@@ -163,17 +207,43 @@ def _shifted(progress: Progress | None, done: int, total: int) -> Progress | Non
     return lambda n, _: progress(done + n, total)
 
 
-def _read(model: Model, progress: Progress | None, options: dict[str, Any]) -> Summary:
+def _read(model: Model, tree: Tree, progress: Progress | None,
+          options: dict[str, Any]) -> Summary:
+    if model.kind in BY_RANGE:
+        return _read_by_range(model, tree, progress)
     module: Any = BY_NAME[model.kind].loader()
-    source = str(model.index or model.files[0])
+    files = [tree.local(f) for f in model.files]
+    paths = [f for f in files if f is not None]
+    source = str(tree.local(model.index) if model.index else paths[0])
     if model.index is not None:  # the source protocol reads a shard set by its index
-        summary: Summary = module.load(model.index, progress=progress)
-    elif len(model.files) > 1:
-        summary = module.load_files(model.files, source, progress)
+        summary: Summary = module.load(tree.local(model.index), progress=progress)
+    elif len(paths) > 1:
+        summary = module.load_files(paths, source, progress)
     else:
-        summary = module.load(model.files[0], **options)
+        summary = module.load(paths[0], **options)
         if progress is not None:
             progress(1, 1)
+    return summary
+
+
+def _read_by_range(model: Model, tree: Tree, progress: Progress | None) -> Summary:
+    """A safetensors or GGUF model from its headers, local or remote; an index is checked
+    against what the shards hold."""
+    from paramcount.sources import gguf, safetensors
+    from paramcount.sources.spec import read_blob_document
+
+    blobs = [tree.open(f) for f in model.files]
+    source = tree.open(model.index).label if model.index else blobs[0].label
+    if model.kind == "gguf":
+        return gguf.summarize_blobs(blobs, source, progress)
+    folder = model.files[0][:len(model.files[0]) - len(_base(model.files[0]))]
+    config = (blob_config(tree.open(folder + "config.json"))
+              if folder + "config.json" in tree.files() else None)
+    name = safetensors.model_name(Path(tree.label) / model.files[0])
+    summary, found = safetensors.summarize_blobs(blobs, source, name, config, progress)
+    if model.index is not None:
+        index = tree.open(model.index)
+        check_index(index.label, index_shards(read_blob_document(index), index.label), found)
     return summary
 
 
@@ -205,8 +275,10 @@ def _distinct(models: list[Model], summaries: list[Summary]) -> list[tuple[Model
     return [pairs[i] for i in sorted(first.values())]
 
 
-def _combined(path: Path, kept: list[tuple[Model, Summary]]) -> Summary:
-    root = Node(name=path.resolve().name or str(path), type="Folder")
+def _combined(label: str, kept: list[tuple[Model, Summary]]) -> Summary:
+    path = Path(label)
+    root = Node(name=path.resolve().name if path.exists() else path.name or label,
+                type="Folder")
     for model, summary in kept:
         node = summary.root
         node.name, node.type = model.label, summary.meta.get("format", model.kind)
@@ -216,5 +288,5 @@ def _combined(path: Path, kept: list[tuple[Model, Summary]]) -> Summary:
     first = max((s for _, s in kept), key=lambda s: s.total_params)
     meta = {"models": len(kept), "files": sum(len(m.files) for m, _ in kept)}
     figures = {f"{m.label} params": s.total_params for m, s in kept}
-    return Summary(root, source=str(path), framework=first.framework, dtype=first.dtype,
+    return Summary(root, source=label, framework=first.framework, dtype=first.dtype,
                    meta=meta, figures=figures)

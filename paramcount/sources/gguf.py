@@ -15,12 +15,13 @@ from __future__ import annotations
 import mmap
 import re
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
-from paramcount.sources.blobs import Blob
+from paramcount.sources.blobs import Blob, LocalFile
 from paramcount.sources.shards import read_shards
 from paramcount.sources.tensors import (
     Progress,
@@ -195,7 +196,13 @@ def split_files(path: Path) -> list[Path]:
 
 def load_files(files: list[Path], source: str, progress: Progress | None = None) -> Summary:
     """One model in one GGUF file or a split set."""
-    shards = read_shards(files, source, read_file, progress)
+    return summarize_blobs([LocalFile(f) for f in files], source, progress)
+
+
+def summarize_blobs(files: Sequence[Blob], source: str, progress: Progress | None = None
+                    ) -> Summary:
+    """The same for files read by range (local or remote)."""
+    shards = read_shards(files, source, read_blob, progress)
     tensors, meta = shards.tensors, shards.meta
     name = str(meta.get("name") or _SPLIT.sub(r"\g<stem>", files[0].name).removesuffix(".gguf"))
     return summarize_tensors(tensors, name, source, meta=meta, notes=_notes(meta))
@@ -233,6 +240,8 @@ def read_blob(file: Blob) -> tuple[list[Tensor], dict[str, Any]]:
     """The same from a file read by range (a remote one): the header in pieces that double,
     each asked for only when the parse runs past what was read, so no more than twice the
     header's bytes are read, and never the tensors' data."""
+    if isinstance(file, LocalFile):  # mapped: the page cache serves what is touched
+        return read_file(file.path)
     size = file.size()
     if size < 24:
         raise SpecError(f"{file.label}: truncated: {size} bytes, not a GGUF file")

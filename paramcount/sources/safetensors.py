@@ -27,6 +27,7 @@ from paramcount.sources.tensors import (
     Tensor,
     check_overlaps,
     check_shape,
+    folder_config,
     hf_ties,
     is_torch_buffer,
     summarize_tensors,
@@ -65,14 +66,23 @@ def load_files(files: Sequence[Path], source: str,
 
 def _read_files(files: Sequence[Path], source: str,
                 progress: Progress | None) -> tuple[Summary, dict[str, str]]:
-    shards = read_shards(files, source, _read_file, progress)
-    tensors = hf_ties(files[0].parent, shards.tensors)
+    return summarize_blobs([LocalFile(f) for f in files], source, model_name(files[0]),
+                           folder_config(files[0].parent), progress)
+
+
+def summarize_blobs(files: Sequence[Blob], source: str, name: str,
+                    config: dict[str, Any] | None, progress: Progress | None = None
+                    ) -> tuple[Summary, dict[str, str]]:
+    """One model stored in these files (local or remote), named ``name``, tied as the
+    ``config`` beside them says; and which file holds each tensor."""
+    shards = read_shards(files, source, _read_blob, progress)
+    tensors = hf_ties(config, shards.tensors)
     meta = {"format": "safetensors", **shards.meta}
-    return summarize_tensors(tensors, model_name(files[0]), source, meta=meta), shards.found
+    return summarize_tensors(tensors, name, source, meta=meta), shards.found
 
 
-def _read_file(path: Path) -> tuple[list[Tensor], dict[str, Any]]:
-    tensors, size = read_tensors(LocalFile(path))
+def _read_blob(file: Blob) -> tuple[list[Tensor], dict[str, Any]]:
+    tensors, size = read_tensors(file)
     return tensors, {"file_bytes": size}
 
 

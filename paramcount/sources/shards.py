@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
@@ -23,8 +23,16 @@ class ShardSet:
     meta: dict[str, Any]  # the first file's metadata, ``file_bytes`` of all, ``shards``
 
 
-def read_shards(files: Sequence[Path], source: str,
-                read: Callable[[Path], tuple[list[Tensor], dict[str, Any]]],
+class HasName(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+F = TypeVar("F", bound=HasName)
+
+
+def read_shards(files: Sequence[F], source: str,
+                read: Callable[[F], tuple[list[Tensor], dict[str, Any]]],
                 progress: Progress | None = None) -> ShardSet:
     """Read every file of a set with ``read`` (which returns its tensors and metadata with
     ``file_bytes``); a tensor named in two files is an error (twice in one file is the
@@ -67,20 +75,25 @@ def read_index(path: Path) -> dict[str, list[str]]:
     """
     from paramcount.sources.spec import read_document
 
-    doc = read_document(path)
+    return index_shards(read_document(path), str(path))
+
+
+def index_shards(doc: Any, where: str) -> dict[str, list[str]]:
+    """A parsed shard index's ``weight_map``: shard file -> tensor names, in order."""
     weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
-        raise SpecError(f"{path}: a shard index needs a non-empty `weight_map` object")
+        raise SpecError(f"{where}: a shard index needs a non-empty `weight_map` object")
     shards: dict[str, list[str]] = {}
     for tensor, shard in weight_map.items():
         if not isinstance(shard, str) or not shard or Path(shard).name != shard:
-            raise SpecError(f"{path}: weight_map[{tensor!r}] must be a file name in the same "
+            raise SpecError(f"{where}: weight_map[{tensor!r}] must be a file name in the same "
                             f"folder, got {shard!r}")
         shards.setdefault(shard, []).append(tensor)
     return shards
 
 
-def check_index(path: Path, shards: dict[str, list[str]], found: Mapping[str, str]) -> None:
+def check_index(path: Path | str, shards: dict[str, list[str]], found: Mapping[str, str]
+                ) -> None:
     """Every tensor the index names is in the shard it names (``found``: name -> shard)."""
     for shard, names in shards.items():
         for tensor in names:

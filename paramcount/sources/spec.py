@@ -43,6 +43,7 @@ from paramcount.layers import lookup, make_layer
 from paramcount.layers.base import KERAS, PYTORCH
 from paramcount.model import Summary
 from paramcount.shapes import Shape
+from paramcount.sources.blobs import Blob
 from paramcount.sources.template import substitute
 
 MAX_FILE_BYTES = 16 * 2**20
@@ -81,8 +82,23 @@ def read_document(path: Path) -> Any:
     if size > MAX_FILE_BYTES:
         raise SpecError(f"{path}: {size} bytes is too large for a model description")
     text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_document(text, str(path), json_text=path.suffix.lower() == ".json")
+
+
+def read_blob_document(file: Blob) -> Any:
+    """The same for a file read by range (a remote ``config.json``): the whole file, when it
+    is within the size bound."""
+    size = file.size()
+    if size > MAX_FILE_BYTES:
+        raise SpecError(f"{file.label}: {size} bytes is too large for a model description")
+    text = file.read(0, size).decode("utf-8", errors="replace")
+    return parse_document(text, file.label, json_text=file.name.lower().endswith(".json"))
+
+
+def parse_document(text: str, where: str, json_text: bool) -> Any:
+    """JSON, or YAML's safe subset, with one-line errors naming ``where``."""
     try:
-        if path.suffix.lower() == ".json":
+        if json_text:
             return json.loads(text)
         import yaml
 
@@ -90,15 +106,15 @@ def read_document(path: Path) -> Any:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         return yaml.load(text, Loader=loader)
     except json.JSONDecodeError as err:
-        raise SpecError(f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: "
+        raise SpecError(f"{where}: invalid JSON at line {err.lineno}, column {err.colno}: "
                         f"{err.msg}") from None
     except RecursionError:
-        raise SpecError(f"{path}: nested too deeply") from None
+        raise SpecError(f"{where}: nested too deeply") from None
     except Exception as err:  # yaml.YAMLError, kept lazy so that yaml loads only when needed
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise SpecError(f"{path}: invalid YAML{at}: {problem}") from None
+        raise SpecError(f"{where}: invalid YAML{at}: {problem}") from None
 
 
 def from_dict(doc: Any, source: str = "<dict>", params: Mapping[str, Any] | None = None,

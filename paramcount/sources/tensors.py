@@ -29,6 +29,7 @@ from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Weight
 from paramcount.model import Summary
+from paramcount.sources.blobs import Blob, LocalFile
 from paramcount.tree import Node, Tied
 
 #: called as ``progress(done, total)`` after each file is read
@@ -289,14 +290,14 @@ _INPUT_EMBEDDINGS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weigh
                      "shared.weight")
 
 
-def hf_ties(folder: Path, tensors: list[Tensor]) -> list[Tensor]:
-    """Apply a Hugging Face ``config.json``'s ``tie_word_embeddings: true`` next to the weights.
+def hf_ties(config: Mapping[str, Any] | None, tensors: list[Tensor]) -> list[Tensor]:
+    """Apply a Hugging Face ``config.json``'s ``tie_word_embeddings: true`` (the one next to
+    the weights, :func:`folder_config`).
 
     transformers then makes the output head share the input embedding: a head stored in the
     checkpoint is listed as tied (counted once); a head left out of it (save_pretrained drops
     tied copies) is listed, for a causal LM, where transformers puts it.
     """
-    config = _config(folder)
     if not config or not _ties_embeddings(config):
         return tensors
     embed = next((t for t in tensors if len(t.shape) == 2
@@ -315,15 +316,22 @@ def hf_ties(folder: Path, tensors: list[Tensor]) -> list[Tensor]:
     return out
 
 
-def _config(folder: Path) -> dict[str, Any] | None:
+def folder_config(folder: Path) -> dict[str, Any] | None:
+    """The Hugging Face ``config.json`` in ``folder``, if there is a readable one."""
     path = folder / "config.json"
     if not path.is_file():
         return None
-    from paramcount.sources.spec import read_document
+    return blob_config(LocalFile(path))
+
+
+def blob_config(file: Blob) -> dict[str, Any] | None:
+    """A ``config.json`` as a dict; None when it cannot be read (the weights are what is
+    counted; a broken config only loses the tie)."""
+    from paramcount.sources.spec import read_blob_document
 
     try:
-        doc = read_document(path)
-    except SpecError:  # the weights are what is counted; a broken config only loses the tie
+        doc = read_blob_document(file)
+    except SpecError:
         return None
     return doc if isinstance(doc, dict) else None
 

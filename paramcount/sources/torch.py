@@ -26,6 +26,7 @@ from paramcount.sources.shards import load_sharded, read_shards
 from paramcount.sources.tensors import (
     Progress,
     Tensor,
+    folder_config,
     hf_ties,
     is_torch_buffer,
     summarize_tensors,
@@ -55,7 +56,7 @@ def _read_files(files: Sequence[Path], source: str, progress: Progress | None
                 ) -> tuple[Summary, dict[str, str]]:
     shards = read_shards(files, source, read_tensors, progress)
     meta = shards.meta
-    tensors = hf_ties(files[0].parent, shards.tensors)
+    tensors = hf_ties(folder_config(files[0].parent), shards.tensors)
     notes = [f"Counted the checkpoint's {meta['state_dict_key']!r} entry (the model's "
              "weights; optimizer state and the rest are not parameters)"] \
         if "state_dict_key" in meta else []

@@ -148,26 +148,74 @@ def close_to(name: str) -> list[str]:
 
 
 def load_name(name: str, **options: Any) -> Summary:
-    """The summary of a Hub repo (or a file in it) from the local cache."""
+    """The summary of a Hub repo (or a file or folder in it): from the local cache when it
+    holds the revision, else from the Hub by range requests."""
     from paramcount.sources import summarize
 
     ref = parse(name if name.startswith(("https://", "http://")) else f"hf://{name}")
     if ref is None:
         raise SpecError(f"{name}: not a Hugging Face Hub id (ORG/NAME[@REVISION][/PATH])")
     local = cached(ref)
-    if local is None:
-        raise SpecError(_not_cached(ref))
-    summary = summarize(local, **options)
+    if local is not None:
+        summary = summarize(local, **options)
+        commit = local.relative_to(cache_dir()).parts[2]
+        return _labelled(summary, ref, commit, "cache")
+    if offline():
+        raise SpecError(f"{ref} is not in the local Hugging Face cache ({cache_dir()}), and "
+                        "HF_HUB_OFFLINE forbids the network")
+    return _remote(ref, options)
+
+
+def _labelled(summary: Summary, ref: HubRef, commit: str, origin: str) -> Summary:
     summary.source = str(ref)
-    summary.meta["hub"] = {"repo_id": ref.repo_id, "revision": ref.revision,
-                           "path": ref.path, "commit": local.relative_to(
-                               cache_dir()).parts[2], "from": "cache"}
+    summary.meta["hub"] = {"repo_id": ref.repo_id, "revision": ref.revision, "path": ref.path,
+                           "commit": commit, "from": origin}
     return summary
 
 
-def _not_cached(ref: HubRef) -> str:
-    where = f"{ref} is not in the local Hugging Face cache ({cache_dir()})"
-    if offline():
-        return f"{where}, and HF_HUB_OFFLINE forbids the network"
-    return (f"{where}; reading it from the Hub needs huggingface_hub: "
-            "pip install 'paramcount[hub]'")
+def _remote(ref: HubRef, options: dict[str, Any]) -> Summary:
+    """The repo from the Hub: its file list, then only the bytes the readers ask for."""
+    from paramcount.sources import folder
+    from paramcount.sources.remote import RemoteRepo
+
+    repo = RemoteRepo(ref.repo_id, ref.revision, endpoint())
+    path = (ref.path or "").strip("/")
+    progress = options.pop("progress", None)
+    if path.lower().endswith(".json") and not path.lower().endswith(".index.json"):
+        summary = _document(repo.open(path), options)  # a config, read whole
+    else:
+        summary = folder.load_tree(_tree(repo, path, ref), progress, **options)
+    summary = _labelled(summary, ref, repo.commit, "hub")
+    t = repo.transfer
+    summary.meta["hub"]["bytes_read"] = t.bytes
+    summary.notes.append(f"Read from the Hub at commit {repo.commit[:12]}: the file list, then "
+                         f"{t.bytes:,} bytes of configs and headers in {t.requests} requests "
+                         "(no weights)")
+    return summary
+
+
+def _document(file: Any, options: dict[str, Any]) -> Summary:
+    from paramcount.sources.formats import document_kind
+    from paramcount.sources.spec import read_blob_document
+
+    doc = read_blob_document(file)
+    return document_kind(doc, file.label).document_loader().from_dict(doc, source=file.label,
+                                                                      **options)
+
+
+def _tree(repo: Any, path: str, ref: HubRef) -> Any:
+    """The part of the repo ``path`` names: all of it; a folder; or a checkpoint with what it
+    needs beside it (the config that ties its head, an index's shards, a split set's parts)."""
+    from paramcount.sources.remote import Subtree
+
+    if not path:
+        return repo
+    if path not in repo.sizes:
+        if not any(n.startswith(path + "/") for n in repo.sizes):
+            raise SpecError(f"{ref}: no such file or folder in the repo")
+        return Subtree(repo, path + "/")
+    folder, _, base = path.rpartition("/")
+    prefix = f"{folder}/" if folder else ""
+    if base.lower().endswith(".index.json") or "-of-" in base.lower():
+        return Subtree(repo, prefix)
+    return Subtree(repo, prefix, frozenset({base, "config.json"}))

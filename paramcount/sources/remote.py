@@ -1,0 +1,194 @@
+"""A Hugging Face Hub repo read over HTTP, never its weights: the file list (one API call), then
+byte ranges of the files paramcount reads, config.json and shard indexes whole, safetensors and
+GGUF headers by range, through ``huggingface_hub`` (the Hub's own client: endpoints, tokens,
+redirects). Every byte received is counted, and the summary says how many.
+
+A range the server answers with the whole file is cut off at the bytes asked for: a server
+that ignores ``Range`` costs no more than one that honours it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from paramcount.errors import SpecError
+from paramcount.sources.blobs import Blob
+
+#: seconds to wait for the Hub to answer a request (connect, or between received bytes)
+TIMEOUT = 30.0
+#: folders below the repo's top searched for models, as in a local folder
+MAX_DEPTH = 3
+
+
+def client() -> Any:
+    """``huggingface_hub``, or one line saying which extra installs it."""
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise SpecError("reading a repo from the Hugging Face Hub needs huggingface_hub: "
+                        "pip install 'paramcount[hub]'") from None
+    return huggingface_hub
+
+
+@dataclass
+class Transfer:
+    """Bytes of files received from the Hub and the requests that read them, over every
+    thread (the file list's one request is apart)."""
+
+    bytes: int = 0
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.bytes += n
+            self.requests += 1
+
+
+class RemoteRepo:
+    """One revision of a Hub repo as a :class:`~paramcount.sources.blobs.Tree`: its file
+    names and sizes from the API, its files read by range."""
+
+    def __init__(self, repo_id: str, revision: str | None, endpoint: str) -> None:
+        self.repo_id, self.revision, self.endpoint = repo_id, revision, endpoint
+        self.transfer = Transfer()
+        hub = client()
+        with hub_errors(self.label):
+            info = hub.HfApi(endpoint=endpoint).model_info(
+                repo_id, revision=revision, files_metadata=True, timeout=TIMEOUT)
+        self.commit: str = info.sha or revision or "main"
+        self.sizes: dict[str, int] = {s.rfilename: s.size or 0 for s in info.siblings or []}
+
+    @property
+    def label(self) -> str:
+        rev = f"@{self.revision}" if self.revision else ""
+        return f"hf://{self.repo_id}{rev}"
+
+    @cached_property
+    def _files(self) -> tuple[str, ...]:
+        return tuple(sorted(n for n in self.sizes if n.count("/") <= MAX_DEPTH
+                            and not any(p.startswith(".") for p in n.split("/"))))
+
+    def files(self) -> list[str]:
+        return list(self._files)
+
+    def open(self, name: str) -> Blob:
+        if name not in self.sizes:
+            raise SpecError(f"{self.label}/{name}: no such file in the repo")
+        return RemoteFile(self, name)
+
+    def local(self, name: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file of a remote repo, read by HTTP range requests at the repo's commit."""
+
+    repo: RemoteRepo
+    path: str
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2]
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo.label}/{self.path}"
+
+    def size(self) -> int:
+        return self.repo.sizes[self.path]
+
+    def read(self, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start``: one request, cut off at ``length`` whatever the
+        server sends."""
+        length = max(0, min(length, self.size() - start))
+        if length == 0:
+            return b""
+        hub = client()
+        url = hub.hf_hub_url(self.repo.repo_id, self.path, revision=self.repo.commit,
+                             endpoint=self.repo.endpoint)
+        headers = {**hub.utils.build_hf_headers(), "Range": f"bytes={start}-{start + length - 1}"}
+        chunks, got = [], 0
+        with hub_errors(self.label), hub.utils.get_session().stream(
+                "GET", url, headers=headers, timeout=TIMEOUT) as response:
+            hub.utils.hf_raise_for_status(response)
+            skip = start if response.status_code == 200 else 0  # Range ignored: whole file
+            for chunk in response.iter_bytes():
+                if skip:
+                    cut = min(skip, len(chunk))
+                    chunk, skip = chunk[cut:], skip - cut
+                chunks.append(chunk[:length - got])
+                got += len(chunks[-1])
+                if got >= length:
+                    break
+        self.repo.transfer.add(got)
+        return b"".join(chunks)
+
+
+class hub_errors:
+    """Turns the Hub client's errors into one line naming the repo or file."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, err: BaseException | None, _tb: Any) -> None:
+        if err is None or isinstance(err, SpecError):
+            return
+        message = _message(self.where, err)
+        if message is not None:
+            raise SpecError(message) from None
+
+
+def _message(where: str, err: BaseException) -> str | None:
+    from huggingface_hub import errors
+
+    if isinstance(err, errors.GatedRepoError):
+        return (f"{where}: access refused: a gated repo; accept its terms on the Hub, then "
+                "set HF_TOKEN or run `hf auth login`")
+    if isinstance(err, errors.RepositoryNotFoundError):
+        return (f"{where}: no such repo on the Hub (or a private one: set HF_TOKEN or run "
+                "`hf auth login`)")
+    if isinstance(err, errors.RevisionNotFoundError):
+        return f"{where}: no such revision in the repo"
+    if isinstance(err, errors.EntryNotFoundError):
+        return f"{where}: no such file in the repo"
+    if isinstance(err, errors.HfHubHTTPError):
+        status = getattr(getattr(err, "response", None), "status_code", "?")
+        if status in (401, 403):
+            return f"{where}: access refused (HTTP {status}); set HF_TOKEN or run `hf auth login`"
+        return f"{where}: the Hub answered HTTP {status}"
+    if isinstance(err, OSError) or type(err).__module__.split(".")[0] in ("httpx", "httpx2"):
+        # connection refused, a name not found, a timeout
+        return f"{where}: cannot reach the Hub ({type(err).__name__}: {str(err)[:200]})"
+    return None
+
+
+@dataclass(frozen=True)
+class Subtree:
+    """Part of a tree: the files under ``prefix`` (a folder of a repo), or only ``only``."""
+
+    tree: Any
+    prefix: str = ""
+    only: frozenset[str] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.tree.label}/{self.prefix.rstrip('/')}" if self.prefix else self.tree.label
+
+    def files(self) -> list[str]:
+        names = [n[len(self.prefix):] for n in self.tree.files() if n.startswith(self.prefix)]
+        return [n for n in names if self.only is None or n in self.only]
+
+    def open(self, name: str) -> Blob:
+        blob: Blob = self.tree.open(self.prefix + name)
+        return blob
+
+    def local(self, name: str) -> None:
+        return None

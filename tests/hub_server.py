@@ -51,16 +51,46 @@ LFS = ("*.safetensors", "*.bin", "*.gguf", "*.pt", "*.pth", "*.ckpt", "*.h5", "*
        "*.onnx", "*.msgpack", "*.npy", "*.npz", "*.tflite")
 DATE = "2024-01-01T00:00:00.000Z"  # every commit's date: the server has no clock
 
-Content = bytes | str | Mapping[str, Any]
+class Sparse:
+    """A large file of which only the head is stored (a 100 GB checkpoint's header); the rest
+    reads as zeros. Hashed by its head and size, and never sent whole: a test that serves one
+    proves the client read ranges of it only.
+
+    >>> f = Sparse(b"head", 10)
+    >>> len(f), f[2:6], f[8:]
+    (10, b'ad\\x00\\x00', b'\\x00\\x00')
+    """
+
+    def __init__(self, head: bytes, size: int) -> None:
+        self.head, self.size = head, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, part: slice) -> bytes:
+        start, stop, _ = part.indices(self.size)
+        got = self.head[start:stop]
+        return got + bytes(max(0, stop - start - len(got)))
+
+    def identity(self) -> bytes:
+        return b"sparse %d " % self.size + self.head
 
 
-def as_bytes(content: Content) -> bytes:
+Data = bytes | Sparse
+Content = bytes | str | Mapping[str, Any] | Sparse
+
+
+def _sha256(data: Data) -> str:
+    return hashlib.sha256(data.identity() if isinstance(data, Sparse) else data).hexdigest()
+
+
+def as_bytes(content: Content) -> Data:
     """A file's bytes: bytes as given, text as UTF-8, a dict as JSON (as config.json is written).
 
     >>> as_bytes({"n_layer": 2})
     b'{\\n  "n_layer": 2\\n}'
     """
-    if isinstance(content, bytes):
+    if isinstance(content, bytes | Sparse):
         return content
     if isinstance(content, str):
         return content.encode()
@@ -74,14 +104,15 @@ def safetensors_file(arrays: Mapping[str, Any], metadata: dict[str, str] | None 
     return save(dict(arrays), metadata=metadata)
 
 
-def git_oid(data: bytes) -> str:
+def git_oid(data: Data) -> str:
     """The git blob id of a file, as the Hub gives it in trees and ETags."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    body = data.identity() if isinstance(data, Sparse) else data
+    return hashlib.sha1(b"blob %d\0" % len(data) + body).hexdigest()
 
 
-def lfs_pointer(data: bytes) -> bytes:
+def lfs_pointer(data: Data) -> bytes:
     """The pointer git stores in place of a file kept in LFS."""
-    sha = hashlib.sha256(data).hexdigest()
+    sha = _sha256(data)
     return (f"version https://git-lfs.github.com/spec/v1\n"
             f"oid sha256:{sha}\nsize {len(data)}\n").encode()
 
@@ -99,7 +130,7 @@ class Repo:
     """
 
     refs: dict[str, str]
-    commits: dict[str, dict[str, bytes]]
+    commits: dict[str, dict[str, Data]]
     gated: bool = False  # anyone sees the files; only `token` reads them
     private: bool = False  # without `token` the repo does not exist
     token: str = TOKEN
@@ -114,7 +145,7 @@ class Repo:
     def with_revisions(cls, revisions: Mapping[str, Mapping[str, Content]], **flags: Any) -> Repo:
         """One commit per ref, its sha derived from the files (the same files, the same sha)."""
         refs: dict[str, str] = {}
-        commits: dict[str, dict[str, bytes]] = {}
+        commits: dict[str, dict[str, Data]] = {}
         for ref, files in revisions.items():
             tree = {path: as_bytes(content) for path, content in files.items()}
             sha = hashlib.sha1(json.dumps({p: git_oid(b) for p, b in sorted(tree.items())})
@@ -262,7 +293,7 @@ class HubServer:
         return error(404, None, f"Not found: {request.method} {path}")
 
     def _checkout(self, repo_id: str, rev: str, token: str | None, *, content: bool = False
-                  ) -> tuple[Repo, str, dict[str, bytes]] | Reply:
+                  ) -> tuple[Repo, str, dict[str, Data]] | Reply:
         """The repo, the commit and the files at `rev`, or the error the Hub gives this token
         (`content`: asking for a file's bytes, which a gated repo keeps to its token)."""
         repo = self.repos.get(repo_id)
@@ -344,7 +375,7 @@ class HubServer:
         if not model.is_lfs(path):
             return _content(data, request.range, {"ETag": f'"{git_oid(data)}"',
                                                   "X-Repo-Commit": commit})
-        sha = hashlib.sha256(data).hexdigest()
+        sha = _sha256(data)
         return Reply(302, b"", {"Location": f"{self.cdn_endpoint}/cdn/{repo}/{sha}",
                                 "X-Repo-Commit": commit, "X-Linked-Etag": f'"{sha}"',
                                 "X-Linked-Size": str(len(data)),
@@ -355,7 +386,7 @@ class HubServer:
         model = self.repos.get(repo)
         for files in model.commits.values() if model else ():
             for data in files.values():
-                if hashlib.sha256(data).hexdigest() == sha:
+                if _sha256(data) == sha:
                     return _content(data, request.range, {"ETag": f'"{sha}"'})
         return error(404, None, "NoSuchKey")
 
@@ -374,16 +405,16 @@ def _flag(query: Mapping[str, list[str]], name: str) -> bool:
     return query.get(name, ["false"])[0].lower() in ("1", "true")
 
 
-def _paths(files: Mapping[str, bytes]) -> list[str]:
+def _paths(files: Mapping[str, Data]) -> list[str]:
     """Every file and folder of a commit, sorted."""
     return sorted({*files, *_folders(files)})
 
 
-def _folders(files: Mapping[str, bytes]) -> set[str]:
+def _folders(files: Mapping[str, Data]) -> set[str]:
     return {path.rsplit("/", n)[0] for path in files for n in range(1, path.count("/") + 1)}
 
 
-def _entry(repo: Repo, commit: str, files: Mapping[str, bytes], path: str,
+def _entry(repo: Repo, commit: str, files: Mapping[str, Data], path: str,
            expand: bool) -> dict[str, Any]:
     """A tree entry, as /tree and /paths-info list it."""
     if path not in files:  # a folder; its oid stands in for a git tree id
@@ -395,7 +426,7 @@ def _entry(repo: Repo, commit: str, files: Mapping[str, bytes], path: str,
         if repo.is_lfs(path):
             pointer = lfs_pointer(data)
             entry["oid"] = git_oid(pointer)
-            entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data),
+            entry["lfs"] = {"oid": _sha256(data), "size": len(data),
                             "pointerSize": len(pointer)}
         if expand:
             entry["securityFileStatus"] = {"status": "safe", "avScan": {"virusFound": False},
@@ -405,7 +436,7 @@ def _entry(repo: Repo, commit: str, files: Mapping[str, bytes], path: str,
     return entry
 
 
-def _sibling(repo: Repo, path: str, data: bytes, blobs: bool) -> dict[str, Any]:
+def _sibling(repo: Repo, path: str, data: Data, blobs: bool) -> dict[str, Any]:
     """A file as model_info lists it; its size and ids only when asked (?blobs=true)."""
     if not blobs:
         return {"rfilename": path}
@@ -413,17 +444,17 @@ def _sibling(repo: Repo, path: str, data: bytes, blobs: bool) -> dict[str, Any]:
     if repo.is_lfs(path):
         pointer = lfs_pointer(data)
         sibling["blobId"] = git_oid(pointer)
-        sibling["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+        sibling["lfs"] = {"sha256": _sha256(data), "size": len(data),
                           "pointerSize": len(pointer)}
     return sibling
 
 
-def _derived_fields(files: Mapping[str, bytes]) -> dict[str, Any]:
+def _derived_fields(files: Mapping[str, Data]) -> dict[str, Any]:
     """What model_info derives from the files: `config` (architectures, model_type) and
     `safetensors` (parameters per dtype, read from the headers of every .safetensors file)."""
     fields: dict[str, Any] = {}
     if "config.json" in files:
-        config = json.loads(files["config.json"])
+        config = json.loads(files["config.json"][:])
         fields["config"] = {k: config[k] for k in ("architectures", "model_type") if k in config}
     counts: dict[str, int] = {}
     for path, data in files.items():
@@ -437,11 +468,13 @@ def _derived_fields(files: Mapping[str, bytes]) -> dict[str, Any]:
     return fields
 
 
-def _content(data: bytes, range_: str | None, headers: dict[str, str]) -> Reply:
+def _content(data: Data, range_: str | None, headers: dict[str, str]) -> Reply:
     """A file's bytes, or the part a Range header asks for."""
     headers = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream", **headers}
     part = byte_range(range_, len(data))
     if part is None:
+        if isinstance(data, Sparse):
+            return error(500, None, "a sparse test file is never sent whole: ask for a range")
         return Reply(200, data, headers)
     if part.start == part.stop:
         return Reply(416, b"", {**headers, "Content-Range": f"bytes */{len(data)}"})

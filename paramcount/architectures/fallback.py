@@ -9,8 +9,11 @@ transformers reads only the config (never ``trust_remote_code``): no code from t
 from __future__ import annotations
 
 import importlib.util
+import logging
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from paramcount.errors import SpecError
@@ -43,9 +46,35 @@ def _instantiate(doc: Mapping[str, Any], head: str | None) -> Any:
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # its warnings are not ours to print
     try:
-        return _construct(transformers, doc, head)
+        with _offline():
+            return _construct(transformers, doc, head)
     finally:
         transformers.logging.set_verbosity(verbosity)
+
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    """No network while transformers builds a model from a config: its model modules probe
+    the Hub for attention kernels as they are imported (transformers 5 with ``kernels``), which
+    counting never needs. huggingface_hub's offline switch stops that, and kernels' note that
+    it skipped a check is silenced."""
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE, os.environ.get("HF_HUB_OFFLINE")
+    kernels_log = logging.getLogger("kernels")
+    level = kernels_log.level
+    constants.HF_HUB_OFFLINE = True
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    kernels_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved[0]
+        if saved[1] is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved[1]
+        kernels_log.setLevel(level)
 
 
 def _construct(transformers: Any, doc: Mapping[str, Any], head: str | None) -> Any:

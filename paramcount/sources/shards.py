@@ -5,6 +5,7 @@ every tensor, checked against what the shards hold."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -12,6 +13,9 @@ from typing import Any, Protocol, TypeVar
 from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.sources.tensors import Progress, Tensor
+
+#: files of a shard set read at once
+READERS = 8
 
 
 @dataclass
@@ -36,25 +40,31 @@ def read_shards(files: Sequence[F], source: str,
                 progress: Progress | None = None) -> ShardSet:
     """Read every file of a set with ``read`` (which returns its tensors and metadata with
     ``file_bytes``); a tensor named in two files is an error (twice in one file is the
-    reader's to refuse)."""
+    reader's to refuse). Several files are read by a few threads at once: a remote repo's
+    headers are round trips, not work."""
     out = ShardSet([], {}, {})
     size = 0
-    for i, file in enumerate(files):
-        part, info = read(file)
-        for t in part:
-            if out.found.get(t.name, file.name) != file.name:
-                raise SpecError(f"{source}: the tensor {t.name!r} is in both "
-                                f"{out.found[t.name]} and {file.name}")
-            out.found[t.name] = file.name
-        out.tensors += part
-        size += info.pop("file_bytes")
-        out.meta = out.meta or info
-        if progress is not None:
-            progress(i + 1, len(files))
+    with ThreadPoolExecutor(max_workers=max(1, min(READERS, len(files)))) as pool:
+        results = pool.map(read, files) if len(files) > 1 else map(read, files)
+        for i, (file, (part, info)) in enumerate(zip(files, results, strict=True)):
+            _add(out, source, file.name, part)
+            size += info.pop("file_bytes")
+            out.meta = out.meta or info
+            if progress is not None:
+                progress(i + 1, len(files))
     out.meta["file_bytes"] = size
     if len(files) > 1:
         out.meta["shards"] = len(files)
     return out
+
+
+def _add(out: ShardSet, source: str, file: str, part: list[Tensor]) -> None:
+    for t in part:
+        if out.found.get(t.name, file) != file:
+            raise SpecError(f"{source}: the tensor {t.name!r} is in both {out.found[t.name]} "
+                            f"and {file}")
+        out.found[t.name] = file
+    out.tensors += part
 
 
 def shard_files(path: Path, shards: Iterable[str]) -> list[Path]:

@@ -101,7 +101,8 @@ NAMED: tuple[Named, ...] = (
           frozenset({"head"})),
     Named("hub", "hf://", ("ORG/NAME[@REVISION]", "hf://ORG/NAME[@REVISION][/PATH]",
                            "https://huggingface.co/ORG/NAME"),
-          "a Hugging Face Hub repo or a file in it, read from the local Hugging Face cache",
+          "a Hugging Face Hub repo or a file or folder in it: from the local Hugging Face "
+          "cache, else its configs and headers from the Hub (paramcount[hub])",
           "paramcount.sources.hub", frozenset({"head", "progress"})),
 )
 

@@ -31,7 +31,10 @@ def test_hugging_face_folder_equals_transformers_tied_head_listed(tmp_path):
     s = paramcount.summarize(tmp_path, progress=lambda done, total: seen.append((done, total)))
     assert s.total_params == parameters(model) == model.num_parameters()
     assert s.meta["tied"] == {"lm_head.weight": "transformer.wte.weight"}
-    assert s.name == tmp_path.name
+    # the tree is the config's (the class, its blocks' types), checked against the shards
+    assert s.name == "GPT2LMHeadModel" and s.figures["Checkpoint params"] == parameters(model)
+    assert s.meta["architecture_from"] == str(tmp_path / "config.json")
+    assert {n.type for _, n in s.root.walk()} >= {"GPT2Block", "GPT2Attention"}
     shards = len(list(tmp_path.glob("model-*.safetensors")))
     assert shards > 1 and seen == [(i, shards) for i in range(1, shards + 1)]
     lm_head = next(n for n in s.layers if n.name == "lm_head")

@@ -132,8 +132,8 @@ def test_every_command_reads_a_remote_repo(hub_at, capsys):
 def test_a_gated_repo_needs_its_token(hub_at, monkeypatch):
     hub_at.repos["org/gated"] = Repo.with_files({"config.json": (ZOO / "gpt2.json").read_bytes()},
                                                 gated=True)
-    with pytest.raises(SpecError, match="hf://org/gated/config.json: access refused: a gated "
-                                        "repo; accept its terms on the Hub"):
+    with pytest.raises(SpecError, match=r"hf://org/gated/config\.json: access refused: a "
+                                        r"gated repo; accept its terms on the Hub"):
         summarize("org/gated")
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     assert summarize("org/gated").total_params == GPT2
@@ -153,8 +153,8 @@ def test_what_the_hub_does_not_have(hub_at, source, message):
 
 def test_offline_asks_nothing(hub_at, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(SpecError, match="is not in the local Hugging Face cache .*, and "
-                                        "HF_HUB_OFFLINE forbids the network"):
+    with pytest.raises(SpecError, match=r"is not in the local Hugging Face cache .*, and "
+                                        r"HF_HUB_OFFLINE forbids the network"):
         summarize("org/anything")
     assert hub_at.requests == []
 

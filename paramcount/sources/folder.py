@@ -81,8 +81,25 @@ def load_tree(tree: Tree, progress: Progress | None = None, **options: Any) -> S
             summary.meta["same_model_in"] = model.also
             summary.notes.append(f"The same tensors are also in {', '.join(model.also)} "
                                  "(counted once)")
-        return summary
+        return _architecture(tree, model, summary)
     return _combined(tree.label, kept)
+
+
+#: the checkpoint formats that name tensors as transformers' modules do
+HF_NAMED = ("safetensors", "torch")
+
+
+def _architecture(tree: Tree, model: Model, summary: Summary) -> Summary:
+    """A Hugging Face checkpoint with its config.json beside it: the config's tree, checked
+    against the tensors (:mod:`paramcount.sources.reconcile`)."""
+    from paramcount.sources.reconcile import with_architecture
+
+    folder = model.files[0][:len(model.files[0]) - len(_base(model.files[0]))]
+    if model.kind not in HF_NAMED or folder + "config.json" not in tree.files():
+        return summary
+    file = tree.open(folder + "config.json")
+    config = blob_config(file)
+    return summary if config is None else with_architecture(summary, config, file.label)
 
 
 def _description(tree: Tree, **options: Any) -> Summary:

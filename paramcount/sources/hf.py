@@ -70,6 +70,23 @@ def from_dict(doc: Any, source: str = "<dict>", head: str | None = None,
                    figures=figures)
 
 
+def declared(doc: Mapping[str, Any]) -> bool:
+    """Whether paramcount builds this config itself (a family and head it declares), without
+    transformers.
+
+    >>> declared({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
+    True
+    >>> declared({"model_type": "gpt_neo"}), declared({"tie_word_embeddings": True})
+    (False, False)
+    """
+    try:
+        model_type, architecture = _identity(doc)
+        family = family_of(model_type, architecture)
+        return family is not None and bool(head_of(family, architecture, None) is not None)
+    except SpecError:  # Unsupported among them
+        return False
+
+
 def _identity(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
     model_type = doc.get("model_type")
     if model_type is not None and not isinstance(model_type, str):

@@ -55,6 +55,7 @@ class RemoteRepo:
     def __init__(self, repo_id: str, revision: str | None, endpoint: str) -> None:
         self.repo_id, self.revision, self.endpoint = repo_id, revision, endpoint
         self.transfer = Transfer()
+        self.whole: dict[str, bytes] = {}  # files read whole, by path
         hub = client()
         with hub_errors(self.label):
             info = hub.HfApi(endpoint=endpoint).model_info(
@@ -108,6 +109,14 @@ class RemoteFile:
         length = max(0, min(length, self.size() - start))
         if length == 0:
             return b""
+        if start == 0 and length == self.size():  # a config read whole: once per repo
+            whole = self.repo.whole.get(self.path)
+            if whole is None:
+                whole = self.repo.whole[self.path] = self._get(start, length)
+            return whole
+        return self._get(start, length)
+
+    def _get(self, start: int, length: int) -> bytes:
         hub = client()
         url = hub.hf_hub_url(self.repo.repo_id, self.path, revision=self.repo.commit,
                              endpoint=self.repo.endpoint)

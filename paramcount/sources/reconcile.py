@@ -1,0 +1,106 @@
+"""A folder or repo that holds a config.json and weights is an architecture and a checkpoint.
+
+The tree comes from the config (named rows, real layer types, attention, experts), so FLOPs and
+the KV cache work on it; its counts are checked against the tensors, path by path
+(:mod:`paramcount.comparison`): both totals are shown, and what differs is named by module (a
+multi-token-prediction head the checkpoint holds but the architecture does not build, a head
+left out because it is tied). The stored dtypes and bytes of the tensors carry over to the
+architecture's weights, so "Stored as" and the memory of the stored bytes stay the checkpoint's.
+
+A config that does not describe the weights (most of their parameters match no path of the
+same shape: a quantized checkpoint's packed tensors, another model's config) leaves the
+checkpoint's own tree, with a note; so does a config of a family paramcount does not declare
+(building it would need transformers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from paramcount.comparison import compare
+from paramcount.errors import ParamcountError
+from paramcount.layers import Weight
+from paramcount.model import Summary
+from paramcount.tree import Node
+
+#: the share of the checkpoint's parameters that must sit at paths of the same shape in the
+#: architecture for the config's tree to stand for the checkpoint
+MATCHED = 0.5
+_LISTED = 5  # differing modules named in the note
+
+
+def with_architecture(checkpoint: Summary, config: dict[str, Any], where: str) -> Summary:
+    """The checkpoint's summary with the tree its ``config`` builds, when the config describes
+    its weights; else the checkpoint's own, with a note saying why."""
+    from paramcount.sources import hf
+
+    if not hf.declared(config):
+        return checkpoint
+    try:
+        arch = hf.from_dict(config, source=where)
+    except ParamcountError as err:
+        checkpoint.notes.append(f"{where} was not used for the tree: {err}")
+        return checkpoint
+    d = compare(arch, checkpoint)
+    matched = sum(r.b[0] * r.times for r in d.rows(all=True, fold=False)
+                  if r.status == "unchanged" and r.b is not None)
+    if matched < MATCHED * checkpoint.total_params:
+        checkpoint.notes.append(
+            f"{where} does not describe these weights ({matched:,} of "
+            f"{checkpoint.total_params:,} parameters match it): the tree is the checkpoint's")
+        return checkpoint
+    return _joined(arch, checkpoint, d, where)
+
+
+def _joined(arch: Summary, checkpoint: Summary, d: Any, where: str) -> Summary:
+    stored = {path: w for path, w in checkpoint.root.all_weights()}
+    _carry(arch.root, "", stored, d.prefix)
+    arch.source, arch.meta = checkpoint.source, {**checkpoint.meta, **arch.meta,
+                                                 "architecture_from": where}
+    arch.figures["Checkpoint params"] = checkpoint.total_params
+    arch.notes += checkpoint.notes
+    if not d.changed:
+        arch.notes.append(f"The tree is {where}'s; the checkpoint holds exactly its weights")
+        return arch
+    arch.notes.append(f"The tree is {where}'s; the checkpoint holds "
+                      f"{checkpoint.total_params - arch.total_params:+,} parameters against "
+                      f"it: {_differences(d)}")
+    return arch
+
+
+def _differences(d: Any) -> str:
+    """The differing modules, the largest first: ``model.layers.61 (+14,000,000, only in the
+    checkpoint)``."""
+    what = {"added": "only in the checkpoint", "removed": "not in the checkpoint",
+            "changed": "other shapes"}
+    rows = sorted((r for r in d.rows() if r.status in what),
+                  key=lambda r: -abs(r.delta * r.times))
+    shown = [f"{r.path}{f' ×{r.times}' if r.times > 1 else ''} ({r.delta * r.times:+,}, "
+             f"{what[r.status]})" for r in rows[:_LISTED]]
+    more = f", and {len(rows) - _LISTED} more" if len(rows) > _LISTED else ""
+    return "; ".join(shown) + more
+
+
+def _carry(node: Node, path: str, stored: dict[str, Weight],
+           prefix: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+    """Give the architecture's weights the dtype and bytes of the tensors stored at their
+    paths (after the prefix the comparison stripped), where the sizes agree."""
+    node.weights = tuple(_stored_as(w, _path(path + w.name, prefix), stored)
+                         for w in node.weights)
+    for child in node.children:
+        _carry(child, f"{path}{child.name}.", stored, prefix)
+
+
+def _path(path: str, prefix: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
+    a, b = (".".join(p) for p in prefix)
+    if a and path.startswith(a + "."):
+        path = path[len(a) + 1:]
+    return f"{b}.{path}" if b else path
+
+
+def _stored_as(w: Weight, path: str, stored: dict[str, Weight]) -> Weight:
+    found = stored.get(path)
+    if found is None or found.size != w.size:
+        return w
+    return replace(w, dtype=found.dtype, nbytes=found.nbytes)

@@ -212,6 +212,9 @@ def test_a_70b_repo_costs_headers_only(hub_at):
     s = summarize("meta/llama-70b")
     # the zoo's llama-3-70b, which tests/test_sources_hf.py holds equal to transformers' count
     assert s.total_params == summarize("zoo:llama-3-70b").total_params == 70_553_706_496
+    # the tree is the remote config's, and the headers hold exactly its weights
+    assert s.figures["Checkpoint params"] == s.total_params and s.name == "LlamaForCausalLM"
+    assert any("the checkpoint holds exactly its weights" in n for n in s.notes)
     read = s.meta["hub"]["bytes_read"]
     assert read == hub_at.bytes_sent("/cdn/") + len(json.dumps(config, indent=2))
     assert read < 2 * 2**20 and sum(len(f) for f in shards.values()) > 140 * 10**9

@@ -13,6 +13,8 @@ shape) with :func:`ParamcountError.within`; the CLI prints the message on one li
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 
 class ParamcountError(Exception):
     """Base class of every error paramcount raises on purpose."""
@@ -42,3 +44,21 @@ def check_positive(value: int | None, what: str) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                               or value < 1):
         raise SpecError(f"{what} must be a positive integer, got {value!r}")
+
+
+def refuse_unknown(options: Iterable[str], allowed: Sequence[str], what: str) -> None:
+    """One line for the first option ``what`` does not take, with the closest it does.
+
+    >>> try:
+    ...     refuse_unknown(["depht"], ["depth", "name"], "summarize() of a pytree")
+    ... except SpecError as err:
+    ...     print(err)
+    summarize() of a pytree has no option 'depht' (did you mean 'depth'?); options: depth, name
+    """
+    import difflib
+
+    for key in options:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            more = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise SpecError(f"{what} has no option {key!r}{more}; options: {', '.join(allowed)}")

@@ -18,7 +18,6 @@ implements :class:`NameLoader`; a new file format is one row of ``FORMATS``.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from paramcount.dtypes import dtype_name
-from paramcount.errors import SpecError, check_positive
+from paramcount.errors import SpecError, check_positive, refuse_unknown
 from paramcount.model import Summary
 from paramcount.sources.formats import (
     FORMATS,
@@ -179,12 +178,8 @@ def _check(options: dict[str, Any], extra: frozenset[str], source: str,
         if key == "head":
             raise SpecError(f"head={value!r} applies to a Hugging Face config.json or a zoo "
                             f"entry, not {source}")
-        allowed = sorted(COMMON | extra)
-        hint = difflib.get_close_matches(key, allowed, n=1)
-        more = f" (did you mean {hint[0]!r}?)" if hint else ""
         what = f"{fmt.name} source {source}" if fmt else source
-        raise SpecError(f"summarize() of {what} has no option {key!r}{more}; options: "
-                        f"{', '.join(allowed)}")
+        refuse_unknown([key], sorted(COMMON | extra), f"summarize() of {what}")
 
 
 def _not_found(text: str) -> str:

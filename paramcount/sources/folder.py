@@ -94,7 +94,7 @@ def _architecture(tree: Tree, model: Model, summary: Summary) -> Summary:
     against the tensors (:mod:`paramcount.sources.reconcile`)."""
     from paramcount.sources.reconcile import with_architecture
 
-    folder = model.files[0][:len(model.files[0]) - len(_base(model.files[0]))]
+    folder = _folder(model.files[0])
     if model.kind not in HF_NAMED or folder + "config.json" not in tree.files():
         return summary
     file = tree.open(folder + "config.json")
@@ -156,6 +156,12 @@ def _base(name: str) -> str:
     return name.rpartition("/")[2]
 
 
+def _folder(name: str) -> str:
+    """The folder part of a name in the tree, with its ``/`` (empty at the top)."""
+    head, sep, _ = name.rpartition("/")
+    return head + sep
+
+
 def _kind(tree: Tree, name: str) -> str | None:
     """The checkpoint format of a file, if it is one this tree can read."""
     suffix = Path(name).suffix.lower()
@@ -189,7 +195,7 @@ def _indexed(tree: Tree, files: list[str]) -> list[Model]:
         if fmt is None or (tree.local(file) is None and fmt.name not in BY_RANGE):
             continue
         blob = tree.open(file)
-        folder = file[:len(file) - len(_base(file))]
+        folder = _folder(file)
         shards = [folder + s for s in index_shards(read_blob_document(blob), blob.label)]
         missing = [s for s in shards if s not in files]
         if missing:
@@ -206,7 +212,7 @@ def _shard_sets(tree: Tree, files: list[str]) -> list[Model]:
             groups.setdefault((match["stem"], match["count"], match["ext"]), []).append(file)
     models = []
     for (stem, count, ext), shards in groups.items():
-        folder = shards[0][:len(shards[0]) - len(_base(shards[0]))]
+        folder = _folder(shards[0])
         if len(shards) != int(count):
             where = tree.open(folder).label if folder else tree.label
             raise SpecError(f"{where.rstrip('/')}: {len(shards)} of the {int(count)} shards of "
@@ -253,7 +259,7 @@ def _read_by_range(model: Model, tree: Tree, progress: Progress | None) -> Summa
     source = tree.open(model.index).label if model.index else blobs[0].label
     if model.kind == "gguf":
         return gguf.summarize_blobs(blobs, source, progress)
-    folder = model.files[0][:len(model.files[0]) - len(_base(model.files[0]))]
+    folder = _folder(model.files[0])
     config = (blob_config(tree.open(folder + "config.json"))
               if folder + "config.json" in tree.files() else None)
     name = safetensors.model_name(Path(tree.label) / model.files[0])

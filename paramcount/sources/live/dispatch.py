@@ -6,11 +6,10 @@ imported only for an object that comes from them.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from paramcount.errors import SpecError, check_positive
+from paramcount.errors import SpecError, check_positive, refuse_unknown
 from paramcount.model import Summary
 from paramcount.sources.live.common import holds_arrays
 from paramcount.sources.live.depth import limit_depth
@@ -78,13 +77,7 @@ def kind_of(obj: Any) -> str | None:
 
 
 def _check_options(kind: str, options: Mapping[str, Any]) -> None:
-    allowed = OPTIONS[kind]
-    for key in options:
-        if key not in allowed:
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            more = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise SpecError(f"summarize() of a {_KIND_NAMES[kind]} has no option {key!r}{more}; "
-                            f"options: {', '.join(allowed)}")
+    refuse_unknown(options, OPTIONS[kind], f"summarize() of a {_KIND_NAMES[kind]}")
 
 
 _KIND_NAMES = {"torch": "torch.nn.Module", "keras": "Keras model", "pytree": "pytree of arrays"}

@@ -66,11 +66,12 @@ if TYPE_CHECKING:  # mypy holds every reader to its protocol (the tables import 
         safetensors,
         spec,
         torch,
+        url,
     )
 
     _READERS: tuple[Loader, ...] = (folder, gguf, numpy, onnx, safetensors, torch)
     _DOCUMENTS: tuple[DocumentLoader, ...] = (hf, keras, spec)
-    _NAMED: tuple[NameLoader, ...] = (zoo, hub)
+    _NAMED: tuple[NameLoader, ...] = (zoo, hub, url)
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ class Named:
 
     #: its name in ``--help`` and the README
     name: str
-    #: the prefix that selects it before any path (``zoo:``)
-    prefix: str
+    #: the prefix that selects it before any path (``zoo:``); None: it claims names that are
+    #: no path (``s3://...``)
+    prefix: str | None
     #: the forms a user writes, for ``--help`` and the README
     forms: tuple[str, ...]
     #: what it names
@@ -103,6 +105,10 @@ NAMED: tuple[Named, ...] = (
           "a Hugging Face Hub repo or a file or folder in it: from the local Hugging Face "
           "cache, else its configs and headers from the Hub (paramcount[hub])",
           "paramcount.sources.hub", frozenset({"head", "progress"})),
+    Named("url", None, ("https://HOST/PATH", "s3://BUCKET/PATH", "gs://BUCKET/PATH"),
+          "a model file or folder at a URL, any filesystem fsspec knows: its configs and "
+          "headers by range requests (paramcount[remote]; s3fs, gcsfs for their URLs)",
+          "paramcount.sources.url", frozenset({"head", "progress"})),
 )
 
 
@@ -151,7 +157,7 @@ def _describe(source: str | os.PathLike[str] | dict[str, Any], options: dict[str
         return fmt.document_loader().from_dict(source, **options)
     text = os.fspath(source)
     for named in NAMED:
-        if text.startswith(named.prefix):
+        if named.prefix is not None and text.startswith(named.prefix):
             return _named(named, text.removeprefix(named.prefix), options)
     path = Path(text)
     if path.exists():
@@ -165,7 +171,7 @@ def _describe(source: str | os.PathLike[str] | dict[str, Any], options: dict[str
 
 
 def _named(named: Named, name: str, options: dict[str, Any]) -> Summary:
-    _check(options, named.options, f"{named.prefix}{name}")
+    _check(options, named.options, f"{named.prefix or ''}{name}")
     return named.loader().load_name(name, **options)
 
 

@@ -176,7 +176,7 @@ def _labelled(summary: Summary, ref: HubRef, commit: str, origin: str) -> Summar
 def _remote(ref: HubRef, options: dict[str, Any]) -> Summary:
     """The repo from the Hub: its file list, then only the bytes the readers ask for."""
     from paramcount.sources import folder
-    from paramcount.sources.remote import RemoteRepo
+    from paramcount.sources.remote import RemoteRepo, part
 
     repo = RemoteRepo(ref.repo_id, ref.revision, endpoint())
     path = (ref.path or "").strip("/")
@@ -184,7 +184,7 @@ def _remote(ref: HubRef, options: dict[str, Any]) -> Summary:
     if path.lower().endswith(".json") and not path.lower().endswith(".index.json"):
         summary = _document(repo.open(path), options)  # a config, read whole
     else:
-        summary = folder.load_tree(_tree(repo, path, ref), progress, **options)
+        summary = folder.load_tree(part(repo, path, str(ref), " in the repo"), progress, **options)
     summary = _labelled(summary, ref, repo.commit, "hub")
     t = repo.transfer
     summary.meta["hub"]["bytes_read"] = t.bytes
@@ -201,21 +201,3 @@ def _document(file: Any, options: dict[str, Any]) -> Summary:
     doc = read_blob_document(file)
     return document_kind(doc, file.label).document_loader().from_dict(doc, source=file.label,
                                                                       **options)
-
-
-def _tree(repo: Any, path: str, ref: HubRef) -> Any:
-    """The part of the repo ``path`` names: all of it; a folder; or a checkpoint with what it
-    needs beside it (the config that ties its head, an index's shards, a split set's parts)."""
-    from paramcount.sources.remote import Subtree
-
-    if not path:
-        return repo
-    if path not in repo.sizes:
-        if not any(n.startswith(path + "/") for n in repo.sizes):
-            raise SpecError(f"{ref}: no such file or folder in the repo")
-        return Subtree(repo, path + "/")
-    folder, _, base = path.rpartition("/")
-    prefix = f"{folder}/" if folder else ""
-    if base.lower().endswith(".index.json") or "-of-" in base.lower():
-        return Subtree(repo, prefix)
-    return Subtree(repo, prefix, frozenset({base, "config.json"}))

@@ -201,3 +201,20 @@ class Subtree:
 
     def local(self, name: str) -> None:
         return None
+
+
+def part(tree: Any, path: str, where: str, within: str = "") -> Any:
+    """The part of a remote tree (one with ``sizes``) that ``path`` names: all of it; a folder;
+    or a checkpoint with what it needs beside it (the config that ties its head, an index's
+    shards, a split set's parts)."""
+    if not path:
+        return tree
+    if path not in tree.sizes:
+        if not any(n.startswith(path + "/") for n in tree.sizes):
+            raise SpecError(f"{where}: no such file or folder{within}")
+        return Subtree(tree, path + "/")
+    folder, _, base = path.rpartition("/")
+    prefix = f"{folder}/" if folder else ""
+    if base.lower().endswith(".index.json") or "-of-" in base.lower():
+        return Subtree(tree, prefix)
+    return Subtree(tree, prefix, frozenset({base, "config.json"}))

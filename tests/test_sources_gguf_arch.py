@@ -349,3 +349,12 @@ def test_remote_gguf_repo(hub, monkeypatch, tmp_path):
 
 
 pytest_plugins = ["hub_server"]
+
+
+def test_an_absurd_block_count_keeps_the_tensors_tree(tmp_path):
+    c, arch, _extra, tensors = CASES["llama"]()
+    path = tmp_path / "huge.gguf"
+    write_gguf(path, arch, base_meta(c) | {"block_count": 2**32 - 1}, tensors)
+    g = paramcount.summarize(path)
+    assert g.total_params == sum(int(np.prod(s)) for s in tensors.values())
+    assert any("block_count 4,294,967,295 for 21 tensors" in n for n in g.notes)

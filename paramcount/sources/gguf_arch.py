@@ -91,10 +91,13 @@ class HParams:
     sliding: tuple[bool, ...]
 
     @classmethod
-    def read(cls, arch: str, kv: Mapping[str, Any]) -> HParams:
+    def read(cls, arch: str, kv: Mapping[str, Any], tensors: int) -> HParams:
+        """The metadata of a file of ``tensors`` tensors (which bound its block count)."""
         blocks, hidden = _int(kv, "block_count"), _int(kv, "embedding_length")
         if blocks is None or hidden is None:
             raise NotPlaced("no block_count or embedding_length")
+        if not 0 < blocks <= tensors:
+            raise NotPlaced(f"block_count {blocks:,} for {tensors:,} tensors")
         heads = _per_layer(kv, "attention.head_count", blocks, None)
         if heads is None:
             raise NotPlaced("no attention.head_count")
@@ -163,7 +166,7 @@ def architecture(tensors: Sequence[Tensor], arch: str | None, kv: Mapping[str, A
     if arch not in ARCHITECTURES:
         raise NotPlaced(f"{arch or 'an unnamed architecture'} is not one paramcount reads "
                         "from GGUF metadata")
-    hp = HParams.read(arch, kv)
+    hp = HParams.read(arch, kv, len(tensors))
     top, blocks = _group(tensors, hp.blocks)
     _untie(top)
     roles = Roles()

@@ -11,7 +11,8 @@ test_architectures_*), and hand calculations written here.
 KV cache rule: llama.cpp's ``llama_kv_cache`` allocates per layer ``n_embd_k_gqa + n_embd_v_gqa``
 elements per cell (``key_length × head_count_kv`` each, llama-hparams.cpp), and for an MLA
 model (``is_mla()``) K only: ``key_length = kv_lora_rank + rope dims`` with one key/value head.
-gguf-parser-go's estimate multiplies the same widths. Sliding-window layers keep the window
+gguf-parser-go's estimate is the same rule for the others (``EmbeddingKeyGQA = key_length ×
+head_count_kv``, the value's alike, × context × layers). Sliding-window layers keep the window
 (llama.cpp pads its SWA cache by a micro-batch; paramcount keeps min(context, window), as the
 config path does).
 """

@@ -22,6 +22,7 @@ from typing import Any
 from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.sources.blobs import Blob, LocalFile
+from paramcount.sources.gguf_arch import NotPlaced, architecture
 from paramcount.sources.shards import read_shards
 from paramcount.sources.tensors import (
     Progress,
@@ -65,6 +66,9 @@ _STRING, _ARRAY = 8, 9
 MAX_DIMS = 4  # GGML_MAX_DIMS
 _MAX_NESTING = 8
 _MAX_KEPT_STRING = 1024
+#: numeric arrays up to this length are kept (per-layer head counts); longer ones, and
+#: arrays of strings (a vocabulary), only counted
+_MAX_KEPT_ARRAY = 4096
 #: metadata shown: general.* keys, then ``{architecture}.*`` keys
 _GENERAL = ("name", "size_label", "file_type", "quantization_version")
 _MODEL = ("context_length", "block_count", "embedding_length", "feed_forward_length",
@@ -130,6 +134,7 @@ class _Header:
         return bytes(self.data[start:self.pos]).decode("utf-8", errors="replace")
 
     def value(self, kind: int, what: str, depth: int = 0) -> Any:
+        """A scalar, a string, a short numeric array as a list, or a longer array counted."""
         if kind in _SCALARS:
             return self.unpack(_SCALARS[kind], what)
         if kind == _STRING:
@@ -138,14 +143,19 @@ class _Header:
             return self.array(what, depth)
         raise self.fail(f"{what} has the unknown value type {kind}")
 
-    def array(self, what: str, depth: int) -> _Array:
+    def array(self, what: str, depth: int) -> _Array | list[Any]:
         if depth >= _MAX_NESTING:
             raise self.fail(f"{what}: arrays nested deeper than {_MAX_NESTING}")
         kind = self.u32(f"the element type of {what}")
         count = self.u64(f"the length of {what}")
         if kind in _SCALARS:
+            fmt = f"{self.order}{count}{_SCALARS[kind]}"
             n = count * struct.calcsize(self.order + _SCALARS[kind])
             self.need(n, what)
+            if count <= _MAX_KEPT_ARRAY:  # a per-layer value (head_count_kv): kept
+                values = list(struct.unpack_from(fmt, self.data, self.pos))
+                self.pos += n
+                return values
             self.pos += n
         elif kind == _STRING:
             self.skip_strings(count, what)
@@ -204,8 +214,25 @@ def summarize_blobs(files: Sequence[Blob], source: str, progress: Progress | Non
     """The same for files read by range (local or remote)."""
     shards = read_shards(files, source, read_blob, progress)
     tensors, meta = shards.tensors, shards.meta
+    hparams = meta.pop("hparams", {})
     name = str(meta.get("name") or _SPLIT.sub(r"\g<stem>", files[0].name).removesuffix(".gguf"))
-    return summarize_tensors(tensors, name, source, meta=meta, notes=_notes(meta))
+    summary = summarize_tensors(tensors, name, source, meta=meta, notes=_notes(meta))
+    return with_architecture(summary, tensors, meta.get("architecture"), hparams)
+
+
+def with_architecture(summary: Summary, tensors: list[Tensor], arch: str | None,
+                      hparams: dict[str, Any]) -> Summary:
+    """The summary with the tree the metadata describes (attention, experts: the KV cache,
+    FLOPs and active parameters work on it), or the tensors' own tree with a note saying
+    why not (:mod:`paramcount.sources.gguf_arch`)."""
+    try:
+        built = architecture(tensors, arch, hparams, summary.name)
+    except NotPlaced as why:
+        summary.notes.append(f"The tree is the tensors' ({why}): no KV cache or FLOPs")
+        return summary
+    summary.root, summary.figures = built.root, built.figures
+    summary.notes += built.notes
+    return summary
 
 
 def _notes(meta: dict[str, Any]) -> list[str]:
@@ -341,11 +368,11 @@ def _meta(kv: dict[str, Any], version: int, size: int) -> dict[str, Any]:
     if isinstance(arch, str):
         meta["architecture"] = arch
     for key in _GENERAL:
-        if f"general.{key}" in kv and not isinstance(kv[f"general.{key}"], _Array):
+        if f"general.{key}" in kv and not isinstance(kv[f"general.{key}"], _Array | list):
             meta[key] = kv[f"general.{key}"]
     for key in _MODEL:
         value = kv.get(f"{arch}.{key}")
-        if value is not None and not isinstance(value, _Array):
+        if value is not None and not isinstance(value, _Array | list):
             meta[key.replace("attention.", "")] = value
     tokens = kv.get("tokenizer.ggml.tokens")
     if "vocab_size" not in meta and isinstance(tokens, _Array):
@@ -353,4 +380,8 @@ def _meta(kv: dict[str, Any], version: int, size: int) -> dict[str, Any]:
     if isinstance(meta.get("file_type"), int):
         meta["file_type"] = FILE_TYPES.get(meta["file_type"], meta["file_type"])
     meta["file_bytes"] = size
+    # every ``{arch}.*`` value, for the architecture (popped before the summary is made)
+    meta["hparams"] = {k[len(f"{arch}."):]: v for k, v in kv.items()
+                       if isinstance(arch, str) and k.startswith(f"{arch}.")
+                       and not isinstance(v, _Array)}
     return meta

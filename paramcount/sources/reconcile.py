@@ -7,10 +7,12 @@ multi-token-prediction head the checkpoint holds but the architecture does not b
 left out because it is tied). The stored dtypes and bytes of the tensors carry over to the
 architecture's weights, so "Stored as" and the memory of the stored bytes stay the checkpoint's.
 
-A config that does not describe the weights (most of their parameters match no path of the
-same shape: a quantized checkpoint's packed tensors, another model's config) leaves the
-checkpoint's own tree, with a note; so does a config of a family paramcount does not declare
-(building it would need transformers).
+A config whose paths the weights mostly miss, but whose total they equal exactly, still gives
+the tree: the same weights laid out otherwise (Mixtral's experts, saved one by one by
+transformers 5, built fused). A config that does not describe the weights (most of their
+parameters match no path of the same shape and the totals differ: a quantized checkpoint's
+packed tensors, another model's config) leaves the checkpoint's own tree, with a note; so does
+a config of a family paramcount does not declare (building it would need transformers).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def with_architecture(checkpoint: Summary, config: dict[str, Any], where: str) -
     matched = sum(r.b[0] * r.times for r in d.rows(all=True, fold=False)
                   if r.status == "unchanged" and r.b is not None)
     if matched < MATCHED * checkpoint.total_params:
+        if arch.total_params == checkpoint.total_params:
+            return _relaid(arch, checkpoint, matched, where)
         checkpoint.notes.append(
             f"{where} does not describe these weights ({matched:,} of "
             f"{checkpoint.total_params:,} parameters match it): the tree is the checkpoint's")
@@ -66,6 +70,21 @@ def _joined(arch: Summary, checkpoint: Summary, d: Any, where: str) -> Summary:
     arch.notes.append(f"The tree is {where}'s; the checkpoint holds "
                       f"{checkpoint.total_params - arch.total_params:+,} parameters against "
                       f"it: {_differences(d)}")
+    return arch
+
+
+def _relaid(arch: Summary, checkpoint: Summary, matched: int, where: str) -> Summary:
+    """The config's tree for a checkpoint that stores exactly its parameters under other
+    names: transformers 5 builds a mixture of experts with fused expert tensors
+    (``mlp.experts.gate_up_proj``) but saves Mixtral's per expert
+    (``block_sparse_moe.experts.0.w1``), so few paths match while every count does."""
+    arch.source = checkpoint.source
+    arch.meta = {**checkpoint.meta, **arch.meta, "architecture_from": where}
+    arch.figures["Checkpoint params"] = checkpoint.total_params
+    arch.notes += checkpoint.notes
+    arch.notes.append(
+        f"The tree is {where}'s: the checkpoint holds the same {checkpoint.total_params:,} "
+        f"parameters in another layout ({matched:,} of them at the config's paths)")
     return arch
 
 

@@ -14,6 +14,7 @@ stored once (counted once, the second listed as tied).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,27 @@ def summarize_blobs(files: Sequence[Blob], source: str, name: str,
     shards = read_shards(files, source, _read_blob, progress)
     tensors = hf_ties(config, shards.tensors)
     meta = {"format": "safetensors", **shards.meta}
-    return summarize_tensors(tensors, name, source, meta=meta), shards.found
+    notes = [] if config is not None else experts_note(tensors)
+    return summarize_tensors(tensors, name, source, meta=meta, notes=notes), shards.found
+
+
+_EXPERT = re.compile(r"(?:^|\.)experts\.(\d+)\.")
+_FUSED_EXPERTS = re.compile(r"(?:^|\.)experts\.(?:gate_up_proj|down_proj|w1|w2|w3)")
+
+
+def experts_note(tensors: Sequence[Tensor]) -> list[str]:
+    """Routed experts recognised by name (``mlp.experts.7.down_proj``, fused
+    ``mlp.experts.gate_up_proj``): how many a token passes through is the config's to say.
+
+    >>> experts_note([Tensor("mlp.experts.0.w1.weight", (2, 2), "F32", 16)])[0][:30]
+    'Routed experts (1 per layer) r'
+    """
+    numbered = {int(m[1]) for t in tensors if (m := _EXPERT.search(t.name))}
+    if not numbered and not any(_FUSED_EXPERTS.search(t.name) for t in tensors):
+        return []
+    count = f" ({max(numbered) + 1} per layer)" if numbered else ""
+    return [f"Routed experts{count} recognised by name: the experts used per token are "
+            "unknown without the model's config.json, so no active parameter count"]
 
 
 def _read_blob(file: Blob) -> tuple[list[Tensor], dict[str, Any]]:

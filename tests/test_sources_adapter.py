@@ -7,6 +7,7 @@ checks r·(in + out); a Hub-shaped server on 127.0.0.1 serves a remote adapter a
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,17 @@ def test_a_remote_adapter_reads_no_local_base(built, hub_at):
     assert "Base params" not in s.figures
     assert "is not a Hub id: a remote adapter's base is looked up on the Hub only" in \
            s.notes[-2]
+
+
+def test_a_relative_base_is_found_beside_the_adapter(built, tmp_path):
+    folder, base, _, everything, _ = built["lora"]
+    config = json.loads((folder / "adapter_config.json").read_text())
+    shutil.copytree(folder, tmp_path / "adapter")
+    shutil.copytree(base, tmp_path / "the-base")
+    assert not Path("../the-base").exists()  # not from where the tests run
+    (tmp_path / "adapter" / "adapter_config.json").write_text(json.dumps(
+        {**config, "base_model_name_or_path": "../the-base"}))
+    s = summarize(tmp_path / "adapter")
+    assert s.figures["Base + adapter params"] == everything
+    read = tmp_path / "adapter" / ".." / "the-base" / "model.safetensors"
+    assert s.notes[-1] == f"Base model ../the-base: {read}"

@@ -196,14 +196,25 @@ def _resolve(summary: Summary, name: str, tree: Tree) -> Summary | None:
         return None
     token = _resolving.set(True)
     try:
-        base = summarize(name)
+        base = summarize(_beside(name, tree))
     except (ParamcountError, OSError) as err:
         summary.notes.append(f"The base model {name} was not resolved: {err}")
         return None
     finally:
         _resolving.reset(token)
     summary.meta["peft"]["base"] = {"source": base.source, "params": base.total_params}
+    summary.notes.append(f"Base model {name}: {base.source}")
     return base
+
+
+def _beside(name: str, tree: Tree) -> str:
+    """A relative path that is no path from here but is one from the adapter's folder (PEFT
+    writes the path its user gave, relative to where training ran)."""
+    config = tree.local(CONFIG)
+    if config is None or Path(name).is_absolute() or Path(name).exists():
+        return name
+    there = config.parent / name
+    return str(there) if there.exists() else name
 
 
 # -- the adapter applied to a base ----------------------------------------------------------

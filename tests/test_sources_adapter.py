@@ -232,3 +232,18 @@ def test_a_relative_base_is_found_beside_the_adapter(built, tmp_path):
     assert s.figures["Base + adapter params"] == everything
     read = tmp_path / "adapter" / ".." / "the-base" / "model.safetensors"
     assert s.notes[-1] == f"Base model ../the-base: {read}"
+
+
+def test_a_lora_bias_on_a_module_without_one_has_no_merged_model(built, tmp_path):
+    base = built["lora"][1]
+    model = peft.get_peft_model(transformers.LlamaForCausalLM.from_pretrained(base),
+                                peft.LoraConfig(r=4, target_modules=["q_proj"], lora_bias=True))
+    trainable, everything = model.get_nb_trainable_parameters()
+    model.save_pretrained(tmp_path / "biased")
+    with pytest.raises(RuntimeError, match="Impossible to merge LoRA with `lora_bias=True`"):
+        model.merge_and_unload()
+    s = summarize(tmp_path / "biased")
+    assert s.total_params == trainable == 2 * (4 * 32 + 32 * 4 + 32)  # A, B and B's bias
+    assert s.figures["Base + adapter params"] == everything and "Merged params" not in s.figures
+    assert "No merged model: the adapter on model.layers.0.self_attn.q_proj has a bias" in \
+        s.notes[-1]

@@ -14,7 +14,8 @@ cache, the Hub when online; a remote adapter's base only as a Hub id). When it r
 adapter fits it, figures say its count, the base with the adapter applied (PEFT's "all params":
 the adapter's modules and copies beside the base's weights) and the merged count
 (``merge_and_unload()``: each adapter is folded into the weight it targets and each copy
-replaces its original, so the merged model has the base's shapes). A base that does not
+replaces its original, so the merged model has the base's shapes; none for a ``lora_bias`` on
+a module without a bias, which PEFT refuses to merge). A base that does not
 resolve is a note, never an error. :func:`applied` is the base with the adapter in it, which
 ``paramcount diff BASE ADAPTER`` compares with the base.
 """
@@ -181,7 +182,13 @@ def _with_base(summary: Summary, name: Any, tree: Tree) -> None:
         summary.notes.append(str(err))
         return
     summary.figures["Base + adapter params"] = fitted.total_params
-    summary.figures["Merged params"] = base.total_params
+    unmerged = _unmergeable(summary, base)
+    if unmerged:
+        summary.notes.append(f"No merged model: the adapter on {unmerged[0]} has a bias "
+                             "(lora_bias) and the module it targets none, which PEFT's "
+                             "merge_and_unload() refuses")
+    else:
+        summary.figures["Merged params"] = base.total_params
 
 
 def _resolve(summary: Summary, name: str, tree: Tree) -> Summary | None:
@@ -261,6 +268,17 @@ def applied(adapter: Summary, base: Summary) -> Summary:
                   figures={}, notes=[*base.notes])
     out.notes.append(f"With the {kind} adapter {adapter.source} ({adapter.total_params:,} "
                      "params)")
+    return out
+
+
+def _unmergeable(adapter: Summary, base: Summary) -> list[str]:
+    """The adapter's modules with a bias of their own on a base module without one."""
+    out = []
+    for module in _modules(adapter.root, (), adapter.meta["peft"]["kind"]):
+        target = _find(base.root, module.parts)
+        biased = any(w.name.endswith(".bias") for w in module.node.weights)
+        if biased and target is not None and all(w.name != "bias" for w in target.weights):
+            out.append(".".join(module.parts))
     return out
 
 

@@ -17,6 +17,7 @@ from safetensors import safe_open
 
 import paramcount
 from paramcount.cli import main
+from paramcount.errors import SpecError
 from paramcount.sources import summarize
 
 pytest_plugins = ["hub_server"]
@@ -247,3 +248,20 @@ def test_a_lora_bias_on_a_module_without_one_has_no_merged_model(built, tmp_path
     assert s.figures["Base + adapter params"] == everything and "Merged params" not in s.figures
     assert "No merged model: the adapter on model.layers.0.self_attn.q_proj has a bias" in \
         s.notes[-1]
+
+
+def test_a_broken_config_is_one_line(tmp_path, capsys):
+    folder = _lora_folder(tmp_path / "a", {"fc.lora_A.weight": (2, 4)})
+    (folder / "adapter_config.json").write_text("[1, 2]")
+    assert main([str(folder)]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "adapter_config.json: not a JSON object: not a PEFT adapter's config")
+
+
+def test_a_remote_bin_adapter_is_not_downloaded(hub_at):
+    hub_at.repos["org/bin"] = Repo.with_files({"adapter_config.json": {"peft_type": "LORA"},
+                                               "adapter_model.bin": b"PK\x03\x04" + bytes(60)})
+    with pytest.raises(SpecError, match=r"hf://org/bin/adapter_model\.bin: a remote "
+                                        r"adapter_model\.bin is read only by a download"):
+        summarize("org/bin")
+    assert hub_at.bytes_sent("/cdn/") == 0

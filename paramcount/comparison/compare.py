@@ -17,9 +17,10 @@ the checkpoint that implements it, and its parameter-free layers, which no check
 are not reported as removed. When most tensors fail to match, a leading path component that one
 side has and the other lacks (``model.`` of ``LlamaForCausalLM`` against a checkpoint of
 ``LlamaModel``) is stripped, and a note says so. PEFT's ``base_layer`` holds the weights of the
-module it wraps: it is matched with that module's own weights. A PEFT adapter folder against a model (:func:`diff`) is that model with
-the adapter applied (:func:`paramcount.sources.adapter.applied`): its tensors are rows added
-under the modules they target.
+module it wraps: it is matched with that module's own weights. A PEFT adapter folder against
+a model (:func:`diff`) is that model with the adapter applied
+(:func:`paramcount.sources.adapter.applied`): its tensors are rows added under the modules
+they target.
 
 >>> import paramcount
 >>> a = {"input_shape": [4], "layers": [{"Dense": {"units": 2, "name": "fc"}}]}

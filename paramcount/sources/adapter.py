@@ -67,7 +67,8 @@ def load_tree(tree: Tree, weights: str, progress: Progress | None = None) -> Sum
     """The summary of the adapter in ``tree`` whose weights are the file ``weights``."""
     config = blob_config(tree.open(CONFIG))
     if config is None:
-        raise SpecError(f"{tree.open(CONFIG).label}: not a JSON object")
+        raise SpecError(f"{tree.open(CONFIG).label}: not a JSON object: not a PEFT adapter's "
+                        "config")
     tensors, meta = _read(tree, weights)
     if progress is not None:
         progress(1, 1)

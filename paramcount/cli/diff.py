@@ -1,6 +1,7 @@
 """``paramcount diff A B``: compare two models row by row, and gate a CI job on the result.
 
     paramcount diff base.safetensors finetuned.safetensors      what LoRA adapters added
+    paramcount diff ./base ./my-adapter                          a PEFT adapter's rows, added
     paramcount diff config.json model.safetensors --fail-if-changed
     paramcount diff zoo:llama-3-8b ./checkpoint --fail-if-grown 1 --format json
 

@@ -17,7 +17,10 @@ the checkpoint that implements it, and its parameter-free layers, which no check
 are not reported as removed. When most tensors fail to match, a leading path component that one
 side has and the other lacks (``model.`` of ``LlamaForCausalLM`` against a checkpoint of
 ``LlamaModel``) is stripped, and a note says so. PEFT's ``base_layer`` holds the weights of the
-module it wraps: it is matched with that module's own weights.
+module it wraps: it is matched with that module's own weights. A PEFT adapter folder against
+a model (:func:`diff`) is that model with the adapter applied
+(:func:`paramcount.sources.adapter.applied`): its tensors are rows added under the modules
+they target.
 
 >>> import paramcount
 >>> a = {"input_shape": [4], "layers": [{"Dense": {"units": 2, "name": "fc"}}]}
@@ -166,7 +169,31 @@ def diff(a: Any, b: Any, **options: Any) -> Diff:
     """
     from paramcount.sources import summarize
 
-    return compare(summarize(a, **options), summarize(b, **options))
+    sa, sb = summarize(a, **options), summarize(b, **options)
+    return _with_adapter(sa, sb) or compare(sa, sb)
+
+
+def _with_adapter(a: Summary, b: Summary) -> Diff | None:
+    """A model and a PEFT adapter (either way round): the model against itself with the
+    adapter applied, so the adapter's modules show as rows added under the modules they
+    target (:func:`paramcount.sources.adapter.applied`); None when neither or both are
+    adapters. An adapter that does not fit the model is compared as it is, with a note."""
+    from paramcount.errors import SpecError
+    from paramcount.sources.adapter import applied, is_adapter
+
+    if is_adapter(a) == is_adapter(b):
+        return None
+    base, peft, label = (a, b, "B") if is_adapter(b) else (b, a, "A")
+    try:
+        fitted = applied(peft, base)
+    except SpecError as err:
+        d = compare(a, b)
+        d.notes.append(f"{label} is a PEFT adapter, compared as it is: {err}")
+        return d
+    d = compare(base, fitted) if label == "B" else compare(fitted, base)
+    d.notes.insert(0, f"{label} is a PEFT adapter ({peft.total_params:,} params): compared as "
+                      f"{'A' if label == 'B' else 'B'} with it applied")
+    return d
 
 
 def compare(a: Summary, b: Summary) -> Diff:

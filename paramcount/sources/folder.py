@@ -61,13 +61,18 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
 
 
 def load_tree(tree: Tree, progress: Progress | None = None, **options: Any) -> Summary:
-    """Summarize the models held in a folder or a repo."""
+    """Summarize the models held in a folder or a repo; a PEFT adapter's folder is the
+    adapter (:mod:`paramcount.sources.adapter`)."""
+    from paramcount.sources import adapter
+
+    weights = adapter.find(tree)
+    if weights is not None:
+        _no_head(tree, options)
+        return adapter.load_tree(tree, weights, progress)
     models = find_models(tree)
     if not models:
         return _description(tree, **options)
-    if options.get("head") is not None:
-        raise SpecError(f"head={options['head']!r} applies to a Hugging Face config.json or a "
-                        f"zoo entry, not the checkpoints in {tree.label}")
+    _no_head(tree, options)
     total = sum(len(m.files) for m in models)
     done = 0
     summaries = []
@@ -83,6 +88,12 @@ def load_tree(tree: Tree, progress: Progress | None = None, **options: Any) -> S
                                  "(counted once)")
         return _architecture(tree, model, summary)
     return _combined(tree.label, kept)
+
+
+def _no_head(tree: Tree, options: dict[str, Any]) -> None:
+    if options.get("head") is not None:
+        raise SpecError(f"head={options['head']!r} applies to a Hugging Face config.json or a "
+                        f"zoo entry, not the checkpoints in {tree.label}")
 
 
 #: the checkpoint formats that name tensors as transformers' modules do

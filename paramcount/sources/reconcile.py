@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from paramcount.comparison import compare
+from paramcount.comparison.compare import compare
 from paramcount.errors import ParamcountError
 from paramcount.layers import Weight
 from paramcount.model import Summary

@@ -84,6 +84,15 @@ def test_bash_completes_a_source_with_files_zoo_names_and_commands(complete):
     assert value == []  # -i wants dimensions: nothing to offer
 
 
+@needs_bash
+def test_bash_completes_every_source_of_a_scan(complete):
+    first, third, listing = complete("paramcount scan m", "paramcount scan gpt2 model.yaml m",
+                                     "paramcount scan --from ")
+    assert {"model.yaml", "models", "mistral-7b"} <= set(first)
+    assert {"model.yaml", "models", "mistral-7b"} <= set(third)
+    assert listing == []  # --from takes a value: nothing offered, as for -i
+
+
 def _parser(command: str):
     if command in cli.MODULE_COMMANDS:
         return importlib.import_module(f"paramcount.cli.{command}")._parser()

@@ -8,6 +8,7 @@
                                                   a decoder-only transformer from its shape
     paramcount memory SOURCE [options]            memory to serve or train a model
     paramcount diff A B [options]                 compare two models row by row
+    paramcount scan SOURCE... [options]           one row per model, for many models at once
     paramcount completion bash|zsh                a shell completion script
 
 Bad input prints one line, ``paramcount: error: ...``, and exits with status 2.
@@ -45,7 +46,7 @@ from paramcount.view import View
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
-MODULE_COMMANDS = ("memory", "diff", "completion")
+MODULE_COMMANDS = ("memory", "diff", "scan", "completion")
 
 
 def _output_options(p: argparse.ArgumentParser, framework: bool = False) -> None:
@@ -75,7 +76,7 @@ def _summary_parser() -> argparse.ArgumentParser:
                usage="paramcount SOURCE [options] | paramcount COMMAND ...",
                formatter_class=argparse.RawDescriptionHelpFormatter,
                epilog=f"{sources_help()}\n\ncommands: layer, zoo, layers, transformer, memory, "
-                      "diff, completion (see `paramcount COMMAND --help`)")
+                      "diff, scan, completion (see `paramcount COMMAND --help`)")
     p.add_argument("source", metavar="SOURCE",
                    help="a model file or folder, or a zoo name (see below)")
     source_arguments(p, "the model file or zoo entry")
@@ -178,11 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"paramcount: warning: {message}", file=sys.stderr)
     from paramcount.cli.diff import CheckFailed
 
-    status, reason = 0, ""
+    status, reason, heading = 0, "", ""
     try:
         text = run(args)
     except CheckFailed as failed:  # the command ran, and a --fail-if-* check failed: exit 1
-        text, status, reason = failed.text, failed.exit_code, str(failed)
+        text, status, reason, heading = failed.text, failed.exit_code, str(failed), failed.heading
     except ParamcountError as err:
         print(f"paramcount: error: {err}", file=sys.stderr)
         return 2
@@ -195,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # `paramcount ... | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if reason:
-        print(f"paramcount: check failed: {reason}", file=sys.stderr)
+        print(f"paramcount: {heading}: {reason}", file=sys.stderr)
     return status
 
 

@@ -11,7 +11,8 @@ from paramcount.cli.options import Parser
 
 SHELLS = ("bash", "zsh")
 #: what a positional argument completes to, by its dest; any other completes to nothing
-_POSITIONALS = {"source": "source", "a": "source", "b": "source", "type": "layer", "name": "zoo"}
+_POSITIONALS = {"source": "source", "a": "source", "b": "source", "type": "layer", "name": "zoo",
+                "sources": "source"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,9 +59,12 @@ def _bash() -> str:
         actions = cmds[c]._actions
         flags = [s for a in actions for s in a.option_strings]
         takes = [s for a in actions if a.nargs != 0 for s in a.option_strings]
-        kinds = [_kind(a) for a in actions if not a.option_strings]
+        positionals = [a for a in actions if not a.option_strings]
+        kinds = [_kind(a) for a in positionals]
+        # a last positional of many values (`scan SOURCE...`): every later word is one more
+        more = kinds[-1] if positionals and positionals[-1].nargs in ("*", "+") else "none"
         cases.append(f'        {c or "*"}) opts="{" ".join(flags)}"; takes="{" ".join(takes)}";'
-                     f' kinds=({" ".join(kinds)});;')
+                     f' kinds=({" ".join(kinds)}); more={more};;')
         values += [f'        {"|".join(f"{c}:{s}" for s in a.option_strings)}) '
                    f'words="{" ".join(a.choices)}";;'
                    for a in actions if a.choices and a.option_strings]
@@ -72,7 +76,7 @@ _BASH = """# bash completion for paramcount: source <(paramcount completion bash
 {words}
 _paramcount() {{
     local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
-    local cmd="" start=1 opts takes kinds words="" i n=0 kind
+    local cmd="" start=1 opts takes kinds more words="" i n=0 kind
     case ${{COMP_WORDS[1]}} in
         {alternatives}) ((COMP_CWORD > 1)) && cmd=${{COMP_WORDS[1]}} start=2;;
     esac
@@ -89,7 +93,7 @@ _paramcount() {{
         if [[ ${{COMP_WORDS[i]}} != -* ]]; then ((n++))
         elif [[ " $takes " == *" ${{COMP_WORDS[i]}} "* ]]; then ((i++)); fi
     done
-    kind=${{kinds[n]:-none}}
+    kind=${{kinds[n]:-$more}}
     COMPREPLY=()
     case $kind in
         source) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur")

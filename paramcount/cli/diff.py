@@ -28,6 +28,8 @@ class CheckFailed(Exception):
     status is 1, not 2. ``text`` is the diff to print; ``str(err)`` says which check failed."""
 
     exit_code = 1
+    #: what ``paramcount.cli.main`` prints before the reason on stderr
+    heading = "check failed"
 
     def __init__(self, reason: str, text: str) -> None:
         super().__init__(reason)

@@ -65,9 +65,10 @@ def from_dict(doc: Any, source: str = "<dict>", head: str | None = None,
         return _fallback(doc, source, head, err, model_type)
     config = Config(doc, family.model_type)
     root, figures = build(config, family, suffix)
+    meta = {"model_type": family.model_type, "architecture": root.name,
+            **quantization(doc)}
     return Summary(root, source=source, framework=PYTORCH, dtype=stored_dtype(doc),
-                   meta={"model_type": family.model_type, "architecture": root.name},
-                   figures=figures)
+                   meta=meta, figures=figures)
 
 
 def declared(doc: Mapping[str, Any]) -> bool:
@@ -97,6 +98,18 @@ def _identity(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
     if not isinstance(architectures, list) or not isinstance(architectures[0], str):
         raise SpecError(f"architectures={architectures!r} is not a list of class names")
     return model_type, architectures[0]
+
+
+def quantization(doc: Mapping[str, Any]) -> dict[str, str]:
+    """``{"quantization": METHOD}`` for a config that says how its checkpoint is quantized
+    (``quantization_config.quant_method``: gptq, awq, bitsandbytes, fp8, ...), else ``{}``.
+
+    >>> quantization({"quantization_config": {"quant_method": "gptq", "bits": 4}})
+    {'quantization': 'gptq'}
+    """
+    config = doc.get("quantization_config")
+    method = config.get("quant_method") if isinstance(config, Mapping) else None
+    return {"quantization": method} if isinstance(method, str) and method else {}
 
 
 def stored_dtype(doc: Mapping[str, Any]) -> str:

@@ -54,7 +54,8 @@ class ScanRow:
     dtype: str = ""
     quantization: str = ""
     architecture: str = ""
-    #: bytes of configs and headers received from the Hub (0: read from disk or the cache)
+    #: bytes of configs and headers received from the Hub or a URL (0: read from disk or the
+    #: cache)
     bytes_read: int | None = None
     seconds: float = 0.0
     error: str = ""
@@ -125,14 +126,14 @@ def scan_one(source: str | os.PathLike[str], **options: Any) -> ScanRow:
 def row_of(source: str, summary: Summary, seconds: float = 0.0) -> ScanRow:
     """The row of a summary read from ``source``."""
     total = summary.total_params
-    hub = summary.meta.get("hub") or {}
+    remote = summary.meta.get("hub") or summary.meta.get("url") or {}
     return ScanRow(
         source=source, status="ok", total_params=total,
         active_params=summary.figures.get("Active params per token", total),
         stored_bytes=summary.stored_bytes(), dtype=summary.dtype,
         quantization=_first(summary.meta, QUANTIZATION_KEYS),
         architecture=_first(summary.meta, ARCHITECTURE_KEYS),
-        bytes_read=int(hub.get("bytes_read", 0)), seconds=round(seconds, 4))
+        bytes_read=int(remote.get("bytes_read", 0)), seconds=round(seconds, 4))
 
 
 def _failed(source: str, message: str, start: float) -> ScanRow:

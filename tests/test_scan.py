@@ -209,6 +209,22 @@ def test_hub_ids_rows_and_the_bytes_they_cost(hub_at, tiny):
     assert rows[3].bytes_read == 0  # the same model from disk
 
 
+def test_urls_rows_and_the_bytes_they_cost():
+    fsspec = pytest.importorskip("fsspec")
+    weights = safetensors_file(tiny_arrays())
+    config = json.dumps(TINY_CONFIG).encode()
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/scan-url/tiny/model.safetensors", weights)
+    fs.pipe("/scan-url/tiny/config.json", config)
+    try:
+        rows = list(scan(["memory://scan-url/tiny", "memory://scan-url/none.safetensors"]))
+    finally:
+        fs.rm("/scan-url", recursive=True)
+    assert (rows[0].total_params, rows[0].architecture) == (TINY, "LlamaForCausalLM")
+    assert rows[0].bytes_read == len(config) + header_bytes(weights)
+    assert rows[1].error == "memory://scan-url/none.safetensors: no such file or folder"
+
+
 # -- the command ---------------------------------------------------------------------------------
 
 def test_csv_parses_with_the_csv_module(tiny, capsys):

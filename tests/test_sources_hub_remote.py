@@ -78,6 +78,20 @@ def test_a_sharded_repo_with_its_index_and_tied_head(hub_at):
     assert hub_at.bytes_sent("/cdn/") == sum(header_bytes(d) for d in shards.values())
 
 
+def test_an_lfs_file_is_resolved_once_and_its_ranges_go_where_it_redirected(hub_at,
+                                                                            monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    data = safetensors_file(KERNEL)
+    hub_at.repos["org/gated"] = Repo.with_files({"model.safetensors": data}, gated=True)
+    assert summarize("org/gated").total_params == 1000 * 1000 + 1000
+    reads = [r for r in hub_at.requests if r.path.endswith("model.safetensors")
+             or r.path.startswith("/cdn/")]
+    # the length, then the header: one resolve (a redirect), then the CDN twice
+    assert [(r.path.startswith("/cdn/"), r.range) for r in reads] == [
+        (False, "bytes=0-7"), (True, "bytes=0-7"), (True, f"bytes=8-{header_bytes(data) - 1}")]
+    assert reads[0].token == TOKEN and reads[1].token is None and reads[2].token is None
+
+
 def test_an_index_that_names_a_missing_shard(hub_at):
     index = {"weight_map": {"w": "model-00001-of-00002.safetensors"}}
     hub_at.repos["org/broken"] = Repo.with_files({"model.safetensors.index.json": index})

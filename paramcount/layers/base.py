@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
 from paramcount.errors import ShapeError, SpecError
@@ -64,10 +64,11 @@ class Weight:
     buffer: bool = False
     dtype: str | None = None
     nbytes: int | None = None
+    #: elements, the product of the shape: computed once (every total sums it)
+    size: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def size(self) -> int:
-        return prod(self.shape)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", prod(self.shape))
 
 
 @dataclass(frozen=True)

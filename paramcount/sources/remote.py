@@ -56,6 +56,9 @@ class RemoteRepo:
         self.repo_id, self.revision, self.endpoint = repo_id, revision, endpoint
         self.transfer = Transfer()
         self.whole: dict[str, bytes] = {}  # files read whole, by path
+        #: where a file's bytes are, once a redirect said so (an LFS file's signed CDN URL):
+        #: its next ranges go there, one request each instead of two
+        self.located: dict[str, str] = {}
         hub = client()
         with hub_errors(self.label):
             info = hub.HfApi(endpoint=endpoint).model_info(
@@ -118,13 +121,18 @@ class RemoteFile:
 
     def _get(self, start: int, length: int) -> bytes:
         hub = client()
-        url = hub.hf_hub_url(self.repo.repo_id, self.path, revision=self.repo.commit,
-                             endpoint=self.repo.endpoint)
-        headers = {**hub.utils.build_hf_headers(), "Range": f"bytes={start}-{start + length - 1}"}
+        resolve = hub.hf_hub_url(self.repo.repo_id, self.path, revision=self.repo.commit,
+                                 endpoint=self.repo.endpoint)
+        url = self.repo.located.get(self.path, resolve)
+        # the token goes to the Hub only; a signed location needs none
+        auth = hub.utils.build_hf_headers() if url == resolve else {}
+        headers = {**auth, "Range": f"bytes={start}-{start + length - 1}"}
         chunks, got = [], 0
         with hub_errors(self.label), hub.utils.get_session().stream(
                 "GET", url, headers=headers, timeout=TIMEOUT) as response:
             hub.utils.hf_raise_for_status(response)
+            if url == resolve and str(response.url) != resolve:
+                self.repo.located[self.path] = str(response.url)
             skip = start if response.status_code == 200 else 0  # Range ignored: whole file
             for chunk in response.iter_bytes():
                 if skip:

@@ -8,7 +8,9 @@ same model stored in several formats (``model.safetensors`` and ``pytorch_model.
 quantization of it) is counted once: two files hold the same model when their tensors have the
 same shapes (in any order, transposed or not).
 
-One model gives its own summary; several give one row per model, each with its total.
+One model gives its own summary; several give one row per model, each with its total. A
+diffusers pipeline (``model_index.json`` at the top) gives one row per component, named as
+that file names them (:mod:`paramcount.sources.pipeline`).
 A folder without checkpoints is summarized from its ``config.json`` (Hugging Face) or
 ``model.yaml``.
 
@@ -62,6 +64,10 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
 
 def load_tree(tree: Tree, progress: Progress | None = None, **options: Any) -> Summary:
     """Summarize the models held in a folder or a repo."""
+    from paramcount.sources import pipeline
+
+    if pipeline.is_pipeline(tree):  # a diffusers pipeline: its components, named and summed
+        return pipeline.load(tree, progress, **options)
     models = find_models(tree)
     if not models:
         return _description(tree, **options)

@@ -1,0 +1,105 @@
+"""Vision-language models (LLaVA, LLaVA-NeXT) against transformers building the same model on the
+meta device, module by module (``check_against_transformers``), and each component's figure
+against the parameters of transformers' own submodule."""
+
+from __future__ import annotations
+
+import pytest
+from test_sources_hf import build_with_transformers, check_against_transformers
+
+import paramcount
+from paramcount.errors import SpecError
+
+pytest.importorskip("transformers")
+
+VISION = {"model_type": "clip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+          "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 32, "patch_size": 8}
+LLAMA = {"model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
+         "num_attention_heads": 2, "num_hidden_layers": 2, "vocab_size": 100,
+         "num_key_value_heads": 1}
+QWEN2 = {**LLAMA, "model_type": "qwen2"}
+GEMMA = {**LLAMA, "model_type": "gemma", "head_dim": 8}  # Gemma ties its head by default
+SMALL = {"vision_config": VISION, "text_config": LLAMA}
+
+CASES = {
+    # name: fields of the config (the model_type and architecture come from the test)
+    "small": SMALL,
+    "tied-by-text-config": {**SMALL, "text_config": {**LLAMA, "tie_word_embeddings": True}},
+    "tied-by-top-config": {**SMALL, "tie_word_embeddings": True},
+    "two-feature-layers-no-bias": {**SMALL, "vision_feature_layer": [-2, -5],
+                                   "multimodal_projector_bias": False},
+    "full-features": {**SMALL, "vision_feature_select_strategy": "full"},
+    "qwen2-text": {**SMALL, "text_config": QWEN2},
+    "gemma-text": {**SMALL, "text_config": GEMMA},
+    "llava-1.5-7b-defaults": {},  # no sub-configs: LLaVA-1.5's CLIP ViT-L/14-336 and Llama
+}
+FAMILIES = {"llava": ("LlavaForConditionalGeneration", "LlavaModel"),
+            "llava_next": ("LlavaNextForConditionalGeneration", "LlavaNextModel")}
+PARTS = ("vision_tower", "multi_modal_projector", "language_model")
+
+
+def _doc(model_type: str, architecture: str, fields: dict) -> dict:
+    return {"model_type": model_type, "architectures": [architecture], **fields}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("model_type, architecture",
+                         [(t, a) for t, archs in FAMILIES.items() for a in archs])
+def test_equals_transformers_module_by_module(case, model_type, architecture):
+    doc = _doc(model_type, architecture, CASES[case])
+    model = build_with_transformers(doc)
+    s = check_against_transformers(doc, model)
+    assert "fallback" not in s.meta  # declared, not built by transformers
+    base = getattr(model, "model", model)
+    for part in PARTS:
+        assert s.figures[f"{part} params"] == sum(
+            p.numel() for p in getattr(base, part).parameters())
+
+
+def test_llava_1_5_7b_total_and_components():
+    """LLaVA-1.5-7B (the config's defaults) as transformers 5.25 counts it on the meta device:
+    7,062,902,784 = CLIP ViT-L/14-336 303,507,456 + projector 20,979,712 + Llama 6,607,343,616
+    + an untied LM head 32,000 × 4,096."""
+    s = paramcount.summarize({"model_type": "llava",
+                              "architectures": ["LlavaForConditionalGeneration"]})
+    assert s.total_params == 7_062_902_784
+    assert (s.figures["vision_tower params"], s.figures["multi_modal_projector params"],
+            s.figures["language_model params"], s.figures["lm_head params"]) == (
+        303_507_456, 20_979_712, 6_607_343_616, 32_000 * 4_096)
+    # the projector by hand: 1024 -> 4096 -> 4096, with biases
+    assert s.figures["multi_modal_projector params"] == 1024 * 4096 + 4096 + 4096 * 4096 + 4096
+    assert [c.name for c in s.root.children[0].children] == list(PARTS)
+
+
+def test_the_tied_head_is_owned_by_the_language_model():
+    s = paramcount.summarize(_doc("llava", "LlavaForConditionalGeneration",
+                                  {**SMALL, "tie_word_embeddings": True}))
+    head = s.root.children[1]
+    assert head.name == "lm_head" and head.params == 0
+    assert [t.owner for t in head.tied] == ["model.language_model.embed_tokens.weight"]
+
+
+def test_an_undeclared_vision_tower_is_left_to_transformers():
+    siglip = {"model_type": "siglip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+              "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 32,
+              "patch_size": 8}
+    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "vision_config": siglip})
+    s = paramcount.summarize(doc)
+    assert "fallback" in s.meta
+    model = build_with_transformers(doc)
+    assert s.total_params == sum(p.numel() for p in model.parameters())
+
+
+def test_an_undeclared_language_model_is_left_to_transformers():
+    text = {**LLAMA, "model_type": "granite"}
+    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "text_config": text})
+    s = paramcount.summarize(doc)
+    assert "fallback" in s.meta
+    assert s.total_params == sum(p.numel() for p in build_with_transformers(doc).parameters())
+
+
+def test_a_bad_sub_config_field_names_it():
+    doc = _doc("llava", "LlavaForConditionalGeneration",
+               {**SMALL, "text_config": {**LLAMA, "num_key_value_heads": 3}})
+    with pytest.raises(SpecError, match=r"text_config\.num_key_value_heads=3"):
+        paramcount.summarize(doc)

@@ -67,13 +67,21 @@ def _language(c: Config, roles: Roles, text_ties: bool) -> tuple[Node, Node]:
     return body, head
 
 
+def _width(node: Node) -> int:
+    """The features a module outputs (a backbone's hidden size, a head's vocabulary)."""
+    width = node.output_shape[-1] if node.output_shape else None
+    if not isinstance(width, int):
+        raise Unsupported(f"{node.name} has no fixed output width")
+    return width
+
+
 def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: bool) -> Node:
     """LLaVA and its kin: the tower, the projector, the language model and the LM head;
     LLaVA-NeXT (``next_``) adds a learned vector that ends each row of image features, and
     ties its head by its own flag alone."""
     tower, vision_hidden, features = _vision(c, roles)
     body, lm_head = _language(c, roles, text_ties=not next_)
-    text_hidden = body.output_shape[-1] if body.output_shape else 0
+    text_hidden = _width(body)
     layers = c.raw("vision_feature_layer", default=-2)
     n_in = vision_hidden * (len(layers) if isinstance(layers, list) else 1)
     bias = c.bool("multimodal_projector_bias", default=True)
@@ -89,9 +97,8 @@ def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: boo
     if lm_head.tied:  # the tie's owner moves with the backbone
         lm_head.tied = tuple(Tied(t.weight, "model.language_model." + t.owner.partition(".")[2])
                              for t in lm_head.tied)
-    vocab = lm_head.output_shape[-1] if lm_head.output_shape else None
     return module("", head, [module("model", f"{prefix}Model", parts, text_hidden),
-                             roles.named("lm_head", lm_head)], vocab)
+                             roles.named("lm_head", lm_head)], _width(lm_head))
 
 
 @register("llava", "Llava", ("ForConditionalGeneration", "Model"))

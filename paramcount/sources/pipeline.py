@@ -191,7 +191,7 @@ def _from_config(tree: Tree, part: Component, summary: Summary) -> tuple[Node, d
 
     file = tree.open(f"{part.name}/config.json")
     config = blob_config(file)
-    if config is None or "model_type" not in config and not hf.declared(config):
+    if config is None or ("model_type" not in config and not hf.declared(config)):
         return _uncounted(part, summary, f"only its config.json, which paramcount cannot "
                                          f"count ({part.library} {part.cls}): not counted")
     try:

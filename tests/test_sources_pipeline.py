@@ -33,17 +33,21 @@ def _tokenizer(folder: Path) -> object:
     return transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
 
 
+def _unet() -> object:
+    return diffusers.UNet2DConditionModel(
+        block_out_channels=(4, 8), layers_per_block=1, sample_size=8, in_channels=4,
+        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=8,
+        norm_num_groups=2, attention_head_dim=2)
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     """A tiny StableDiffusionPipeline saved twice, in float32 and as the fp16 variant; its
     components' parameters as the real modules count them."""
     tmp = tmp_path_factory.mktemp("sd")
     torch.manual_seed(0)
-    unet = diffusers.UNet2DConditionModel(
-        block_out_channels=(4, 8), layers_per_block=1, sample_size=8, in_channels=4,
-        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=8,
-        norm_num_groups=2, attention_head_dim=2)
+    unet = _unet()
     vae = diffusers.AutoencoderKL(
         block_out_channels=(4,), in_channels=3, out_channels=3, latent_channels=4,
         down_block_types=("DownEncoderBlock2D",), up_block_types=("UpDecoderBlock2D",),
@@ -90,10 +94,21 @@ def test_the_default_file_is_counted_and_its_variant_named(pipeline):
     unet = s.meta["components"]["unet"]
     assert unet["file"] == "unet/diffusion_pytorch_model.safetensors"
     assert unet["also"] == ["unet/diffusion_pytorch_model.fp16.safetensors"]
+    # the text encoder's config says float16 (its fp16 variant was saved last); its file does not
+    assert s.meta["components"]["text_encoder"]["dtype"] == "float32"
     assert s.dtype == "float32" and s.by_dtype().keys() == {"float32"}
     assert any(n.startswith("unet: counted diffusion_pytorch_model.safetensors; the same "
                             "tensors are also in diffusion_pytorch_model.fp16.safetensors (fp16)")
                for n in s.notes)
+
+
+def test_a_single_file_checkpoint_beside_the_pipeline_is_named_not_counted(pipeline, tmp_path):
+    folder, counts = pipeline
+    copy = _copy(folder, tmp_path)
+    shutil.copy(copy / "vae" / "diffusion_pytorch_model.safetensors", copy / "v1-5.safetensors")
+    s = summarize(copy)
+    assert s.total_params == sum(counts.values())
+    assert "Not counted, outside the components' folders: v1-5.safetensors" in s.notes
 
 
 def test_a_variant_alone_is_counted(pipeline, tmp_path):
@@ -103,6 +118,22 @@ def test_a_variant_alone_is_counted(pipeline, tmp_path):
     s = summarize(_copy(folder, tmp_path, drop))
     assert s.total_params == sum(counts.values()) and s.dtype == "float16"
     assert s.meta["components"]["vae"]["file"] == "vae/diffusion_pytorch_model.fp16.safetensors"
+
+
+def test_sharded_weights_and_their_sharded_variant(tmp_path):
+    """A large denoiser (Flux's ``transformer``) is sharded, its bf16 variant too, each with its
+    index (``diffusion_pytorch_model.safetensors.index.bf16.json``)."""
+    unet = _unet()
+    unet.save_pretrained(tmp_path / "transformer", max_shard_size="30KB")
+    unet.to(torch.bfloat16).save_pretrained(tmp_path / "transformer", max_shard_size="30KB",
+                                            variant="bf16")
+    (tmp_path / "model_index.json").write_text(json.dumps(
+        {"_class_name": "FluxPipeline", "transformer": ["diffusers", "UNet2DConditionModel"]}))
+    s = summarize(tmp_path)
+    assert s.total_params == sum(p.numel() for p in unet.parameters())
+    part = s.meta["components"]["transformer"]
+    assert part["file"] == "transformer/diffusion_pytorch_model.safetensors.index.json"
+    assert part["also"] == ["transformer/diffusion_pytorch_model.bf16-*-of-00002.safetensors"]
 
 
 def test_a_text_encoder_with_only_its_config_is_counted_from_it(pipeline, tmp_path):
@@ -121,6 +152,30 @@ def test_a_diffusers_model_with_only_its_config_is_not_counted(pipeline, tmp_pat
     assert s.lower_bound and s.unknown_layers == {"UNet2DConditionModel": 1}
     assert "unet params" not in s.figures
     assert any(n.startswith("unet: only its config.json") for n in s.notes)
+
+
+def test_config_only_components_are_built_as_model_index_names_them(tmp_path):
+    """SDXL's second text encoder is a CLIPTextModelWithProjection whose config.json says
+    CLIPTextModel; diffusers builds the class model_index.json names. A component of another
+    library (the safety checker) is not counted from its config."""
+    config = transformers.CLIPTextConfig(hidden_size=8, intermediate_size=16, vocab_size=100,
+                                         num_attention_heads=2, num_hidden_layers=2,
+                                         max_position_embeddings=16, projection_dim=4)
+    config.architectures = ["CLIPTextModel"]
+    config.save_pretrained(tmp_path / "text_encoder_2")
+    (tmp_path / "safety_checker").mkdir()
+    (tmp_path / "safety_checker" / "config.json").write_text(json.dumps(
+        {"model_type": "clip", "architectures": ["StableDiffusionSafetyChecker"]}))
+    (tmp_path / "model_index.json").write_text(json.dumps({
+        "_class_name": "StableDiffusionXLPipeline",
+        "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"],
+        "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"]}))
+    with torch.device("meta"):
+        model = transformers.CLIPTextModelWithProjection(config)
+    s = summarize(tmp_path)
+    assert s.figures == {"text_encoder_2 params": sum(p.numel() for p in model.parameters())}
+    assert s.total_params == s.figures["text_encoder_2 params"] and s.lower_bound
+    assert s.meta["components"]["safety_checker"]["from"] is None
 
 
 def test_a_remote_pipeline_reads_headers_only(pipeline, hub, monkeypatch):

@@ -7,10 +7,12 @@ of its name. A component is counted from the checkpoint in its subfolder, one mo
 component: the same tensors stored several times (``diffusion_pytorch_model.safetensors`` and
 its ``fp16`` variant, a ``.bin`` copy) are counted once, from the file diffusers loads by
 default (safetensors first, then the file without a variant), and the others are named.
-A component with only its ``config.json`` is counted from it when it is a transformers config
-(a text encoder: ``CLIPTextModel``, ``T5EncoderModel``); otherwise it is listed as not counted,
-and the total is a lower bound. Components without weights (schedulers, tokenizers, feature
-extractors) are listed with 0 parameters; those set to ``null`` are left out with a note.
+A component with only its ``config.json`` is counted from it when it is a transformers model (a
+text encoder: ``CLIPTextModel``, ``T5EncoderModel``), as the class ``model_index.json`` names;
+otherwise it is listed as not counted, and the total is a lower bound. Components without
+weights (schedulers, tokenizers, feature extractors) are listed with 0 parameters; those set to
+``null`` are left out with a note, as are checkpoints outside the components' folders (a
+single-file checkpoint of the whole pipeline beside them).
 """
 
 from __future__ import annotations
@@ -96,13 +98,18 @@ def load(tree: Tree, progress: Progress | None = None, **options: Any) -> Summar
                         f"the pipeline {pipeline} in {tree.label}")
     wanted = [c for c in parts if c.cls is not None]
     names = {c.name for c in wanted}
-    models = [m for m in find_models(tree) if _top(m.files[0]) in names]
+    found = find_models(tree)
+    models = [m for m in found if _top(m.files[0]) in names]
     read = _read_all(tree, models, progress)
     root = Node(name=pipeline, type="Pipeline")
     summary = Summary(root, source=tree.label, framework=PYTORCH)
     for part in wanted:
         mine = [(m, s) for m, s in zip(models, read, strict=True) if _top(m.files[0]) == part.name]
         root.children.append(_component(tree, part, mine, summary))
+    outside = [m.label for m in found if _top(m.files[0]) not in names]
+    if outside:  # a single-file checkpoint beside the pipeline: another way to load it
+        summary.notes.append(f"Not counted, outside the components' folders: "
+                             f"{', '.join(outside)}")
     absent = [c.name for c in parts if c.cls is None]
     if absent:
         summary.notes.append(f"Not in this pipeline (null in {INDEX}): {', '.join(absent)}")
@@ -159,8 +166,9 @@ def _counted(tree: Tree, part: Component, models: list[tuple[Any, Summary]],
     checkpoint = _architecture(tree, model, checkpoint)
     summary.notes += [f"{part.name}: {n}" for n in checkpoint.notes]
     counted = model.label.rpartition("/")[2]
-    meta: dict[str, Any] = {"from": "weights", "file": model.label,
-                            "dtype": checkpoint.dtype}
+    stored = checkpoint.by_dtype()  # the tensors' own, whatever the config says
+    dtype = max(stored, key=lambda d: stored[d][0]) if stored else checkpoint.dtype
+    meta: dict[str, Any] = {"from": "weights", "file": model.label, "dtype": dtype}
     node = checkpoint.root
     node.remark = counted
     if model.also:
@@ -185,20 +193,21 @@ def _listed(labels: list[str]) -> str:
 
 
 def _from_config(tree: Tree, part: Component, summary: Summary) -> tuple[Node, dict[str, Any]]:
-    """A component with only its ``config.json``: a transformers config is counted from it;
-    a diffusers model's config is not, and leaves the total a lower bound."""
+    """A component with only its ``config.json``: a transformers model is counted from it, as
+    the class ``model_index.json`` names (the one diffusers would load); any other is not, and
+    leaves the total a lower bound."""
     from paramcount.sources import hf
 
     file = tree.open(f"{part.name}/config.json")
     config = blob_config(file)
-    if config is None or ("model_type" not in config and not hf.declared(config)):
+    if config is None or part.library != "transformers" or "model_type" not in config:
         return _uncounted(part, summary, f"only its config.json, which paramcount cannot "
                                          f"count ({part.library} {part.cls}): not counted")
     try:
-        built = hf.from_dict(config, source=file.label)
+        built = hf.from_dict({**config, "architectures": [part.cls]}, source=file.label)
     except ParamcountError as err:
         return _uncounted(part, summary, f"config.json cannot be counted ({err}): not counted")
-    summary.notes.append(f"{part.name}: no weights; counted from its config.json")
+    summary.notes.append(f"{part.name}: no weights; counted from its config.json as {part.cls}")
     node = built.root
     node.remark = "from config.json"
     return node, {"from": "config", "file": f"{part.name}/config.json", "dtype": built.dtype}

@@ -1,4 +1,4 @@
-"""Vision-language models (LLaVA, LLaVA-NeXT) against transformers building the same model on the
+"""Vision-language models (LLaVA, LLaVA-NeXT, Gemma 3) and the SigLIP vision tower against transformers building the same model on the
 meta device, module by module (``check_against_transformers``), and each component's figure
 against the parameters of transformers' own submodule."""
 
@@ -31,11 +31,28 @@ CASES = {
     "full-features": {**SMALL, "vision_feature_select_strategy": "full"},
     "qwen2-text": {**SMALL, "text_config": QWEN2},
     "gemma-text": {**SMALL, "text_config": GEMMA},
+    "siglip-tower": {**SMALL, "vision_config": {**VISION, "model_type": "siglip_vision_model"}},
     "llava-1.5-7b-defaults": {},  # no sub-configs: LLaVA-1.5's CLIP ViT-L/14-336 and Llama
 }
 FAMILIES = {"llava": ("LlavaForConditionalGeneration", "LlavaModel"),
             "llava_next": ("LlavaNextForConditionalGeneration", "LlavaNextModel")}
 PARTS = ("vision_tower", "multi_modal_projector", "language_model")
+
+
+SIGLIP = {**VISION, "model_type": "siglip_vision_model"}
+GEMMA3_TEXT = {**GEMMA, "model_type": "gemma3_text"}
+GEMMA3 = {"vision_config": SIGLIP, "text_config": GEMMA3_TEXT, "mm_tokens_per_image": 4}
+GEMMA3_CASES = {
+    "small": GEMMA3,
+    "untied": {**GEMMA3, "tie_word_embeddings": False},
+    # the text config's flag is not read: the top one (true by default) ties the head
+    "text-config-untied": {**GEMMA3, "text_config": {**GEMMA3_TEXT,
+                                                     "tie_word_embeddings": False}},
+    "no-pooling-head": {**GEMMA3, "vision_config": {**SIGLIP, "vision_use_head": False}},
+    "gemma-3-4b-defaults": {},  # SigLIP-B/16 at 224 pixels and Gemma 3 text's defaults
+}
+SIGLIP_CASES = {"small": SIGLIP, "no-head": {**SIGLIP, "vision_use_head": False},
+                "defaults": {"model_type": "siglip_vision_model"}}
 
 
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
@@ -54,6 +71,32 @@ def test_equals_transformers_module_by_module(case, model_type, architecture):
     for part in PARTS:
         assert s.figures[f"{part} params"] == sum(
             p.numel() for p in getattr(base, part).parameters())
+
+
+@pytest.mark.parametrize("case", GEMMA3_CASES)
+@pytest.mark.parametrize("architecture", ["Gemma3ForConditionalGeneration", "Gemma3Model"])
+def test_gemma3_equals_transformers_module_by_module(case, architecture):
+    doc = _doc("gemma3", architecture, GEMMA3_CASES[case])
+    model = build_with_transformers(doc)
+    s = check_against_transformers(doc, model)
+    assert "fallback" not in s.meta
+    base = getattr(model, "model", model)
+    for part in PARTS:
+        assert s.figures[f"{part} params"] == sum(
+            p.numel() for p in getattr(base, part).parameters())
+
+
+@pytest.mark.parametrize("case", SIGLIP_CASES)
+def test_siglip_vision_tower_equals_transformers(case):
+    doc = {**SIGLIP_CASES[case], "architectures": ["SiglipVisionModel"]}
+    s = check_against_transformers(doc)
+    assert "fallback" not in s.meta
+
+
+def test_gemma3_projector_by_hand():
+    """A matrix from SigLIP's width to Gemma's and an RMSNorm over SigLIP's: 16 × 16 + 16."""
+    s = paramcount.summarize(_doc("gemma3", "Gemma3ForConditionalGeneration", GEMMA3))
+    assert s.figures["multi_modal_projector params"] == 16 * 16 + 16
 
 
 def test_llava_1_5_7b_total_and_components():
@@ -80,10 +123,10 @@ def test_the_tied_head_is_owned_by_the_language_model():
 
 
 def test_an_undeclared_vision_tower_is_left_to_transformers():
-    siglip = {"model_type": "siglip_vision_model", "hidden_size": 16, "intermediate_size": 32,
-              "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 32,
-              "patch_size": 8}
-    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "vision_config": siglip})
+    pixtral = {"model_type": "pixtral", "hidden_size": 16, "intermediate_size": 32,
+               "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 32,
+               "patch_size": 8, "head_dim": 8}
+    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "vision_config": pixtral})
     s = paramcount.summarize(doc)
     assert "fallback" in s.meta
     model = build_with_transformers(doc)

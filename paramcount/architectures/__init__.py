@@ -10,8 +10,8 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi
     encoders.py   bert roberta distilbert vit
     seq2seq.py    t5 bart whisper
-    clip.py       clip clip_text_model clip_vision_model
-    multimodal.py llava llava_next (a vision tower, a projector, a language model)
+    clip.py       clip clip_text_model clip_vision_model siglip_vision_model
+    multimodal.py llava llava_next gemma3 (a vision tower, a projector, a language model)
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
@@ -54,8 +54,9 @@ MODULES = {
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert", "vit"), "encoders"),
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),
-    **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model"), "clip"),
-    **dict.fromkeys(("llava", "llava_next"), "multimodal"),
+    **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model", "siglip_vision_model"),
+                    "clip"),
+    **dict.fromkeys(("llava", "llava_next", "gemma3"), "multimodal"),
 }
 
 

@@ -1,12 +1,14 @@
 """Vision-language models: a vision tower, a projector from its width to the language model's,
 and a language model with its LM head, laid out as transformers' ``LlavaForConditionalGeneration``
 lays them out: ``model.vision_tower``, ``model.multi_modal_projector``,
-``model.language_model``, ``lm_head`` (LLaVA-NeXT adds ``model.image_newline``).
+``model.language_model``, ``lm_head`` (LLaVA-NeXT adds ``model.image_newline``); Gemma 3's
+``Gemma3ForConditionalGeneration`` is laid out the same way.
 
 The two towers are read from ``vision_config`` and ``text_config`` as their own families read
-them (a CLIP vision tower, any Llama-like decoder paramcount declares); a config without one
-gets LLaVA-1.5's (CLIP ViT-L/14 at 336 pixels, Llama). A tower of a family paramcount does not
-declare (a SigLIP vision tower) leaves the whole model to the transformers fallback.
+them (a CLIP or SigLIP vision tower, any Llama-like decoder paramcount declares); a config
+without one gets its class's default (LLaVA-1.5's CLIP ViT-L/14 at 336 pixels and Llama; Gemma
+3's SigLIP and Gemma 3 text). A tower of a family paramcount does not declare leaves the whole
+model to the transformers fallback.
 Each component's parameters are a figure of their own.
 """
 
@@ -16,45 +18,49 @@ from collections.abc import Mapping
 from typing import Any
 
 from paramcount.architectures import Unsupported, family_of, register
-from paramcount.architectures.clip import vision_tower
+from paramcount.architectures.clip import siglip_tower, vision_tower
 from paramcount.architectures.config import Config
-from paramcount.architectures.parts import Roles, linear, module, parameter
-from paramcount.tree import Node, Tied
+from paramcount.architectures.parts import Roles, linear, module, norm, parameter
+from paramcount.tree import Compute, Node, Tied
 
 #: LlavaConfig's vision tower when its config has no ``vision_config``
 LLAVA_VISION: dict[str, Any] = {
     "model_type": "clip_vision_model", "intermediate_size": 4096, "hidden_size": 1024,
     "patch_size": 14, "image_size": 336, "num_hidden_layers": 24, "num_attention_heads": 16,
     "projection_dim": 768}
-#: the vision towers paramcount builds, by ``vision_config.model_type``, with the class
-#: transformers instantiates for each
-VISION = {"clip_vision_model": "CLIPVisionModel"}
+#: the vision towers paramcount builds, by ``vision_config.model_type``: the class transformers
+#: instantiates, its builder, and its config's default patch size
+VISION = {"clip_vision_model": ("CLIPVisionModel", vision_tower, 32),
+          "siglip_vision_model": ("SiglipVisionModel", siglip_tower, 16)}
 
 
-def _vision(c: Config, roles: Roles) -> tuple[Node, int, int]:
-    """The vision tower, its width, and the image features it hands the projector."""
+def _vision(c: Config, roles: Roles, default: Mapping[str, Any]) -> tuple[Node, int, int]:
+    """The vision tower (``default``: the config's when it names none), its width, and the
+    image features it hands the projector."""
     doc = c.raw("vision_config")
-    doc = LLAVA_VISION if doc is None else {"model_type": "clip_vision_model", **doc}
+    doc = default if doc is None else {"model_type": default["model_type"], **doc}
     kind = doc["model_type"]
     if kind not in VISION:
         raise Unsupported(f"a {c.model_type} vision tower of model_type {kind!r} is not one "
                           f"paramcount declares (it builds {', '.join(VISION)})")
     v = Config(doc, kind, "vision_config.")
-    tower, hidden = vision_tower(v, roles, "vision_tower")
-    tower.type = VISION[kind]
-    image, patch = v.pair("image_size", 224), v.pair("patch_size", 32)
+    cls, make, patch_size = VISION[kind]
+    tower, hidden = make(v, roles, "vision_tower")
+    tower.type = cls
+    image, patch = v.pair("image_size", 224), v.pair("patch_size", patch_size)
     patches = (image[0] // patch[0]) * (image[1] // patch[1])
     full = c.str("vision_feature_select_strategy", default="default") == "full"
     return tower, hidden, patches + 1 if full else patches  # "default" drops the class token
 
 
-def _language(c: Config, roles: Roles, text_ties: bool) -> tuple[Node, Node]:
+def _language(c: Config, roles: Roles, text_ties: bool, default: str = "llama",
+              tie: bool = False) -> tuple[Node, Node]:
     """The language model's backbone and LM head, as its own family builds them; the head is
     tied to the embedding when the config says so, or (``text_ties``: LlavaConfig, not
     LlavaNextConfig, carries the flag up) when its ``text_config`` does, by default or not."""
     text = c.raw("text_config")
-    doc: dict[str, Any] = {"model_type": "llama", **(text if isinstance(text, Mapping) else {})}
-    tie = c.bool("tie_word_embeddings", default=False)
+    doc: dict[str, Any] = {"model_type": default, **(text if isinstance(text, Mapping) else {})}
+    tie = c.bool("tie_word_embeddings", default=tie)
     if tie or not text_ties:
         doc["tie_word_embeddings"] = tie
     family = family_of(doc["model_type"], None)
@@ -79,7 +85,7 @@ def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: boo
     """LLaVA and its kin: the tower, the projector, the language model and the LM head;
     LLaVA-NeXT (``next_``) adds a learned vector that ends each row of image features, and
     ties its head by its own flag alone."""
-    tower, vision_hidden, features = _vision(c, roles)
+    tower, vision_hidden, features = _vision(c, roles, LLAVA_VISION)
     body, lm_head = _language(c, roles, text_ties=not next_)
     text_hidden = _width(body)
     layers = c.raw("vision_feature_layer", default=-2)
@@ -92,12 +98,18 @@ def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: boo
     if next_:
         parts.append(parameter("image_newline", (text_hidden,)))
     parts.append(roles.named("language_model", body))
+    return _heads(head, prefix, parts, lm_head, roles)
+
+
+def _heads(head: str, prefix: str, parts: list[Node], lm_head: Node, roles: Roles) -> Node:
+    """The components under ``model`` (``{prefix}Model``), and the LM head beside them."""
+    hidden = _width(parts[-1])
     if head == "Model":
-        return module("", f"{prefix}Model", parts, text_hidden)
+        return module("", f"{prefix}Model", parts, hidden)
     if lm_head.tied:  # the tie's owner moves with the backbone
         lm_head.tied = tuple(Tied(t.weight, "model.language_model." + t.owner.partition(".")[2])
                              for t in lm_head.tied)
-    return module("", head, [module("model", f"{prefix}Model", parts, text_hidden),
+    return module("", head, [module("model", f"{prefix}Model", parts, hidden),
                              roles.named("lm_head", lm_head)], _width(lm_head))
 
 
@@ -109,3 +121,21 @@ def llava(c: Config, head: str, roles: Roles) -> Node:
 @register("llava_next", "LlavaNext", ("ForConditionalGeneration", "Model"))
 def llava_next(c: Config, head: str, roles: Roles) -> Node:
     return _vision_language(c, head, roles, "LlavaNext", next_=True)
+
+
+@register("gemma3", "Gemma3", ("ForConditionalGeneration", "Model"))
+def gemma3(c: Config, head: str, roles: Roles) -> Node:
+    """Gemma 3: a SigLIP tower, whose patches are pooled to ``mm_tokens_per_image`` tokens and
+    projected by a bare matrix after an RMSNorm, and Gemma 3's text model, its head tied unless
+    the config says otherwise."""
+    tower, vision_hidden, _ = _vision(c, roles, {"model_type": "siglip_vision_model"})
+    body, lm_head = _language(c, roles, text_ties=False, default="gemma3_text", tie=True)
+    text_hidden = _width(body)
+    tokens = c.int("mm_tokens_per_image", default=256)
+    matrix = parameter("mm_input_projection_weight", (vision_hidden, text_hidden))
+    matrix.compute = Compute(fixed=tokens * vision_hidden * text_hidden)
+    projector = module("multi_modal_projector", "Gemma3MultiModalProjector", [
+        matrix, norm("mm_soft_emb_norm", vision_hidden, "rmsnorm")], text_hidden)
+    parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
+             roles.named("language_model", body)]
+    return _heads(head, "Gemma3", parts, lm_head, roles)

@@ -1,6 +1,7 @@
-"""Vision-language models (LLaVA, LLaVA-NeXT, Gemma 3) and the SigLIP vision tower against transformers building the same model on the
-meta device, module by module (``check_against_transformers``), and each component's figure
-against the parameters of transformers' own submodule."""
+"""Vision-language models (LLaVA, LLaVA-NeXT, Gemma 3) and the SigLIP vision tower against
+transformers building the same model on the meta device, module by module
+(``check_against_transformers``), and each component's figure against the parameters of
+transformers' own submodule."""
 
 from __future__ import annotations
 

@@ -201,8 +201,9 @@ def _from_config(tree: Tree, part: Component, summary: Summary) -> tuple[Node, d
     file = tree.open(f"{part.name}/config.json")
     config = blob_config(file)
     if config is None or part.library != "transformers" or "model_type" not in config:
-        return _uncounted(part, summary, f"only its config.json, which paramcount cannot "
-                                         f"count ({part.library} {part.cls}): not counted")
+        # a remote repo's .bin weights are not read either: only their config is left
+        return _uncounted(part, summary, f"no weights paramcount reads in {part.name}/, and a "
+                          f"{part.library} {part.cls} is not counted from its config.json")
     try:
         built = hf.from_dict({**config, "architectures": [part.cls]}, source=file.label)
     except ParamcountError as err:

@@ -1,4 +1,4 @@
-"""Vision-language models (LLaVA, LLaVA-NeXT, Gemma 3) and the SigLIP vision tower against
+"""Vision-language models (LLaVA, LLaVA-NeXT, Gemma 3, Qwen2-VL) and the SigLIP vision tower against
 transformers building the same model on the meta device, module by module
 (``check_against_transformers``), and each component's figure against the parameters of
 transformers' own submodule."""
@@ -56,6 +56,23 @@ SIGLIP_CASES = {"small": SIGLIP, "no-head": {**SIGLIP, "vision_use_head": False}
                 "defaults": {"model_type": "siglip_vision_model"}}
 
 
+QWEN2_VL_VISION = {"depth": 2, "embed_dim": 16, "hidden_size": 24, "num_heads": 2,
+                   "mlp_ratio": 2, "patch_size": 4, "spatial_merge_size": 2,
+                   "temporal_patch_size": 2}
+QWEN2_VL_TEXT = {"hidden_size": 24, "intermediate_size": 32, "num_attention_heads": 2,
+                 "num_hidden_layers": 2, "vocab_size": 100, "num_key_value_heads": 1}
+QWEN2_VL_CASES = {
+    "small": {"vision_config": QWEN2_VL_VISION, "text_config": QWEN2_VL_TEXT},
+    # configs saved before transformers 5 keep the language model's fields at the top
+    "flat": {"vision_config": QWEN2_VL_VISION, **QWEN2_VL_TEXT},
+    "flat-tied": {"vision_config": QWEN2_VL_VISION, **QWEN2_VL_TEXT,
+                  "tie_word_embeddings": True},
+    "tied-by-text-config": {"vision_config": QWEN2_VL_VISION,
+                            "text_config": {**QWEN2_VL_TEXT, "tie_word_embeddings": True}},
+    "qwen2-vl-72b-defaults": {},
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -85,6 +102,27 @@ def test_gemma3_equals_transformers_module_by_module(case, architecture):
     for part in PARTS:
         assert s.figures[f"{part} params"] == sum(
             p.numel() for p in getattr(base, part).parameters())
+
+
+@pytest.mark.parametrize("case", QWEN2_VL_CASES)
+@pytest.mark.parametrize("architecture", ["Qwen2VLForConditionalGeneration", "Qwen2VLModel"])
+def test_qwen2_vl_equals_transformers_module_by_module(case, architecture):
+    doc = _doc("qwen2_vl", architecture, QWEN2_VL_CASES[case])
+    model = build_with_transformers(doc)
+    s = check_against_transformers(doc, model)
+    assert "fallback" not in s.meta
+    base = getattr(model, "model", model)
+    for part in ("visual", "language_model"):
+        assert s.figures[f"{part} params"] == sum(
+            p.numel() for p in getattr(base, part).parameters())
+
+
+def test_qwen2_vl_merger_by_hand():
+    """The merger folds 2×2 patches of 16 features (64) and projects them to the language
+    model's 24: a LayerNorm over 16, 64 → 64 and 64 → 24 with biases."""
+    s = paramcount.summarize(_doc("qwen2_vl", "Qwen2VLModel", QWEN2_VL_CASES["small"]))
+    merger = next(c for c in s.root.children[0].children if c.name == "merger")
+    assert merger.params == 2 * 16 + (64 * 64 + 64) + (64 * 24 + 24)
 
 
 @pytest.mark.parametrize("case", SIGLIP_CASES)

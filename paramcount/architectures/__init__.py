@@ -11,7 +11,8 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     encoders.py   bert roberta distilbert vit
     seq2seq.py    t5 bart whisper
     clip.py       clip clip_text_model clip_vision_model siglip_vision_model
-    multimodal.py llava llava_next gemma3 (a vision tower, a projector, a language model)
+    multimodal.py llava llava_next gemma3 qwen2_vl (a vision tower, a projector, a language
+                  model)
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
@@ -56,7 +57,7 @@ MODULES = {
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),
     **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model", "siglip_vision_model"),
                     "clip"),
-    **dict.fromkeys(("llava", "llava_next", "gemma3"), "multimodal"),
+    **dict.fromkeys(("llava", "llava_next", "gemma3", "qwen2_vl"), "multimodal"),
 }
 
 

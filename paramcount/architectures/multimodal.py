@@ -20,7 +20,16 @@ from typing import Any
 from paramcount.architectures import Unsupported, family_of, register
 from paramcount.architectures.clip import siglip_tower, vision_tower
 from paramcount.architectures.config import Config
-from paramcount.architectures.parts import Roles, linear, module, norm, parameter
+from paramcount.architectures.parts import (
+    Roles,
+    blocks,
+    conv,
+    linear,
+    module,
+    norm,
+    parameter,
+    stack,
+)
 from paramcount.tree import Compute, Node, Tied
 
 #: LlavaConfig's vision tower when its config has no ``vision_config``
@@ -139,3 +148,55 @@ def gemma3(c: Config, head: str, roles: Roles) -> Node:
     parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
              roles.named("language_model", body)]
     return _heads(head, "Gemma3", parts, lm_head, roles)
+
+
+#: Qwen2VLTextConfig's defaults (Qwen2-VL-72B's language model), where they differ from Qwen2's
+QWEN2_VL_TEXT = {"vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
+                 "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8}
+
+
+def _qwen2_vision(c: Config) -> Node:
+    """Qwen2-VL's vision transformer (``visual``): a 3-D patch embedding over frames, blocks of
+    fused-QKV attention and an MLP, and the merger that folds each 2×2 patches into one token
+    of the language model's width (the projector)."""
+    channels = c.int("in_channels", default=3)
+    dim = c.int("embed_dim", default=1280)
+    patch, frames = c.int("patch_size", default=14), c.int("temporal_patch_size", default=2)
+    inner = dim * c.int("mlp_ratio", default=4)
+
+    def block(i: int) -> Node:
+        return module(str(i), "Qwen2VLVisionBlock", [
+            norm("norm1", dim), norm("norm2", dim),
+            module("attn", "VisionAttention", [linear("qkv", dim, 3 * dim),
+                                                linear("proj", dim, dim)], dim),
+            module("mlp", "VisionMlp", [linear("fc1", dim, inner), linear("fc2", inner, dim)],
+                   dim)], dim)
+
+    merged = dim * c.int("spatial_merge_size", default=2) ** 2
+    out = c.int("hidden_size", default=3584)
+    merger = module("merger", "PatchMerger", [norm("ln_q", dim), module("mlp", "Sequential", [
+        linear("0", merged, merged), linear("2", merged, out)], out)], out)
+    embed = module("patch_embed", "PatchEmbed", [conv(
+        "proj", channels, dim, (frames, patch, patch), (channels, frames, patch, patch),
+        stride=(frames, patch, patch), bias=False)], dim)
+    layers = stack("blocks", blocks(c.layers("depth", default=32), lambda i: 0, block), dim)
+    return module("visual", "Qwen2VisionTransformerPretrainedModel", [embed, layers, merger],
+                  out)
+
+
+@register("qwen2_vl", "Qwen2VL", ("ForConditionalGeneration", "Model"))
+def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
+    """Qwen2-VL: its vision transformer and a Qwen2 language model read from ``text_config``,
+    or (as configs saved before transformers 5 are) from the config's own fields; the head is
+    tied by either's ``tie_word_embeddings``."""
+    text = c.raw("text_config")
+    fields = text if isinstance(text, Mapping) else c.doc
+    tie = c.bool("tie_word_embeddings", default=False) or fields.get("tie_word_embeddings") is True
+    doc = {**QWEN2_VL_TEXT, **{k: v for k, v in fields.items() if k != "model_type"},
+           "model_type": "qwen2", "tie_word_embeddings": tie}
+    body, lm_head = _language(Config({"text_config": doc}, c.model_type), roles, text_ties=True)
+    vision = c.raw("vision_config")
+    visual = _qwen2_vision(Config(vision if isinstance(vision, Mapping) else {}, "qwen2_vl",
+                                  "vision_config."))
+    parts = [roles.named("visual", visual), roles.named("language_model", body)]
+    return _heads(head, "Qwen2VL", parts, lm_head, roles)

@@ -185,3 +185,23 @@ def test_a_bad_sub_config_field_names_it():
                {**SMALL, "text_config": {**LLAMA, "num_key_value_heads": 3}})
     with pytest.raises(SpecError, match=r"text_config\.num_key_value_heads=3"):
         paramcount.summarize(doc)
+
+
+def test_a_checkpoint_saved_by_transformers_is_read_with_its_config(tmp_path):
+    """transformers 5 still saves LLaVA as ``language_model.model.*``, ``vision_tower.*``,
+    ``language_model.lm_head``, and renames them as it loads: the folder's tree is the
+    config's, the tensors placed where transformers loads them."""
+    import torch
+    import transformers
+
+    config = transformers.LlavaConfig(vision_config=VISION, text_config=LLAMA)
+    torch.manual_seed(0)
+    model = transformers.LlavaForConditionalGeneration(config)
+    model.save_pretrained(tmp_path)
+    s = paramcount.summarize(tmp_path)
+    total = sum(p.numel() for p in model.parameters())
+    assert s.total_params == s.figures["Checkpoint params"] == total
+    assert s.meta["architecture_from"].endswith("config.json")
+    assert s.figures["language_model params"] == sum(
+        p.numel() for p in model.model.language_model.parameters())
+    assert not any("does not describe" in n for n in s.notes)

@@ -32,6 +32,19 @@ from paramcount.architectures.parts import (
 )
 from paramcount.tree import Compute, Node, Tied
 
+#: the layout LLaVA-like checkpoints are saved in (by transformers 4, and by 5 still), which
+#: transformers 5 renames as it loads them
+SAVED = (("language_model.lm_head", "lm_head"),
+         ("language_model.model", "model.language_model"),
+         ("vision_tower.vision_model", "model.vision_tower"),
+         ("vision_tower", "model.vision_tower"),
+         ("multi_modal_projector", "model.multi_modal_projector"),
+         ("image_newline", "model.image_newline"))
+#: Qwen2-VL's, with the language model at the top
+QWEN2_VL_SAVED = (("model.embed_tokens", "model.language_model.embed_tokens"),
+                  ("model.layers", "model.language_model.layers"),
+                  ("model.norm", "model.language_model.norm"),
+                  ("visual", "model.visual"))
 #: LlavaConfig's vision tower when its config has no ``vision_config``
 LLAVA_VISION: dict[str, Any] = {
     "model_type": "clip_vision_model", "intermediate_size": 4096, "hidden_size": 1024,
@@ -122,17 +135,17 @@ def _heads(head: str, prefix: str, parts: list[Node], lm_head: Node, roles: Role
                              roles.named("lm_head", lm_head)], _width(lm_head))
 
 
-@register("llava", "Llava", ("ForConditionalGeneration", "Model"))
+@register("llava", "Llava", ("ForConditionalGeneration", "Model"), saved=SAVED)
 def llava(c: Config, head: str, roles: Roles) -> Node:
     return _vision_language(c, head, roles, "Llava", next_=False)
 
 
-@register("llava_next", "LlavaNext", ("ForConditionalGeneration", "Model"))
+@register("llava_next", "LlavaNext", ("ForConditionalGeneration", "Model"), saved=SAVED)
 def llava_next(c: Config, head: str, roles: Roles) -> Node:
     return _vision_language(c, head, roles, "LlavaNext", next_=True)
 
 
-@register("gemma3", "Gemma3", ("ForConditionalGeneration", "Model"))
+@register("gemma3", "Gemma3", ("ForConditionalGeneration", "Model"), saved=SAVED)
 def gemma3(c: Config, head: str, roles: Roles) -> Node:
     """Gemma 3: a SigLIP tower, whose patches are pooled to ``mm_tokens_per_image`` tokens and
     projected by a bare matrix after an RMSNorm, and Gemma 3's text model, its head tied unless
@@ -184,7 +197,8 @@ def _qwen2_vision(c: Config) -> Node:
                   out)
 
 
-@register("qwen2_vl", "Qwen2VL", ("ForConditionalGeneration", "Model"))
+@register("qwen2_vl", "Qwen2VL", ("ForConditionalGeneration", "Model"),
+          saved=QWEN2_VL_SAVED)
 def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
     """Qwen2-VL: its vision transformer and a Qwen2 language model read from ``text_config``,
     or (as configs saved before transformers 5 are) from the config's own fields; the head is

@@ -297,7 +297,8 @@ def test_unknown_model_type_without_transformers(monkeypatch):
         hf(model_type="mamba")
     text = str(err.value)
     assert "model_type 'mamba' is not one paramcount declares" in text
-    assert "install transformers and torch" in text and "llama, mistral, mixtral" in text
+    assert "install transformers and torch" in text
+    assert "llama, llava, llava_next, mistral, mixtral" in text
     with pytest.raises(SpecError, match="names no model_type, and architecture 'FooForCausalLM' "
                                         "is not one paramcount declares"):
         hf(architectures=["FooForCausalLM"])

@@ -10,7 +10,9 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi
     encoders.py   bert roberta distilbert vit
     seq2seq.py    t5 bart whisper
-    clip.py       clip clip_text_model clip_vision_model
+    clip.py       clip clip_text_model clip_vision_model siglip_vision_model
+    multimodal.py llava llava_next gemma3 qwen2_vl (a vision tower, a projector, a language
+                  model)
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
@@ -40,6 +42,9 @@ class Family:
     heads: tuple[str, ...]      # the class-name suffixes built: "ForCausalLM", "Model", ...
     build: BuildFn
     base: str = "Model"         # the suffix of the bare backbone
+    #: the checkpoint layout transformers still saves and renames as it loads, as (saved
+    #: prefix, module path) pairs, the first that matches a tensor's path applying
+    saved: tuple[tuple[str, str], ...] = ()
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -53,17 +58,19 @@ MODULES = {
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert", "vit"), "encoders"),
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),
-    **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model"), "clip"),
+    **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model", "siglip_vision_model"),
+                    "clip"),
+    **dict.fromkeys(("llava", "llava_next", "gemma3", "qwen2_vl"), "multimodal"),
 }
 
 
-def register(model_type: str, prefix: str, heads: tuple[str, ...], base: str = "Model"
-             ) -> Callable[[BuildFn], BuildFn]:
+def register(model_type: str, prefix: str, heads: tuple[str, ...], base: str = "Model",
+             saved: tuple[tuple[str, str], ...] = ()) -> Callable[[BuildFn], BuildFn]:
     """Register a builder for one ``model_type``; a model_type registered twice is an error."""
     def deco(fn: BuildFn) -> BuildFn:
         if model_type in _FAMILIES:
             raise RuntimeError(f"model_type {model_type!r} registered twice")
-        _FAMILIES[model_type] = Family(model_type, prefix, heads, fn, base)
+        _FAMILIES[model_type] = Family(model_type, prefix, heads, fn, base, saved)
         return fn
     return deco
 
@@ -118,10 +125,25 @@ def build(config: Config, family: Family, head: str) -> tuple[Node, dict[str, in
     return root, roles.figures(root)
 
 
+def loaded_path(family: Family, path: str) -> str:
+    """Where transformers loads a tensor saved at ``path`` (its module path, after the
+    family's renames of an older layout).
+
+    >>> f = Family("x", "X", ("Model",), lambda c, h, r: Node("", ""),
+    ...            saved=(("language_model.model", "model.language_model"),))
+    >>> loaded_path(f, "language_model.model.norm.weight"), loaded_path(f, "lm_head.weight")
+    ('model.language_model.norm.weight', 'lm_head.weight')
+    """
+    for old, new in family.saved:
+        if path == old or path.startswith(old + "."):
+            return new + path[len(old):]
+    return path
+
+
 def supported() -> list[str]:
     """The model_types paramcount declares, sorted."""
     return sorted(MODULES)
 
 
 __all__ = ["Config", "Family", "Unsupported", "build", "families", "family_of", "head_of",
-           "register", "supported"]
+           "loaded_path", "register", "supported"]

@@ -3,6 +3,7 @@
 ``CLIPModel`` holds both towers (read from ``text_config`` and ``vision_config``), a projection of
 each to ``projection_dim``, and the learned temperature ``logit_scale``; ``CLIPTextModel`` and
 ``CLIPVisionModel`` are one tower alone (the text encoder of Stable Diffusion is the first).
+SigLIP's vision tower (``SiglipVisionModel``, Gemma 3's eyes) is built of the same modules.
 """
 
 from __future__ import annotations
@@ -21,28 +22,31 @@ from paramcount.architectures.parts import (
     parameter,
     stack,
 )
+from paramcount.layers import Weight
 from paramcount.tree import Node
 
 
-def _encoder(c: Config, h: int, text: bool, length: int | None = None) -> Node:
+def _encoder(c: Config, h: int, text: bool, length: int | None = None, prefix: str = "CLIP"
+             ) -> Node:
     """The tower's transformer; ``length`` fixes its sequence (the vision tower's patches and
-    class token)."""
+    class token); SigLIP's (``prefix``) has the same modules."""
     heads = c.int("num_attention_heads", default=8 if text else 12)
     d = c.head_dim(h, heads)
     inner = c.int("intermediate_size", default=2048 if text else 3072)
 
     def layer(i: int) -> Node:
-        attn = attends(module("self_attn", "CLIPAttention", [
+        attn = attends(module("self_attn", f"{prefix}Attention", [
             linear(p, h, h, length=length) for p in ("k_proj", "v_proj", "q_proj", "out_proj")],
             h), heads, d, h, queries=length, keys=length, cached=False)
-        return module(str(i), "CLIPEncoderLayer", [
+        return module(str(i), f"{prefix}EncoderLayer", [
             attn, norm("layer_norm1", h),
-            module("mlp", "CLIPMLP", [linear("fc1", h, inner, length=length),
+            module("mlp", f"{prefix}MLP", [linear("fc1", h, inner, length=length),
                                       linear("fc2", inner, h, length=length)], h),
             norm("layer_norm2", h)], h)
 
     n = c.layers("num_hidden_layers", default=12)
-    return module("encoder", "CLIPEncoder", [stack("layers", blocks(n, lambda i: 0, layer), h)])
+    return module("encoder", f"{prefix}Encoder",
+                  [stack("layers", blocks(n, lambda i: 0, layer), h)])
 
 
 def text_tower(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
@@ -68,6 +72,43 @@ def vision_tower(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
     parts = [embeddings, norm("pre_layrnorm", h), _encoder(c, h, False, patches + 1),
              norm("post_layernorm", h)]
     return module(name, "CLIPVisionTransformer", parts, h), h
+
+
+def siglip_tower(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
+    """SigLIP's vision tower: CLIP's without a class token or the norm before the encoder,
+    a patch embedding with a bias, and (``vision_use_head``) a head that pools the patches by
+    attention from one learned probe."""
+    h = c.int("hidden_size", default=768)
+    image, patch = c.pair("image_size", 224), c.pair("patch_size", 16)
+    patches = (image[0] // patch[0]) * (image[1] // patch[1])
+    channels = c.int("num_channels", default=3)
+    embeddings = module("embeddings", "SiglipVisionEmbeddings", [
+        conv("patch_embedding", channels, h, patch, (channels, *image), stride=patch),
+        roles.embedding(embedding("position_embedding", patches, h))], h)
+    parts = [embeddings, _encoder(c, h, False, patches, prefix="Siglip"),
+             norm("post_layernorm", h)]
+    if c.bool("vision_use_head", default=True):
+        parts.append(_pooling_head(c, h))
+    return module(name, "SiglipVisionTransformer", parts, h), h
+
+
+def _pooling_head(c: Config, h: int) -> Node:
+    """``SiglipMultiheadAttentionPoolingHead``: a probe, ``nn.MultiheadAttention`` (its query,
+    key and value projections fused in one matrix), a norm and an MLP, on one vector."""
+    inner = c.int("intermediate_size", default=3072)
+    fused = Node("attention", "MultiheadAttention", (1, h),
+                 (Weight("in_proj_weight", (3 * h, h)), Weight("in_proj_bias", (3 * h,))),
+                 children=[linear("out_proj", h, h, length=1)])
+    return module("head", "SiglipMultiheadAttentionPoolingHead", [
+        parameter("probe", (1, 1, h)), fused, norm("layernorm", h),
+        module("mlp", "SiglipMLP", [linear("fc1", h, inner, length=1),
+                                    linear("fc2", inner, h, length=1)], h)], h)
+
+
+@register("siglip_vision_model", "Siglip", ("VisionModel",), base="VisionModel")
+def siglip_vision(c: Config, head: str, roles: Roles) -> Node:
+    tower, _ = siglip_tower(Config(c.doc, "siglip_vision"), roles, "")
+    return tower
 
 
 @register("clip", "CLIP", ("Model",))

@@ -240,6 +240,8 @@ class Roles:
 
     embeddings: dict[int, Node] = field(default_factory=dict)
     experts: dict[int, tuple[Node, int, int | None]] = field(default_factory=dict)
+    #: components counted apart (a vision-language model's towers), by label
+    components: dict[str, Node] = field(default_factory=dict)
 
     def embedding(self, node: Node) -> Node:
         self.embeddings[id(node)] = node
@@ -247,6 +249,11 @@ class Roles:
 
     def routed(self, node: Node, count: int, active: int | None) -> Node:
         self.experts[id(node)] = (node, count, active)
+        return node
+
+    def named(self, label: str, node: Node) -> Node:
+        """A component whose parameters are a figure of their own (``vision_tower params``)."""
+        self.components[label] = node
         return node
 
     def figures(self, root: Node) -> dict[str, int]:
@@ -268,6 +275,7 @@ class Roles:
                 else:
                     idle += node.params // count * (count - min(active, count))
         out = {"Non-embedding params": total - embedded}
+        out.update({f"{label} params": node.params for label, node in self.components.items()})
         if moe and known:
             out["Active params per token"] = total - idle
         return out

@@ -8,7 +8,9 @@ same model stored in several formats (``model.safetensors`` and ``pytorch_model.
 quantization of it) is counted once: two files hold the same model when their tensors have the
 same shapes (in any order, transposed or not).
 
-One model gives its own summary; several give one row per model, each with its total.
+One model gives its own summary; several give one row per model, each with its total. A
+diffusers pipeline (``model_index.json`` at the top) gives one row per component, named as
+that file names them (:mod:`paramcount.sources.pipeline`).
 A folder without checkpoints is summarized from its ``config.json`` (Hugging Face) or
 ``model.yaml``.
 
@@ -62,13 +64,16 @@ def load(path: Path, progress: Progress | None = None, **options: Any) -> Summar
 
 def load_tree(tree: Tree, progress: Progress | None = None, **options: Any) -> Summary:
     """Summarize the models held in a folder or a repo; a PEFT adapter's folder is the
-    adapter (:mod:`paramcount.sources.adapter`)."""
-    from paramcount.sources import adapter
+    adapter (:mod:`paramcount.sources.adapter`), a diffusers pipeline its components, named
+    and summed (:mod:`paramcount.sources.pipeline`)."""
+    from paramcount.sources import adapter, pipeline
 
     weights = adapter.find(tree)
     if weights is not None:
         _no_head(tree, options)
         return adapter.load_tree(tree, weights, progress)
+    if pipeline.is_pipeline(tree):
+        return pipeline.load(tree, progress, **options)
     models = find_models(tree)
     if not models:
         return _description(tree, **options)

@@ -61,10 +61,10 @@ def from_dict(doc: Any, source: str = "<dict>", head: str | None = None,
             what = f"model_type {model_type!r}" if model_type else f"architecture {architecture!r}"
             raise Unsupported(f"{what} is not one paramcount declares")
         suffix = head_of(family, architecture, head)
+        # a model made of others (LLaVA) meets a part it does not declare only as it builds
+        root, figures = build(Config(doc, family.model_type), family, suffix)
     except Unsupported as err:
         return _fallback(doc, source, head, err, model_type)
-    config = Config(doc, family.model_type)
-    root, figures = build(config, family, suffix)
     meta = {"model_type": family.model_type, "architecture": root.name,
             **quantization(doc)}
     return Summary(root, source=source, framework=PYTORCH, dtype=stored_dtype(doc),

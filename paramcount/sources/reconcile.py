@@ -44,6 +44,7 @@ def with_architecture(checkpoint: Summary, config: dict[str, Any], where: str) -
     except ParamcountError as err:
         checkpoint.notes.append(f"{where} was not used for the tree: {err}")
         return checkpoint
+    checkpoint = _as_loaded(checkpoint, config)
     d = compare(arch, checkpoint)
     matched = sum(r.b[0] * r.times for r in d.rows(all=True, fold=False)
                   if r.status == "unchanged" and r.b is not None)
@@ -55,6 +56,22 @@ def with_architecture(checkpoint: Summary, config: dict[str, Any], where: str) -
             f"{checkpoint.total_params:,} parameters match it): the tree is the checkpoint's")
         return checkpoint
     return _joined(arch, checkpoint, d, where)
+
+
+def _as_loaded(checkpoint: Summary, config: dict[str, Any]) -> Summary:
+    """The checkpoint with its tensors where transformers loads them, when the family renames
+    a saved layout (LLaVA's ``language_model.model.*`` is ``model.language_model.*``)."""
+    from paramcount.architectures import family_of, loaded_path
+    from paramcount.sources.tensors import Tensor, build_tree
+
+    family = family_of(config.get("model_type"), None)
+    if family is None or not family.saved:
+        return checkpoint
+    tensors = [Tensor(loaded_path(family, path), w.shape, w.dtype or "float32", w.nbytes or 0,
+                      buffer=w.buffer, trainable=w.trainable)
+               for path, w in checkpoint.root.all_weights()]
+    root = build_tree(tensors, checkpoint.root.name)
+    return replace(checkpoint, root=root, notes=list(checkpoint.notes))
 
 
 def _joined(arch: Summary, checkpoint: Summary, d: Any, where: str) -> Summary:

@@ -1,0 +1,207 @@
+"""Vision-language models (LLaVA, LLaVA-NeXT, Gemma 3, Qwen2-VL) and the SigLIP vision tower against
+transformers building the same model on the meta device, module by module
+(``check_against_transformers``), and each component's figure against the parameters of
+transformers' own submodule."""
+
+from __future__ import annotations
+
+import pytest
+from test_sources_hf import build_with_transformers, check_against_transformers
+
+import paramcount
+from paramcount.errors import SpecError
+
+pytest.importorskip("transformers")
+
+VISION = {"model_type": "clip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+          "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 32, "patch_size": 8}
+LLAMA = {"model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
+         "num_attention_heads": 2, "num_hidden_layers": 2, "vocab_size": 100,
+         "num_key_value_heads": 1}
+QWEN2 = {**LLAMA, "model_type": "qwen2"}
+GEMMA = {**LLAMA, "model_type": "gemma", "head_dim": 8}  # Gemma ties its head by default
+SMALL = {"vision_config": VISION, "text_config": LLAMA}
+
+CASES = {
+    # name: fields of the config (the model_type and architecture come from the test)
+    "small": SMALL,
+    "tied-by-text-config": {**SMALL, "text_config": {**LLAMA, "tie_word_embeddings": True}},
+    "tied-by-top-config": {**SMALL, "tie_word_embeddings": True},
+    "two-feature-layers-no-bias": {**SMALL, "vision_feature_layer": [-2, -5],
+                                   "multimodal_projector_bias": False},
+    "full-features": {**SMALL, "vision_feature_select_strategy": "full"},
+    "qwen2-text": {**SMALL, "text_config": QWEN2},
+    "gemma-text": {**SMALL, "text_config": GEMMA},
+    "siglip-tower": {**SMALL, "vision_config": {**VISION, "model_type": "siglip_vision_model"}},
+    "llava-1.5-7b-defaults": {},  # no sub-configs: LLaVA-1.5's CLIP ViT-L/14-336 and Llama
+}
+FAMILIES = {"llava": ("LlavaForConditionalGeneration", "LlavaModel"),
+            "llava_next": ("LlavaNextForConditionalGeneration", "LlavaNextModel")}
+PARTS = ("vision_tower", "multi_modal_projector", "language_model")
+
+
+SIGLIP = {**VISION, "model_type": "siglip_vision_model"}
+GEMMA3_TEXT = {**GEMMA, "model_type": "gemma3_text"}
+GEMMA3 = {"vision_config": SIGLIP, "text_config": GEMMA3_TEXT, "mm_tokens_per_image": 4}
+GEMMA3_CASES = {
+    "small": GEMMA3,
+    "untied": {**GEMMA3, "tie_word_embeddings": False},
+    # the text config's flag is not read: the top one (true by default) ties the head
+    "text-config-untied": {**GEMMA3, "text_config": {**GEMMA3_TEXT,
+                                                     "tie_word_embeddings": False}},
+    "no-pooling-head": {**GEMMA3, "vision_config": {**SIGLIP, "vision_use_head": False}},
+    "gemma-3-4b-defaults": {},  # SigLIP-B/16 at 224 pixels and Gemma 3 text's defaults
+}
+SIGLIP_CASES = {"small": SIGLIP, "no-head": {**SIGLIP, "vision_use_head": False},
+                "defaults": {"model_type": "siglip_vision_model"}}
+
+
+QWEN2_VL_VISION = {"depth": 2, "embed_dim": 16, "hidden_size": 24, "num_heads": 2,
+                   "mlp_ratio": 2, "patch_size": 4, "spatial_merge_size": 2,
+                   "temporal_patch_size": 2}
+QWEN2_VL_TEXT = {"hidden_size": 24, "intermediate_size": 32, "num_attention_heads": 2,
+                 "num_hidden_layers": 2, "vocab_size": 100, "num_key_value_heads": 1}
+QWEN2_VL_CASES = {
+    "small": {"vision_config": QWEN2_VL_VISION, "text_config": QWEN2_VL_TEXT},
+    # configs saved before transformers 5 keep the language model's fields at the top
+    "flat": {"vision_config": QWEN2_VL_VISION, **QWEN2_VL_TEXT},
+    "flat-tied": {"vision_config": QWEN2_VL_VISION, **QWEN2_VL_TEXT,
+                  "tie_word_embeddings": True},
+    "tied-by-text-config": {"vision_config": QWEN2_VL_VISION,
+                            "text_config": {**QWEN2_VL_TEXT, "tie_word_embeddings": True}},
+    "qwen2-vl-72b-defaults": {},
+}
+
+
+def _doc(model_type: str, architecture: str, fields: dict) -> dict:
+    return {"model_type": model_type, "architectures": [architecture], **fields}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("model_type, architecture",
+                         [(t, a) for t, archs in FAMILIES.items() for a in archs])
+def test_equals_transformers_module_by_module(case, model_type, architecture):
+    doc = _doc(model_type, architecture, CASES[case])
+    model = build_with_transformers(doc)
+    s = check_against_transformers(doc, model)
+    assert "fallback" not in s.meta  # declared, not built by transformers
+    base = getattr(model, "model", model)
+    for part in PARTS:
+        assert s.figures[f"{part} params"] == sum(
+            p.numel() for p in getattr(base, part).parameters())
+
+
+@pytest.mark.parametrize("case", GEMMA3_CASES)
+@pytest.mark.parametrize("architecture", ["Gemma3ForConditionalGeneration", "Gemma3Model"])
+def test_gemma3_equals_transformers_module_by_module(case, architecture):
+    doc = _doc("gemma3", architecture, GEMMA3_CASES[case])
+    model = build_with_transformers(doc)
+    s = check_against_transformers(doc, model)
+    assert "fallback" not in s.meta
+    base = getattr(model, "model", model)
+    for part in PARTS:
+        assert s.figures[f"{part} params"] == sum(
+            p.numel() for p in getattr(base, part).parameters())
+
+
+@pytest.mark.parametrize("case", QWEN2_VL_CASES)
+@pytest.mark.parametrize("architecture", ["Qwen2VLForConditionalGeneration", "Qwen2VLModel"])
+def test_qwen2_vl_equals_transformers_module_by_module(case, architecture):
+    doc = _doc("qwen2_vl", architecture, QWEN2_VL_CASES[case])
+    model = build_with_transformers(doc)
+    s = check_against_transformers(doc, model)
+    assert "fallback" not in s.meta
+    base = getattr(model, "model", model)
+    for part in ("visual", "language_model"):
+        assert s.figures[f"{part} params"] == sum(
+            p.numel() for p in getattr(base, part).parameters())
+
+
+def test_qwen2_vl_merger_by_hand():
+    """The merger folds 2×2 patches of 16 features (64) and projects them to the language
+    model's 24: a LayerNorm over 16, 64 → 64 and 64 → 24 with biases."""
+    s = paramcount.summarize(_doc("qwen2_vl", "Qwen2VLModel", QWEN2_VL_CASES["small"]))
+    merger = next(c for c in s.root.children[0].children if c.name == "merger")
+    assert merger.params == 2 * 16 + (64 * 64 + 64) + (64 * 24 + 24)
+
+
+@pytest.mark.parametrize("case", SIGLIP_CASES)
+def test_siglip_vision_tower_equals_transformers(case):
+    doc = {**SIGLIP_CASES[case], "architectures": ["SiglipVisionModel"]}
+    s = check_against_transformers(doc)
+    assert "fallback" not in s.meta
+
+
+def test_gemma3_projector_by_hand():
+    """A matrix from SigLIP's width to Gemma's and an RMSNorm over SigLIP's: 16 × 16 + 16."""
+    s = paramcount.summarize(_doc("gemma3", "Gemma3ForConditionalGeneration", GEMMA3))
+    assert s.figures["multi_modal_projector params"] == 16 * 16 + 16
+
+
+def test_llava_1_5_7b_total_and_components():
+    """LLaVA-1.5-7B (the config's defaults) as transformers 5.25 counts it on the meta device:
+    7,062,902,784 = CLIP ViT-L/14-336 303,507,456 + projector 20,979,712 + Llama 6,607,343,616
+    + an untied LM head 32,000 × 4,096."""
+    s = paramcount.summarize({"model_type": "llava",
+                              "architectures": ["LlavaForConditionalGeneration"]})
+    assert s.total_params == 7_062_902_784
+    assert (s.figures["vision_tower params"], s.figures["multi_modal_projector params"],
+            s.figures["language_model params"], s.figures["lm_head params"]) == (
+        303_507_456, 20_979_712, 6_607_343_616, 32_000 * 4_096)
+    # the projector by hand: 1024 -> 4096 -> 4096, with biases
+    assert s.figures["multi_modal_projector params"] == 1024 * 4096 + 4096 + 4096 * 4096 + 4096
+    assert [c.name for c in s.root.children[0].children] == list(PARTS)
+
+
+def test_the_tied_head_is_owned_by_the_language_model():
+    s = paramcount.summarize(_doc("llava", "LlavaForConditionalGeneration",
+                                  {**SMALL, "tie_word_embeddings": True}))
+    head = s.root.children[1]
+    assert head.name == "lm_head" and head.params == 0
+    assert [t.owner for t in head.tied] == ["model.language_model.embed_tokens.weight"]
+
+
+def test_an_undeclared_vision_tower_is_left_to_transformers():
+    pixtral = {"model_type": "pixtral", "hidden_size": 16, "intermediate_size": 32,
+               "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 32,
+               "patch_size": 8, "head_dim": 8}
+    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "vision_config": pixtral})
+    s = paramcount.summarize(doc)
+    assert "fallback" in s.meta
+    model = build_with_transformers(doc)
+    assert s.total_params == sum(p.numel() for p in model.parameters())
+
+
+def test_an_undeclared_language_model_is_left_to_transformers():
+    text = {**LLAMA, "model_type": "granite"}
+    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "text_config": text})
+    s = paramcount.summarize(doc)
+    assert "fallback" in s.meta
+    assert s.total_params == sum(p.numel() for p in build_with_transformers(doc).parameters())
+
+
+def test_a_bad_sub_config_field_names_it():
+    doc = _doc("llava", "LlavaForConditionalGeneration",
+               {**SMALL, "text_config": {**LLAMA, "num_key_value_heads": 3}})
+    with pytest.raises(SpecError, match=r"text_config\.num_key_value_heads=3"):
+        paramcount.summarize(doc)
+
+
+def test_a_checkpoint_saved_by_transformers_is_read_with_its_config(tmp_path):
+    """transformers 5 still saves LLaVA as ``language_model.model.*``, ``vision_tower.*``,
+    ``language_model.lm_head``, and renames them as it loads: the folder's tree is the
+    config's, the tensors placed where transformers loads them."""
+    import torch
+    import transformers
+
+    config = transformers.LlavaConfig(vision_config=VISION, text_config=LLAMA)
+    torch.manual_seed(0)
+    model = transformers.LlavaForConditionalGeneration(config)
+    model.save_pretrained(tmp_path)
+    s = paramcount.summarize(tmp_path)
+    total = sum(p.numel() for p in model.parameters())
+    assert s.total_params == s.figures["Checkpoint params"] == total
+    assert s.meta["architecture_from"].endswith("config.json")
+    assert s.figures["language_model params"] == sum(
+        p.numel() for p in model.model.language_model.parameters())
+    assert not any("does not describe" in n for n in s.notes)

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
@@ -268,24 +269,25 @@ def write_onnx(path: Path, layers: int, width: int, vocab: int) -> None:
 
 
 def build(folder: Path, only: str = "") -> dict[str, Path]:
+    """The files whose kind (``safetensors-70b``, ``onnx-1gb``, ...) has ``only`` in it,
+    written once."""
     folder.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
+    writers: dict[str, tuple[Path, Callable[[Path], object]]] = {}
     for name, shape in (("tiny", (1, 64, 1000)), ("1gb", (16, 1024, 32000))):
-        path = files[f"onnx-{name}"] = folder / f"gpt-{name}.onnx"
-        if not path.exists():
-            write_onnx(path, *shape)
-    if only:
-        return {k: v for k, v in files.items() if only in k}
+        writers[f"onnx-{name}"] = (folder / f"gpt-{name}.onnx",
+                                   lambda path, shape=shape: write_onnx(path, *shape))
     for size in ("70b", "7b"):
-        tensors = llama(size)
         for kind, suffix, write in (("safetensors", "safetensors", write_safetensors),
                                     ("torch", "pt", write_torch_zip)):
-            path = files[f"{kind}-{size}"] = folder / f"llama-{size}.{suffix}"
+            writers[f"{kind}-{size}"] = (folder / f"llama-{size}.{suffix}", lambda path,
+                                         write=write, size=size: write(path, llama(size)))
+    writers["gguf"] = (folder / "moe.gguf", write_gguf)
+    files = {}
+    for kind, (path, write) in writers.items():
+        if only in kind:
             if not path.exists():
-                write(path, tensors)
-    files["gguf"] = folder / "moe.gguf"
-    if not files["gguf"].exists():
-        write_gguf(files["gguf"])
+                write(path)
+            files[kind] = path
     return files
 
 
@@ -326,25 +328,15 @@ print(sum(math.prod(t.dims) for t in model.graph.initializer))
 
 def commands(files: dict[str, Path]) -> list[tuple[str, Path, list[str]]]:
     ours = [PY, "-m", "paramcount", "--format", "json", "--depth", "1"]
+    theirs = {"onnx": ("onnx.load", ONNX_LOAD), "safetensors": ("safetensors.safe_open", SAFE_OPEN),
+              "torch": ("torch.load(mmap, weights_only)", TORCH_LOAD),
+              "gguf": ("gguf.GGUFReader", GGUF_READER)}
     out = []
-    for name in ("tiny", "1gb"):
-        if f"onnx-{name}" in files:
-            path = files[f"onnx-{name}"]
-            out += [("paramcount", path, [*ours, str(path)]),
-                    ("onnx.load", path, [PY, "-c", ONNX_LOAD, str(path)])]
-    for size in ("70b", "7b"):
-        if f"safetensors-{size}" not in files:
-            continue
-        st, pt = files[f"safetensors-{size}"], files[f"torch-{size}"]
-        out += [("paramcount", st, [*ours, str(st)]),
-                ("safetensors.safe_open", st, [PY, "-c", SAFE_OPEN, str(st)]),
-                ("paramcount", pt, [*ours, str(pt)]),
-                ("torch.load(mmap, weights_only)", pt, [PY, "-c", TORCH_LOAD, str(pt)])]
-    gg = files.get("gguf")
-    if gg is None:
-        return out
-    return [*out, ("paramcount", gg, [*ours, str(gg)]),
-            ("gguf.GGUFReader", gg, [PY, "-c", GGUF_READER, str(gg)])]
+    for kind, path in files.items():
+        tool, script = theirs[kind.split("-")[0]]
+        out += [("paramcount", path, [*ours, str(path)]),
+                (tool, path, [PY, "-c", script, str(path)])]
+    return out
 
 
 # -- measuring ------------------------------------------------------------------------------

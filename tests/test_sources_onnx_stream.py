@@ -194,6 +194,7 @@ def test_a_200_mb_model_is_counted_from_under_1_mb_of_reads(tmp_path, monkeypatc
     assert s.total_params == sum(int(np.prod(t.dims)) for t in loaded.graph.initializer)
     assert s.total_params == 50 * 1024 * 1024
     assert sum(reads) < 2**20 and s.meta["bytes_read"] == sum(reads)
+    assert f"Read {sum(reads):,} bytes of the graph; tensor data skipped unread" in s.notes
 
 
 def test_onnx_is_never_imported(tmp_path, monkeypatch):

@@ -6,16 +6,21 @@ almost no disk:
 - a safetensors checkpoint of Llama-2-70B's shapes in bfloat16 (723 tensors, 138 GB declared);
 - the same tensors as a PyTorch zip archive, laid out as ``torch.save`` lays them out;
 - a GGUF file of a mixture-of-experts model with thousands of tensors and a Llama-3-sized
-  vocabulary in its metadata.
+  vocabulary in its metadata;
+- a 0.95 GB ONNX model of a GPT-2-medium-like transformer (16 layers, width 1024) in float32,
+  its graph written by onnx and each initializer's raw_data a hole (and a 0.5 MB one of the
+  same graph, one layer of width 64: the floor, what counting any ONNX file costs).
 
-Then times, as whole processes (median of ``--runs`` runs, warm page cache), paramcount and
-the library that reads each format listing every tensor's name and shape, and measures how many
+Then times, as whole processes (median of ``--runs`` runs, warm page cache; peak resident
+memory, the largest of the runs), paramcount and the library that reads each format listing
+every tensor's name and shape (``onnx.load`` for ONNX), and measures how many
 bytes of the checkpoint each process brought into memory: the file's pages are dropped from
 the page cache first (``posix_fadvise(DONTNEED)``) and counted afterwards with ``mincore``, so
 read() calls, mmap page faults and the kernel's read-ahead are all included.
 
     python bench/checkpoints.py            # build (once) and compare
     python bench/checkpoints.py --runs 9   # more runs per command
+    python bench/checkpoints.py onnx       # only the files whose name has "onnx"
 """
 
 from __future__ import annotations
@@ -31,12 +36,12 @@ import statistics
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
-from measure import child_env  # bench/ is on sys.path when a script runs
+from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
 
 PY = sys.executable
 OUT = Path(__file__).resolve().parent / "out"
@@ -201,19 +206,88 @@ def write_gguf(path: Path, layers: int = 48, experts: int = 32) -> int:
     return len(w.tensors[0])
 
 
-def build(folder: Path) -> dict[str, Path]:
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, body: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(body)) + body
+
+
+def transformer_onnx(layers: int, width: int = 1024, vocab: int = 32000
+                     ) -> tuple[list, list[tuple[str, tuple[int, ...]]]]:
+    """A GPT-2-like graph's nodes (as torch.onnx names them) and its float32 weights."""
+    from onnx import helper
+
+    nodes, weights = [], [("wte", (vocab, width)), ("wpe", (1024, width))]
+    nodes.append(helper.make_node("Gather", ["wte", "ids"], ["h0"], name="/wte/Gather"))
+    for i in range(layers):
+        p, h = f"h.{i}", f"h{i}"
+        for part, shape in (("ln_1", (width,)), ("attn.c_attn", (width, 3 * width)),
+                            ("attn.c_proj", (width, width)), ("ln_2", (width,)),
+                            ("mlp.c_fc", (width, 4 * width)), ("mlp.c_proj", (4 * width, width))):
+            op = "LayerNormalization" if part.startswith("ln") else "MatMul"
+            weights += [(f"{p}.{part}.weight", shape), (f"{p}.{part}.bias", (shape[-1],))]
+            nodes.append(helper.make_node(op, [h, f"{p}.{part}.weight"], [f"{h}.{part}"],
+                                          name=f"/{p}/{part.replace('.', '/')}/{op}"))
+            nodes.append(helper.make_node("Add", [f"{h}.{part}", f"{p}.{part}.bias"], [h],
+                                          name=f"/{p}/{part.replace('.', '/')}/Add"))
+    return nodes, weights
+
+
+def write_onnx(path: Path, layers: int, width: int, vocab: int) -> None:
+    """The graph serialized by onnx; each initializer (field 5 of the graph) written as
+    onnx writes it but for its raw_data (field 9), whose key and length are written and whose
+    bytes are a hole."""
+    import onnx
+    from onnx import helper
+
+    nodes, weights = transformer_onnx(layers, width, vocab)
+    graph = helper.make_graph(nodes, "gpt", [], [])
+    model = helper.make_model(graph, producer_name="bench", opset_imports=[
+        helper.make_opsetid("", 17)])
+    graph_bytes = model.graph.SerializeToString()
+    model.ClearField("graph")
+    parts = []
+    for name, shape in weights:
+        n = numel(shape) * 4
+        head = onnx.TensorProto(name=name, data_type=onnx.TensorProto.FLOAT, dims=shape)
+        head_bytes = head.SerializeToString() + _varint(9 << 3 | 2) + _varint(n)
+        parts.append((_varint(5 << 3 | 2) + _varint(len(head_bytes) + n) + head_bytes, n))
+    size = len(graph_bytes) + sum(len(h) + n for h, n in parts)
+    with path.open("wb") as f:
+        f.write(model.SerializeToString() + _varint(7 << 3 | 2) + _varint(size) + graph_bytes)
+        for head_bytes, n in parts:
+            f.write(head_bytes)
+            f.seek(n, os.SEEK_CUR)  # a hole
+        f.truncate(f.tell())
+
+
+def build(folder: Path, only: str = "") -> dict[str, Path]:
+    """The files whose kind (``safetensors-70b``, ``onnx-1gb``, ...) has ``only`` in it,
+    written once."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = {}
+    writers: dict[str, tuple[Path, Callable[[Path], object]]] = {}
+    for name, shape in (("tiny", (1, 64, 1000)), ("1gb", (16, 1024, 32000))):
+        writers[f"onnx-{name}"] = (folder / f"gpt-{name}.onnx",
+                                   lambda path, shape=shape: write_onnx(path, *shape))
     for size in ("70b", "7b"):
-        tensors = llama(size)
         for kind, suffix, write in (("safetensors", "safetensors", write_safetensors),
                                     ("torch", "pt", write_torch_zip)):
-            path = files[f"{kind}-{size}"] = folder / f"llama-{size}.{suffix}"
+            writers[f"{kind}-{size}"] = (folder / f"llama-{size}.{suffix}", lambda path,
+                                         write=write, size=size: write(path, llama(size)))
+    writers["gguf"] = (folder / "moe.gguf", write_gguf)
+    files = {}
+    for kind, (path, write) in writers.items():
+        if only in kind:
             if not path.exists():
-                write(path, tensors)
-    files["gguf"] = folder / "moe.gguf"
-    if not files["gguf"].exists():
-        write_gguf(files["gguf"])
+                write(path)
+            files[kind] = path
     return files
 
 
@@ -245,18 +319,24 @@ print(sum(int(t.n_elements) for t in gguf.GGUFReader(sys.argv[1]).tensors))
 """
 
 
+ONNX_LOAD = """
+import math, sys, onnx
+model = onnx.load(sys.argv[1])
+print(sum(math.prod(t.dims) for t in model.graph.initializer))
+"""
+
+
 def commands(files: dict[str, Path]) -> list[tuple[str, Path, list[str]]]:
     ours = [PY, "-m", "paramcount", "--format", "json", "--depth", "1"]
+    theirs = {"onnx": ("onnx.load", ONNX_LOAD), "safetensors": ("safetensors.safe_open", SAFE_OPEN),
+              "torch": ("torch.load(mmap, weights_only)", TORCH_LOAD),
+              "gguf": ("gguf.GGUFReader", GGUF_READER)}
     out = []
-    for size in ("70b", "7b"):
-        st, pt = files[f"safetensors-{size}"], files[f"torch-{size}"]
-        out += [("paramcount", st, [*ours, str(st)]),
-                ("safetensors.safe_open", st, [PY, "-c", SAFE_OPEN, str(st)]),
-                ("paramcount", pt, [*ours, str(pt)]),
-                ("torch.load(mmap, weights_only)", pt, [PY, "-c", TORCH_LOAD, str(pt)])]
-    gg = files["gguf"]
-    return [*out, ("paramcount", gg, [*ours, str(gg)]),
-            ("gguf.GGUFReader", gg, [PY, "-c", GGUF_READER, str(gg)])]
+    for kind, path in files.items():
+        tool, script = theirs[kind.split("-")[0]]
+        out += [("paramcount", path, [*ours, str(path)]),
+                (tool, path, [PY, "-c", script, str(path)])]
+    return out
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -301,14 +381,15 @@ class Failed(Exception):
     pass
 
 
-def run(cmd: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          env=child_env(TF_CPP_MIN_LOG_LEVEL="3"))
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise Failed(proc.stderr.strip().splitlines()[-1][:120])
-    return wall, proc.stdout
+def run(cmd: list[str]) -> tuple[float, str, float]:
+    """Wall seconds, standard output and peak memory (MiB) of one run, measured by a helper
+    process that runs only this command."""
+    proc = subprocess.run([PY, "-c", MEASURE, *cmd], capture_output=True, text=True,
+                          env=child_env(TF_CPP_MIN_LOG_LEVEL="3"), check=True)
+    r = json.loads(proc.stdout)
+    if r["rc"] != 0:
+        raise Failed((r["err"].strip().splitlines() or ["?"])[-1][:120])
+    return r["wall"], r["out"], r["peak_kib"] / 1024
 
 
 def count(out: str) -> int:
@@ -319,10 +400,11 @@ def count(out: str) -> int:
 def measure(cmd: list[str], path: Path, runs: int) -> dict[str, float | int]:
     drop_cache(path)
     before = cached_bytes(path)
-    _, out = run(cmd)
+    _, out, _ = run(cmd)
     touched = cached_bytes(path) - before  # `before` is 0 unless another process holds pages
-    walls = [run(cmd)[0] for _ in range(runs)]
-    return {"wall": statistics.median(walls), "bytes": touched, "count": count(out)}
+    results = [run(cmd) for _ in range(runs)]
+    return {"wall": statistics.median(r[0] for r in results), "bytes": touched,
+            "count": count(out), "peak_mib": max(r[2] for r in results)}
 
 
 def main() -> None:
@@ -331,8 +413,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=OUT)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("only", nargs="?", default="",
+                        help="only the files whose kind has this in it (onnx, gguf, ...)")
     args = parser.parse_args()
-    files = build(args.dir)
+    files = build(args.dir, args.only)
     rows = []
     for tool, path, cmd in commands(files):
         row = {"tool": tool, "file": path.name, "declared_bytes": path.stat().st_size,
@@ -346,7 +430,7 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(f"{'file':<22} {'size':>8} {'tool':<31} {'count':>15} {'wall s':>7} "
-          f"{'bytes read':>11} {'of file':>8}")
+          f"{'peak MiB':>8} {'bytes read':>13} {'of file':>8}")
     for r in rows:
         size = f"{r['declared_bytes'] / 1e9:.1f} GB"
         if "failed" in r:
@@ -354,7 +438,7 @@ def main() -> None:
             continue
         share = r["bytes"] / r["declared_bytes"]
         print(f"{r['file']:<22} {size:>8} {r['tool']:<31} {r['count']:>15,} {r['wall']:>7.3f} "
-              f"{r['bytes']:>11,} {share:>8.4%}")
+              f"{r['peak_mib']:>8.1f} {r['bytes']:>13,} {share:>8.4%}")
 
 
 if __name__ == "__main__":

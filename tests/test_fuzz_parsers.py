@@ -193,13 +193,14 @@ def test_fuzz_torch(data):
 
 # -- ONNX ----------------------------------------------------------------------------------------
 
-def _onnx_seed() -> bytes:
+def _onnx_seeds() -> list[bytes]:
     import onnx
     from onnx import helper
     from test_sources_onnx import helper_graph
+    from test_sources_onnx_stream import subgraphs_model
 
     model = helper.make_model(helper_graph(), opset_imports=[helper.make_opsetid("", 17)])
-    return onnx.ModelProto.SerializeToString(model)
+    return [onnx.ModelProto.SerializeToString(m) for m in (model, subgraphs_model())]
 
 
 def _onnx_file(dims, data_type, raw_len, location) -> bytes:
@@ -219,7 +220,7 @@ def _onnx_file(dims, data_type, raw_len, location) -> bytes:
 
 @pytest.mark.filterwarnings("ignore")
 @settings(FUZZ)
-@given(st.one_of(damaged([_onnx_seed()]),
+@given(st.one_of(damaged(_onnx_seeds()),
                  st.builds(_onnx_file, st.lists(st.integers(-2**63, 2**63 - 1), max_size=4),
                            st.integers(0, 40), st.integers(0, 64),
                            st.none() | st.sampled_from(["w.bin", "../x", "seed.gguf"]))))

@@ -7,6 +7,7 @@ read is bounded by the file's size.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -47,6 +48,9 @@ class LocalFile:
     """
 
     path: Path
+    #: reads that skip far ahead (an ONNX graph around its tensors' bytes): the kernel is told
+    #: not to read ahead, so the bytes skipped are not read from the disk either
+    skips: bool = False
 
     @property
     def name(self) -> str:
@@ -65,6 +69,8 @@ class LocalFile:
     def read(self, start: int, length: int) -> bytes:
         try:
             with self.path.open("rb") as f:
+                if self.skips and hasattr(os, "posix_fadvise"):
+                    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
                 f.seek(start)
                 return f.read(length)
         except OSError as err:

@@ -78,8 +78,8 @@ FORMATS: tuple[Format, ...] = (
            options=frozenset({"progress"})),
     Format("gguf", "GGUF (llama.cpp), header only; a split set from its first file",
            (".gguf",), magic=(b"GGUF",), checkpoint=True, options=frozenset({"progress"})),
-    Format("onnx", "an ONNX graph; external data is not read", (".onnx",), checkpoint=True,
-           extra="onnx"),
+    Format("onnx", "an ONNX graph, tensor data skipped unread; external data is not read",
+           (".onnx",), checkpoint=True),
     Format("numpy", "NumPy arrays", (".npy", ".npz"), magic=(b"\x93NUMPY",),
            checkpoint=True),
     # last: a zip archive that no other row claimed is PyTorch's format

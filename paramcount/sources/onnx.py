@@ -13,7 +13,8 @@ exporter's generated name (``val_2``, ``onnx::Div_3``), and Constant nodes holdi
 numbers. Exporters transpose or fold weights into new initializers and merge equal ones; the
 count is that of the tensors the file stores.
 
-Needs the ``onnx`` package: ``pip install paramcount[onnx]``.
+The file is read by :mod:`paramcount.sources.onnx_proto`, without the ``onnx`` package: the
+graph's fields are walked and every tensor's data skipped by its length, never read.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.sources.blobs import LocalFile
+from paramcount.sources.onnx_proto import Graph, Node, TensorInfo, read_model
 from paramcount.sources.tensors import MAX_DIM, Tensor, summarize_tensors
 
 #: TensorProto.DataType -> (PyTorch's dtype name, bits per element)
@@ -55,50 +58,28 @@ SHAPE_INPUTS: dict[str, frozenset[int]] = {
         "ReduceSumSquare": {1}, "Clip": {1, 2}, "CenterCropPad": {1}, "DFT": {1, 2},
     }.items()}
 _GENERATED = re.compile(r"^(_?val_\d+|onnx::|/|const|scalar|.*Constant)", re.IGNORECASE)
-_MAX_SUBGRAPHS = 16
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
 
 
-def _text(value: Any) -> str:
-    """A protobuf string field: protobuf hands back bytes when they are not valid UTF-8."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
-def _onnx() -> Any:
-    try:
-        import onnx
-    except ImportError:
-        raise SpecError("reading ONNX files needs the onnx package: "
-                        "pip install paramcount[onnx]") from None
-    return onnx
-
-
 def load(path: Path, **options: Any) -> Summary:
-    """The source protocol: an ``.onnx`` file (external data is not loaded)."""
-    onnx = _onnx()
-    try:
-        size = path.stat().st_size
-        model = onnx.load(str(path), load_external_data=False)
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
-    except Exception as err:  # protobuf's DecodeError and onnx's checks on a damaged file
-        raise SpecError(f"{path}: not a readable ONNX model ({type(err).__name__}: "
-                        f"{str(err)[:100]})") from None
-    if not model.HasField("graph"):
+    """The source protocol: an ``.onnx`` file (its tensors' data and external data unread)."""
+    file = LocalFile(path, skips=True)
+    size = file.size()
+    model = read_model(file)
+    if model.graph is None:
         raise SpecError(f"{path}: an ONNX model without a graph")
     walk = _Walk(path)
-    walk.graph(model.graph, (), 0)
+    walk.graph(model.graph, ())
     tensors, types = walk.tensors()
-    producer = f"{_text(model.producer_name)} {_text(model.producer_version)}".strip()
-    opset = next((o.version for o in model.opset_import if _text(o.domain) in ("", "ai.onnx")),
-                 None)
+    producer = f"{model.producer_name} {model.producer_version}".strip()
+    opset = next((v for domain, v in model.opset_import if domain in ("", "ai.onnx")), None)
     meta = {"format": "ONNX", "ir_version": model.ir_version, "producer": producer,
-            "file_bytes": size, "opset": opset, "constants": walk.constants}
-    name = _text(model.graph.name) or path.stem
+            "file_bytes": size, "bytes_read": model.bytes_read, "opset": opset,
+            "constants": walk.constants}
+    name = model.graph.name or path.stem
     notes = [f"Not counted: {walk.constants} constant tensor(s) (shapes, indices, scalars)"] \
         if walk.constants else []
+    notes.append(f"Read {model.bytes_read:,} bytes of the graph; tensor data skipped unread")
     return summarize_tensors(tensors, name, str(path), meta=meta, types=types, notes=notes)
 
 
@@ -127,30 +108,26 @@ class _Walk:
         self.constants = 0
         self.seen_nodes = 0
 
-    def graph(self, graph: Any, prefix: tuple[str, ...], depth: int) -> None:
-        if depth > _MAX_SUBGRAPHS:
-            raise SpecError(f"{self.path}: subgraphs nested deeper than {_MAX_SUBGRAPHS}")
+    def graph(self, graph: Graph, prefix: tuple[str, ...]) -> None:
         for init in graph.initializer:
-            self.add(_value(self.path, init, _text(init.name)))
+            self.add(_value(self.path, init, init.name))
         for sparse in graph.sparse_initializer:
-            self.add(_value(self.path, sparse.values, _text(sparse.values.name),
-                            list(sparse.dims)))
+            self.add(_value(self.path, sparse.values, sparse.values.name, sparse.dims))
         for i, node in enumerate(graph.node):
-            self.node(node, i, prefix, depth)
+            self.node(node, i, prefix)
 
     def add(self, value: _Value) -> None:
         if value.name in self.values:
             raise SpecError(f"{self.path}: the initializer {value.name!r} is defined twice")
         self.values[value.name] = value
 
-    def node(self, node: Any, i: int, prefix: tuple[str, ...], depth: int) -> None:
-        op = _text(node.op_type)
+    def node(self, node: Node, i: int, prefix: tuple[str, ...]) -> None:
+        op = node.op_type
         row = self.row(node, op, i, prefix)
-        inputs = [_text(n) for n in node.input]
-        outputs = [_text(n) for n in node.output]
+        inputs, outputs = node.input, node.output
         if op == "Constant" and outputs:
-            tensor = next((a.t for a in node.attribute if _text(a.name) == "value"
-                           and a.HasField("t")), None)
+            tensor = next((a.t for a in node.attribute if a.name == "value"
+                           and a.t is not None), None)
             if tensor is not None:
                 self.add(_value(self.path, tensor, outputs[0], constant_node=True))
         if op == "Identity" and inputs and outputs:
@@ -166,12 +143,12 @@ class _Walk:
                     value.first_use = self.seen_nodes
         self.seen_nodes += 1
         for attr in node.attribute:
-            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                self.graph(sub, row, depth + 1)
+            for sub in ([attr.g] if attr.g is not None else []) + attr.graphs:
+                self.graph(sub, row)
 
-    def row(self, node: Any, op: str, i: int, prefix: tuple[str, ...]) -> tuple[str, ...]:
+    def row(self, node: Node, op: str, i: int, prefix: tuple[str, ...]) -> tuple[str, ...]:
         """A node's place in the tree: its module path, then its own name."""
-        label = _text(node.name) or f"{op}_{i}"
+        label = node.name or f"{op}_{i}"
         scopes = _name_scopes(node)
         if scopes is not None:
             module = tuple(p for p in scopes.split(".") if p)
@@ -200,17 +177,16 @@ class _Walk:
         return out, self.types
 
 
-def _name_scopes(node: Any) -> str | None:
+def _name_scopes(node: Node) -> str | None:
     """The module path torch.onnx (dynamo) recorded: ``['', 'layers.0', 'linear']``."""
-    for prop in node.metadata_props:
-        if _text(prop.key) == "pkg.torch.onnx.name_scopes":
-            try:
-                scopes = ast.literal_eval(_text(prop.value))
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                return None
-            if isinstance(scopes, list) and len(scopes) >= 2 and all(
-                    isinstance(s, str) for s in scopes):
-                return str(scopes[-2])
+    if node.name_scopes is None:
+        return None
+    try:
+        scopes = ast.literal_eval(node.name_scopes)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(scopes, list) and len(scopes) >= 2 and all(isinstance(s, str) for s in scopes):
+        return str(scopes[-2])
     return None
 
 
@@ -245,7 +221,7 @@ def _is_weight(value: _Value) -> bool:
     return bool(value.shape) or not _GENERATED.match(value.name)
 
 
-def _value(path: Path, tensor: Any, name: str, dims: list[int] | None = None,
+def _value(path: Path, tensor: TensorInfo, name: str, dims: list[int] | None = None,
            constant_node: bool = False) -> _Value:
     where = f"{path}: tensor {name!r}"
     if tensor.data_type not in DTYPES:
@@ -258,17 +234,18 @@ def _value(path: Path, tensor: Any, name: str, dims: list[int] | None = None,
     for d in shape:
         numel *= d
     nbytes = -(-numel * bits // 8)
-    if dims is None and tensor.raw_data and len(tensor.raw_data) != nbytes and bits:
-        raise SpecError(f"{where}: holds {len(tensor.raw_data)} bytes, but shape {list(shape)} "
+    if dims is None and tensor.raw_bytes and tensor.raw_bytes != nbytes and bits:
+        raise SpecError(f"{where}: holds {tensor.raw_bytes} bytes, but shape {list(shape)} "
                         f"of {dtype} needs {nbytes}")
     if tensor.data_location == _EXTERNAL:
         _check_external(path, tensor, where, nbytes)
     return _Value(name, shape, dtype, nbytes, constant_node)
 
 
-def _check_external(path: Path, tensor: Any, where: str, nbytes: int) -> None:
-    """The external file, when it is there, holds the bytes the entry points to."""
-    info = {_text(e.key): _text(e.value) for e in tensor.external_data}
+def _check_external(path: Path, tensor: TensorInfo, where: str, nbytes: int) -> None:
+    """The external file, when it is there, holds the bytes the entry points to (its size
+    only: the file is never opened)."""
+    info = dict(tensor.external_data)
     location = info.get("location", "")
     try:
         offset, length = int(info.get("offset", 0)), int(info.get("length", nbytes))

@@ -265,3 +265,28 @@ def test_a_remote_bin_adapter_is_not_downloaded(hub_at):
                                         r"adapter_model\.bin is read only by a download"):
         summarize("org/bin")
     assert hub_at.bytes_sent("/cdn/") == 0
+
+
+def test_an_adapter_in_the_cache_finds_its_base_in_the_cache(built, tmp_path, monkeypatch):
+    """Offline: the adapter and the base it names by Hub id both come from a cache laid out as
+    huggingface_hub lays it out (tests/test_sources_hub.py's ``put``)."""
+    from test_sources_hub import put
+
+    folder, base, trainable, everything, merged = built["lora"]
+    config = json.loads((folder / "adapter_config.json").read_text())
+    cache, commit = tmp_path / "hub", "c" * 40
+    files = {"org--base": {p.name: p.read_bytes() for p in base.iterdir()},
+             "org--adapter": {"adapter_config.json": json.dumps(
+                 {**config, "base_model_name_or_path": "org/base"}).encode(),
+                 "adapter_model.safetensors": (folder / "adapter_model.safetensors").read_bytes()}}
+    for repo, tree in files.items():
+        for name, data in tree.items():
+            put(cache / f"models--{repo}", commit, name, data)
+        (cache / f"models--{repo}" / "refs").mkdir()
+        (cache / f"models--{repo}" / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    s = summarize("org/adapter")
+    assert s.total_params == trainable and s.meta["hub"]["from"] == "cache"
+    assert (s.figures["Base + adapter params"], s.figures["Merged params"]) == (everything,
+                                                                                 merged)

@@ -224,3 +224,21 @@ def test_a_bad_model_index_is_one_line(tmp_path, doc, message):
     (tmp_path / "model_index.json").write_text(json.dumps(doc))
     with pytest.raises(SpecError, match=message):
         summarize(tmp_path)
+
+
+def test_a_pipeline_in_the_cache_reads_offline(pipeline, tmp_path, monkeypatch):
+    from test_sources_hub import put
+
+    folder, counts = pipeline
+    cache, commit = tmp_path / "hub", "d" * 40
+    repo = cache / "models--org--sd"
+    for path in folder.rglob("*"):
+        if path.is_file():
+            put(repo, commit, path.relative_to(folder).as_posix(), path.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    s = summarize("org/sd")
+    assert s.total_params == sum(counts.values()) and s.meta["hub"]["from"] == "cache"
+    assert {c.name: c.params for c in s.root.children if c.params} == counts

@@ -558,6 +558,44 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
     assert not refused, f"the client tried to leave 127.0.0.1 for {refused}"
 
 
+@pytest.fixture
+def hub_at(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> HubServer:
+    """The test Hub, where paramcount looks for the Hub (``HF_ENDPOINT``)."""
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    return hub
+
+
+def header_bytes(data: bytes) -> int:
+    """8 bytes of length and the header they give: what a safetensors header takes."""
+    return 8 + int.from_bytes(data[:8], "little")
+
+
+def read_cost(data: bytes, ahead: int | None = None) -> int:
+    """What reading a remote safetensors file's header costs when its first request asks for
+    ``ahead`` bytes (paramcount's documented FIRST_READ for a file no index names): that
+    request, cut at the file's end, and the rest of the header when it is longer."""
+    from paramcount.sources.safetensors import FIRST_READ
+
+    return max(header_bytes(data), min(len(data), FIRST_READ if ahead is None else ahead))
+
+
+def gguf_with_long_header(path: Path) -> bytes:
+    """A GGUF file of one 512 × 1024 tensor whose header (50,000 tokens) is about 700 kB: read
+    in pieces. Written by the gguf package."""
+    import gguf
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_block_count(2)
+    w.add_token_list([f"token{i}" for i in range(50_000)])
+    w.add_tensor("token_embd.weight", np.zeros((512, 1024), np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path.read_bytes()
+
+
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Refuse to resolve any host but the loopback; the hosts refused, for the fixture to
     report (the client swallows some of these errors)."""

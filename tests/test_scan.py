@@ -16,7 +16,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from hub_server import Repo, safetensors_file
+from hub_server import Repo, read_cost, safetensors_file
 from safetensors.numpy import save_file
 
 import paramcount
@@ -66,16 +66,6 @@ def tiny(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def hub_at(hub, monkeypatch):
-    """The test Hub, where paramcount looks for the Hub."""
-    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-    return hub
-
-
-def header_bytes(data: bytes) -> int:
-    """8 bytes of length and the header they give: what reading a safetensors header costs."""
-    return 8 + int.from_bytes(data[:8], "little")
 
 
 # -- the library ---------------------------------------------------------------------------------
@@ -203,9 +193,9 @@ def test_hub_ids_rows_and_the_bytes_they_cost(hub_at, tiny):
         assert (r.total_params, r.stored_bytes, r.architecture) == (
             TINY, 2 * TINY, "LlamaForCausalLM")
         # the config whole and the safetensors header, never the weights
-        assert r.bytes_read == len(config) + header_bytes(weights)
+        assert r.bytes_read == len(config) + read_cost(weights)
     assert hub_at.bytes_sent("/org/tiny/resolve/") + hub_at.bytes_sent("/cdn/") == 2 * (
-        len(config) + header_bytes(weights))
+        len(config) + read_cost(weights))
     assert rows[3].bytes_read == 0  # the same model from disk
 
 
@@ -221,7 +211,7 @@ def test_urls_rows_and_the_bytes_they_cost():
     finally:
         fs.rm("/scan-url", recursive=True)
     assert (rows[0].total_params, rows[0].architecture) == (TINY, "LlamaForCausalLM")
-    assert rows[0].bytes_read == len(config) + header_bytes(weights)
+    assert rows[0].bytes_read == len(config) + read_cost(weights)
     assert rows[1].error == "memory://scan-url/none.safetensors: no such file or folder"
 
 

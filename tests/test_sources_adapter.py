@@ -188,12 +188,6 @@ def test_cli(built, capsys):
     assert "Rows: 12 added, 0 removed, 0 changed" in out
 
 
-@pytest.fixture
-def hub_at(hub, monkeypatch):
-    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-    return hub
-
-
 def test_a_remote_adapter_and_its_base(built, hub_at):
     folder, base, trainable, everything, merged = built["lora"]
     config = json.loads((folder / "adapter_config.json").read_text())

@@ -12,12 +12,21 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from hub_server import TOKEN, Repo, Sparse, safetensors_file
+from hub_server import (
+    TOKEN,
+    Repo,
+    Sparse,
+    gguf_with_long_header,
+    header_bytes,
+    read_cost,
+    safetensors_file,
+)
 
 import paramcount
 from paramcount.cli import main
 from paramcount.errors import SpecError
 from paramcount.sources import summarize
+from paramcount.sources.safetensors import FIRST_READ
 
 pytest_plugins = ["hub_server"]
 pytest.importorskip("huggingface_hub")
@@ -28,16 +37,6 @@ KERNEL = {"dense.kernel": np.zeros((1000, 1000), np.float32),  # 4 MB of weights
           "dense.bias": np.zeros(1000, np.float32)}
 
 
-@pytest.fixture
-def hub_at(hub, monkeypatch):
-    """The test Hub, where paramcount looks for the Hub."""
-    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-    return hub
-
-
-def header_bytes(data: bytes) -> int:
-    """8 bytes of length and the header they give: what reading a safetensors header costs."""
-    return 8 + int.from_bytes(data[:8], "little")
 
 
 def test_a_config_only_repo(hub_at):
@@ -56,7 +55,7 @@ def test_weights_are_never_read(hub_at):
     s = summarize("org/dense")
     assert s.total_params == 1000 * 1000 + 1000
     sent = hub_at.bytes_sent("/cdn/")  # LFS files come from the CDN port, after a redirect
-    assert s.meta["hub"]["bytes_read"] == sent == header_bytes(data) < len(data) // 1000
+    assert s.meta["hub"]["bytes_read"] == sent == read_cost(data) < len(data) // 100
 
 
 def test_a_sharded_repo_with_its_index_and_tied_head(hub_at):
@@ -75,20 +74,29 @@ def test_a_sharded_repo_with_its_index_and_tied_head(hub_at):
     # the config beside the shards (read remotely) ties the head transformers would add
     tied = [(n.name, t.owner) for _, n in s.root.walk() for t in n.tied]
     assert tied == [("lm_head", "model.embed_tokens.weight")] and s.meta["shards"] == 2
-    assert hub_at.bytes_sent("/cdn/") == sum(header_bytes(d) for d in shards.values())
+    # each shard's length and header in one request, foreseen from the index's tensor names
+    cdn = [r for r in hub_at.requests if r.path.startswith("/cdn/")]
+    assert len(cdn) == 2 and all(r.range.startswith("bytes=0-") for r in cdn)
+    assert sum(header_bytes(d) for d in shards.values()) <= hub_at.bytes_sent("/cdn/") < sum(
+        len(d) for d in shards.values())
 
 
 def test_an_lfs_file_is_resolved_once_and_its_ranges_go_where_it_redirected(hub_at,
                                                                             monkeypatch):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    data = safetensors_file(KERNEL)
+    # 600 tensors: a header of about 50 kB, longer than the first read
+    data = safetensors_file({f"model.layers.{i}.a_rather_long_module_name.weight":
+                             np.zeros((2, 2), np.float32) for i in range(600)})
+    first = FIRST_READ
+    assert header_bytes(data) > first
     hub_at.repos["org/gated"] = Repo.with_files({"model.safetensors": data}, gated=True)
-    assert summarize("org/gated").total_params == 1000 * 1000 + 1000
+    assert summarize("org/gated").total_params == 600 * 4
     reads = [r for r in hub_at.requests if r.path.endswith("model.safetensors")
              or r.path.startswith("/cdn/")]
-    # the length, then the header: one resolve (a redirect), then the CDN twice
+    # the first bytes: one resolve (a redirect) then the CDN; the rest of the header: the CDN
     assert [(r.path.startswith("/cdn/"), r.range) for r in reads] == [
-        (False, "bytes=0-7"), (True, "bytes=0-7"), (True, f"bytes=8-{header_bytes(data) - 1}")]
+        (False, f"bytes=0-{first - 1}"), (True, f"bytes=0-{first - 1}"),
+        (True, f"bytes={first}-{header_bytes(data) - 1}")]
     assert reads[0].token == TOKEN and reads[1].token is None and reads[2].token is None
 
 
@@ -102,15 +110,7 @@ def test_an_index_that_names_a_missing_shard(hub_at):
 
 def test_a_gguf_repo_reads_the_header_in_pieces(hub_at, tmp_path):
     path = tmp_path / "m.gguf"
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_block_count(2)
-    w.add_token_list([f"token{i}" for i in range(50_000)])  # a header of about 700 kB
-    w.add_tensor("token_embd.weight", np.zeros((512, 1024), np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    data = path.read_bytes()
+    data = gguf_with_long_header(path)
     hub_at.repos["org/gguf"] = Repo.with_files({"model.gguf": data})
     s = summarize("org/gguf")
     assert s.total_params == summarize(path).total_params == 512 * 1024
@@ -203,11 +203,11 @@ def llama_70b_shards(count: int = 30) -> dict[str, Sparse]:
                     (p + "input_layernorm.weight", (h,)),
                     (p + "post_attention_layernorm.weight", (h,))]
     tensors += [("model.norm.weight", (h,)), ("lm_head.weight", (vocab, h))]
-    per = -(-len(tensors) // count)
+    n = len(tensors)
     files = {}
     for k in range(count):
         header, offset = {}, 0
-        for name, shape in tensors[k * per:(k + 1) * per]:
+        for name, shape in tensors[k * n // count:(k + 1) * n // count]:
             size = 2 * int(np.prod(shape))
             header[name] = {"dtype": "BF16", "shape": list(shape),
                             "data_offsets": [offset, offset + size]}
@@ -222,7 +222,11 @@ def llama_70b_shards(count: int = 30) -> dict[str, Sparse]:
 def test_a_70b_repo_costs_headers_only(hub_at):
     shards = llama_70b_shards()
     config = json.loads((ZOO / "llama-3-70b.json").read_text())
-    hub_at.repos["meta/llama-70b"] = Repo.with_files({**shards, "config.json": config})
+    index = {"metadata": {}, "weight_map": {
+        name: shard for shard, data in shards.items()
+        for name in json.loads(data[8:header_bytes(data)])}}
+    hub_at.repos["meta/llama-70b"] = Repo.with_files(
+        {**shards, "config.json": config, "model.safetensors.index.json": index})
     s = summarize("meta/llama-70b")
     # the zoo's llama-3-70b, which tests/test_sources_hf.py holds equal to transformers' count
     assert s.total_params == summarize("zoo:llama-3-70b").total_params == 70_553_706_496
@@ -230,5 +234,10 @@ def test_a_70b_repo_costs_headers_only(hub_at):
     assert s.figures["Checkpoint params"] == s.total_params and s.name == "LlamaForCausalLM"
     assert any("the checkpoint holds exactly its weights" in n for n in s.notes)
     read = s.meta["hub"]["bytes_read"]
-    assert read == hub_at.bytes_sent("/cdn/") + len(json.dumps(config, indent=2))
+    jsons = len(json.dumps(config, indent=2)) + len(json.dumps(index, indent=2))
+    assert read == hub_at.bytes_sent("/cdn/") + jsons
     assert read < 2 * 2**20 and sum(len(f) for f in shards.values()) > 140 * 10**9
+    # the index foretells each header's length: one request a shard, a little over its header
+    cdn = [r for r in hub_at.requests if r.path.startswith("/cdn/")]
+    headers = sum(header_bytes(d[:8] + d[8:header_bytes(d)]) for d in shards.values())
+    assert len(cdn) == 30 and headers <= read - jsons < 1.5 * headers

@@ -86,7 +86,7 @@ def load_tree(tree: Tree, weights: str, progress: Progress | None = None) -> Sum
 def _read(tree: Tree, weights: str) -> tuple[list[Tensor], dict[str, Any]]:
     from paramcount.sources import safetensors
 
-    blob = tree.open(weights)
+    blob = tree.open(weights, safetensors.FIRST_READ)
     if weights.endswith(".safetensors"):
         tensors, size = safetensors.read_tensors(blob)
         return tensors, {"format": "safetensors", "file_bytes": size}

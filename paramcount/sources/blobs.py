@@ -89,7 +89,10 @@ class Tree(Protocol):
         """Every file's relative path, sorted; hidden ones left out."""
         ...
 
-    def open(self, name: str) -> Blob: ...
+    def open(self, name: str, ahead: int = 0) -> Blob:
+        """A file of the tree; ``ahead``: bytes its first read from the start should fetch at
+        least, when a request costs a round trip (a header's length and the header at once)."""
+        ...
 
     def local(self, name: str) -> Path | None:
         """The file on this machine, for the readers that need a path; None for a remote
@@ -128,8 +131,8 @@ class LocalTree:
                 if sub.is_dir() and not sub.name.startswith((".", "__")):
                     self._walk(sub, f"{prefix}{sub.name}/", level + 1, out)
 
-    def open(self, name: str) -> Blob:
-        return LocalFile(self.folder / name)
+    def open(self, name: str, ahead: int = 0) -> Blob:
+        return LocalFile(self.folder / name)  # a local read costs no round trip: no ahead
 
     def local(self, name: str) -> Path | None:
         return self.folder / name

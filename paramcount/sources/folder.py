@@ -271,7 +271,8 @@ def _read_by_range(model: Model, tree: Tree, progress: Progress | None) -> Summa
     from paramcount.sources import gguf, safetensors
     from paramcount.sources.spec import read_blob_document
 
-    blobs = [tree.open(f) for f in model.files]
+    ahead = _header_guesses(model, tree) if model.kind == "safetensors" else {}
+    blobs = [tree.open(f, ahead.get(f, 0)) for f in model.files]
     source = tree.open(model.index).label if model.index else blobs[0].label
     if model.kind == "gguf":
         return gguf.summarize_blobs(blobs, source, progress)
@@ -284,6 +285,20 @@ def _read_by_range(model: Model, tree: Tree, progress: Progress | None) -> Summa
         index = tree.open(model.index)
         check_index(index.label, index_shards(read_blob_document(index), index.label), found)
     return summary
+
+
+def _header_guesses(model: Model, tree: Tree) -> dict[str, int]:
+    """How many bytes to read at once from the start of each safetensors file (its length and
+    header in one request when remote): foreseen from the tensors its index puts in it."""
+    from paramcount.sources import safetensors
+    from paramcount.sources.spec import read_blob_document
+
+    if model.index is None:
+        return dict.fromkeys(model.files, safetensors.FIRST_READ)
+    index = tree.open(model.index)
+    folder = _folder(model.index)
+    return {folder + shard: safetensors.header_guess(names)
+            for shard, names in index_shards(read_blob_document(index), index.label).items()}
 
 
 def signature(summary: Summary) -> tuple[int, frozenset[tuple[tuple[int, ...], int]]]:

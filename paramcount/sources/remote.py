@@ -55,7 +55,7 @@ class RemoteRepo:
     def __init__(self, repo_id: str, revision: str | None, endpoint: str) -> None:
         self.repo_id, self.revision, self.endpoint = repo_id, revision, endpoint
         self.transfer = Transfer()
-        self.whole: dict[str, bytes] = {}  # files read whole, by path
+        self.prefixes: dict[str, bytes] = {}  # each file's first bytes read, by path
         #: where a file's bytes are, once a redirect said so (an LFS file's signed CDN URL):
         #: its next ranges go there, one request each instead of two
         self.located: dict[str, str] = {}
@@ -79,21 +79,27 @@ class RemoteRepo:
     def files(self) -> list[str]:
         return list(self._files)
 
-    def open(self, name: str) -> Blob:
+    def open(self, name: str, ahead: int = 0) -> Blob:
         if name not in self.sizes:
             raise SpecError(f"{self.label}/{name}: no such file in the repo")
-        return RemoteFile(self, name)
+        return RemoteFile(self, name, ahead)
 
     def local(self, name: str) -> None:
         return None
 
 
 @dataclass(frozen=True)
-class RemoteFile:
-    """A file of a remote repo, read by HTTP range requests at the repo's commit."""
+class RangedFile:
+    """A file of a remote tree, read by range: the tree gives its size (``sizes``), keeps
+    each file's first bytes once read (``prefixes``: a config read whole once, however many
+    readers ask; a header's length and the header after it in one request) and counts the
+    bytes (``transfer``); a subclass's ``_get`` makes the request."""
 
-    repo: RemoteRepo
+    tree: Any
     path: str
+    #: bytes the first read from the file's start fetches at least: enough, foreseen, for a
+    #: header's length and the header (one request instead of two)
+    ahead: int = 0
 
     @property
     def name(self) -> str:
@@ -101,29 +107,43 @@ class RemoteFile:
 
     @property
     def label(self) -> str:
-        return f"{self.repo.label}/{self.path}"
+        return f"{self.tree.label}/{self.path}"
 
     def size(self) -> int:
-        return self.repo.sizes[self.path]
+        size: int = self.tree.sizes[self.path]
+        return size
 
     def read(self, start: int, length: int) -> bytes:
         """``length`` bytes from ``start``: one request, cut off at ``length`` whatever the
-        server sends."""
+        server sends; none when the file's first bytes, already read, hold them."""
         length = max(0, min(length, self.size() - start))
         if length == 0:
             return b""
-        if start == 0 and length == self.size():  # a config read whole: once per repo
-            whole = self.repo.whole.get(self.path)
-            if whole is None:
-                whole = self.repo.whole[self.path] = self._get(start, length)
-            return whole
-        return self._get(start, length)
+        prefix: bytes = self.tree.prefixes.get(self.path, b"")
+        end = start + length
+        if end <= len(prefix):
+            return prefix[start:end]
+        if start > len(prefix):
+            return self._get(start, length)
+        # what the file starts with, extended to cover this read (at least ``ahead`` bytes)
+        want = min(self.size(), max(end, self.ahead))
+        prefix += self._get(len(prefix), want - len(prefix))
+        self.tree.prefixes[self.path] = prefix
+        return prefix[start:end]
+
+    def _get(self, start: int, length: int) -> bytes:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class RemoteFile(RangedFile):
+    """A file of a Hub repo, read by HTTP range requests at the repo's commit."""
 
     def _get(self, start: int, length: int) -> bytes:
         hub = client()
-        resolve = hub.hf_hub_url(self.repo.repo_id, self.path, revision=self.repo.commit,
-                                 endpoint=self.repo.endpoint)
-        url = self.repo.located.get(self.path, resolve)
+        resolve = hub.hf_hub_url(self.tree.repo_id, self.path, revision=self.tree.commit,
+                                 endpoint=self.tree.endpoint)
+        url = self.tree.located.get(self.path, resolve)
         # the token goes to the Hub only; a signed location needs none
         auth = hub.utils.build_hf_headers() if url == resolve else {}
         headers = {**auth, "Range": f"bytes={start}-{start + length - 1}"}
@@ -132,7 +152,7 @@ class RemoteFile:
                 "GET", url, headers=headers, timeout=TIMEOUT) as response:
             hub.utils.hf_raise_for_status(response)
             if url == resolve and str(response.url) != resolve:
-                self.repo.located[self.path] = str(response.url)
+                self.tree.located[self.path] = str(response.url)
             skip = start if response.status_code == 200 else 0  # Range ignored: whole file
             for chunk in response.iter_bytes():
                 if skip:
@@ -142,7 +162,7 @@ class RemoteFile:
                 got += len(chunks[-1])
                 if got >= length:
                     break
-        self.repo.transfer.add(got)
+        self.tree.transfer.add(got)
         return b"".join(chunks)
 
 
@@ -203,8 +223,8 @@ class Subtree:
         names = [n[len(self.prefix):] for n in self.tree.files() if n.startswith(self.prefix)]
         return [n for n in names if self.only is None or n in self.only]
 
-    def open(self, name: str) -> Blob:
-        blob: Blob = self.tree.open(self.prefix + name)
+    def open(self, name: str, ahead: int = 0) -> Blob:
+        blob: Blob = self.tree.open(self.prefix + name, ahead)
         return blob
 
     def local(self, name: str) -> None:

@@ -131,6 +131,23 @@ def read_tensors(file: Blob) -> tuple[list[Tensor], int]:
     return tensors, size
 
 
+#: bytes of a header entry beyond its tensor's name, at most about: ``"NAME":{"dtype":"BF16",
+#: "shape":[4096,14336],"data_offsets":[…,…]},`` is 78 with 10-digit offsets
+ENTRY_BYTES = 96
+#: the first read of a remote file whose tensors no index names: the length, and most headers
+FIRST_READ = 32 * 1024
+
+
+def header_guess(names: Sequence[str]) -> int:
+    """About how many bytes a file's length and header take, from the tensors an index puts in
+    it (a little over, so that one request most often reads both).
+
+    >>> header_guess(["model.embed_tokens.weight", "lm_head.weight"])
+    495
+    """
+    return 8 + sum(len(n) + ENTRY_BYTES for n in names) + 256
+
+
 def read_header(file: Blob) -> tuple[dict[str, Any], int, int]:
     """The parsed JSON header, the size of the data area after it, and the file's size: two
     reads, the 8-byte length and the header it gives."""

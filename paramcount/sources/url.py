@@ -24,7 +24,7 @@ from typing import Any
 from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.sources.blobs import Blob
-from paramcount.sources.remote import MAX_DEPTH, Transfer, part
+from paramcount.sources.remote import MAX_DEPTH, RangedFile, Transfer, part
 
 #: the URL schemes read through fsspec, and the package each needs beside fsspec
 SCHEMES: dict[str, str | None] = {
@@ -182,7 +182,7 @@ class UrlTree:
     def __init__(self, fs: Any, root: str, base: str, sizes: dict[str, int], url: str) -> None:
         self.fs, self.root, self.base, self.sizes, self.url = fs, root, base, sizes, url
         self.transfer = Transfer()
-        self.whole: dict[str, bytes] = {}  # files read whole (configs), by name
+        self.prefixes: dict[str, bytes] = {}  # each file's first bytes read, by name
 
     @property
     def path(self) -> str:
@@ -234,10 +234,10 @@ class UrlTree:
     def files(self) -> list[str]:
         return list(self._files)
 
-    def open(self, name: str) -> Blob:
+    def open(self, name: str, ahead: int = 0) -> Blob:
         if name not in self.sizes:
             raise SpecError(f"{self.label}/{name}: no such file")
-        return UrlFile(self, name)
+        return UrlFile(self, name, ahead)
 
     def local(self, name: str) -> None:
         return None
@@ -257,35 +257,9 @@ def _size(fs: Any, path: str, missing_ok: bool = False) -> int | None:
 
 
 @dataclass(frozen=True)
-class UrlFile:
-    """A file at a URL, read by range requests."""
-
-    tree: UrlTree
-    path: str
-
-    @property
-    def name(self) -> str:
-        return self.path.rpartition("/")[2]
-
-    @property
-    def label(self) -> str:
-        return f"{self.tree.label}/{self.path}"
-
-    def size(self) -> int:
-        return self.tree.sizes[self.path]
-
-    def read(self, start: int, length: int) -> bytes:
-        """``length`` bytes from ``start``: one range request, no read-ahead (a server that
-        ignores ``Range`` is cut off at the bytes asked for)."""
-        length = max(0, min(length, self.size() - start))
-        if length == 0:
-            return b""
-        if start == 0 and length == self.size():  # a config read whole: once per tree
-            whole = self.tree.whole.get(self.path)
-            if whole is None:
-                whole = self.tree.whole[self.path] = self._get(start, length)
-            return whole
-        return self._get(start, length)
+class UrlFile(RangedFile):
+    """A file at a URL, read by range requests with no read-ahead (a server that ignores
+    ``Range`` is cut off at the bytes asked for)."""
 
     def _get(self, start: int, length: int) -> bytes:
         with fs_errors(self.label), self.tree.fs.open(

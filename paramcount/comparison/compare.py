@@ -50,7 +50,7 @@ from paramcount.comparison.matching import (
 )
 from paramcount.comparison.rows import DiffRow, diff_rows
 from paramcount.model import Summary
-from paramcount.tree import Counts
+from paramcount.tree import Counts, subtree_counts
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,9 @@ def _with_adapter(a: Summary, b: Summary) -> Diff | None:
 
 def compare(a: Summary, b: Summary) -> Diff:
     """The :class:`Diff` of two summaries (see the module's docstring for the rules)."""
-    side_a, side_b = _side(a), _side(b)
-    ea, eb = flatten(a.root), flatten(b.root)
+    counts_a, counts_b = subtree_counts(a.root), subtree_counts(b.root)  # one walk a side
+    side_a, side_b = _side(a, counts_a), _side(b, counts_b)
+    ea, eb = flatten(a.root, counts_a), flatten(b.root, counts_b)
     notes: list[str] = []
     prefix = best_prefix(ea, eb)
     if prefix != ((), ()):
@@ -227,6 +228,6 @@ def compare(a: Summary, b: Summary) -> Diff:
     return Diff(side_a, side_b, found, notes, prefix, types)
 
 
-def _side(s: Summary) -> Side:
-    totals = (s.total_params, s.trainable_params, s.non_trainable_params, s.buffers)
-    return Side(s.name, s.source, totals, stored="tensors" in s.meta)
+def _side(s: Summary, counts: dict[int, Counts]) -> Side:
+    """One side's totals (params, trainable, non-trainable, buffers), from its counts."""
+    return Side(s.name, s.source, counts[id(s.root)], stored="tensors" in s.meta)

@@ -31,9 +31,10 @@ class Entry:
         return weight_counts(self.weights)
 
 
-def flatten(root: Node) -> dict[Parts, Entry]:
+def flatten(root: Node, totals: dict[int, Counts] | None = None) -> dict[Parts, Entry]:
     """Every node below ``root`` by its path, in tree order; the root itself (path ``()``)
-    only when it owns weights. Siblings of the same name get ``#2``, ``#3``.
+    only when it owns weights. Siblings of the same name get ``#2``, ``#3``. ``totals``: the
+    tree's :func:`~paramcount.tree.subtree_counts`, when the caller has them.
 
     >>> import paramcount
     >>> s = paramcount.summarize({"input_shape": [4], "layers": [{"Dense": 2}]})
@@ -42,7 +43,7 @@ def flatten(root: Node) -> dict[Parts, Entry]:
     """
     order: list[Parts] = [()] if root.weights else []
     out: dict[Parts, Entry] = {}
-    totals = subtree_counts(root)
+    totals = subtree_counts(root) if totals is None else totals
 
     def visit(node: Node, parts: Parts) -> None:
         seen: dict[str, int] = {}

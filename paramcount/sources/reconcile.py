@@ -46,14 +46,15 @@ def with_architecture(checkpoint: Summary, config: dict[str, Any], where: str) -
         return checkpoint
     checkpoint = _as_loaded(checkpoint, config)
     d = compare(arch, checkpoint)
+    total, stored = d.a.totals[0], d.b.totals[0]  # the architecture's, the checkpoint's
     matched = sum(r.b[0] * r.times for r in d.rows(all=True, fold=False)
                   if r.status == "unchanged" and r.b is not None)
-    if matched < MATCHED * checkpoint.total_params:
-        if arch.total_params == checkpoint.total_params:
+    if matched < MATCHED * stored:
+        if total == stored:
             return _relaid(arch, checkpoint, matched, where)
         checkpoint.notes.append(
-            f"{where} does not describe these weights ({matched:,} of "
-            f"{checkpoint.total_params:,} parameters match it): the tree is the checkpoint's")
+            f"{where} does not describe these weights ({matched:,} of {stored:,} parameters "
+            "match it): the tree is the checkpoint's")
         return checkpoint
     return _joined(arch, checkpoint, d, where)
 
@@ -79,14 +80,14 @@ def _joined(arch: Summary, checkpoint: Summary, d: Any, where: str) -> Summary:
     _carry(arch.root, "", stored, d.prefix)
     arch.source, arch.meta = checkpoint.source, {**checkpoint.meta, **arch.meta,
                                                  "architecture_from": where}
-    arch.figures["Checkpoint params"] = checkpoint.total_params
+    arch.figures["Checkpoint params"] = d.b.totals[0]
     arch.notes += checkpoint.notes
     if not d.changed:
         arch.notes.append(f"The tree is {where}'s; the checkpoint holds exactly its weights")
         return arch
     arch.notes.append(f"The tree is {where}'s; the checkpoint holds "
-                      f"{checkpoint.total_params - arch.total_params:+,} parameters against "
-                      f"it: {_differences(d)}")
+                      f"{d.b.totals[0] - d.a.totals[0]:+,} parameters against it: "
+                      f"{_differences(d)}")
     return arch
 
 

@@ -95,10 +95,13 @@ def index_shards(doc: Any, where: str) -> dict[str, list[str]]:
         raise SpecError(f"{where}: a shard index needs a non-empty `weight_map` object")
     shards: dict[str, list[str]] = {}
     for tensor, shard in weight_map.items():
-        if not isinstance(shard, str) or not shard or Path(shard).name != shard:
-            raise SpecError(f"{where}: weight_map[{tensor!r}] must be a file name in the same "
-                            f"folder, got {shard!r}")
-        shards.setdefault(shard, []).append(tensor)
+        names = shards.get(shard) if isinstance(shard, str) else None
+        if names is None:  # a shard's name is checked once, not once per tensor
+            if not isinstance(shard, str) or not shard or Path(shard).name != shard:
+                raise SpecError(f"{where}: weight_map[{tensor!r}] must be a file name in the "
+                                f"same folder, got {shard!r}")
+            names = shards[shard] = []
+        names.append(tensor)
     return shards
 
 

@@ -77,42 +77,24 @@ def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
 
-@pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("model_type, architecture",
-                         [(t, a) for t, archs in FAMILIES.items() for a in archs])
-def test_equals_transformers_module_by_module(case, model_type, architecture):
-    doc = _doc(model_type, architecture, CASES[case])
+#: (model_type, architectures, cases, the components each counts as a figure)
+MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs] + [
+    ("gemma3", a, GEMMA3_CASES, PARTS)
+    for a in ("Gemma3ForConditionalGeneration", "Gemma3Model")] + [
+    ("qwen2_vl", a, QWEN2_VL_CASES, ("visual", "language_model"))
+    for a in ("Qwen2VLForConditionalGeneration", "Qwen2VLModel")]
+
+
+@pytest.mark.parametrize(("model_type", "architecture", "fields", "parts"), [
+    pytest.param(t, a, cases[c], parts, id=f"{a}-{c}") for t, a, cases, parts in MODULES
+    for c in cases])
+def test_equals_transformers_module_by_module(model_type, architecture, fields, parts):
+    doc = _doc(model_type, architecture, fields)
     model = build_with_transformers(doc)
     s = check_against_transformers(doc, model)
     assert "fallback" not in s.meta  # declared, not built by transformers
     base = getattr(model, "model", model)
-    for part in PARTS:
-        assert s.figures[f"{part} params"] == sum(
-            p.numel() for p in getattr(base, part).parameters())
-
-
-@pytest.mark.parametrize("case", GEMMA3_CASES)
-@pytest.mark.parametrize("architecture", ["Gemma3ForConditionalGeneration", "Gemma3Model"])
-def test_gemma3_equals_transformers_module_by_module(case, architecture):
-    doc = _doc("gemma3", architecture, GEMMA3_CASES[case])
-    model = build_with_transformers(doc)
-    s = check_against_transformers(doc, model)
-    assert "fallback" not in s.meta
-    base = getattr(model, "model", model)
-    for part in PARTS:
-        assert s.figures[f"{part} params"] == sum(
-            p.numel() for p in getattr(base, part).parameters())
-
-
-@pytest.mark.parametrize("case", QWEN2_VL_CASES)
-@pytest.mark.parametrize("architecture", ["Qwen2VLForConditionalGeneration", "Qwen2VLModel"])
-def test_qwen2_vl_equals_transformers_module_by_module(case, architecture):
-    doc = _doc("qwen2_vl", architecture, QWEN2_VL_CASES[case])
-    model = build_with_transformers(doc)
-    s = check_against_transformers(doc, model)
-    assert "fallback" not in s.meta
-    base = getattr(model, "model", model)
-    for part in ("visual", "language_model"):
+    for part in parts:
         assert s.figures[f"{part} params"] == sum(
             p.numel() for p in getattr(base, part).parameters())
 

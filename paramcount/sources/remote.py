@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from paramcount.errors import SpecError
 from paramcount.sources.blobs import Blob
@@ -46,46 +46,6 @@ class Transfer:
         with self.lock:
             self.bytes += n
             self.requests += 1
-
-
-class RemoteRepo:
-    """One revision of a Hub repo as a :class:`~paramcount.sources.blobs.Tree`: its file
-    names and sizes from the API, its files read by range."""
-
-    def __init__(self, repo_id: str, revision: str | None, endpoint: str) -> None:
-        self.repo_id, self.revision, self.endpoint = repo_id, revision, endpoint
-        self.transfer = Transfer()
-        self.prefixes: dict[str, bytes] = {}  # each file's first bytes read, by path
-        #: where a file's bytes are, once a redirect said so (an LFS file's signed CDN URL):
-        #: its next ranges go there, one request each instead of two
-        self.located: dict[str, str] = {}
-        hub = client()
-        with hub_errors(self.label):
-            info = hub.HfApi(endpoint=endpoint).model_info(
-                repo_id, revision=revision, files_metadata=True, timeout=TIMEOUT)
-        self.commit: str = info.sha or revision or "main"
-        self.sizes: dict[str, int] = {s.rfilename: s.size or 0 for s in info.siblings or []}
-
-    @property
-    def label(self) -> str:
-        rev = f"@{self.revision}" if self.revision else ""
-        return f"hf://{self.repo_id}{rev}"
-
-    @cached_property
-    def _files(self) -> tuple[str, ...]:
-        return tuple(sorted(n for n in self.sizes if n.count("/") <= MAX_DEPTH
-                            and not any(p.startswith(".") for p in n.split("/"))))
-
-    def files(self) -> list[str]:
-        return list(self._files)
-
-    def open(self, name: str, ahead: int = 0) -> Blob:
-        if name not in self.sizes:
-            raise SpecError(f"{self.label}/{name}: no such file in the repo")
-        return RemoteFile(self, name, ahead)
-
-    def local(self, name: str) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -164,6 +124,69 @@ class RemoteFile(RangedFile):
                     break
         self.tree.transfer.add(got)
         return b"".join(chunks)
+
+
+class SizedTree:
+    """What the remote trees share (a Hub repo's revision, a folder at a URL): files known by
+    their sizes (``sizes``), read as ``file`` (a :class:`RangedFile`), each file's first bytes
+    kept (``prefixes``) and every byte counted (``transfer``). A subclass sets ``sizes`` and
+    ``label``."""
+
+    file: ClassVar[type[RangedFile]] = RangedFile
+    #: how a missing file's message ends
+    within: ClassVar[str] = ""
+    sizes: dict[str, int]
+
+    def __init__(self) -> None:
+        self.transfer = Transfer()
+        self.prefixes: dict[str, bytes] = {}  # each file's first bytes read, by path
+
+    @property
+    def label(self) -> str:
+        raise NotImplementedError
+
+    @cached_property
+    def _files(self) -> tuple[str, ...]:
+        return tuple(sorted(n for n in self.sizes if n.count("/") <= MAX_DEPTH
+                            and not any(p.startswith(".") for p in n.split("/"))))
+
+    def files(self) -> list[str]:
+        return list(self._files)
+
+    def open(self, name: str, ahead: int = 0) -> Blob:
+        if name not in self.sizes:
+            raise SpecError(f"{self.label}/{name}: no such file{self.within}")
+        return self.file(self, name, ahead)
+
+    def local(self, name: str) -> None:
+        return None
+
+
+class RemoteRepo(SizedTree):
+    """One revision of a Hub repo as a :class:`~paramcount.sources.blobs.Tree`: its file
+    names and sizes from the API, its files read by range."""
+
+    file = RemoteFile
+    within = " in the repo"
+
+    def __init__(self, repo_id: str, revision: str | None, endpoint: str) -> None:
+        super().__init__()
+        self.repo_id, self.revision, self.endpoint = repo_id, revision, endpoint
+        #: where a file's bytes are, once a redirect said so (an LFS file's signed CDN URL):
+        #: its next ranges go there, one request each instead of two
+        self.located: dict[str, str] = {}
+        hub = client()
+        with hub_errors(self.label):
+            info = hub.HfApi(endpoint=endpoint).model_info(
+                repo_id, revision=revision, files_metadata=True, timeout=TIMEOUT)
+        self.commit: str = info.sha or revision or "main"
+        self.sizes: dict[str, int] = {s.rfilename: s.size or 0 for s in info.siblings or []}
+
+    @property
+    def label(self) -> str:
+        rev = f"@{self.revision}" if self.revision else ""
+        return f"hf://{self.repo_id}{rev}"
+
 
 
 class hub_errors:

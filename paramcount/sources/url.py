@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.sources.blobs import Blob
-from paramcount.sources.remote import MAX_DEPTH, RangedFile, Transfer, part
+from paramcount.sources.remote import MAX_DEPTH, RangedFile, SizedTree, part
 
 #: the URL schemes read through fsspec, and the package each needs beside fsspec
 SCHEMES: dict[str, str | None] = {
@@ -174,15 +173,30 @@ def _open_tree(url: str) -> UrlTree:
         return UrlTree.listed(fs, folder, base, url)
 
 
-class UrlTree:
+@dataclass(frozen=True)
+class UrlFile(RangedFile):
+    """A file at a URL, read by range requests with no read-ahead (a server that ignores
+    ``Range`` is cut off at the bytes asked for)."""
+
+    def _get(self, start: int, length: int) -> bytes:
+        with fs_errors(self.label), self.tree.fs.open(
+                f"{self.tree.root}/{self.path}", "rb", cache_type="none", size=self.size()) as f:
+            f.seek(start)
+            data: bytes = f.read(length)
+        self.tree.transfer.add(len(data))
+        return data[:length]
+
+
+class UrlTree(SizedTree):
     """A folder at a URL as a :class:`~paramcount.sources.blobs.Tree`: its file names and
     sizes (listed, or asked for by name), its files read by range. ``base`` is the file the URL
     names in it (empty: the whole folder)."""
 
+    file = UrlFile
+
     def __init__(self, fs: Any, root: str, base: str, sizes: dict[str, int], url: str) -> None:
+        super().__init__()
         self.fs, self.root, self.base, self.sizes, self.url = fs, root, base, sizes, url
-        self.transfer = Transfer()
-        self.prefixes: dict[str, bytes] = {}  # each file's first bytes read, by name
 
     @property
     def path(self) -> str:
@@ -226,22 +240,6 @@ class UrlTree:
         index = self.open(self.base)
         return list(index_shards(read_blob_document(index), index.label))
 
-    @cached_property
-    def _files(self) -> tuple[str, ...]:
-        return tuple(sorted(n for n in self.sizes if n.count("/") <= MAX_DEPTH
-                            and not any(p.startswith(".") for p in n.split("/"))))
-
-    def files(self) -> list[str]:
-        return list(self._files)
-
-    def open(self, name: str, ahead: int = 0) -> Blob:
-        if name not in self.sizes:
-            raise SpecError(f"{self.label}/{name}: no such file")
-        return UrlFile(self, name, ahead)
-
-    def local(self, name: str) -> None:
-        return None
-
 
 def _size(fs: Any, path: str, missing_ok: bool = False) -> int | None:
     try:
@@ -254,17 +252,3 @@ def _size(fs: Any, path: str, missing_ok: bool = False) -> int | None:
     if size is None:
         raise SpecError(f"{path}: the server does not say the file's size")
     return int(size)
-
-
-@dataclass(frozen=True)
-class UrlFile(RangedFile):
-    """A file at a URL, read by range requests with no read-ahead (a server that ignores
-    ``Range`` is cut off at the bytes asked for)."""
-
-    def _get(self, start: int, length: int) -> bytes:
-        with fs_errors(self.label), self.tree.fs.open(
-                f"{self.tree.root}/{self.path}", "rb", cache_type="none", size=self.size()) as f:
-            f.seek(start)
-            data: bytes = f.read(length)
-        self.tree.transfer.add(len(data))
-        return data[:length]

@@ -10,6 +10,7 @@ that ignores ``Range`` costs no more than one that honours it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
@@ -189,11 +190,13 @@ class RemoteRepo(SizedTree):
 
 
 
-class hub_errors:
-    """Turns the Hub client's errors into one line naming the repo or file."""
+class one_line:
+    """Turns a client's errors into one line naming ``where``: ``message(where, err)`` says
+    it, or None lets the error through (a bug stays a traceback)."""
 
-    def __init__(self, where: str) -> None:
-        self.where = where
+    def __init__(self, where: str, message: Callable[[str, BaseException], str | None]
+                 ) -> None:
+        self.where, self.message = where, message
 
     def __enter__(self) -> None:
         return None
@@ -201,9 +204,14 @@ class hub_errors:
     def __exit__(self, kind: Any, err: BaseException | None, _tb: Any) -> None:
         if err is None or isinstance(err, SpecError):
             return
-        message = _message(self.where, err)
-        if message is not None:
-            raise SpecError(message) from None
+        line = self.message(self.where, err)
+        if line is not None:
+            raise SpecError(line) from None
+
+
+def hub_errors(where: str) -> one_line:
+    """The Hub client's errors as one line naming the repo or file."""
+    return one_line(where, _message)
 
 
 def _message(where: str, err: BaseException) -> str | None:

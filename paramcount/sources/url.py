@@ -23,7 +23,7 @@ from typing import Any
 from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.sources.blobs import Blob
-from paramcount.sources.remote import MAX_DEPTH, RangedFile, SizedTree, part
+from paramcount.sources.remote import MAX_DEPTH, RangedFile, SizedTree, one_line, part
 
 #: the URL schemes read through fsspec, and the package each needs beside fsspec
 SCHEMES: dict[str, str | None] = {
@@ -116,28 +116,22 @@ def filesystem(url: str) -> tuple[Any, str]:
     return fs, path
 
 
-class fs_errors:
-    """Turns a filesystem's errors (a missing object, refused access, an unreachable host)
-    into one line naming the URL."""
+def fs_errors(where: str) -> one_line:
+    """A filesystem's errors (a missing object, refused access, an unreachable host) as one
+    line naming the URL."""
+    return one_line(where, _message)
 
-    def __init__(self, where: str) -> None:
-        self.where = where
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, err: BaseException | None, _tb: Any) -> None:
-        if err is None or isinstance(err, SpecError):
-            return
-        status = _status(err)
-        if isinstance(err, FileNotFoundError) and status not in (401, 403):
-            raise SpecError(f"{self.where}: no such file or folder") from None
-        if isinstance(err, PermissionError) or status in (401, 403):
-            why = f"HTTP {status}" if status else _reason(err)
-            raise SpecError(f"{self.where}: access refused ({why}); set the filesystem's "
-                            "credentials") from None
-        if isinstance(err, OSError | ValueError | TimeoutError) or _client_error(err):
-            raise SpecError(f"{self.where}: cannot read ({_reason(err)})") from None
+def _message(where: str, err: BaseException) -> str | None:
+    status = _status(err)
+    if isinstance(err, FileNotFoundError) and status not in (401, 403):
+        return f"{where}: no such file or folder"
+    if isinstance(err, PermissionError) or status in (401, 403):
+        why = f"HTTP {status}" if status else _reason(err)
+        return f"{where}: access refused ({why}); set the filesystem's credentials"
+    if isinstance(err, OSError | ValueError | TimeoutError) or _client_error(err):
+        return f"{where}: cannot read ({_reason(err)})"
+    return None
 
 
 def _status(err: BaseException) -> int | None:

@@ -18,7 +18,7 @@ Each command runs ``--runs`` times as a fresh process; the median wall time is q
 server's own log counts the bytes and requests of each run. Both tools' counts are compared
 repo by repo.
 
-    python bench/scan.py --hfmem-python /tmp/hfmem-venv/bin/python
+    python bench/scan.py --hfmem-python .venv-hfmem/bin/python
 """
 
 from __future__ import annotations

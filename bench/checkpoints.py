@@ -43,6 +43,8 @@ from pathlib import Path
 
 from measure import MEASURE, child_env  # bench/ is on sys.path when a script runs
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
 PY = sys.executable
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -206,19 +208,6 @@ def write_gguf(path: Path, layers: int = 48, experts: int = 32) -> int:
     return len(w.tensors[0])
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, body: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(body)) + body
-
-
 def transformer_onnx(layers: int, width: int = 1024, vocab: int = 32000
                      ) -> tuple[list, list[tuple[str, tuple[int, ...]]]]:
     """A GPT-2-like graph's nodes (as torch.onnx names them) and its float32 weights."""
@@ -241,31 +230,10 @@ def transformer_onnx(layers: int, width: int = 1024, vocab: int = 32000
 
 
 def write_onnx(path: Path, layers: int, width: int, vocab: int) -> None:
-    """The graph serialized by onnx; each initializer (field 5 of the graph) written as
-    onnx writes it but for its raw_data (field 9), whose key and length are written and whose
-    bytes are a hole."""
-    import onnx
-    from onnx import helper
+    """The GPT-2-like graph with its weights as holes (tests/sparse_onnx.py)."""
+    from sparse_onnx import write_sparse_onnx
 
-    nodes, weights = transformer_onnx(layers, width, vocab)
-    graph = helper.make_graph(nodes, "gpt", [], [])
-    model = helper.make_model(graph, producer_name="bench", opset_imports=[
-        helper.make_opsetid("", 17)])
-    graph_bytes = model.graph.SerializeToString()
-    model.ClearField("graph")
-    parts = []
-    for name, shape in weights:
-        n = numel(shape) * 4
-        head = onnx.TensorProto(name=name, data_type=onnx.TensorProto.FLOAT, dims=shape)
-        head_bytes = head.SerializeToString() + _varint(9 << 3 | 2) + _varint(n)
-        parts.append((_varint(5 << 3 | 2) + _varint(len(head_bytes) + n) + head_bytes, n))
-    size = len(graph_bytes) + sum(len(h) + n for h, n in parts)
-    with path.open("wb") as f:
-        f.write(model.SerializeToString() + _varint(7 << 3 | 2) + _varint(size) + graph_bytes)
-        for head_bytes, n in parts:
-            f.write(head_bytes)
-            f.seek(n, os.SEEK_CUR)  # a hole
-        f.truncate(f.tell())
+    write_sparse_onnx(path, *transformer_onnx(layers, width, vocab), "gpt")
 
 
 def build(folder: Path, only: str = "") -> dict[str, Path]:

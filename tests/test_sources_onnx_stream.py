@@ -19,6 +19,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
+from sparse_onnx import varint as _varint
+from sparse_onnx import write_sparse_onnx
 from test_sources_onnx import Net, helper_graph, init, randomized, save
 
 import paramcount
@@ -145,40 +147,12 @@ def test_external_data_entries_read_as_onnx_reads_them_and_never_opened(tmp_path
 # -- tensor data is never read -----------------------------------------------------------------
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
 def write_sparse_model(path: Path, layers: int, width: int) -> int:
-    """A chain of MatMuls whose float32 weights (width × width each) are holes in the file:
-    the protobuf around them written as onnx writes it, each tensor's raw_data written as its
-    key and length, then skipped. Returns the file's size."""
+    """A chain of MatMuls whose float32 weights (width × width each) are holes in the file."""
     nodes = [helper.make_node("MatMul", [f"h{i}", f"layers.{i}.w"], [f"h{i + 1}"],
                               name=f"/layers.{i}/MatMul") for i in range(layers)]
-    graph = helper.make_graph(nodes, "chain", [], [])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    graph_bytes = model.graph.SerializeToString()
-    model.ClearField("graph")
-    parts: list[tuple[bytes, int]] = []
-    for i in range(layers):
-        head = TensorProto(name=f"layers.{i}.w", data_type=TensorProto.FLOAT,
-                           dims=[width, width]).SerializeToString()
-        n = width * width * 4
-        head += b"\x4a" + _varint(n)  # field 9 (raw_data), length-delimited
-        parts.append((b"\x2a" + _varint(len(head) + n) + head, n))  # field 5 (initializer)
-    size = len(graph_bytes) + sum(len(h) + n for h, n in parts)
-    with path.open("wb") as f:
-        f.write(model.SerializeToString() + b"\x3a" + _varint(size) + graph_bytes)
-        for head, n in parts:
-            f.write(head)
-            f.seek(n, io.SEEK_CUR)
-        f.truncate(f.tell())
-    return path.stat().st_size
+    return write_sparse_onnx(path, nodes, [(f"layers.{i}.w", (width, width))
+                                           for i in range(layers)], "chain")
 
 
 def test_a_200_mb_model_is_counted_from_under_1_mb_of_reads(tmp_path, monkeypatch):

@@ -62,3 +62,16 @@ def refuse_unknown(options: Iterable[str], allowed: Sequence[str], what: str) ->
             hint = difflib.get_close_matches(key, allowed, n=1)
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise SpecError(f"{what} has no option {key!r}{more}; options: {', '.join(allowed)}")
+
+
+class CheckFailed(Exception):
+    """A ``--fail-if-*`` check failed. Not a ParamcountError: the input was fine, and the exit
+    status is 1, not 2. ``text`` is the diff to print; ``str(err)`` says which check failed."""
+
+    exit_code = 1
+    #: what ``paramcount.cli.main`` prints before the reason on stderr
+    heading = "check failed"
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(reason)
+        self.text = text

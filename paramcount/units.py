@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
 
 from paramcount.errors import SpecError
 
@@ -24,7 +23,7 @@ GIB = 2**30
 GB = 10**9
 _UNITS = {"": GB, "b": 1, "kb": 10**3, "mb": 10**6, "gb": GB, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": GIB, "tib": 2**40}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$")
+_SIZE = r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$"  # compiled on first use
 
 
 def parse_size(text: str, what: str = "--gpu-memory") -> int:
@@ -33,7 +32,9 @@ def parse_size(text: str, what: str = "--gpu-memory") -> int:
     >>> parse_size("0.5GiB"), parse_size("1.5 TB")
     (536870912, 1500000000000)
     """
-    match = _SIZE.match(text.lower())
+    from fractions import Fraction
+
+    match = re.match(_SIZE, text.lower())
     if match is None or match.group(2) not in _UNITS:
         raise SpecError(f"{what} {text!r}: expected a size such as 80GB, 80GiB or 80 (GB)")
     size = math.ceil(Fraction(match.group(1)) * _UNITS[match.group(2)])

@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import paramcount
 from paramcount.errors import ShapeError
 from paramcount.layers import make_layer
-from paramcount.layers.base import _REGISTRY
+from paramcount.layers.base import _REGISTRY, load_all
 
 BATCH = 2
 
@@ -344,7 +344,7 @@ NO_VALID_INPUT = {"SlicingOpLambda"}
 
 
 def _names() -> list[str]:
-    return sorted(n for n, e in _REGISTRY.items()
+    return sorted(n for n, e in load_all().items()
                   if e.cls.__module__.rsplit(".", 1)[-1] in _MODULES
                   and e.cls.type_name not in NO_VALID_INPUT)
 

@@ -15,7 +15,7 @@ import paramcount
 from paramcount.cli import main
 from paramcount.cli.options import parse_value
 from paramcount.errors import SpecError
-from paramcount.layers.base import _REGISTRY, lookup, positional_order
+from paramcount.layers.base import load_all, lookup, positional_order
 
 # (name, values as typed on the command line, input shape when the values fix none)
 TORCH_CASES = [
@@ -99,7 +99,7 @@ def _torch_signature(name: str) -> list[str]:
     return [p for p in params if p != "self"]
 
 
-TORCH_NAMES = sorted(name for name in _REGISTRY if hasattr(torch.nn, name))
+TORCH_NAMES = sorted(name for name in load_all() if hasattr(torch.nn, name))
 
 
 @pytest.mark.parametrize("name", TORCH_NAMES)

@@ -22,7 +22,7 @@ from safetensors.numpy import save_file
 import paramcount
 from paramcount.cli import main
 from paramcount.errors import SpecError
-from paramcount.scan import COLUMNS, WINDOW, ScanRow, read_list, scan
+from paramcount.scanning import COLUMNS, WINDOW, ScanRow, read_list, scan
 
 pytest_plugins = ["hub_server"]
 

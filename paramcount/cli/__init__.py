@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paramcount import __version__
-from paramcount.build import layer
 from paramcount.cli.options import (
     Parser,
     format_argument,
@@ -36,13 +34,12 @@ from paramcount.cli.options import (
     source_options,
 )
 from paramcount.cli.terminal import wants_rich
-from paramcount.dtypes import dtype_name
-from paramcount.errors import ParamcountError, check_positive
-from paramcount.layers import registered_names
-from paramcount.model import Summary
+from paramcount.errors import CheckFailed, ParamcountError, check_positive
 from paramcount.report import FORMATS
-from paramcount.sources import summarize
-from paramcount.view import View
+
+if TYPE_CHECKING:  # the commands import what they use when they run
+    from paramcount.model import Summary
+    from paramcount.view import View
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
@@ -177,8 +174,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a warning (layers of unknown type) is one line, as an error is
     warnings.showwarning = lambda message, *_a, **_k: print(
         f"paramcount: warning: {message}", file=sys.stderr)
-    from paramcount.cli.diff import CheckFailed
-
     status, reason, heading = 0, "", ""
     try:
         text = run(args)
@@ -242,13 +237,20 @@ def view_of(base: View, ns: argparse.Namespace) -> View:
         check_positive(ns.batch, "--batch")
         view = view.but(compute=(ns.seq_len, ns.batch or 1))
     if ns.dtype:
+        from paramcount.dtypes import dtype_name
+
         view = view.but(dtype=dtype_name(ns.dtype))
-    terminal = sys.stdout.isatty()
-    width = shutil.get_terminal_size((100, 24)).columns if terminal else None
+    width = None
+    if sys.stdout.isatty():
+        import shutil
+
+        width = shutil.get_terminal_size((100, 24)).columns
     return view.but(color=ns.format == "table" and wants_rich(sys.stdout), width=width)
 
 
 def _summary_file(ns: argparse.Namespace) -> str:
+    from paramcount.sources import summarize
+
     options = {**source_options(ns), "progress": _progress()}
     return _emit(summarize(ns.source, **options), ns)
 
@@ -278,6 +280,8 @@ def _transformer(ns: argparse.Namespace) -> str:
 
 
 def _one_layer(ns: argparse.Namespace) -> str:
+    from paramcount.build import layer
+
     config, bare = parse_assignments(ns.args, "argument")
     shapes = [parse_shape(s) for s in ns.input_shape or []]
     shape: Any = None if not shapes else shapes[0] if len(shapes) == 1 else shapes
@@ -290,6 +294,8 @@ def _zoo(ns: argparse.Namespace) -> str:
         from paramcount import zoo
 
         return zoo.listing()
+    from paramcount.sources import summarize
+
     options = source_options(ns)
     if ns.no_top:
         options["head"] = "base"
@@ -297,6 +303,8 @@ def _zoo(ns: argparse.Namespace) -> str:
 
 
 def _list_layers(ns: argparse.Namespace) -> str:
+    from paramcount.layers import registered_names
+
     names = registered_names()
     width = max(len(n) for n in names)
     lines = [f"{len(names)} layer types (canonical name, then every name it answers to):"]

@@ -19,21 +19,8 @@ import argparse
 import math
 
 from paramcount.cli.options import Parser, format_argument, framework_argument
-from paramcount.errors import SpecError
+from paramcount.errors import CheckFailed, SpecError
 from paramcount.report.diff import FORMATS
-
-
-class CheckFailed(Exception):
-    """A ``--fail-if-*`` check failed. Not a ParamcountError: the input was fine, and the exit
-    status is 1, not 2. ``text`` is the diff to print; ``str(err)`` says which check failed."""
-
-    exit_code = 1
-    #: what ``paramcount.cli.main`` prints before the reason on stderr
-    heading = "check failed"
-
-    def __init__(self, reason: str, text: str) -> None:
-        super().__init__(reason)
-        self.text = text
 
 
 def _parser() -> argparse.ArgumentParser:

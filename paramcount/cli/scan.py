@@ -24,12 +24,11 @@ import time
 from collections.abc import Callable, Generator
 from typing import TextIO
 
-from paramcount.cli.diff import CheckFailed
 from paramcount.cli.options import Parser, framework_argument
 from paramcount.cli.terminal import wants_rich
-from paramcount.errors import SpecError, check_positive
+from paramcount.errors import CheckFailed, SpecError, check_positive
 from paramcount.report.scan import FORMATS, csv_header, csv_line, jsonl_line, render_table
-from paramcount.scan import DEFAULT_WORKERS, ScanRow, read_list, scan
+from paramcount.scanning import DEFAULT_WORKERS, ScanRow, read_list, scan
 
 
 class SomeFailed(CheckFailed):

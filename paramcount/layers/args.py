@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import builtins
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -46,6 +45,8 @@ class Args:
                 self.used.add(name)
                 return self.config[name]
         if default is _REQUIRED:
+            import difflib
+
             near = difflib.get_close_matches(names[0], [str(k) for k in self.config], n=1)
             more = f" (is {near[0]!r} a typo?)" if near else ""
             raise SpecError(f"{self.layer_type} needs the argument {names[0]!r}{more}")
@@ -118,6 +119,8 @@ class Args:
                 continue
             if key.endswith(_NEUTRAL_SUFFIXES):
                 continue
+            import difflib
+
             hint = difflib.get_close_matches(key, sorted(self.known), n=1)
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise SpecError(f"{self.layer_type} has no argument {key!r}{more}")

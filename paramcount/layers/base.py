@@ -22,9 +22,9 @@ Writing a layer type::
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from importlib import import_module
 from typing import Any, ClassVar, TypeVar
 
 from paramcount.errors import ShapeError, SpecError
@@ -299,16 +299,32 @@ def _strip(name: str) -> str:
 
 
 def _find(name: str) -> tuple[str, _Entry]:
-    """The registered name that ``name`` stands for (prefix stripped, case folded) and its entry."""
+    """The registered name that ``name`` stands for (prefix stripped, case folded) and its entry;
+    the family that registers it is imported on first use (:mod:`paramcount.layers.index`)."""
+    from paramcount.layers.index import FAMILIES
+
     key = _strip(name)
-    if key not in _REGISTRY:
-        key = {k.lower(): k for k in _REGISTRY}.get(key.lower(), key)
+    if key not in FAMILIES:
+        key = {k.lower(): k for k in FAMILIES}.get(key.lower(), key)
+    if key in FAMILIES and key not in _REGISTRY:
+        import_module(f"paramcount.layers.{FAMILIES[key]}")
     entry = _REGISTRY.get(key)
     if entry is None:
-        hint = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.6)
+        import difflib
+
+        hint = difflib.get_close_matches(key, list(FAMILIES), n=1, cutoff=0.6)
         more = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise SpecError(f"unknown layer type {name!r}{more}")
     return key, entry
+
+
+def load_all() -> dict[str, _Entry]:
+    """The whole registry, every family imported (for listings, completion and docs)."""
+    from paramcount.layers.index import MODULES
+
+    for module in MODULES:
+        import_module(f"paramcount.layers.{module}")
+    return _REGISTRY
 
 
 def lookup(name: str) -> tuple[type[Layer], bool]:
@@ -367,7 +383,7 @@ def _torch_hint(name: str, order: tuple[str, ...], n: int) -> str:
 def registered_names() -> dict[str, list[str]]:
     """Canonical type name -> every name it answers to, for listings and docs."""
     out: dict[str, list[str]] = {}
-    for name, entry in _REGISTRY.items():
+    for name, entry in load_all().items():
         out.setdefault(entry.cls.type_name, []).append(name)
     return out
 

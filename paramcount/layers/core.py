@@ -89,9 +89,9 @@ class Dense(Layer):
 # -- EinsumDense -----------------------------------------------------------------------------
 
 _EINSUM_FORMS = (  # (pattern, left_elided), "..." written as "0", in Keras's order of trial
-    (re.compile(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"), False),
-    (re.compile(r"0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)"), True),
-    (re.compile(r"([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0"), False),
+    (r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)", False),
+    (r"0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)", True),
+    (r"([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0", False),
 )
 
 
@@ -113,7 +113,7 @@ class EinsumSpec:
     def parse(cls, equation: str) -> EinsumSpec:
         dotted = equation.replace("...", "0")
         for pattern, left in _EINSUM_FORMS:
-            m = pattern.match(dotted)
+            m = re.match(pattern, dotted)
             if m:
                 spec = cls(m.group(1), m.group(2), m.group(3), "0" in dotted, left)
                 spec._check_letters(equation)

@@ -8,10 +8,13 @@ here prints.
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from paramcount.errors import SpecError
-from paramcount.model import Summary
-from paramcount.view import View
+
+if TYPE_CHECKING:
+    from paramcount.model import Summary
+    from paramcount.view import View
 
 #: format -> (module, function) of its renderer
 RENDERERS = {

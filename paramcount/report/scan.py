@@ -1,10 +1,10 @@
-"""A scan's rows (:mod:`paramcount.scan`) as CSV, JSON lines or a table.
+"""A scan's rows (:mod:`paramcount.scanning`) as CSV, JSON lines or a table.
 
 CSV and JSON lines are written a row at a time (a header line first for CSV), so a scan of
 thousands of sources streams; counts are exact integers, an unknown one is an empty CSV cell
 or a JSON ``null``. The table needs every row to size its columns: it is for a terminal.
 
->>> from paramcount.scan import ScanRow
+>>> from paramcount.scanning import ScanRow
 >>> row = ScanRow("zoo:x", "ok", 10, 10, None, "float32", "", "Dense", 0, 0.5)
 >>> csv_header()
 'source,status,total_params,active_params,stored_bytes,dtype,quantization,architecture,bytes_read,seconds,error'
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from paramcount.report.text import text_table
-from paramcount.scan import COLUMNS, ScanRow
+from paramcount.scanning import COLUMNS, ScanRow
 from paramcount.units import fmt_binary
 
 FORMATS = ("table", "csv", "jsonl")

@@ -18,7 +18,6 @@ total  23
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Collection, Sequence
 
 Cells = Sequence[str]
@@ -65,6 +64,8 @@ def _wrapped(text: str, width: int) -> list[str]:
     if len(text) <= width:
         return [text]
     indent = " " * (len(text) - len(text.lstrip(" ")))
+    import textwrap
+
     return textwrap.wrap(text, width, initial_indent="", subsequent_indent=indent + "  ",
                          break_long_words=False, break_on_hyphens=False,
                          drop_whitespace=True) if text.strip() else [text]

@@ -10,14 +10,15 @@ comes from the layers.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paramcount.errors import SpecError
-from paramcount.model import Summary
+
+if TYPE_CHECKING:
+    from paramcount.model import Summary
 
 _HERE = Path(__file__).parent
 
@@ -25,6 +26,7 @@ _HERE = Path(__file__).parent
 @cache
 def _files() -> dict[str, Path]:
     paths = sorted([*_HERE.glob("*.yaml"), *_HERE.glob("*.json")], key=lambda p: p.stem)
+    paths = [p for p in paths if p != INDEX]
     return {p.stem: p for p in paths}
 
 
@@ -41,9 +43,22 @@ def _document(stem: str) -> dict[str, Any]:
     return data
 
 
+#: name -> [file stem, parameter values] of every entry, generated from the files
+#: (:func:`write_index`; a test holds it equal), so that naming one entry parses one file
+INDEX = _HERE / "index.json"
+
+
 @cache
 def entries() -> dict[str, tuple[str, dict[str, Any]]]:
-    """Zoo name -> (file stem, parameter values)."""
+    """Zoo name -> (file stem, parameter values), read from the index."""
+    import json
+
+    table = json.loads(INDEX.read_text())
+    return {name: (stem, params) for name, (stem, params) in table.items()}
+
+
+def index_from_files() -> dict[str, tuple[str, dict[str, Any]]]:
+    """The index as the zoo's files say it: every entry and every variant."""
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for stem in _files():
         doc = _document(stem)
@@ -53,6 +68,15 @@ def entries() -> dict[str, tuple[str, dict[str, Any]]]:
         for name, params in variants.items():
             out[str(name)] = (stem, dict(params or {}))
     return out
+
+
+def write_index() -> None:
+    """Write :data:`INDEX` from the files (after adding or changing a zoo file)."""
+    import json
+
+    lines = [f"{json.dumps(name)}: {json.dumps(entry, sort_keys=True)}"
+             for name, entry in sorted(index_from_files().items())]
+    INDEX.write_text("{\n" + ",\n".join(lines) + "\n}\n")
 
 
 def load(name: str, params: Mapping[str, Any] | None = None,
@@ -92,6 +116,8 @@ def claims(name: str) -> bool:
 
 def close_to(name: str) -> list[str]:
     """The entry names closest to ``name``, best first."""
+    import difflib
+
     return difflib.get_close_matches(name, list(entries()), n=1)
 
 

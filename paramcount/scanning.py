@@ -10,7 +10,7 @@ until it is done, never more than that window).
 A source that fails is a row too: status ``error`` and the one-line message, and the scan goes
 on. Each source keeps its own reader's budgets (header sizes, file counts, timeouts).
 
->>> from paramcount.scan import scan
+>>> from paramcount.scanning import scan
 >>> [(r.source, r.status, r.total_params) for r in scan(["zoo:vgg16", "zoo:nope"])]
 [('zoo:vgg16', 'ok', 138357544), ('zoo:nope', 'error', None)]
 """

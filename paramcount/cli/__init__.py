@@ -21,6 +21,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from paramcount import __version__
@@ -34,6 +35,7 @@ from paramcount.cli.options import (
     source_options,
 )
 from paramcount.cli.terminal import wants_rich
+from paramcount.collector import paused
 from paramcount.errors import CheckFailed, ParamcountError, check_positive
 from paramcount.report import FORMATS
 
@@ -176,7 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"paramcount: warning: {message}", file=sys.stderr)
     status, reason, heading = 0, "", ""
     try:
-        text = run(args)
+        # one model, then the process ends; a scan of many pauses it per model (summarize)
+        with paused() if args[:1] != ["scan"] else nullcontext():
+            text = run(args)
     except CheckFailed as failed:  # the command ran, and a --fail-if-* check failed: exit 1
         text, status, reason, heading = failed.text, failed.exit_code, str(failed), failed.heading
     except ParamcountError as err:

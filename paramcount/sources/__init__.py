@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from paramcount.collector import paused
 from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError, check_positive, refuse_unknown
 from paramcount.model import Summary
@@ -137,7 +138,8 @@ def summarize(source: Any, **options: Any) -> Summary:
             isinstance(source, dict) and not _live().holds_arrays(source)):
         depth = options.pop("depth", None)
         check_positive(depth, "depth")
-        summary = _describe(source, options)
+        with paused():
+            summary = _describe(source, options)
         if depth is not None:  # as --depth: rows down to it, every block of a group shown
             summary.view = summary.view.but(depth=depth, fold=False)
     else:  # a live model object, or a mapping or list of arrays

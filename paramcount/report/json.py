@@ -33,7 +33,8 @@ SCHEMA = "paramcount/1"
 
 
 def to_dict(summary: Summary, view: View) -> dict[str, Any]:
-    counts = subtree_counts(summary.root)
+    counts = subtree_counts(summary.root)  # every node's counts in one walk
+    total, trainable, frozen, buffers = counts[id(summary.root)]
     depth = view.depth
     flops = view_flops(summary, view)
     dtype = view.dtype or summary.dtype  # the sizes' dtype: --dtype's, else the model's
@@ -44,11 +45,11 @@ def to_dict(summary: Summary, view: View) -> dict[str, Any]:
         "framework": summary.framework,
         "dtype": dtype,
         "bytes_per_param": DTYPE_BYTES[dtype],
-        "total_params": summary.total_params,
-        "trainable_params": summary.trainable_params,
-        "non_trainable_params": summary.non_trainable_params,
-        "buffers": summary.buffers,
-        "total_bytes": summary.bytes(dtype=dtype),
+        "total_params": total,
+        "trainable_params": trainable,
+        "non_trainable_params": frozen,
+        "buffers": buffers,
+        "total_bytes": summary.bytes(total, dtype=dtype),
         "figures": dict(summary.figures),
         "notes": list(summary.notes),
         "lower_bound": summary.lower_bound,

@@ -76,11 +76,15 @@ def summarize_blobs(files: Sequence[Blob], source: str, name: str,
                     ) -> tuple[Summary, dict[str, str]]:
     """One model stored in these files (local or remote), named ``name``, tied as the
     ``config`` beside them says; and which file holds each tensor."""
+    from paramcount.sources import quant
+
     shards = read_shards(files, source, _read_blob, progress)
-    tensors = hf_ties(config, shards.tensors)
-    meta = {"format": "safetensors", **shards.meta}
+    tensors, info, quant_notes = quant.logical(shards.tensors, config)
+    tensors = hf_ties(config, tensors)
+    meta = {"format": "safetensors", **shards.meta, **quant.meta(info)}
     notes = [] if config is not None else experts_note(tensors)
-    return summarize_tensors(tensors, name, source, meta=meta, notes=notes), shards.found
+    return (summarize_tensors(tensors, name, source, meta=meta, notes=[*notes, *quant_notes]),
+            shards.found)
 
 
 _EXPERT = re.compile(r"(?:^|\.)experts\.(\d+)\.")

@@ -135,3 +135,22 @@ def test_a_method_known_but_not_unpacked_is_counted_as_stored_with_a_note(tmp_pa
                             {"quantization_config": {"quant_method": "hqq"}})
     s = paramcount.summarize(folder)
     assert s.total_params == 16 and any("does not unpack" in n for n in s.notes)
+
+
+def test_a_scheme_can_read_a_small_tensors_bytes(tmp_path):
+    """bitsandbytes keeps a weight's shape as JSON in a uint8 tensor: the reader hands the
+    schemes a bounded read of it."""
+    from paramcount.sources import quant, safetensors
+    from paramcount.sources.blobs import LocalFile
+
+    path = tmp_path / "m.safetensors"
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"a": np.zeros((3,), np.float32), "b": np.frombuffer(b'{"x": 1}', np.uint8)},
+              str(path))
+    blob = LocalFile(path)
+    tensors, _ = safetensors.read_tensors(blob)
+    read = safetensors._reader([blob])
+    assert read(next(t for t in tensors if t.name == "b")) == b'{"x": 1}'
+    assert quant.MAX_READ == 2**20

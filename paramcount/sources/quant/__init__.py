@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paramcount.errors import SpecError
@@ -34,13 +34,21 @@ NOT_UNPACKED = ("bitsandbytes", "quanto", "torchao", "compressed-tensors", "eetq
 _LAYER = re.compile(r"\.\d+\.")
 
 
+#: reads a small tensor's stored bytes (bitsandbytes keeps a shape as JSON in a uint8 tensor);
+#: bounded to :data:`MAX_READ` bytes
+Read = Callable[[Tensor], bytes]
+MAX_READ = 2**20
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What a ``quantization_config`` says (each None when it does not say)."""
+    """What a ``quantization_config`` says (each None when it does not say), and how to read
+    a small tensor's bytes when the reader can (None otherwise)."""
 
     bits: int | None = None
     group_size: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    read: Read | None = None
 
 
 @dataclass(frozen=True)
@@ -178,9 +186,10 @@ def by_method(method: str) -> Scheme | None:
     return next((s for s in schemes() if method.lower() in s.methods), None)
 
 
-def logical(tensors: list[Tensor], config: Mapping[str, Any] | None
+def logical(tensors: list[Tensor], config: Mapping[str, Any] | None, read: Read | None = None
             ) -> tuple[list[Tensor], QuantInfo | None, list[str]]:
-    """The tensors as the model they encode, what was unpacked, and notes.
+    """The tensors as the model they encode, what was unpacked, and notes; ``read`` gives a
+    small tensor's bytes to schemes that keep shapes in data.
 
     >>> t = [Tensor("fc.qweight", (8, 16), "int32", 512), Tensor("fc.scales", (1, 16),
     ...      "float16", 32), Tensor("fc.qzeros", (1, 2), "int32", 8)]
@@ -196,13 +205,13 @@ def logical(tensors: list[Tensor], config: Mapping[str, Any] | None
         scheme = by_method(method) if isinstance(method, str) else None
         if scheme is None:
             return _unknown(tensors, method)
-        settings = (scheme.settings or default_settings)(qc)
+        settings = replace((scheme.settings or default_settings)(qc), read=read)
         source = "quantization_config"
     else:
         scheme = next((s for s in schemes() if s.guess is not None and s.guess(by_name)), None)
         if scheme is None:
             return tensors, None, []
-        settings, source = Settings(), "tensor names"
+        settings, source = Settings(read=read), "tensor names"
     out, info = apply(scheme, tensors, by_name, settings, source)
     return out, info, info.notes()
 

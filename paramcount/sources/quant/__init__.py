@@ -28,7 +28,7 @@ from paramcount.sources.tensors import Tensor
 
 #: the quantization methods transformers names (``QuantizationMethod``) that no scheme here
 #: unpacks yet: their tensors are counted as stored, with a note, rather than refused
-NOT_UNPACKED = ("bitsandbytes", "quanto", "torchao", "compressed-tensors", "eetq", "hqq",
+NOT_UNPACKED = ("bitsandbytes", "quanto", "torchao", "eetq", "hqq",
                 "aqlm", "vptq", "higgs", "fbgemm_fp8", "spqr", "bitnet", "quark", "auto-round",
                 "fp_quant", "gptqmodel", "squeezellm", "mxfp8", "sinq")
 _LAYER = re.compile(r"\.\d+\.")
@@ -75,7 +75,8 @@ class Unpacked:
 class Scheme:
     """One quantization format, as a table row.
 
-    ``packed`` ends the packed tensor's name (``qweight``, ``_blocks``); its stem plus each of
+    ``packed`` ends the packed tensor's name (``qweight``, ``_blocks``; several endings when a
+    format has several layouts, the first that matches wins); its stem plus each of
     ``overhead`` names its bookkeeping, and the stem plus ``logical`` the weight it stands for
     (``q_proj.qweight`` -> ``q_proj.weight``). ``unpack`` gives the logical shape from the
     shapes alone, or None when the tensor is not packed after all (an fp8 scheme's bf16
@@ -86,7 +87,7 @@ class Scheme:
 
     name: str
     methods: tuple[str, ...]
-    packed: str
+    packed: str | tuple[str, ...]
     overhead: tuple[str, ...]
     logical: str
     unpack: Callable[[Packed, Settings], Unpacked | None]
@@ -157,9 +158,10 @@ class QuantInfo:
 # -- the registry -----------------------------------------------------------------------------
 
 def _schemes() -> tuple[Scheme, ...]:
-    from paramcount.sources.quant import gptq
+    from paramcount.sources.quant import compressed_tensors, fp8, gptq, mlx, mxfp4, nvfp4
 
-    return (gptq.GPTQ, gptq.AWQ)
+    return (gptq.GPTQ, gptq.AWQ, mxfp4.MXFP4, compressed_tensors.COMPRESSED_TENSORS,
+            nvfp4.MODELOPT, fp8.FP8, mlx.MLX)
 
 
 #: every scheme, in the order their guesses are tried
@@ -200,12 +202,18 @@ def logical(tensors: list[Tensor], config: Mapping[str, Any] | None, read: Read 
     """
     qc = quantization_config(config)
     by_name = {t.name: t for t in tensors}
-    if qc is not None:
+    if qc is not None and (qc.get("quant_method") is not None
+                           or not isinstance((config or {}).get("quantization"), Mapping)):
         method = qc.get("quant_method")
         scheme = by_method(method) if isinstance(method, str) else None
         if scheme is None:
             return _unknown(tensors, method)
         settings = replace((scheme.settings or default_settings)(qc), read=read)
+        source = "quantization_config"
+    elif config and isinstance(config.get("quantization"), Mapping):  # MLX's own key
+        scheme = by_method("mlx")
+        assert scheme is not None and scheme.settings is not None
+        settings = replace(scheme.settings(config["quantization"]), read=read)
         source = "quantization_config"
     else:
         scheme = next((s for s in schemes() if s.guess is not None and s.guess(by_name)), None)
@@ -284,15 +292,22 @@ def apply(scheme: Scheme, tensors: Iterable[Tensor], by_name: Mapping[str, Tenso
 
 
 def _extra_names(scheme: Scheme, name: str) -> list[str]:
-    stem = name[:-len(scheme.packed)]
+    stem = _stem(scheme, name) or ""
     return [stem + s for s in scheme.overhead]
+
+
+def _stem(scheme: Scheme, name: str) -> str | None:
+    """The name before the scheme's packed ending (``fc.qweight`` -> ``fc.``), if it has one."""
+    endings = (scheme.packed,) if isinstance(scheme.packed, str) else scheme.packed
+    end = next((e for e in endings if name.endswith(e)), None)
+    return None if end is None else name[:-len(end)]
 
 
 def _unpack_one(scheme: Scheme, t: Tensor, by_name: Mapping[str, Tensor], settings: Settings,
                 info: QuantInfo, kinds: set[tuple[str, str]]) -> Tensor | None:
-    if not t.name.endswith(scheme.packed):
+    stem = _stem(scheme, t.name)
+    if stem is None:
         return None
-    stem = t.name[:-len(scheme.packed)]
     extras = {s: by_name[stem + s] for s in scheme.overhead if stem + s in by_name}
     result = scheme.unpack(Packed(t, extras), settings)
     if result is None:

@@ -338,3 +338,60 @@ def test_mlx_quantizes_embeddings_too(tmp_path):
         assert (q["scheme"], q["bits"], q["group_size"]) == ("mlx", 4, 64)
         assert q["unquantized"] == []
         assert q["bookkeeping_bytes"] == bookkeeping(entries, ("scales", "biases"))
+
+
+# -- three figures: the config's, the checkpoint's, the files' -------------------------------
+
+def _sharded(tmp_path: Path, entries, config, metadata) -> Path:
+    names = list(entries)
+    half = len(names) // 2
+    files = {"model-00001-of-00002.safetensors": names[:half],
+             "model-00002-of-00002.safetensors": names[half:]}
+    for file, part in files.items():
+        qh.write(tmp_path / file, {n: entries[n] for n in part})
+    index = {"metadata": metadata, "weight_map": {n: f for f, ns in files.items() for n in ns}}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return tmp_path
+
+
+def test_the_declared_figures_of_an_index_are_shown_beside_the_counts(tmp_path):
+    model, expected = meta_model("llama")
+    entries = qh.from_meta_model(model, lambda s, o, i: qh.gptq(s, o, i, 4, 32))
+    config = {**LLAMA, "quantization_config": {"quant_method": "gptq", "bits": 4,
+                                               "group_size": 32}}
+    packed = sum(qh.numel(e[1]) for e in entries.values())  # what a naive tool declares
+    folder = _sharded(tmp_path, entries, config,
+                      {"total_size": qh.total_bytes(entries), "total_parameters": packed})
+    s = paramcount.summarize(folder)
+    assert s.total_params == s.figures["Checkpoint params"] == expected
+    assert s.figures["Declared params"] == packed
+    assert f"The index declares {packed:,} parameters: {expected - packed:+,}" in "\n".join(
+        s.notes)
+    doc = s.to_dict()
+    assert doc["quantization"]["declared_params"] == packed
+    assert doc["meta"]["declared_bytes"] == qh.total_bytes(entries) == s.stored_bytes()
+    assert not any("bytes of tensors" in n for n in s.notes)  # total_size agrees
+
+
+def test_explain_shows_the_unpacking(tmp_path):
+    model, _ = meta_model("llama")
+    entries = qh.from_meta_model(model, lambda s, o, i: qh.gptq(s, o, i, 4, 32))
+    text = paramcount.summarize(qh.write(tmp_path / "m.safetensors", entries)).explain()
+    assert "Unpacked (gptq)" in text
+    assert ("model.layers.0.self_attn.q_proj.qweight int32 [8, 64]: 8 rows × 8 4-bit values "
+            "per int32 = 64 inputs; weight [64, 64] = 4,096 parameters") in text
+
+
+def test_the_cli_json_has_the_quantization_object(tmp_path, capsys):
+    from paramcount.cli import main
+
+    model, expected = meta_model("llama")
+    entries = qh.from_meta_model(model, lambda s, o, i: qh.awq(s, o, i, 4, 32))
+    folder = qh.write_model(tmp_path, entries, {**LLAMA, "quantization_config": {
+        "quant_method": "awq", "bits": 4, "group_size": 32}})
+    assert main([str(folder), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["total_params"] == expected
+    assert doc["quantization"]["scheme"] == "awq"
+    assert "quantized" not in doc["meta"] and doc["meta"]["quantization"] == "awq"

@@ -395,3 +395,32 @@ def test_the_cli_json_has_the_quantization_object(tmp_path, capsys):
     assert doc["total_params"] == expected
     assert doc["quantization"]["scheme"] == "awq"
     assert "quantized" not in doc["meta"] and doc["meta"]["quantization"] == "awq"
+
+
+def test_a_gptq_pytorch_bin_is_unpacked_too(tmp_path):
+    """Older GPTQ repos ship pytorch_model.bin: the same tensors in a pickle."""
+    model, expected = meta_model("llama")
+    entries = qh.from_meta_model(model, lambda s, o, i: qh.gptq(s, o, i, 4, 32))
+    dtypes = {"I32": torch.int32, "F16": torch.float16}
+    state = {n: torch.zeros(e[1], dtype=dtypes[e[0]]) for n, e in entries.items()}
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "quantization_config": {
+        "quant_method": "gptq", "bits": 4, "group_size": 32}}))
+    s = paramcount.summarize(tmp_path)
+    assert s.total_params == expected
+    assert s.to_dict()["quantization"]["scheme"] == "gptq"
+
+
+def test_bits_per_weight_by_module():
+    """q_proj 64×64 at 4 bits in groups of 32: 2,048 bytes of qweight, qzeros 2×8×4 = 64,
+    scales 2×64×2 = 256, g_idx 64×4 = 256: 2,624 bytes for 4,096 weights, 5.125 bits each."""
+    from paramcount.sources.quant import logical
+    from paramcount.sources.tensors import Tensor
+
+    tensors = [Tensor(f"model.layers.{i}.q_proj.{n}", shape, dtype, nbytes)
+               for i in range(2) for n, shape, dtype, nbytes in (
+                   ("qweight", (8, 64), "int32", 2048), ("qzeros", (2, 8), "int32", 64),
+                   ("scales", (2, 64), "float16", 256), ("g_idx", (64,), "int32", 256))]
+    _, info, _ = logical(tensors, None)
+    assert info.to_dict()["modules"] == {"model.layers.*.q_proj": {
+        "params": 8192, "bytes": 5248, "bits_per_weight": 5.125}}

@@ -110,6 +110,8 @@ class QuantInfo:
     packed_bytes: int = 0
     overhead_bytes: dict[str, int] = field(default_factory=dict)  # by bookkeeping suffix
     unquantized: list[str] = field(default_factory=list)  # matrices left in float
+    #: by kind of module (``model.layers.*.self_attn.q_proj``): [params, stored bytes]
+    modules: dict[str, list[int]] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)  # one unpacking per kind, explained
 
     @property
@@ -133,7 +135,9 @@ class QuantInfo:
                 "bookkeeping_bytes": self.bookkeeping_bytes,
                 "bookkeeping": dict(self.overhead_bytes),
                 "bits_per_weight": None if bpw is None else round(bpw, 4),
-                "unquantized": list(self.unquantized), "unpacking": list(self.examples)}
+                "unquantized": list(self.unquantized), "unpacking": list(self.examples),
+                "modules": {k: {"params": n, "bytes": b, "bits_per_weight": round(b * 8 / n, 4)
+                                if n else None} for k, (n, b) in self.modules.items()}}
 
     def notes(self) -> list[str]:
         """The lines under a summary's totals."""
@@ -318,6 +322,9 @@ def _unpack_one(scheme: Scheme, t: Tensor, by_name: Mapping[str, Tensor], settin
     logical_t = Tensor(stem + scheme.logical, result.shape, result.dtype,
                        t.nbytes + sum(e.nbytes for e in extras.values()))
     info.quantized_params += logical_t.size
+    module = info.modules.setdefault(_LAYER.sub(".*.", stem).rstrip("._"), [0, 0])
+    module[0] += logical_t.size
+    module[1] += logical_t.nbytes
     for suffix, e in extras.items():
         info.overhead_bytes[suffix] = info.overhead_bytes.get(suffix, 0) + e.nbytes
     info.bits = info.bits or result.bits

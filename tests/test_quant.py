@@ -424,3 +424,21 @@ def test_bits_per_weight_by_module():
     _, info, _ = logical(tensors, None)
     assert info.to_dict()["modules"] == {"model.layers.*.q_proj": {
         "params": 8192, "bytes": 5248, "bits_per_weight": 5.125}}
+
+
+def test_the_readme_examples_are_what_paramcount_prints(tmp_path):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    model, expected = meta_model("llama")
+    assert f"({expected:,} parameters unquantized" in readme
+    layouts = {"gptq": (lambda s, o, i: qh.gptq(s, o, i, 4, 32), {"bits": 4, "group_size": 32}),
+               "awq": (lambda s, o, i: qh.awq(s, o, i, 4, 32), {"bits": 4, "group_size": 32}),
+               "fp8": (lambda s, o, i: qh.fp8_block(s, o, i, 32), {"weight_block_size":
+                                                                   [32, 32]}),
+               "modelopt": (qh.modelopt_nvfp4, {"quant_algo": "NVFP4"})}
+    for method, (layout, qc) in layouts.items():
+        entries = qh.from_meta_model(model, layout)
+        folder = qh.write_model(tmp_path / method, entries, {**LLAMA, "quantization_config": {
+            "quant_method": method, **qc}})
+        s = paramcount.summarize(folder)
+        lines = [n for n in s.notes if n.startswith(("Quantized:", "Quantization bookkeeping"))]
+        assert len(lines) == 2 and all(line in readme for line in lines), lines

@@ -29,6 +29,7 @@ from paramcount.errors import SpecError
 from paramcount.memory.breakdown import MemoryEstimate
 from paramcount.memory.estimators import EstimatorTable
 from paramcount.memory.parallel import Parallel
+from paramcount.memory.quantized import to_dict as quantized_dict
 from paramcount.memory.search import Suggestion
 from paramcount.report.html import html_table
 from paramcount.report.table import rich_table
@@ -67,6 +68,7 @@ def to_dict(result: Result) -> dict[str, Any]:
         "per_gpu_bytes": e.per_gpu, "all_gpus_bytes": e.whole, "cpu_bytes": e.cpu,
         "gpu_memory_bytes": e.gpu_memory, "fits": e.fits, "margin_bytes": e.margin,
         "suggestion": None if e.suggestion is None else _suggestion(e.suggestion),
+        "quantization": None if e.quantization is None else quantized_dict(e.quantization),
         "assumptions": e.assumptions,
     }
 

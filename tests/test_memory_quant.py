@@ -61,7 +61,8 @@ def nvfp4(o, i):
 
 
 def fp8_block(o, i):
-    return [(torch.float8_e4m3fn, (o, i)), (torch.float32, (math.ceil(o / 128), math.ceil(i / 128)))]
+    scales = (math.ceil(o / 128), math.ceil(i / 128))
+    return [(torch.float8_e4m3fn, (o, i)), (torch.float32, scales)]
 
 
 def bnb_rule(o, i, double=False):

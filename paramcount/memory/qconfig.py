@@ -160,7 +160,7 @@ def _ct_layout(group: Mapping[str, Any], fmt: str, dtype: str, where: str) -> La
     if kind == "float":
         check_bits(SCHEMES["fp8"], bits, f"{where}.weights.num_bits")
         block = w.get("block_structure")
-        return Layout("fp8", 8, size, block=tuple(block) if block else None,  # type: ignore
+        return Layout("fp8", 8, size, block=(block[0], block[1]) if block else None,
                       channel=strategy == "channel", scale_dtype=dtype, input_scale=static)
     name = "packed" if fmt.startswith("pack") or bits < 8 else "int"
     check_bits(SCHEMES[name], bits, f"{where}.weights.num_bits")

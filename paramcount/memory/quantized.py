@@ -13,7 +13,7 @@ the tensors it writes (:mod:`paramcount.memory.schemes`); the rest keeps the mod
 >>> facts = ModelFacts.of(paramcount.summarize("zoo:llama-3-8b"))
 >>> q = size(facts, Plan(Layout("gptq", 4, 128), "--scheme gptq"))
 >>> round(q.bits_per_weight, 3), q.kept_dtype
-(5.594, 'bfloat16')
+(5.711, 'bfloat16')
 """
 
 from __future__ import annotations

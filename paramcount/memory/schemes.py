@@ -83,7 +83,7 @@ def _words(values: int, bits: int) -> int:
 
 
 def _groups(q: Layout, cols: int) -> int:
-    return 1 if q.group in (None, -1) else math.ceil(cols / q.group)  # type: ignore[operator]
+    return 1 if q.group in (None, -1) else math.ceil(cols / q.group)
 
 
 def _gptq(q: Layout, out: int, cols: int) -> list[Stored]:

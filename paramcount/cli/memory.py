@@ -3,6 +3,7 @@
     paramcount memory llama-3-8b --context 8192 --batch 4
     paramcount memory config.json --train --seq-len 4096 --gpus 8 --zero 3 --gpu-memory 80GB
     paramcount memory model.gguf --dtype stored --context 4096
+    paramcount memory llama-3-8b --dtype int4 --scheme gptq --group-size 128
     paramcount memory config.json --estimator deepspeed --zero 3 --gpus 8
 
 With ``--gpu-memory``, an estimate that does not fit suggests the most preferred layout that
@@ -35,8 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--train", action="store_true",
                    help="training: weights, gradients, optimizer states, activations")
     serve = p.add_argument_group("serving")
-    serve.add_argument("--dtype", help="weights' dtype: fp32, bf16, fp16, fp8, int8, int4 or "
-                                       "stored (the checkpoint's own bytes)")
+    serve.add_argument("--dtype", help="weights' dtype: fp32, bf16, fp16, fp8, int8, int4, a "
+                                       "GGUF type (Q4_K, ...) or stored (the checkpoint's "
+                                       "own bytes); with --scheme, its bits (int2-int8)")
+    serve.add_argument("--scheme", help="store the weights as a quantization format does, "
+                                        "scales and zero points included: gptq, awq, nf4, "
+                                        "fp4, int8, fp8, mxfp4 or nvfp4")
+    serve.add_argument("--group-size", type=int, metavar="N",
+                       help="the scheme's group of input features (default: 128 for gptq and "
+                            "awq, 64 for nf4/fp4; -1: one per row); fp8: N×N blocks")
     serve.add_argument("--kv-dtype", help="KV cache dtype (default: the weights' float dtype)")
     shape = p.add_argument_group("tokens")
     shape.add_argument("--batch", type=int, default=1, metavar="N",
@@ -108,6 +116,7 @@ def _options(ns: argparse.Namespace) -> dict[str, Any]:
     given = {k: getattr(ns, k) for k in _TRAINING if getattr(ns, k) is not None}
     options: dict[str, Any] = {
         "train": ns.train or bool(given), "dtype": ns.dtype, "kv_dtype": ns.kv_dtype,
+        "scheme": ns.scheme, "group_size": ns.group_size,
         "batch": ns.batch, "context": ns.context, "encoder_length": ns.encoder_length,
         "gpus": ns.gpus, "tp": ns.tp, "pp": ns.pp, **given,
     }

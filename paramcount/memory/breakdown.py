@@ -20,6 +20,8 @@ from paramcount.memory.notes import assumptions
 from paramcount.memory.options import Options, validate
 from paramcount.memory.parallel import Parallel, check, shard
 from paramcount.memory.printing import PrintsAsTable
+from paramcount.memory.qconfig import plan
+from paramcount.memory.quantized import QuantizedWeights, describe, label, size
 from paramcount.memory.search import Suggestion
 from paramcount.memory.training import StateBytes, optimizer, precision
 
@@ -48,6 +50,8 @@ class MemoryEstimate(PrintsAsTable):
     settings: dict[str, Any] = field(default_factory=dict)
     gpu_memory: int | None = None
     suggestion: Suggestion | None = None
+    #: the weights as a quantization scheme stores them (:mod:`paramcount.memory.quantized`)
+    quantization: QuantizedWeights | None = None
 
     @property
     def per_gpu(self) -> int:
@@ -100,6 +104,8 @@ def estimate(facts: ModelFacts, options: Options) -> MemoryEstimate:
     result = MemoryEstimate(facts.source, facts.name, "training" if options.train else
                             "inference", p, comps, assumptions(facts, options, p) + notes,
                             settings(facts, options), options.gpu_memory)
+    if not options.train:
+        result.quantization = quantized(facts, options)
     if result.fits is False:
         result.suggestion = suggest(facts, options, p)
     return result
@@ -119,10 +125,22 @@ def _spread(name: str, per_gpu: int, p: Parallel, detail: str, cpu: bool = False
     return Component(name, per_gpu, per_gpu * p.gpus, 0, detail)
 
 
+def quantized(facts: ModelFacts, o: Options) -> QuantizedWeights | None:
+    """The weights under a quantization scheme, when one applies (:func:`qconfig.plan`)."""
+    how = plan(facts, o)
+    return None if how is None else size(facts, how)
+
+
 def _inference(facts: ModelFacts, o: Options, p: Parallel) -> tuple[list[Component], list[str]]:
-    dtype = weights.weight_dtype(facts, o.dtype)
-    w = weights.weight_bytes(facts, dtype)
-    out = [_spread("weights", shard(w, p.model_parallel), p, weights.describe(facts, dtype))]
+    q = quantized(facts, o)
+    if q is not None:
+        # a GGUF model computes in 16 bits whatever it keeps in float32
+        dtype = "float16" if q.scheme == "gguf" else q.kept_dtype
+        w, detail = q.bytes, describe(q)
+    else:
+        dtype = weights.weight_dtype(facts, o.dtype)
+        w, detail = weights.weight_bytes(facts, dtype), weights.describe(facts, dtype)
+    out = [_spread("weights", shard(w, p.model_parallel), p, detail)]
     notes = []
     if o.context is None:
         notes.append("no KV cache: give --context TOKENS to include one")
@@ -199,8 +217,13 @@ def settings(facts: ModelFacts, o: Options) -> dict[str, Any]:
     if o.train:
         out.update(precision=o.precision, optimizer=o.optimizer, recompute=o.recompute)
     else:
-        dtype = weights.weight_dtype(facts, o.dtype)
-        out.update(dtype=dtype)
+        q = quantized(facts, o)
+        if q is not None:
+            out.update(dtype=o.dtype, scheme=label(q))
+            dtype = "float16" if q.scheme == "gguf" else q.kept_dtype
+        else:
+            dtype = weights.weight_dtype(facts, o.dtype)
+            out.update(dtype=dtype)
         if o.context is not None and facts.has_attention:
             out.update(kv_dtype=weights.cache_dtype(facts, dtype, o.kv_dtype))
     return out

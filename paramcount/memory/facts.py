@@ -9,12 +9,26 @@ layers with parameters (activations of models without attention).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from paramcount.layers.base import Attention
 from paramcount.model import Summary
 from paramcount.shapes import Shape
 from paramcount.tree import Node
+
+
+@dataclass(frozen=True)
+class TensorFact:
+    """One weight as a quantization scheme sees it: the module path it lives in, the module's
+    type, the weight's name and shape."""
+
+    module: str
+    type: str
+    name: str
+    shape: tuple[int, ...]
+    buffer: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,10 @@ class ModelFacts:
     lower_bound: bool = False
     #: notes of the cached attention modules (where a framework version caches otherwise)
     cache_notes: tuple[str, ...] = ()
+    #: every owned weight (buffers too): what a quantization scheme sizes one by one
+    tensors: tuple[TensorFact, ...] = ()
+    #: the config's ``quantization_config``, when the source carries one
+    quantization: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, summary: Summary) -> ModelFacts:
@@ -65,7 +83,8 @@ class ModelFacts:
                    summary.trainable_params, summary.buffers, summary.stored_bytes(), stored,
                    tuple(walk.attentions.items()), tuple(cached.items()), walk.largest_layer,
                    walk.largest_unit, tuple(walk.outputs), summary.lower_bound,
-                   tuple(walk.cache_notes))
+                   tuple(walk.cache_notes), tuple(_tensors(summary.root)),
+                   _quantization(summary))
 
     @property
     def frozen(self) -> int:
@@ -121,3 +140,21 @@ class _Walk:
 
 def _elements(node: Node) -> int:
     return node.params + node.buffers
+
+
+def _tensors(node: Node, prefix: str = "") -> Iterator[TensorFact]:
+    for w in node.weights:
+        yield TensorFact(prefix.rstrip("."), node.type, w.name, w.shape, w.buffer)
+    for child in node.children:
+        # a group of layers ("layers.3-60") names its blocks by their own index
+        group = child.repeat > 1 and "-" in child.name
+        yield from _tensors(child, prefix if group else f"{prefix}{child.name}.")
+
+
+def _quantization(summary: Summary) -> dict[str, Any] | None:
+    from paramcount.memory.qconfig import config_of
+
+    config = summary.meta.get("quantization_config")
+    if isinstance(config, dict):
+        return dict(config)
+    return config_of(summary.source, summary.meta)

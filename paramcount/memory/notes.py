@@ -7,6 +7,7 @@ from paramcount.memory import weights
 from paramcount.memory.facts import ModelFacts
 from paramcount.memory.options import Options
 from paramcount.memory.parallel import Parallel
+from paramcount.memory.quantized import KIND_NAMES, QuantizedWeights
 from paramcount.memory.training import StateBytes, optimizer, precision
 
 UNITS = "GiB = 2^30 bytes (binary, what GPU memory is sold in), GB = 10^9 bytes (decimal)"
@@ -24,8 +25,15 @@ def assumptions(facts: ModelFacts, o: Options, p: Parallel) -> list[str]:
 
 
 def _inference(facts: ModelFacts, o: Options, p: Parallel) -> list[str]:
-    dtype = weights.weight_dtype(facts, o.dtype)
-    out = [_weights_line(facts, dtype)]
+    from paramcount.memory.breakdown import quantized
+
+    q = quantized(facts, o)
+    if q is None:
+        dtype = weights.weight_dtype(facts, o.dtype)
+        out = [_weights_line(facts, dtype)]
+    else:
+        dtype = "float16" if q.scheme == "gguf" else q.kept_dtype
+        out = [_scheme_line(q)]
     if o.context is not None:
         cache = weights.cache_dtype(facts, dtype, o.kv_dtype)
         out += [
@@ -56,6 +64,19 @@ def _weights_line(facts: ModelFacts, dtype: str) -> str:
                 "(quantized blocks included)")
     return (f"weights: {facts.params:,} parameters and {facts.buffers:,} buffer elements at "
             f"{weights.per_element(dtype)} ({dtype})")
+
+
+def _scheme_line(q: QuantizedWeights) -> str:
+    from paramcount.memory.schemes import SCHEMES
+
+    s = SCHEMES[q.scheme]
+    skipped = f"; modules left unquantized by the config: {', '.join(q.plan.skip)}" \
+        if q.plan.skip else ""
+    return (f"weights as {s.text} stores them ({q.plan.source}): every quantized matrix "
+            "at the bytes of the tensors the format writes for it (packed values, scales, "
+            "zero points, group indices), a mixture's experts one matrix each; "
+            f"{', '.join(KIND_NAMES[k] for k in q.kept) or 'nothing'} kept in "
+            f"{q.kept_dtype}{skipped}")
 
 
 def _training(facts: ModelFacts, o: Options, p: Parallel) -> list[str]:

@@ -18,6 +18,10 @@ class Options:
     #: inference: the weights' dtype (``stored``: the checkpoint's own bytes)
     dtype: str | None = None
     kv_dtype: str | None = None
+    #: inference: a storage scheme (gptq, awq, nf4, fp4, int8, fp8, mxfp4, nvfp4) and its
+    #: group size; its bits come from ``dtype`` (int4, int8, ...)
+    scheme: str | None = None
+    group_size: int | None = None
     batch: int = 1
     #: tokens: the KV cache's length (inference), the sequence length (training)
     context: int | None = None
@@ -45,6 +49,9 @@ def validate(o: Options) -> None:
         precision(o.precision)
         optimizer(o.optimizer)
         act.check_recompute(o.recompute)
+        if o.scheme is not None or o.group_size is not None:
+            raise SpecError("--scheme and --group-size size the weights for serving; "
+                            "training takes --precision")
         if o.dtype is not None:
             raise SpecError("--dtype sets the weights' dtype for inference; training takes "
                             "--precision (fp32, mixed-bf16, mixed-fp16 or bf16)")

@@ -9,6 +9,17 @@ optimizer, recompute, ...), ``parallel`` (``gpus``, ``dp``, ``tp``, ``pp``, ``ze
 ``all_gpus_bytes`` and ``cpu_bytes``, ``gpu_memory_bytes``, ``fits`` and ``margin_bytes``
 (null without ``--gpu-memory``), ``suggestion`` and ``assumptions``.
 
+``quantization`` is null unless the weights are sized by a storage scheme (``--scheme``, a GGUF
+type as ``--dtype``, or a config's ``quantization_config``); then it holds ``scheme`` (gptq, awq,
+nf4, fp4, int8, fp8, mxfp4, nvfp4, packed or int for compressed-tensors, gguf), ``label`` (in
+words), ``from`` (the option or config it came from), ``bits``, ``group_size``, ``block`` (FP8's
+``[rows, columns]`` or null), ``gguf_type``, ``quantized_params``, ``quantized_bytes`` (scales and
+zero points included), ``kept_params``, ``kept_bytes``, ``kept_dtype``, ``bits_per_weight`` (over
+all weights), ``quantized_bits_per_weight``, ``quantized`` and ``kept`` (by kind of weight:
+``linear``, ``experts``, ``head``, ``embedding``, ``router``, ``vector``, ``other``,
+``buffer``, each with ``matrices`` or ``tensors``, ``params`` and ``bytes``) and
+``skipped_modules`` (the config's patterns left unquantized).
+
 ``suggestion`` is null unless ``--gpu-memory`` is given and the estimate does not fit; then it
 holds ``parallel`` (the most preferred layout that fits, in the form of ``parallel`` above, on
 the asked GPU count or else on the fewest more; null when nothing up to ``max_gpus`` fits),
@@ -29,6 +40,7 @@ from paramcount.errors import SpecError
 from paramcount.memory.breakdown import MemoryEstimate
 from paramcount.memory.estimators import EstimatorTable
 from paramcount.memory.parallel import Parallel
+from paramcount.memory.quantized import to_dict as quantized_dict
 from paramcount.memory.search import Suggestion
 from paramcount.report.html import html_table
 from paramcount.report.table import rich_table
@@ -67,6 +79,7 @@ def to_dict(result: Result) -> dict[str, Any]:
         "per_gpu_bytes": e.per_gpu, "all_gpus_bytes": e.whole, "cpu_bytes": e.cpu,
         "gpu_memory_bytes": e.gpu_memory, "fits": e.fits, "margin_bytes": e.margin,
         "suggestion": None if e.suggestion is None else _suggestion(e.suggestion),
+        "quantization": None if e.quantization is None else quantized_dict(e.quantization),
         "assumptions": e.assumptions,
     }
 

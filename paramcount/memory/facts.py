@@ -152,9 +152,7 @@ def _tensors(node: Node, prefix: str = "") -> Iterator[TensorFact]:
 
 
 def _quantization(summary: Summary) -> dict[str, Any] | None:
-    from paramcount.memory.qconfig import config_of
-
+    """The ``quantization_config`` a Hugging Face config carries (put in the summary's meta by
+    :func:`paramcount.sources.hf.quantization`), for a file, a folder or a Hub id alike."""
     config = summary.meta.get("quantization_config")
-    if isinstance(config, dict):
-        return dict(config)
-    return config_of(summary.source, summary.meta)
+    return dict(config) if isinstance(config, dict) else None

@@ -10,7 +10,6 @@ scheme does not store is one line naming the field.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from paramcount.errors import SpecError
@@ -200,23 +199,6 @@ def from_config(config: Mapping[str, Any], dtype: str) -> Plan:
         raise SpecError(f"{FIELD}.quant_method={method!r} is not a scheme paramcount sizes; "
                         f"known: {', '.join(METHODS)}")
     return METHODS[method](config, dtype)
-
-
-def config_of(source: str, meta: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A config file's ``quantization_config``, when the source is a local config.json or a
-    folder holding one (the readers note only the method, ``meta["quantization"]``, and a
-    model transformers built notes nothing)."""
-    if "quantization_config" in meta:
-        return None
-    from paramcount.sources.spec import read_document
-
-    path = Path(source)
-    path = path / "config.json" if path.is_dir() else path
-    if path.suffix.lower() != ".json" or not path.is_file():
-        return None
-    doc = read_document(path)
-    config = doc.get("quantization_config") if isinstance(doc, Mapping) else None
-    return dict(config) if isinstance(config, Mapping) else None
 
 
 def plan(facts: Any, o: Any) -> Plan | None:

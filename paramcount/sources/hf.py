@@ -100,16 +100,20 @@ def _identity(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return model_type, architectures[0]
 
 
-def quantization(doc: Mapping[str, Any]) -> dict[str, str]:
-    """``{"quantization": METHOD}`` for a config that says how its checkpoint is quantized
-    (``quantization_config.quant_method``: gptq, awq, bitsandbytes, fp8, ...), else ``{}``.
+def quantization(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"quantization": METHOD, "quantization_config": {...}}`` for a config that says how
+    its checkpoint is quantized (``quantization_config.quant_method``: gptq, awq, bitsandbytes,
+    fp8, ...), else ``{}``: the method for scans, the whole config for ``paramcount memory``,
+    which sizes the weights by it.
 
     >>> quantization({"quantization_config": {"quant_method": "gptq", "bits": 4}})
-    {'quantization': 'gptq'}
+    {'quantization': 'gptq', 'quantization_config': {'quant_method': 'gptq', 'bits': 4}}
     """
     config = doc.get("quantization_config")
     method = config.get("quant_method") if isinstance(config, Mapping) else None
-    return {"quantization": method} if isinstance(method, str) and method else {}
+    if not (isinstance(config, Mapping) and isinstance(method, str) and method):
+        return {}
+    return {"quantization": method, "quantization_config": dict(config)}
 
 
 def stored_dtype(doc: Mapping[str, Any]) -> str:
@@ -149,4 +153,5 @@ def _fallback(doc: Mapping[str, Any], source: str, head: str | None, why: Unsupp
                         f"device, or use one of: {families}") from None
     summary = fallback.build(doc, head, source)
     summary.dtype = stored_dtype(doc)
+    summary.meta.update(quantization(doc))
     return summary

@@ -85,7 +85,21 @@ def _mirrors(backward: Any, forward: Any) -> bool:
     skip = {"name", "go_backwards"}
     b, f = backward.get("config") or {}, forward.get("config") or {}
     return backward.get("class_name") == forward.get("class_name") and all(
-        b.get(k) == f.get(k) for k in set(b) | set(f) if k not in skip)
+        _unshared(b.get(k)) == _unshared(f.get(k)) for k in set(b) | set(f) if k not in skip)
+
+
+def _unshared(value: Any) -> Any:
+    """A serialized value without Keras 3's ``shared_object_id``: each initializer of the
+    forward and the backward layer carries its own, which says nothing of its shapes.
+
+    >>> _unshared({"class_name": "Zeros", "config": {}, "shared_object_id": 7})
+    {'class_name': 'Zeros', 'config': {}}
+    """
+    if isinstance(value, dict):
+        return {k: _unshared(v) for k, v in value.items() if k != "shared_object_id"}
+    if isinstance(value, list):
+        return [_unshared(v) for v in value]
+    return value
 
 
 def declared_output(e: Entry) -> Shape | None:

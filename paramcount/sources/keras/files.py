@@ -35,6 +35,7 @@ from paramcount.model import Summary
 from paramcount.sources.keras.config import NotAModel, read_model
 from paramcount.sources.keras.graph import StoredWeights, Walker, freeze
 from paramcount.tree import Node
+from paramcount.view import View
 
 MAX_CONFIG_BYTES = 64 * 2**20  # config.json of the largest keras.applications model is ~1 MB
 _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -91,6 +92,8 @@ def from_dict(doc: Any, source: str = "<dict>", stored: StoredWeights | None = N
             info[key] = doc[key]
     summary = Summary(made.node, source=source, framework="keras",
                       dtype=_dtype(walker.dtype()), meta=info)
+    if any(child.children for child in made.node.children):
+        summary.view = View(depth=1)  # as Keras's summary: a nested model is one row
     _warn_unknown(summary)
     return summary
 

@@ -21,6 +21,7 @@ import pytest
 from paramcount.errors import SpecError
 from paramcount.sources import keras as keras_source
 from paramcount.sources.keras.files import LOGICAL
+from paramcount.tree import tree_rows
 from tests.test_sources_keras import check_all_formats, counts, from_json, keras_counts, saved
 
 FORMATS = (".json", ".keras", ".h5")
@@ -252,22 +253,12 @@ def nested_model() -> Any:
 
 
 def keras_summary_rows(model: Any, expand_nested: bool) -> int:
-    """The layer rows Keras's own summary prints."""
+    """The layer rows Keras's own summary prints: ``│ name (Type)``, ``│    └ name (Type)``."""
     lines: list[str] = []
     model.summary(print_fn=lambda line, **_: lines.append(line), expand_nested=expand_nested,
                   line_length=200)
-    text = "\n".join(lines)
-    return sum(1 for line in text.splitlines() if "(" in line and ")" in line and any(
-        line.lstrip("│ ").startswith(layer) for layer in _names(model)))
-
-
-def _names(model: Any) -> set[str]:
-    out = set()
-    for layer in model.layers:
-        out.add(layer.name)
-        if hasattr(layer, "layers"):
-            out |= _names(layer)
-    return out
+    row = re.compile(r"^│[\s└]*\S+ \(\w+\)")
+    return sum(1 for line in "\n".join(lines).splitlines() if row.match(line))
 
 
 def test_nested_models_fold_by_default_as_keras_summary(tmp_path):
@@ -275,7 +266,9 @@ def test_nested_models_fold_by_default_as_keras_summary(tmp_path):
     s = from_json(model)
     folded = s.rows()
     assert [r.node.name for r in folded] == [layer.name for layer in model.layers]
-    assert len(folded) == keras_summary_rows(model, expand_nested=False)
+    assert len(folded) == keras_summary_rows(model, expand_nested=False) == 3
+    every = tree_rows(s.root, None, fold=False)  # the rows --expand-nested shows
+    assert len(every) == keras_summary_rows(model, expand_nested=True)
     assert [r.node.params for r in folded] == [layer.count_params() for layer in model.layers]
     assert sum(r.node.params for r in folded) == model.count_params()
     backbone = model.layers[0]

@@ -291,3 +291,34 @@ def test_command_line_folds_and_expands_nested_models(capsys, tmp_path):
     assert inner in capsys.readouterr().out
     assert main([str(path), "--depth", "2"]) == 0
     assert inner in capsys.readouterr().out
+
+
+# -- ReversibleEmbedding, the other class Keras quantizes --------------------------------------
+
+def reversible_model(tie: bool) -> Any:
+    import keras
+    from keras import layers
+
+    keras.backend.clear_session()
+    tokens = keras.Input((6,), dtype="int32")
+    emb = layers.ReversibleEmbedding(40, 8, tie_weights=tie, name="emb")
+    x = layers.Dense(8, name="mix")(emb(tokens))
+    # a Dense on the logits (6, 40): its kernel (40 × 3) checks the reverse call's shape
+    return keras.Model(tokens, layers.Dense(3, name="after")(emb(x, reverse=True)), name="lm")
+
+
+@pytest.mark.parametrize("mode", [None, "int8", "int4", "int4-per-channel"])
+@pytest.mark.parametrize("tie", [True, False], ids=["tied", "untied"])
+def test_reversible_embedding(tie, mode, tmp_path):
+    model = reversible_model(tie)
+    if mode is not None:
+        model.quantize(mode[:4], **(_int4(-1) if mode.endswith("channel") else {}))
+    want = keras_counts(model)
+    assert want.layers["emb"][1] == (6, 8)  # Keras shows the first call's output
+    for suffix in FORMATS:
+        s = read(model, tmp_path, suffix)
+        assert counts(s) == want, suffix
+        if mode is not None:
+            assert ours(s) == variables(model), suffix
+    rows = {n.name: n for n in s.root.children}
+    assert rows["emb"].calls == 2 and rows["after"].input_shapes == ((6, 40),)

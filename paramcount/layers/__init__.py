@@ -12,6 +12,7 @@ from paramcount.layers import (  # noqa: F401  (importing registers the layer ty
     preprocessing,
     recurrent,
     reshaping,
+    reversible,
     scoring,
     transformer,
     wrappers,

@@ -288,3 +288,20 @@ def assemble(q: Quant | None, made: list[Weight], bias: tuple[int, ...] | None,
         out = [replace(w, trainable=False) if w.name == frozen else w for w in out]
         out += lora(factors[0], q, factors[1], factors[2])
     return out
+
+
+def reverse_table(q: Quant | None, vocab: int, dim: int) -> list[Weight]:
+    """ReversibleEmbedding's own output projection (``tie_weights=False``): a float matrix,
+    or int8 and int4 as Keras quantizes it (its int4 zero point in the source dtype)."""
+    if q is None:
+        return [Weight("reverse_embeddings", (dim, vocab))]
+    if q.mode == "int8":
+        return [q.weight("reverse_embeddings", (dim, vocab), "int8"),
+                q.weight("reverse_embeddings_scale", (vocab,))]
+    if q.mode != "int4":
+        raise SpecError(f"Keras's ReversibleEmbedding has no {q.mode} quantization")
+    groups = q.groups(dim)
+    scale = (vocab,) if groups is None else (groups, vocab)
+    out = [q.weight("reverse_embeddings", ((dim + 1) // 2, vocab), "int8"),
+           q.weight("reverse_embeddings_scale", scale)]
+    return out if groups is None else [*out, q.weight("reverse_embeddings_zero", scale)]

@@ -24,6 +24,7 @@ from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, Weight, make_layer
 from paramcount.layers.preprocessing import TFOpLambda
+from paramcount.layers.reversible import ReversibleEmbedding
 from paramcount.shapes import Shape, broadcast, fmt_shape
 from paramcount.sources.keras.config import Entry, ModelConfig, input_shape, read_model
 from paramcount.sources.keras.layers import (
@@ -204,6 +205,10 @@ class Walker:
         known = [s for s in ins if s is not None]
         if node is not None:  # a shared layer called again
             if node.layer is not None and len(known) == len(ins):
+                if call.options().get("reverse") is True and isinstance(
+                        node.layer, ReversibleEmbedding):  # the output projection
+                    node.calls += 1
+                    return self._outs(scope, e, k, node.layer.reversed_output(known[0]))
                 return self._outs(scope, e, k, b.call_again(e.name, known))
             node.calls += 1
             return self._outs(scope, e, k, None)

@@ -15,7 +15,7 @@ from paramcount.sources.keras.config import Entry, ModelConfig
 
 _KERAS_PACKAGES = ("keras", "keras_hub", "keras_nlp", "keras_cv", "tf_keras")
 #: the classes whose quantized variables paramcount knows (paramcount.layers.keras_quant)
-QUANTIZED = frozenset({"Dense", "EinsumDense", "Embedding"})
+QUANTIZED = frozenset({"Dense", "EinsumDense", "Embedding", "ReversibleEmbedding"})
 # keras.ops operations whose output is the operands broadcast together
 ELEMENTWISE_OPS = frozenset({
     "Add", "Subtract", "Multiply", "Divide", "TrueDivide", "FloorDivide", "Mod", "Power",

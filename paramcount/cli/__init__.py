@@ -56,6 +56,9 @@ def _output_options(p: argparse.ArgumentParser, framework: bool = False) -> None
         framework_argument(p)
     p.add_argument("--depth", "-d", type=int, default=None, metavar="N",
                    help="show nested rows down to depth N (totals never change)")
+    p.add_argument("--expand-nested", action="store_true",
+                   help="every nested row, as Keras's summary(expand_nested=True); a Keras "
+                        "model folds its nested models into one row each by default")
     p.add_argument("--explain", "-e", action="store_true",
                    help="show the work: weight shapes, products and closed forms")
     p.add_argument("--dtype", default=None, help="bytes per parameter at this dtype (e.g. bf16)")
@@ -236,6 +239,8 @@ def view_of(base: View, ns: argparse.Namespace) -> View:
     view = base.but(trainable=base.trainable or ns.trainable)
     if ns.depth is not None:  # --depth shows every block of a repeated group
         view = view.but(depth=ns.depth, fold=False)
+    elif getattr(ns, "expand_nested", False):
+        view = view.but(depth=None)
     if ns.flops or ns.seq_len is not None or ns.batch is not None:
         check_positive(ns.seq_len, "--seq-len")
         check_positive(ns.batch, "--batch")

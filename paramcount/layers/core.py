@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.args import Args
 from paramcount.layers.base import Formula, Layer, Weight, register
+from paramcount.layers.keras_quant import (
+    assemble,
+    configured,
+    dense_kernel,
+    einsum_kernel,
+    embedding_table,
+)
 from paramcount.layers.spatial import elements
 from paramcount.shapes import Dim, Shape, fmt_shape
 
@@ -33,12 +40,19 @@ class Dense(Layer):
         # Keras LoRA freezes the kernel and trains two low-rank factors beside it
         self.lora_rank: int | None = a.int("lora_rank", default=None, min=1)
         a.get("lora_alpha", default=None)
+        self.quant = configured(a, self.torch)  # Keras's model.quantize(): other variables
 
     def default_input_shape(self) -> Shape | None:
         return None if self.in_features is None else (self.in_features,)
 
     def weights(self, x: Shape) -> list[Weight]:
         n_in = self.last_dim(x, expect=self.in_features)
+        if self.quant is not None:
+            r = self.lora_rank
+            return assemble(self.quant, dense_kernel(self.quant, n_in, self.units),
+                            (self.units,) if self.use_bias else None,
+                            None if r is None else ("lora_kernel", (n_in, r), (r, self.units)),
+                            "kernel")
         if self.torch:
             kernel = Weight("weight", (self.units, n_in))
         else:
@@ -78,7 +92,7 @@ class Dense(Layer):
 
     def formula(self, x: Shape) -> Formula | None:
         n_in = self.last_dim(x)
-        if self.lora_rank is not None:
+        if self.lora_rank is not None or self.quant is not None:
             return None
         n, units = ("in_features", "out_features") if self.torch else ("inputs", "units")
         if self.use_bias:
@@ -203,6 +217,9 @@ class EinsumDense(Layer):
             if stray or not self.bias_axes:
                 raise SpecError(f"EinsumDense: bias_axes={self.bias_axes!r} is invalid; expected "
                                 f"letters of the output {self.spec.outputs!r}")
+        self.lora_rank: int | None = a.int("lora_rank", default=None, min=1)
+        a.get("lora_alpha", default=None)
+        self.quant = configured(a, self.torch)
 
     def _shapes(self, x: Shape) -> tuple[tuple[int, ...], tuple[int, ...] | None, Shape]:
         kernel, bias, out = einsum_shapes(self.spec, self.bias_axes, x, self.partial)
@@ -215,7 +232,11 @@ class EinsumDense(Layer):
 
     def weights(self, x: Shape) -> list[Weight]:
         kernel, bias, _ = self._shapes(x)
-        return [Weight("kernel", kernel)] + ([] if bias is None else [Weight("bias", bias)])
+        made = [Weight("kernel", kernel)] if self.quant is None else einsum_kernel(
+            self.quant, self.equation, self.spec.kernel, self.spec.outputs, kernel)
+        r = self.lora_rank
+        factors = None if r is None else ("lora_kernel", (*kernel[:-1], r), (r, kernel[-1]))
+        return assemble(self.quant, made, bias, factors, "kernel")
 
     def output_shape(self, x: Shape) -> Shape:
         return self._shapes(x)[2]
@@ -263,8 +284,10 @@ class EinsumDense(Layer):
         summed = {d: size[d] for d in spec.kernel if d not in spec.outputs}
         return kept, summed, elided
 
-    def formula(self, x: Shape) -> Formula:
+    def formula(self, x: Shape) -> Formula | None:
         kernel, bias, _ = self._shapes(x)
+        if self.lora_rank is not None or self.quant is not None:
+            return None
         sym = "·".join(f"{d}" for d in self.spec.kernel)
         num = "·".join(str(d) for d in kernel)
         if bias is None:
@@ -302,15 +325,23 @@ class Embedding(Layer):
             raise SpecError(f"Embedding: padding_idx={padding} is invalid; expected an index "
                             f"within num_embeddings ({self.vocab})")
         for neutral in ("mask_zero", "input_length", "max_norm", "norm_type",
-                        "scale_grad_by_freq", "sparse", "_freeze"):
+                        "scale_grad_by_freq", "sparse", "_freeze", "lora_alpha"):
             a.get(neutral, default=None)
+        self.lora_rank: int | None = a.int("lora_rank", default=None, min=1)
+        self.quant = configured(a, self.torch)
 
     def default_input_shape(self) -> Shape | None:
         return (None,)  # a sequence of indices of any length
 
     def weights(self, x: Shape) -> list[Weight]:
         shape = (self.vocab, self.dim)
-        return [Weight("weight", shape) if self.torch else Weight("embeddings", shape)]
+        if self.torch:
+            return [Weight("weight", shape)]
+        made = [Weight("embeddings", shape)] if self.quant is None else embedding_table(
+            self.quant, self.vocab, self.dim)
+        r = self.lora_rank
+        factors = None if r is None else ("lora_embeddings", (self.vocab, r), (r, self.dim))
+        return assemble(self.quant, made, None, factors, "embeddings")
 
     def output_shape(self, x: Shape) -> Shape:
         return (*x, self.dim)
@@ -318,7 +349,9 @@ class Embedding(Layer):
     def macs(self, x: Shape) -> int:
         return 0  # a lookup, no product
 
-    def formula(self, x: Shape) -> Formula:
+    def formula(self, x: Shape) -> Formula | None:
+        if self.lora_rank is not None or self.quant is not None:
+            return None
         names = "num_embeddings × embedding_dim" if self.torch else "input_dim × output_dim"
         return Formula(names, f"{self.vocab} × {self.dim}")
 

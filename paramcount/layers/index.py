@@ -11,8 +11,8 @@ from pathlib import Path
 
 #: every family module of paramcount.layers that registers layer types
 MODULES = ("activations", "attention", "conv", "conv_depthwise", "core", "merging",
-           "normalization", "pooling", "preprocessing", "recurrent", "reshaping", "scoring",
-           "transformer", "wrappers")
+           "normalization", "pooling", "preprocessing", "recurrent", "reshaping", "reversible",
+           "scoring", "transformer", "wrappers")
 
 # -- generated: begin
 _NAMES = {
@@ -68,6 +68,7 @@ _NAMES = {
         "UpSampling1D", "UpSampling2D", "UpSampling3D", "Upsample", "UpsamplingBilinear2d",
         "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ZeroPadding1D",
         "ZeroPadding2D", "ZeroPadding3D",),
+    "reversible": ("ReversibleEmbedding",),
     "scoring": ("AdditiveAttention", "Attention",),
     "transformer": ("TransformerDecoderLayer", "TransformerEncoderLayer",),
     "wrappers": ("Bidirectional", "TimeDistributed",),

@@ -35,9 +35,12 @@ from paramcount.model import Summary
 from paramcount.sources.keras.config import NotAModel, read_model
 from paramcount.sources.keras.graph import StoredWeights, Walker, freeze
 from paramcount.tree import Node
+from paramcount.view import View
 
 MAX_CONFIG_BYTES = 64 * 2**20  # config.json of the largest keras.applications model is ~1 MB
 _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+#: the figure a quantized model shows beside its count: the float model it was quantized from
+LOGICAL = "Logical params (unquantized)"
 
 
 def load(path: Path, **options: Any) -> Summary:
@@ -91,6 +94,11 @@ def from_dict(doc: Any, source: str = "<dict>", stored: StoredWeights | None = N
             info[key] = doc[key]
     summary = Summary(made.node, source=source, framework="keras",
                       dtype=_dtype(walker.dtype()), meta=info)
+    if any(child.children for child in made.node.children):
+        summary.view = View(depth=1)  # as Keras's summary: a nested model is one row
+    if walker.quantized():
+        walker.stored_dtypes()
+        summary.figures[LOGICAL] = Walker(where, stored, logical=True).model(cfg).node.params
     _warn_unknown(summary)
     return summary
 

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from paramcount.build import Builder, snake
+from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, Weight, make_layer
 from paramcount.layers.preprocessing import TFOpLambda
+from paramcount.layers.reversible import ReversibleEmbedding
 from paramcount.shapes import Shape, broadcast, fmt_shape
 from paramcount.sources.keras.config import Entry, ModelConfig, input_shape, read_model
 from paramcount.sources.keras.layers import (
@@ -101,11 +103,16 @@ class Walker:
     10
     """
 
-    def __init__(self, where: str, stored: StoredWeights | None = None) -> None:
+    def __init__(self, where: str, stored: StoredWeights | None = None,
+                 logical: bool = False) -> None:
         self.where = where
         self.stored = stored
+        #: build quantized layers as the float layers they were quantized from
+        self.logical = logical
         self.policies: dict[str, int] = {}
         self.depth = 0
+        #: the layers built from their config, with their dtype policy
+        self.built: list[tuple[Node, str]] = []
 
     # -- models ------------------------------------------------------------------------------
     def model(self, cfg: ModelConfig, inputs: Out | None = None, path: tuple[str, ...] = (),
@@ -198,6 +205,10 @@ class Walker:
         known = [s for s in ins if s is not None]
         if node is not None:  # a shared layer called again
             if node.layer is not None and len(known) == len(ins):
+                if call.options().get("reverse") is True and isinstance(
+                        node.layer, ReversibleEmbedding):  # the output projection
+                    node.calls += 1
+                    return self._outs(scope, e, k, node.layer.reversed_output(known[0]))
                 return self._outs(scope, e, k, b.call_again(e.name, known))
             node.calls += 1
             return self._outs(scope, e, k, None)
@@ -209,6 +220,7 @@ class Walker:
             return self._tf_op(scope, e, k, layer, known)
         out = b.call(layer, known, name=e.name)
         self._tally(e, b.last.params)
+        self.built.append((b.last, policy(e.config)))
         return self._outs(scope, e, k, out)
 
     def _tf_op(self, scope: _Scope, e: Entry, k: int, layer: Layer, ins: list[Shape]) -> Out:
@@ -226,6 +238,8 @@ class Walker:
         if not known_class(e):
             return None, ""
         config = adapt(e.class_name, e.config)
+        if self.logical and "_from_" in policy(config):
+            config = {k: v for k, v in config.items() if k not in ("dtype", "quantization_config")}
         if e.class_name == "TFOpLambda":
             config["call_arguments"] = call.options()
         try:
@@ -322,10 +336,37 @@ class Walker:
         name = policy(e.config)
         self.policies[name] = self.policies.get(name, 0) + params
 
+    def quantized(self) -> bool:
+        """Whether some layer was built quantized (Keras's ``model.quantize``)."""
+        return any("_from_" in name for name, n in self.policies.items() if n)
+
+    def stored_dtypes(self) -> None:
+        """Where some layers are quantized, every built weight says its dtype (the others'
+        follow their policy's variable dtype), so that sizes add up per dtype."""
+        for node, name in self.built:
+            dtype = variable_dtype(name)
+            node.weights = tuple(w if w.dtype is not None else replace(
+                w, dtype=dtype, nbytes=int(w.size * DTYPE_BYTES[dtype])) for w in node.weights)
+
     def dtype(self) -> str:
         """The dtype policy that holds the most parameters (float32 when none is named)."""
         counted = {k: v for k, v in self.policies.items() if v}
         return max(counted, key=lambda k: counted[k]) if counted else "float32"
+
+
+def variable_dtype(policy_name: str) -> str:
+    """The dtype of a policy's variables: ``mixed_bfloat16`` keeps float32, a quantized
+    policy's other variables follow its source.
+
+    >>> variable_dtype("int8_from_mixed_bfloat16"), variable_dtype("bfloat16")
+    ('float32', 'bfloat16')
+    """
+    name = policy_name.split("_from_")[-1]
+    name = "float32" if name.startswith("mixed_") else name
+    try:
+        return dtype_name(name)
+    except SpecError:
+        return "float32"
 
 
 def freeze(node: Node) -> None:

@@ -14,6 +14,8 @@ from paramcount.shapes import Shape
 from paramcount.sources.keras.config import Entry, ModelConfig
 
 _KERAS_PACKAGES = ("keras", "keras_hub", "keras_nlp", "keras_cv", "tf_keras")
+#: the classes whose quantized variables paramcount knows (paramcount.layers.keras_quant)
+QUANTIZED = frozenset({"Dense", "EinsumDense", "Embedding", "ReversibleEmbedding"})
 # keras.ops operations whose output is the operands broadcast together
 ELEMENTWISE_OPS = frozenset({
     "Add", "Subtract", "Multiply", "Divide", "TrueDivide", "FloorDivide", "Mod", "Power",
@@ -28,10 +30,16 @@ def policy(config: Any) -> str:
 
     >>> policy({"dtype": {"class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}})
     'mixed_float16'
+    >>> policy({"dtype": {"class_name": "QuantizedDTypePolicy",
+    ...                   "config": {"mode": "int8", "source_name": "float32"}}})
+    'int8_from_float32'
     """
     d = config.get("dtype") if isinstance(config, dict) else None
     if isinstance(d, dict):
-        d = (d.get("config") or {}).get("name") if isinstance(d.get("config"), dict) else None
+        c: dict[str, Any] = d["config"] if isinstance(d.get("config"), dict) else {}
+        mode, source = c.get("mode"), c.get("source_name")
+        d = f"{mode}_from_{source}" if isinstance(mode, str) and isinstance(
+            source, str) else c.get("name")
     return d if isinstance(d, str) else "float32"
 
 
@@ -39,8 +47,10 @@ def known_class(e: Entry) -> bool:
     """Whether ``e`` is a Keras layer class paramcount knows (not a custom class of the same
     name, not Lambda, not a quantized layer whose weights differ)."""
     package = (e.module or "keras").split(".")[0]
-    if package not in _KERAS_PACKAGES or "_from_" in policy(e.config):
-        return False  # int8_from_float32: Keras's quantized weights are other tensors
+    if package not in _KERAS_PACKAGES:
+        return False
+    if "_from_" in policy(e.config) and e.class_name not in QUANTIZED:
+        return False  # a quantized layer of another class: its weights are other tensors
     return _registered(e.class_name)
 
 
@@ -85,7 +95,21 @@ def _mirrors(backward: Any, forward: Any) -> bool:
     skip = {"name", "go_backwards"}
     b, f = backward.get("config") or {}, forward.get("config") or {}
     return backward.get("class_name") == forward.get("class_name") and all(
-        b.get(k) == f.get(k) for k in set(b) | set(f) if k not in skip)
+        _unshared(b.get(k)) == _unshared(f.get(k)) for k in set(b) | set(f) if k not in skip)
+
+
+def _unshared(value: Any) -> Any:
+    """A serialized value without Keras 3's ``shared_object_id``: each initializer of the
+    forward and the backward layer carries its own, which says nothing of its shapes.
+
+    >>> _unshared({"class_name": "Zeros", "config": {}, "shared_object_id": 7})
+    {'class_name': 'Zeros', 'config': {}}
+    """
+    if isinstance(value, dict):
+        return {k: _unshared(v) for k, v in value.items() if k != "shared_object_id"}
+    if isinstance(value, list):
+        return [_unshared(v) for v in value]
+    return value
 
 
 def declared_output(e: Entry) -> Shape | None:

@@ -1,0 +1,124 @@
+"""Quantized checkpoints that the real libraries write on CPU (bitsandbytes, optimum-quanto,
+torchao, compressed-tensors) count as the model they encode.
+
+Oracles: ``sum(p.numel())`` of the model before the library quantized it (tests/
+quant_writers.py); the bytes of every tensor in the saved files, read back with
+``safetensors.safe_open``; the bookkeeping tensors picked out by the names each library gives
+them (listed below from its own source), and the bits and group size from the
+``quantization_config`` (or quanto's ``quanto_qmap.json``) the library wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import paramcount
+from paramcount.cli import main
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+safetensors = pytest.importorskip("safetensors")
+from tests import quant_writers  # noqa: E402  (needs transformers)
+
+# The tensors each library writes beside a quantized weight, by the end of their names: the
+# library's own vocabulary (bitsandbytes' QuantState.as_dict and Int8Params' SCB and
+# weight_format; quanto's QTensor inner tensors and QModuleMixin's activation scales;
+# torchao's tensor-subclass attributes; compressed-tensors' compression_param_names).
+BOOKKEEPING = {
+    "bitsandbytes": (".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map",
+                     ".quant_state.bitsandbytes__nf4", ".quant_state.bitsandbytes__fp4",
+                     ".SCB", ".weight_format"),
+    "quanto": ("._scale", "._shift", ".input_scale", ".output_scale"),
+    "torchao": ("_weight_scale", "_weight_zero_point"),
+    "compressed-tensors": (".weight_scale", ".weight_zero_point", ".weight_shape",
+                           ".weight_global_scale", ".input_scale"),
+}
+SCHEMES = {
+    "bitsandbytes": ("nf4", "fp4", "nf4-double", "int8"),
+    "quanto": ("qint8", "qint4", "qint2", "qfloat8"),
+    "torchao": ("int8", "int8-dynamic", "int4", "float8"),
+    "compressed-tensors": ("W4A16", "W4A16_ASYM", "W8A8", "FP8", "FP8_DYNAMIC", "NVFP4A16",
+                           "MXFP4A16"),
+}
+
+
+def _cases():
+    """Every scheme on Llama; each library's first scheme on the other families (fast), the
+    rest of the matrix slow."""
+    for library, schemes in SCHEMES.items():
+        for scheme in schemes:
+            for family in quant_writers.FAMILIES:
+                fast = family == "llama" or scheme == schemes[0]
+                marks = () if fast else (pytest.mark.slow,)
+                yield pytest.param(library, scheme, family, marks=marks,
+                                   id=f"{library}-{scheme}-{family}")
+
+
+@pytest.fixture(scope="session")
+def written(tmp_path_factory):
+    """Writes a case on first use; the unquantized folders are shared by every library."""
+    root, cache = tmp_path_factory.mktemp("quantized"), {}
+
+    def get(library: str, scheme: str, family: str) -> quant_writers.Written:
+        pytest.importorskip(quant_writers.MODULES[library])
+        key = (library, scheme, family)
+        if key not in cache:
+            cache[key] = quant_writers.write(library, scheme, family, root)
+        return cache[key]
+    return get
+
+
+def tensor_bytes(folder: Path) -> dict[str, int]:
+    """Every tensor's bytes in the folder's safetensors files, as safetensors reads them."""
+    out = {}
+    for file in sorted(folder.glob("*.safetensors")):
+        with safetensors.safe_open(file, "pt") as f:
+            for name in f.keys():
+                out[name] = f.get_tensor(name).nbytes
+    return out
+
+
+def expected_bits_and_group(library: str, scheme: str, config: dict) -> tuple[int, int | None]:
+    """What the library's own config file says: bits, and group size (None: per row or per
+    tensor)."""
+    if library == "bitsandbytes":  # 4-bit: one absmax per block of 64 (its default blocksize)
+        return (4, 64) if config["load_in_4bit"] else (8, None)
+    if library == "quanto":  # per module; every module the same here
+        weights = {m["weights"] for m in config.values()}
+        assert len(weights) == 1
+        return {"qint8": 8, "qint4": 4, "qint2": 2, "qfloat8_e4m3fn": 8}[weights.pop()], None
+    if library == "torchao":
+        quant = config["quant_type"]["default"]["_data"]
+        dtype = quant.get("weight_dtype", {}).get("_data", "int8")
+        granularity = quant.get("granularity") or quant.get("weight_granularity") or {}
+        return {"int4": 4}.get(dtype, 8), granularity.get("_data", {}).get("group_size")
+    weights = config["config_groups"]["group_0"]["weights"]
+    return weights["num_bits"], weights["group_size"]
+
+
+@pytest.mark.parametrize(("library", "scheme", "family"), _cases())
+def test_total_is_the_unquantized_model(written, library, scheme, family):
+    w = written(library, scheme, family)
+    s = paramcount.summarize(w.folder)
+    assert s.total_params == w.params
+    stored = tensor_bytes(w.folder)
+    assert s.stored_bytes() == sum(stored.values())
+    q = s.to_dict()["quantization"]
+    bookkeeping = sum(b for n, b in stored.items() if n.endswith(BOOKKEEPING[library]))
+    assert q["bookkeeping_bytes"] == bookkeeping
+    assert q["scheme"] == library
+    assert (q["bits"], q["group_size"]) == expected_bits_and_group(library, scheme, w.config)
+
+
+@pytest.mark.parametrize("library", sorted(SCHEMES))
+def test_the_cli_json_says_the_same(written, capsys, library):
+    w = written(library, SCHEMES[library][0], "llama")
+    assert main([str(w.folder), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["total_params"] == w.params
+    stored = tensor_bytes(w.folder)
+    assert doc["quantization"]["bookkeeping_bytes"] == sum(
+        b for n, b in stored.items() if n.endswith(BOOKKEEPING[library]))

@@ -55,11 +55,22 @@ def to_dict(summary: Summary, view: View) -> dict[str, Any]:
         "unknown_layers": summary.unknown_layers,
         "dtypes": {d: {"params": n, "bytes": b} for d, (n, b) in summary.by_dtype().items()},
         "stored_bytes": summary.stored_bytes(),
-        **({"meta": summary.meta} if summary.meta else {}),
+        **_meta(summary.meta),
         **({"compute": compute(summary, flops)} if flops is not None else {}),
         "layers": [_node(c, 1, depth, counts, flops) for c in summary.root.children],
     }
     return doc
+
+
+def _meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta``, with a quantized checkpoint's unpacking as the top-level ``quantization``."""
+    out: dict[str, Any] = {}
+    rest = {k: v for k, v in meta.items() if k != "quantized"}
+    if rest:
+        out["meta"] = rest
+    if "quantized" in meta:
+        out["quantization"] = meta["quantized"]
+    return out
 
 
 def compute(summary: Summary, f: Flops) -> dict[str, Any]:

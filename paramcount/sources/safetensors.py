@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +76,15 @@ def summarize_blobs(files: Sequence[Blob], source: str, name: str,
                     ) -> tuple[Summary, dict[str, str]]:
     """One model stored in these files (local or remote), named ``name``, tied as the
     ``config`` beside them says; and which file holds each tensor."""
+    from paramcount.sources import quant
+
     shards = read_shards(files, source, _read_blob, progress)
-    tensors = hf_ties(config, shards.tensors)
-    meta = {"format": "safetensors", **shards.meta}
+    tensors, info, quant_notes = quant.logical(shards.tensors, config, _reader(files))
+    tensors = hf_ties(config, tensors)
+    meta = {"format": "safetensors", **shards.meta, **quant.meta(info)}
     notes = [] if config is not None else experts_note(tensors)
-    return summarize_tensors(tensors, name, source, meta=meta, notes=notes), shards.found
+    return (summarize_tensors(tensors, name, source, meta=meta, notes=[*notes, *quant_notes]),
+            shards.found)
 
 
 _EXPERT = re.compile(r"(?:^|\.)experts\.(\d+)\.")
@@ -100,6 +104,23 @@ def experts_note(tensors: Sequence[Tensor]) -> list[str]:
     count = f" ({max(numbered) + 1} per layer)" if numbered else ""
     return [f"Routed experts{count} recognised by name: the experts used per token are "
             "unknown without the model's config.json, so no active parameter count"]
+
+
+def _reader(files: Sequence[Blob]) -> Callable[[Tensor], bytes]:
+    """Reads a small tensor's bytes from the file its key names (bounded, for the schemes
+    that keep a shape in a tensor's data)."""
+    from paramcount.sources.quant import MAX_READ
+
+    by_label = {f.label: f for f in files}
+
+    def read(t: Tensor) -> bytes:
+        if not (isinstance(t.key, tuple) and t.key[0] in by_label) or t.nbytes > MAX_READ:
+            raise SpecError(f"{t.name}: its {t.nbytes:,} bytes cannot be read here")
+        file = by_label[t.key[0]]
+        start = 8 + int.from_bytes(file.read(0, 8), "little")
+        return file.read(start + t.key[1], t.nbytes)
+
+    return read
 
 
 def _read_blob(file: Blob) -> tuple[list[Tensor], dict[str, Any]]:

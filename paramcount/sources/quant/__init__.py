@@ -75,7 +75,9 @@ class Unpacked:
 class Scheme:
     """One quantization format, as a table row.
 
-    ``packed`` ends the packed tensor's name (``qweight``, ``_blocks``); its stem plus each of
+    ``packed`` ends the packed tensor's name (``qweight``, ``_blocks``), or is a tuple of such
+    endings when one format stores its weights two ways (compressed-tensors' ``weight_packed``
+    and ``weight``: the first that ends the name wins); its stem plus each of
     ``overhead`` names its bookkeeping, and the stem plus ``logical`` the weight it stands for
     (``q_proj.qweight`` -> ``q_proj.weight``). ``unpack`` gives the logical shape from the
     shapes alone, or None when the tensor is not packed after all (an fp8 scheme's bf16
@@ -86,7 +88,7 @@ class Scheme:
 
     name: str
     methods: tuple[str, ...]
-    packed: str
+    packed: str | tuple[str, ...]
     overhead: tuple[str, ...]
     logical: str
     unpack: Callable[[Packed, Settings], Unpacked | None]
@@ -283,16 +285,22 @@ def apply(scheme: Scheme, tensors: Iterable[Tensor], by_name: Mapping[str, Tenso
     return out, info
 
 
+def _stem(scheme: Scheme, name: str) -> str | None:
+    """The name less the packed ending it has, or None when it has none of the scheme's."""
+    endings = (scheme.packed,) if isinstance(scheme.packed, str) else scheme.packed
+    return next((name[:-len(e)] for e in endings if name.endswith(e)), None)
+
+
 def _extra_names(scheme: Scheme, name: str) -> list[str]:
-    stem = name[:-len(scheme.packed)]
+    stem = _stem(scheme, name) or ""
     return [stem + s for s in scheme.overhead]
 
 
 def _unpack_one(scheme: Scheme, t: Tensor, by_name: Mapping[str, Tensor], settings: Settings,
                 info: QuantInfo, kinds: set[tuple[str, str]]) -> Tensor | None:
-    if not t.name.endswith(scheme.packed):
+    stem = _stem(scheme, t.name)
+    if stem is None:
         return None
-    stem = t.name[:-len(scheme.packed)]
     extras = {s: by_name[stem + s] for s in scheme.overhead if stem + s in by_name}
     result = scheme.unpack(Packed(t, extras), settings)
     if result is None:

@@ -105,7 +105,9 @@ def test_total_is_the_unquantized_model(written, library, scheme, family):
     s = paramcount.summarize(w.folder)
     assert s.total_params == w.params
     stored = tensor_bytes(w.folder)
-    assert s.stored_bytes() == sum(stored.values())
+    # Mixtral's tree is its config's, whose fused experts the checkpoint stores one by one:
+    # no stored bytes to carry over, quantized or not
+    assert s.stored_bytes() == (None if family == "mixtral" else sum(stored.values()))
     q = s.to_dict()["quantization"]
     bookkeeping = sum(b for n, b in stored.items() if n.endswith(BOOKKEEPING[library]))
     assert q["bookkeeping_bytes"] == bookkeeping

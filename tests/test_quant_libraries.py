@@ -124,3 +124,24 @@ def test_the_cli_json_says_the_same(written, capsys, library):
     stored = tensor_bytes(w.folder)
     assert doc["quantization"]["bookkeeping_bytes"] == sum(
         b for n, b in stored.items() if n.endswith(BOOKKEEPING[library]))
+
+
+@pytest.mark.parametrize("weights", ["qint4", "qint2", "qint8"])
+def test_quanto_grouped_weights_count_out_times_in(tmp_path, weights):
+    """quanto groups a 4- or 2-bit weight by 128 inputs ([257, 384] is stored as 771 rows of
+    128, packed to 386 or 193 byte rows): a bare file, its scheme guessed from the names."""
+    quanto = pytest.importorskip("optimum.quanto")
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(384, 257), torch.nn.Linear(257, 96))
+    params = sum(p.numel() for p in model.parameters())
+    quanto.quantize(model, weights=getattr(quanto, weights))
+    quanto.freeze(model)
+    save_file(dict(model.state_dict()), tmp_path / "model.safetensors")
+    s = paramcount.summarize(tmp_path / "model.safetensors")
+    assert s.total_params == params
+    q = s.to_dict()["quantization"]
+    assert (q["scheme"], q["detected_from"], q["quantized_tensors"]) == (
+        "quanto", "tensor names", 2)
+    assert q["bits"] == int(weights[-1])

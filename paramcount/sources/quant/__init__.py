@@ -28,7 +28,7 @@ from paramcount.sources.tensors import Tensor
 
 #: the quantization methods transformers names (``QuantizationMethod``) that no scheme here
 #: unpacks yet: their tensors are counted as stored, with a note, rather than refused
-NOT_UNPACKED = ("torchao", "compressed-tensors", "eetq", "hqq",
+NOT_UNPACKED = ("compressed-tensors", "eetq", "hqq",
                 "aqlm", "vptq", "higgs", "fbgemm_fp8", "spqr", "bitnet", "quark", "auto-round",
                 "fp_quant", "gptqmodel", "squeezellm", "mxfp8", "sinq")
 _LAYER = re.compile(r"\.\d+\.")
@@ -159,9 +159,9 @@ class QuantInfo:
 # -- the registry -----------------------------------------------------------------------------
 
 def _schemes() -> tuple[Scheme, ...]:
-    from paramcount.sources.quant import bitsandbytes, gptq, quanto
+    from paramcount.sources.quant import bitsandbytes, gptq, quanto, torchao
 
-    return (gptq.GPTQ, gptq.AWQ, bitsandbytes.BITSANDBYTES, quanto.QUANTO)
+    return (gptq.GPTQ, gptq.AWQ, bitsandbytes.BITSANDBYTES, quanto.QUANTO, torchao.TORCHAO)
 
 
 #: every scheme, in the order their guesses are tried

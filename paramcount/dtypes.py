@@ -16,7 +16,8 @@ DTYPE_BYTES: dict[str, float] = {
     "uint64": 8, "bool": 1, "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1,
     "float8_e5m2fnuz": 1, "float8_e8m0fnu": 1, "float6_e2m3": 0.75, "float6_e3m2": 0.75,
     "float4_e2m1": 0.5, "uint4": 0.5, "qint8": 1, "quint8": 1, "qint32": 4, "quint4x2": 0.5,
-    "int2": 0.25, "int3": 0.375,  # GPTQ's 2- and 3-bit weights, unpacked
+    # quantized checkpoints' b-bit weights, unpacked (GPTQ, AWQ, MLX)
+    "int2": 0.25, "int3": 0.375, "int5": 0.625, "int6": 0.75,
     # GGUF block quantizations: bytes per block / elements per block (ggml's type traits)
     "Q4_0": 18 / 32, "Q4_1": 20 / 32, "Q5_0": 22 / 32, "Q5_1": 24 / 32, "Q8_0": 34 / 32,
     "Q8_1": 40 / 32, "Q2_K": 84 / 256, "Q3_K": 110 / 256, "Q4_K": 144 / 256, "Q5_K": 176 / 256,

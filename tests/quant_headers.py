@@ -102,3 +102,91 @@ def from_meta_model(model: Any, quantize: Any, skip: tuple[str, ...] = ("lm_head
         else:
             entries[name] = (dtype, tuple(p.shape))
     return entries
+
+
+def mxfp4(stem: str, experts: int, inputs: int, out: int) -> dict[str, Entry]:
+    """gpt-oss's MXFP4 experts for transformers' parameter ``[experts, in, out]``: blocks of 32
+    values in 16 bytes along the input, one scale byte per block (integrations/mxfp4.py)."""
+    return {f"{stem}_blocks": ("U8", (experts, out, inputs // 32, 16)),
+            f"{stem}_scales": ("U8", (experts, out, inputs // 32))}
+
+
+def fp8_block(stem: str, out: int, inputs: int, block: int = 128) -> dict[str, Entry]:
+    """DeepSeek-V3's FP8: the weight as float8_e4m3fn, a float32 scale per 128×128 block."""
+    return {f"{stem}.weight": ("F8_E4M3", (out, inputs)),
+            f"{stem}.weight_scale_inv": ("F32", (-(-out // block), -(-inputs // block)))}
+
+
+def modelopt_nvfp4(stem: str, out: int, inputs: int) -> dict[str, Entry]:
+    """NVIDIA ModelOpt's NVFP4: e2m1 pairs in uint8, an fp8 scale per 16, two fp32 scalars."""
+    return {f"{stem}.weight": ("U8", (out, inputs // 2)),
+            f"{stem}.weight_scale": ("F8_E4M3", (out, inputs // 16)),
+            f"{stem}.weight_scale_2": ("F32", ()), f"{stem}.input_scale": ("F32", ())}
+
+
+def pack_quantized(stem: str, out: int, inputs: int, bits: int = 4, group: int = 128
+                   ) -> dict[str, Entry]:
+    """compressed-tensors' pack-quantized (w4a16): int32 along the input, the true shape as
+    data in ``weight_shape``."""
+    return {f"{stem}.weight_packed": ("I32", (out, inputs * bits // 32)),
+            f"{stem}.weight_scale": ("BF16", (out, -(-inputs // group))),
+            f"{stem}.weight_shape": ("I64", (2,))}
+
+
+def mlx(stem: str, out: int, inputs: int, bits: int = 4, group: int = 64) -> dict[str, Entry]:
+    """mlx-lm's affine quantization: uint32 along the input, a scale and an offset per group."""
+    return {f"{stem}.weight": ("U32", (out, inputs * bits // 32)),
+            f"{stem}.scales": ("F16", (out, inputs // group)),
+            f"{stem}.biases": ("F16", (out, inputs // group))}
+
+
+# -- released models' layouts, from their configs (a hand calculation, written out) ---------
+
+def llama_layout(cfg: Mapping[str, Any], quantize: Any, dtype: str = "BF16"
+                 ) -> dict[str, Entry]:
+    """A Llama checkpoint's tensors from its config: embeddings and head kept in ``dtype``,
+    every projection of every block written by ``quantize(stem, out, in)``."""
+    h, i, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    hd = cfg.get("head_dim") or h // cfg["num_attention_heads"]
+    q, kv = cfg["num_attention_heads"] * hd, cfg["num_key_value_heads"] * hd
+    entries: dict[str, Entry] = {"model.embed_tokens.weight": (dtype, (v, h))}
+    for n in range(cfg["num_hidden_layers"]):
+        b = f"model.layers.{n}"
+        for stem, out, inputs in (("self_attn.q_proj", q, h), ("self_attn.k_proj", kv, h),
+                                  ("self_attn.v_proj", kv, h), ("self_attn.o_proj", h, q),
+                                  ("mlp.gate_proj", i, h), ("mlp.up_proj", i, h),
+                                  ("mlp.down_proj", h, i)):
+            entries.update(quantize(f"{b}.{stem}", out, inputs))
+        entries[f"{b}.input_layernorm.weight"] = (dtype, (h,))
+        entries[f"{b}.post_attention_layernorm.weight"] = (dtype, (h,))
+    entries["model.norm.weight"] = (dtype, (h,))
+    if not cfg.get("tie_word_embeddings"):
+        entries["lm_head.weight"] = (dtype, (v, h))
+    return entries
+
+
+def gpt_oss_layout(cfg: Mapping[str, Any]) -> dict[str, Entry]:
+    """gpt-oss's released checkpoint from its config: attention with biases and sinks in
+    bf16, the router in bf16, the experts' projections in MXFP4 with bf16 biases."""
+    h, i, v, e = (cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"],
+                  cfg["num_local_experts"])
+    hd, heads, kvh = cfg["head_dim"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    entries: dict[str, Entry] = {"model.embed_tokens.weight": ("BF16", (v, h))}
+    for n in range(cfg["num_hidden_layers"]):
+        b = f"model.layers.{n}"
+        for stem, out, inputs in (("q_proj", heads * hd, h), ("k_proj", kvh * hd, h),
+                                  ("v_proj", kvh * hd, h), ("o_proj", h, heads * hd)):
+            entries[f"{b}.self_attn.{stem}.weight"] = ("BF16", (out, inputs))
+            entries[f"{b}.self_attn.{stem}.bias"] = ("BF16", (out,))
+        entries[f"{b}.self_attn.sinks"] = ("BF16", (heads,))
+        entries[f"{b}.mlp.router.weight"] = ("BF16", (e, h))
+        entries[f"{b}.mlp.router.bias"] = ("BF16", (e,))
+        entries.update(mxfp4(f"{b}.mlp.experts.gate_up_proj", e, h, 2 * i))
+        entries[f"{b}.mlp.experts.gate_up_proj_bias"] = ("BF16", (e, 2 * i))
+        entries.update(mxfp4(f"{b}.mlp.experts.down_proj", e, i, h))
+        entries[f"{b}.mlp.experts.down_proj_bias"] = ("BF16", (e, h))
+        entries[f"{b}.input_layernorm.weight"] = ("BF16", (h,))
+        entries[f"{b}.post_attention_layernorm.weight"] = ("BF16", (h,))
+    entries["model.norm.weight"] = ("BF16", (h,))
+    entries["lm_head.weight"] = ("BF16", (v, h))
+    return entries

@@ -33,6 +33,7 @@ def render_explain(summary: Summary, view: View) -> str:
         if row.node.params:
             terms.append((row.node.name, row.node.params * row.times))
     blocks.append(_total(summary, terms))
+    blocks += _unpacking(summary)
     if flops is not None:
         blocks.append("\n".join(compute_lines(summary, flops)))
     return "\n\n".join(blocks)
@@ -101,6 +102,17 @@ def _role(w: Weight) -> str:
     if w.buffer:
         return "buffer (PyTorch state, not a parameter)"
     return "trainable" if w.trainable else "non-trainable"
+
+
+def _unpacking(summary: Summary) -> list[str]:
+    """A quantized checkpoint's packed tensors, one of each kind, unpacked as counted."""
+    q = summary.meta.get("quantized")
+    if not isinstance(q, dict) or not q.get("unpacking"):
+        return []
+    lines = [f"Unpacked ({q['scheme']}): each packed tensor counts as the weights it encodes; "
+             f"its bookkeeping ({q['bookkeeping_bytes']:,} bytes) is not parameters"]
+    lines += [f"  {line}" for line in q["unpacking"]]
+    return ["\n".join(lines)]
 
 
 def _total(summary: Summary, terms: list[tuple[str, int]]) -> str:

@@ -10,6 +10,11 @@ A layer: ``name``, ``type``, ``output_shape`` (with ``null`` for the batch), ``p
 ``dtype``/``bytes`` when stored), ``tied``, ``formula`` (``symbolic``, ``numeric``) and
 ``children``. Counts are JSON integers.
 
+A quantized checkpoint (:mod:`paramcount.sources.quant`) adds ``quantization``: ``scheme``,
+``detected_from``, ``bits``, ``group_size``, ``quantized_tensors``, ``quantized_params``,
+``stored_elements``, ``packed_bytes``, ``bookkeeping_bytes``, ``bookkeeping`` (by kind),
+``bits_per_weight``, ``unquantized``, ``modules``, ``unpacking`` and ``declared_params``.
+
 With a forward pass asked for (``--flops``, ``--seq-len``, ``--batch``), the top level has
 ``compute`` (``seq_len``, ``batch``, ``macs``, ``flops``, ``complete``, ``unknown`` and
 ``unsized`` layer types, ``flops_per_token``, ``training_flops_per_token``, ``convention``)

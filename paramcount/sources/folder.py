@@ -30,7 +30,7 @@ from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.sources.blobs import LocalTree, Tree
 from paramcount.sources.formats import BY_NAME, FORMATS, by_suffix
-from paramcount.sources.shards import check_index, index_shards
+from paramcount.sources.shards import check_index, declared, index_shards
 from paramcount.sources.tensors import Progress, blob_config
 from paramcount.tree import Node
 
@@ -283,7 +283,9 @@ def _read_by_range(model: Model, tree: Tree, progress: Progress | None) -> Summa
     summary, found = safetensors.summarize_blobs(blobs, source, name, config, progress)
     if model.index is not None:
         index = tree.open(model.index)
-        check_index(index.label, index_shards(read_blob_document(index), index.label), found)
+        doc = read_blob_document(index)
+        check_index(index.label, index_shards(doc, index.label), found)
+        declared(summary, doc)
     return summary
 
 

@@ -80,6 +80,7 @@ def _joined(arch: Summary, checkpoint: Summary, d: Any, where: str) -> Summary:
     _carry(arch.root, "", stored, d.prefix)
     arch.source, arch.meta = checkpoint.source, {**checkpoint.meta, **arch.meta,
                                                  "architecture_from": where}
+    arch.figures.update(checkpoint.figures)
     arch.figures["Checkpoint params"] = d.b.totals[0]
     arch.notes += checkpoint.notes
     if not d.changed:
@@ -98,6 +99,7 @@ def _relaid(arch: Summary, checkpoint: Summary, matched: int, where: str) -> Sum
     (``block_sparse_moe.experts.0.w1``), so few paths match while every count does."""
     arch.source = checkpoint.source
     arch.meta = {**checkpoint.meta, **arch.meta, "architecture_from": where}
+    arch.figures.update(checkpoint.figures)
     arch.figures["Checkpoint params"] = checkpoint.total_params
     arch.notes += checkpoint.notes
     arch.notes.append(

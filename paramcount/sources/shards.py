@@ -125,7 +125,37 @@ def load_sharded(path: Path, read: ReadFiles, progress: Progress | None = None) 
     names is read, and each tensor checked to be in the shard it names."""
     if not path.name.lower().endswith(".index.json"):
         return read([path], str(path), progress)[0]
-    shards = read_index(path)
+    from paramcount.sources.spec import read_document
+
+    doc = read_document(path)
+    shards = index_shards(doc, str(path))
     summary, found = read(shard_files(path, shards), str(path), progress)
     check_index(path, shards, found)
+    return declared(summary, doc)
+
+
+def declared(summary: Summary, doc: Any) -> Summary:
+    """The figures an index declares beside its ``weight_map``: ``metadata.total_parameters``
+    (a count; ``Declared params``) and ``metadata.total_size`` (bytes), each shown with how
+    far the checkpoint's own count or bytes are from it when they differ."""
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    if not isinstance(meta, dict):
+        return summary
+    params, size = meta.get("total_parameters"), meta.get("total_size")
+    if isinstance(params, int) and not isinstance(params, bool):
+        summary.figures["Declared params"] = params
+        summary.meta["declared_params"] = params
+        if params != summary.total_params:
+            summary.notes.append(f"The index declares {params:,} parameters: "
+                                 f"{summary.total_params - params:+,} against the count of "
+                                 "its tensors")
+    stored = summary.stored_bytes()
+    if isinstance(size, int) and not isinstance(size, bool):
+        summary.meta["declared_bytes"] = size
+        if stored is not None and size != stored:
+            summary.notes.append(f"The index declares {size:,} bytes of tensors; they take "
+                                 f"{stored:,}")
+    quantized = summary.meta.get("quantized")
+    if isinstance(quantized, dict) and "declared_params" in summary.meta:
+        quantized["declared_params"] = summary.meta["declared_params"]
     return summary

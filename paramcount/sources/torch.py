@@ -54,14 +54,18 @@ def load_files(files: Sequence[Path], source: str, progress: Progress | None = N
 
 def _read_files(files: Sequence[Path], source: str, progress: Progress | None
                 ) -> tuple[Summary, dict[str, str]]:
+    from paramcount.sources import quant
+
     shards = read_shards(files, source, read_tensors, progress)
-    meta = shards.meta
-    tensors = hf_ties(folder_config(files[0].parent), shards.tensors)
+    config = folder_config(files[0].parent)
+    tensors, info, quant_notes = quant.logical(shards.tensors, config)  # older GPTQ repos
+    tensors = hf_ties(config, tensors)
+    meta = {**shards.meta, **quant.meta(info)}
     notes = [f"Counted the checkpoint's {meta['state_dict_key']!r} entry (the model's "
              "weights; optimizer state and the rest are not parameters)"] \
         if "state_dict_key" in meta else []
     return summarize_tensors(tensors, model_name(files[0]), source, meta=meta,
-                             notes=notes), shards.found
+                             notes=[*notes, *quant_notes]), shards.found
 
 
 def read_tensors(path: Path) -> tuple[list[Tensor], dict[str, Any]]:

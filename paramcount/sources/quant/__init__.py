@@ -28,7 +28,7 @@ from paramcount.sources.tensors import Tensor
 
 #: the quantization methods transformers names (``QuantizationMethod``) that no scheme here
 #: unpacks yet: their tensors are counted as stored, with a note, rather than refused
-NOT_UNPACKED = ("compressed-tensors", "eetq", "hqq",
+NOT_UNPACKED = ("eetq", "hqq",
                 "aqlm", "vptq", "higgs", "fbgemm_fp8", "spqr", "bitnet", "quark", "auto-round",
                 "fp_quant", "gptqmodel", "squeezellm", "mxfp8", "sinq")
 _LAYER = re.compile(r"\.\d+\.")
@@ -75,9 +75,8 @@ class Unpacked:
 class Scheme:
     """One quantization format, as a table row.
 
-    ``packed`` ends the packed tensor's name (``qweight``, ``_blocks``), or is a tuple of such
-    endings when one format stores its weights two ways (compressed-tensors' ``weight_packed``
-    and ``weight``: the first that ends the name wins); its stem plus each of
+    ``packed`` ends the packed tensor's name (``qweight``, ``_blocks``; several endings when a
+    format has several layouts, the first that matches wins); its stem plus each of
     ``overhead`` names its bookkeeping, and the stem plus ``logical`` the weight it stands for
     (``q_proj.qweight`` -> ``q_proj.weight``). ``unpack`` gives the logical shape from the
     shapes alone, or None when the tensor is not packed after all (an fp8 scheme's bf16
@@ -111,6 +110,8 @@ class QuantInfo:
     packed_bytes: int = 0
     overhead_bytes: dict[str, int] = field(default_factory=dict)  # by bookkeeping suffix
     unquantized: list[str] = field(default_factory=list)  # matrices left in float
+    #: by kind of module (``model.layers.*.self_attn.q_proj``): [params, stored bytes]
+    modules: dict[str, list[int]] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)  # one unpacking per kind, explained
 
     @property
@@ -134,7 +135,9 @@ class QuantInfo:
                 "bookkeeping_bytes": self.bookkeeping_bytes,
                 "bookkeeping": dict(self.overhead_bytes),
                 "bits_per_weight": None if bpw is None else round(bpw, 4),
-                "unquantized": list(self.unquantized), "unpacking": list(self.examples)}
+                "unquantized": list(self.unquantized), "unpacking": list(self.examples),
+                "modules": {k: {"params": n, "bytes": b, "bits_per_weight": round(b * 8 / n, 4)
+                                if n else None} for k, (n, b) in self.modules.items()}}
 
     def notes(self) -> list[str]:
         """The lines under a summary's totals."""
@@ -159,9 +162,12 @@ class QuantInfo:
 # -- the registry -----------------------------------------------------------------------------
 
 def _schemes() -> tuple[Scheme, ...]:
-    from paramcount.sources.quant import bitsandbytes, gptq, quanto, torchao
+    from paramcount.sources.quant import (bitsandbytes, compressed_tensors, fp8, gptq, mlx,
+                                          mxfp4, nvfp4, quanto, torchao)
 
-    return (gptq.GPTQ, gptq.AWQ, bitsandbytes.BITSANDBYTES, quanto.QUANTO, torchao.TORCHAO)
+    return (gptq.GPTQ, gptq.AWQ, mxfp4.MXFP4, compressed_tensors.COMPRESSED_TENSORS,
+            nvfp4.MODELOPT, fp8.FP8, mlx.MLX, bitsandbytes.BITSANDBYTES, quanto.QUANTO,
+            torchao.TORCHAO)
 
 
 #: every scheme, in the order their guesses are tried
@@ -202,12 +208,18 @@ def logical(tensors: list[Tensor], config: Mapping[str, Any] | None, read: Read 
     """
     qc = quantization_config(config)
     by_name = {t.name: t for t in tensors}
-    if qc is not None:
+    if qc is not None and (qc.get("quant_method") is not None
+                           or not isinstance((config or {}).get("quantization"), Mapping)):
         method = qc.get("quant_method")
         scheme = by_method(method) if isinstance(method, str) else None
         if scheme is None:
             return _unknown(tensors, method)
         settings = replace((scheme.settings or default_settings)(qc), read=read)
+        source = "quantization_config"
+    elif config and isinstance(config.get("quantization"), Mapping):  # MLX's own key
+        scheme = by_method("mlx")
+        assert scheme is not None and scheme.settings is not None
+        settings = replace(scheme.settings(config["quantization"]), read=read)
         source = "quantization_config"
     else:
         scheme = next((s for s in schemes() if s.guess is not None and s.guess(by_name)), None)
@@ -285,15 +297,16 @@ def apply(scheme: Scheme, tensors: Iterable[Tensor], by_name: Mapping[str, Tenso
     return out, info
 
 
-def _stem(scheme: Scheme, name: str) -> str | None:
-    """The name less the packed ending it has, or None when it has none of the scheme's."""
-    endings = (scheme.packed,) if isinstance(scheme.packed, str) else scheme.packed
-    return next((name[:-len(e)] for e in endings if name.endswith(e)), None)
-
-
 def _extra_names(scheme: Scheme, name: str) -> list[str]:
     stem = _stem(scheme, name) or ""
     return [stem + s for s in scheme.overhead]
+
+
+def _stem(scheme: Scheme, name: str) -> str | None:
+    """The name before the scheme's packed ending (``fc.qweight`` -> ``fc.``), if it has one."""
+    endings = (scheme.packed,) if isinstance(scheme.packed, str) else scheme.packed
+    end = next((e for e in endings if name.endswith(e)), None)
+    return None if end is None else name[:-len(end)]
 
 
 def _unpack_one(scheme: Scheme, t: Tensor, by_name: Mapping[str, Tensor], settings: Settings,
@@ -311,6 +324,9 @@ def _unpack_one(scheme: Scheme, t: Tensor, by_name: Mapping[str, Tensor], settin
     logical_t = Tensor(stem + scheme.logical, result.shape, result.dtype,
                        t.nbytes + sum(e.nbytes for e in extras.values()))
     info.quantized_params += logical_t.size
+    module = info.modules.setdefault(_LAYER.sub(".*.", stem).rstrip("._"), [0, 0])
+    module[0] += logical_t.size
+    module[1] += logical_t.nbytes
     for suffix, e in extras.items():
         info.overhead_bytes[suffix] = info.overhead_bytes.get(suffix, 0) + e.nbytes
     info.bits = info.bits or result.bits

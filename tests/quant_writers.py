@@ -113,8 +113,11 @@ def compressed_tensors(source: Path, folder: Path, scheme: str) -> dict[str, Any
     """A preset scheme by name (``W4A16``, ``W4A16_ASYM``, ``W8A8``, ``FP8``, ``FP8_DYNAMIC``,
     ``NVFP4A16``, ``MXFP4A16``); groups of 128 become 32 to fit the tiny widths."""
     from compressed_tensors.compressors import ModelCompressor
-    from compressed_tensors.quantization import (QuantizationConfig, apply_quantization_config,
-                                                 preset_name_to_scheme)
+    from compressed_tensors.quantization import (
+        QuantizationConfig,
+        apply_quantization_config,
+        preset_name_to_scheme,
+    )
 
     model = transformers.AutoModelForCausalLM.from_pretrained(source)
     preset = preset_name_to_scheme(scheme, ["Linear"])

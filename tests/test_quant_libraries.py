@@ -76,7 +76,7 @@ def tensor_bytes(folder: Path) -> dict[str, int]:
     out = {}
     for file in sorted(folder.glob("*.safetensors")):
         with safetensors.safe_open(file, "pt") as f:
-            for name in f.keys():
+            for name in f.keys():  # noqa: SIM118  (safe_open is not iterable)
                 out[name] = f.get_tensor(name).nbytes
     return out
 
@@ -118,6 +118,7 @@ def test_total_is_the_unquantized_model(written, library, scheme, family):
 @pytest.mark.parametrize("library", sorted(SCHEMES))
 def test_the_cli_json_says_the_same(written, capsys, library):
     w = written(library, SCHEMES[library][0], "llama")
+    capsys.readouterr()  # what the library printed while writing
     assert main([str(w.folder), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["total_params"] == w.params
@@ -145,3 +146,27 @@ def test_quanto_grouped_weights_count_out_times_in(tmp_path, weights):
     assert (q["scheme"], q["detected_from"], q["quantized_tensors"]) == (
         "quanto", "tensor names", 2)
     assert q["bits"] == int(weights[-1])
+
+
+def test_the_issue_tiny_llama_in_nf4_counts_as_unquantized(tmp_path, monkeypatch):
+    """The issue's example: a tiny Llama of 202,048 parameters read as 167,658 in nf4."""
+    pytest.importorskip("bitsandbytes")
+    monkeypatch.setitem(quant_writers.FAMILIES, "llama-1000", lambda: transformers.LlamaConfig(
+        **{**quant_writers.TINY, "vocab_size": 1000}))
+    w = quant_writers.write("bitsandbytes", "nf4", "llama-1000", tmp_path)
+    assert w.params == 202_048
+    assert paramcount.summarize(w.folder).total_params == 202_048
+
+
+README_EXAMPLES = [("bitsandbytes", "nf4"), ("quanto", "qint4"), ("torchao", "int4"),
+                   ("compressed-tensors", "W8A8")]
+
+
+def test_the_readme_examples_are_what_paramcount_prints(written):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for library, scheme in README_EXAMPLES:
+        w = written(library, scheme, "llama")
+        s = paramcount.summarize(w.folder)
+        assert f"Total params: {w.params:,}" in readme
+        lines = [n for n in s.notes if n.startswith(("Quantized:", "Quantization bookkeeping"))]
+        assert len(lines) == 2 and all(line in readme for line in lines), lines

@@ -162,8 +162,17 @@ class QuantInfo:
 # -- the registry -----------------------------------------------------------------------------
 
 def _schemes() -> tuple[Scheme, ...]:
-    from paramcount.sources.quant import (bitsandbytes, compressed_tensors, fp8, gptq, mlx,
-                                          mxfp4, nvfp4, quanto, torchao)
+    from paramcount.sources.quant import (
+        bitsandbytes,
+        compressed_tensors,
+        fp8,
+        gptq,
+        mlx,
+        mxfp4,
+        nvfp4,
+        quanto,
+        torchao,
+    )
 
     return (gptq.GPTQ, gptq.AWQ, mxfp4.MXFP4, compressed_tensors.COMPRESSED_TENSORS,
             nvfp4.MODELOPT, fp8.FP8, mlx.MLX, bitsandbytes.BITSANDBYTES, quanto.QUANTO,

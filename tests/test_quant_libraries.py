@@ -46,12 +46,13 @@ SCHEMES = {
 
 
 def _cases():
-    """Every scheme on Llama; each library's first scheme on the other families (fast), the
-    rest of the matrix slow."""
+    """Every scheme on Llama, each library's first on Gemma (tied embeddings) and Mixtral
+    (experts) in the fast suite; the rest of the matrix slow."""
     for library, schemes in SCHEMES.items():
         for scheme in schemes:
             for family in quant_writers.FAMILIES:
-                fast = family == "llama" or scheme == schemes[0]
+                fast = family == "llama" or (scheme == schemes[0] and
+                                             family in ("gemma", "mixtral"))
                 marks = () if fast else (pytest.mark.slow,)
                 yield pytest.param(library, scheme, family, marks=marks,
                                    id=f"{library}-{scheme}-{family}")

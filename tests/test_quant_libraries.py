@@ -171,3 +171,69 @@ def test_the_readme_examples_are_what_paramcount_prints(written):
         assert f"Total params: {w.params:,}" in readme
         lines = [n for n in s.notes if n.startswith(("Quantized:", "Quantization bookkeeping"))]
         assert len(lines) == 2 and all(line in readme for line in lines), lines
+
+
+# -- layouts the libraries cannot write on CPU, and files that do not fit: header-only ----------
+
+TORCHAO_INT4 = {"quant_method": "torchao", "quant_type": {"default": {
+    "_type": "Int4WeightOnlyConfig", "_data": {"group_size": 32}}}}
+
+
+@pytest.mark.parametrize(("entries", "qc", "expected"), [
+    # torchao's Int4Tensor: two values a byte along the last axis (its docstring: (N, K/2))
+    ({"fc._weight_qdata": ("U8", (64, 64)), "fc._weight_scale": ("BF16", (4, 64))},
+     TORCHAO_INT4, 64 * 128),
+    # Int4PlainInt32Tensor: eight an int32 ((N, K/8))
+    ({"fc._weight_qdata": ("I32", (64, 16)), "fc._weight_scale": ("BF16", (4, 64))},
+     TORCHAO_INT4, 64 * 128),
+], ids=["torchao-int4-tensor", "torchao-int4-plain-int32"])
+def test_layouts_from_the_libraries_docstrings(tmp_path, entries, qc, expected):
+    from tests import quant_headers as qh
+
+    folder = qh.write_model(tmp_path, entries, {"quantization_config": qc})
+    assert paramcount.summarize(folder).total_params == expected
+
+
+@pytest.mark.parametrize(("entries", "qc", "message"), [
+    ({"fc.weight": ("U8", (16, 1)), "fc.weight.absmax": ("F32", (1,)),
+      "fc.weight.quant_state.bitsandbytes__nf4": ("U8", (80,))},  # its data a hole: zeros
+     {"quant_method": "bitsandbytes", "load_in_4bit": True}, "not the JSON bitsandbytes"),
+    ({"fc.weight": ("I8", (4, 8)), "fc.SCB": ("F32", (5,))},
+     {"quant_method": "bitsandbytes", "load_in_8bit": True}, "int8 \\[out, in\\] with SCB"),
+    ({"fc.weight._data._data": ("U8", (3, 8)), "fc.weight._scale": ("F32", (16, 1))},
+     None, "packs neither 4- nor 2-bit"),
+    ({"fc.weight._data": ("I8", (4, 8))}, None, "has a weight._scale beside it"),
+    ({"fc.weight._data": ("I8", (4, 8)), "fc.weight._scale": ("F32", (5, 1))},
+     None, "qint8/qfloat8 weight is \\[out, in\\]"),
+    ({"fc._weight_qdata": ("I32", (8, 4, 32, 4))}, TORCHAO_INT4, "tile-packed"),
+    ({"fc._weight_qdata": ("I32", (8, 4))}, None, "only under an Int4WeightOnlyConfig"),
+    ({"fc._weight_qdata": ("F16", (8, 4))}, None, "of dtype float16"),
+    ({"fc.weight_packed": ("U8", (4, 16)), "fc.weight_scale": ("U8", (4, 3))},
+     {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {
+         "num_bits": 4, "group_size": 32, "type": "float"}}}}, "one scale per 32"),
+], ids=["bnb-state", "bnb-scb", "quanto-packed", "quanto-scale", "quanto-rows",
+        "torchao-tiles", "torchao-int32", "torchao-dtype", "ct-mxfp4"])
+def test_a_file_that_does_not_fit_its_scheme_is_one_error(tmp_path, entries, qc, message):
+    from paramcount.errors import SpecError
+    from tests import quant_headers as qh
+
+    folder = qh.write_model(tmp_path, entries, {"quantization_config": qc} if qc else None)
+    with pytest.raises(SpecError, match=message):
+        paramcount.summarize(folder)
+
+
+@pytest.mark.parametrize(("state", "message"), [
+    ({"quant_type": "nf4", "blocksize": 64, "shape": [8, 8]}, "quant_state says the shape"),
+    ({"quant_type": "nf4", "blocksize": 64}, "no shape of positive integers"),
+], ids=["shape-mismatch", "no-shape"])
+def test_a_bitsandbytes_quant_state_that_does_not_fit_is_one_error(tmp_path, state, message):
+    from safetensors.torch import save_file
+
+    from paramcount.errors import SpecError
+
+    blob = torch.tensor(list(json.dumps(state).encode()), dtype=torch.uint8)
+    save_file({"fc.weight": torch.zeros(16, 1, dtype=torch.uint8),  # 32 values, not 64
+               "fc.weight.absmax": torch.ones(1),
+               "fc.weight.quant_state.bitsandbytes__nf4": blob}, tmp_path / "model.safetensors")
+    with pytest.raises(SpecError, match=message):
+        paramcount.summarize(tmp_path / "model.safetensors")

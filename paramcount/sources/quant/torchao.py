@@ -33,6 +33,7 @@ from paramcount.sources.tensors import Tensor
 QDATA = "._weight_qdata"
 OVERHEAD = tuple(f"._weight_{a}" for a in ("scale", "zero_point", "scale_and_zero",
                                            "per_tensor_scale", "act_pre_scale"))
+_UNPACKED = ("Intx", "Int8DynamicActivationIntx")  # configs that keep an int8 a value
 _FLOAT8 = ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz")
 
 
@@ -50,12 +51,13 @@ def unpack(p: Packed, s: Settings) -> Unpacked | None:
                         "unpacked by paramcount")
     if t.dtype in _FLOAT8:
         return Unpacked(t.shape, t.dtype, f"{t.dtype} {list(t.shape)} as stored", bits=8)
+    # Int4Tensor packs; IntxUnpackedToInt8Tensor keeps one int8 a 4-bit value
     per = {"int32": 8, "uint8": 2, "int8": 2}.get(t.dtype) if s.bits == 4 and \
-        s.raw.get("int4_unpacked") is not True else None
+        not _config_type(s.raw).startswith(_UNPACKED) else None
     if t.dtype == "int32" or per == 2:
         if per is None or not t.shape:
-            raise SpecError(f"{t.name}: {t.dtype} qdata of {s.bits}-bit weights is not a "
-                            "torchao layout paramcount knows")
+            raise SpecError(f"{t.name}: int32 qdata is torchao's int4 layout only under an "
+                            "Int4WeightOnlyConfig, which the config does not name")
         shape = (*t.shape[:-1], t.shape[-1] * per)
         return Unpacked(shape, "int4", f"{t.dtype} {list(t.shape)}: last axis × {per} values "
                         "an element", bits=4, group_size=s.group_size)
@@ -79,11 +81,16 @@ def settings(qc: Mapping[str, Any]) -> Settings:
     default = quant.get("default") if isinstance(quant, Mapping) else None
     if not isinstance(default, Mapping):
         return Settings(None, None, qc)
-    kind, data = str(default.get("_type", "")), default.get("_data") or {}
+    data = default.get("_data") or {}
     weight_dtype = _value(data.get("weight_dtype")) or ""
-    bits = _bits(kind, str(weight_dtype))
-    raw = {**qc, "int4_unpacked": kind.startswith(("Intx", "Int8DynamicActivationIntx"))}
-    return Settings(bits, _group(data), raw)
+    return Settings(_bits(_config_type(qc), str(weight_dtype)), _group(data), qc)
+
+
+def _config_type(qc: Mapping[str, Any]) -> str:
+    """The torchao config's class name (``Int8WeightOnlyConfig``), or ``""``."""
+    quant = qc.get("quant_type")
+    default = quant.get("default") if isinstance(quant, Mapping) else None
+    return str(default.get("_type", "")) if isinstance(default, Mapping) else ""
 
 
 def _value(doc: Any) -> Any:

@@ -122,13 +122,23 @@ def _differences(d: Any) -> str:
 
 
 def _carry(node: Node, path: str, stored: dict[str, Weight],
-           prefix: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+           prefix: tuple[tuple[str, ...], tuple[str, ...]], seen: set[int] | None = None
+           ) -> None:
     """Give the architecture's weights the dtype and bytes of the tensors stored at their
-    paths (after the prefix the comparison stripped), where the sizes agree."""
+    paths (after the prefix the comparison stripped), where the sizes agree. A block the
+    tree shares between layers gets its own copy first: each layer's tensors may differ in
+    bytes (bitsandbytes' quant_state is JSON of varying length)."""
+    seen = set() if seen is None else seen
     node.weights = tuple(_stored_as(w, _path(path + w.name, prefix), stored)
                          for w in node.weights)
-    for child in node.children:
-        _carry(child, f"{path}{child.name}.", stored, prefix)
+    if id(node.children) in seen:  # cloned blocks share their children list
+        node.children = list(node.children)
+    seen.add(id(node.children))
+    for i, child in enumerate(node.children):
+        if id(child) in seen:
+            child = node.children[i] = replace(child, children=list(child.children))
+        seen.add(id(child))
+        _carry(child, f"{path}{child.name}.", stored, prefix, seen)
 
 
 def _path(path: str, prefix: tuple[tuple[str, ...], tuple[str, ...]]) -> str:

@@ -28,7 +28,7 @@ from paramcount.sources.tensors import Tensor
 
 #: the quantization methods transformers names (``QuantizationMethod``) that no scheme here
 #: unpacks yet: their tensors are counted as stored, with a note, rather than refused
-NOT_UNPACKED = ("bitsandbytes", "quanto", "torchao", "eetq", "hqq",
+NOT_UNPACKED = ("eetq", "hqq",
                 "aqlm", "vptq", "higgs", "fbgemm_fp8", "spqr", "bitnet", "quark", "auto-round",
                 "fp_quant", "gptqmodel", "squeezellm", "mxfp8", "sinq")
 _LAYER = re.compile(r"\.\d+\.")
@@ -162,10 +162,21 @@ class QuantInfo:
 # -- the registry -----------------------------------------------------------------------------
 
 def _schemes() -> tuple[Scheme, ...]:
-    from paramcount.sources.quant import compressed_tensors, fp8, gptq, mlx, mxfp4, nvfp4
+    from paramcount.sources.quant import (
+        bitsandbytes,
+        compressed_tensors,
+        fp8,
+        gptq,
+        mlx,
+        mxfp4,
+        nvfp4,
+        quanto,
+        torchao,
+    )
 
     return (gptq.GPTQ, gptq.AWQ, mxfp4.MXFP4, compressed_tensors.COMPRESSED_TENSORS,
-            nvfp4.MODELOPT, fp8.FP8, mlx.MLX)
+            nvfp4.MODELOPT, fp8.FP8, mlx.MLX, bitsandbytes.BITSANDBYTES, quanto.QUANTO,
+            torchao.TORCHAO)
 
 
 #: every scheme, in the order their guesses are tried

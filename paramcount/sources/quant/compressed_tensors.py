@@ -10,7 +10,14 @@ the input, with its true shape kept as data::
                                                   (asymmetric only), weight_g_idx int32 [in]
 
 ``nvfp4-pack-quantized`` stores e2m1 pairs in a uint8 ``weight_packed [out, in/2]`` with an
-fp8 ``weight_scale [out, in/16]`` and float32 ``weight_global_scale``/``input_global_scale``.
+fp8 ``weight_scale [out, in/16]`` and float32 ``weight_global_scale``/``input_global_scale``;
+``mxfp4-pack-quantized`` the same pairs with a uint8 (power of two) ``weight_scale [out, in/32]``.
+
+``int-quantized`` (w8a8) and ``float-quantized`` (fp8) keep the weight's name and shape: a
+``weight`` of int8 or float8_e4m3fn beside ``weight_scale`` ``[out, 1]`` (per channel) or
+``[1]`` (per tensor), and ``input_scale [1]`` when activations have a static scale. All of these
+were written by compressed-tensors 0.20.1 on CPU (``apply_quantization_config``, then
+``ModelCompressor.compress_model``) in the tests.
 
 The bits come from ``config_groups`` (``weights.num_bits``); when groups differ (mixed-bit
 checkpoints), each tensor's own ``weight_shape`` is read (16 bytes) to know its width.
@@ -26,6 +33,8 @@ from paramcount.sources.quant import Packed, Scheme, Settings, Unpacked, nvfp4
 from paramcount.sources.tensors import Tensor
 
 WORD = 32
+MX_GROUP = 32  # mxfp4-pack-quantized: one scale per 32 inputs
+_STORED = ("int8", "uint8", "float8_e4m3fn", "float8_e5m2")
 
 
 def unpack(p: Packed, s: Settings) -> Unpacked | None:
@@ -36,6 +45,10 @@ def unpack(p: Packed, s: Settings) -> Unpacked | None:
     (64, 128)
     """
     t = p.tensor
+    if not t.name.endswith("weight_packed"):
+        return _as_stored(p, s)
+    if t.dtype == "uint8" and s.group_size == MX_GROUP:
+        return _mxfp4(p)
     if t.dtype == "uint8":
         return nvfp4.unpack_fp4(p, "weight_scale")
     if t.dtype != "int32" or len(t.shape) != 2:
@@ -55,6 +68,30 @@ def unpack(p: Packed, s: Settings) -> Unpacked | None:
     how = (f"{words:,} columns × {WORD // bits if WORD % bits == 0 else f'{WORD}/{bits}'} "
            f"{bits}-bit values per int32 = {inputs:,} inputs; weight [{out:,}, {inputs:,}]")
     return Unpacked((out, inputs), f"int{bits}", how, bits, s.group_size)
+
+
+def _as_stored(p: Packed, s: Settings) -> Unpacked | None:
+    """int-quantized and float-quantized: the weight as stored, when a scale is beside it."""
+    t = p.tensor
+    if "weight_scale" not in p.extras or t.dtype not in _STORED:
+        return None
+    bits = 8 if t.dtype.startswith("float8") else s.bits or 8
+    label = t.dtype if t.dtype.startswith("float8") else f"int{bits}"
+    return Unpacked(t.shape, label, f"{t.dtype} {list(t.shape)} as stored", bits, s.group_size)
+
+
+def _mxfp4(p: Packed) -> Unpacked:
+    """Two e2m1 values a byte, one power-of-two uint8 scale per 32 inputs."""
+    t, scales = p.tensor, p.extras.get("weight_scale")
+    if len(t.shape) < 2:
+        raise SpecError(f"{t.name}: MXFP4 weights are uint8 [out, in/2], got {list(t.shape)}")
+    shape = (*t.shape[:-1], t.shape[-1] * 2)
+    if scales is not None and (shape[-1] % MX_GROUP or
+                               scales.shape != (*shape[:-1], shape[-1] // MX_GROUP)):
+        raise SpecError(f"{t.name}: {shape[-1]:,} inputs need one scale per {MX_GROUP}, but "
+                        f"its weight_scale is {list(scales.shape)}")
+    how = f"{t.shape[-1]:,} bytes × 2 e2m1 values = {shape[-1]:,} inputs; weight {list(shape)}"
+    return Unpacked(shape, "MXFP4", how, 4, MX_GROUP)
 
 
 def _bits_from_shape(p: Packed, s: Settings, words: int) -> int:
@@ -92,6 +129,7 @@ def _guess(by_name: Mapping[str, Tensor]) -> bool:
 
 
 COMPRESSED_TENSORS = Scheme(
-    "compressed-tensors", ("compressed-tensors",), "weight_packed",
+    "compressed-tensors", ("compressed-tensors",), ("weight_packed", "weight"),
     ("weight_scale", "weight_zero_point", "weight_shape", "weight_g_idx", "weight_global_scale",
-     "input_global_scale"), "weight", unpack, guess=_guess, settings=_settings)
+     "input_global_scale", "input_scale", "input_zero_point"), "weight", unpack, guess=_guess,
+    settings=_settings)

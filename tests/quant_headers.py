@@ -190,3 +190,40 @@ def gpt_oss_layout(cfg: Mapping[str, Any]) -> dict[str, Entry]:
     entries["model.norm.weight"] = ("BF16", (h,))
     entries["lm_head.weight"] = ("BF16", (v, h))
     return entries
+
+
+def bnb_nf4(stem: str, out: int, inputs: int, block: int = 64, nested: int = 256
+            ) -> dict[str, Entry]:
+    """bitsandbytes 4-bit NF4 with double quantization, as transformers' save_pretrained
+    writes it: the values two a byte, flattened; a uint8 absmax a block, quantized in turn (an
+    f32 absmax and a 256-entry map per ``nested`` blocks); the 16 NF4 levels; and the
+    quant_state JSON as uint8 bytes (its text: :func:`bnb_state`)."""
+    n = out * inputs
+    blocks = -(-n // block)
+    state = bnb_state(out, inputs, block, nested)
+    return {f"{stem}.weight": ("U8", (n // 2, 1)),
+            f"{stem}.weight.absmax": ("U8", (blocks,)),
+            f"{stem}.weight.nested_absmax": ("F32", (-(-blocks // nested),)),
+            f"{stem}.weight.nested_quant_map": ("F32", (256,)),
+            f"{stem}.weight.quant_map": ("F32", (16,)),
+            f"{stem}.weight.quant_state.bitsandbytes__nf4": ("U8", (len(state),))}
+
+
+def bnb_state(out: int, inputs: int, block: int = 64, nested: int = 256) -> bytes:
+    """The JSON bitsandbytes 0.50 stores in ``quant_state.bitsandbytes__nf4``."""
+    return json.dumps({"quant_type": "nf4", "blocksize": block, "dtype": "bfloat16",
+                       "shape": [out, inputs], "nested_blocksize": nested,
+                       "nested_dtype": "float32", "nested_offset": 0.0}).encode()
+
+
+def fill(path: Path, data: Mapping[str, bytes]) -> None:
+    """Write ``data`` (tensor name -> its bytes) into a file :func:`write` made, at each
+    tensor's offsets; the rest stays a hole."""
+    with path.open("r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        for name, raw in data.items():
+            begin, end = header[name]["data_offsets"]
+            assert end - begin == len(raw), name
+            f.seek(8 + n + begin)
+            f.write(raw)

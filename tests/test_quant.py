@@ -322,6 +322,34 @@ def test_llama_33_70b_w4a16_equals_the_base_model(tmp_path):
     assert any("holds exactly its weights" in n for n in s.notes)
 
 
+LLAMA_31_8B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+               "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+               "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+               "max_position_embeddings": 131072, "rms_norm_eps": 1e-05,
+               "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+               "attention_bias": False, "mlp_bias": False, "rope_theta": 500000.0}
+BNB_NF4 = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+           "bnb_4bit_use_double_quant": True, "bnb_4bit_compute_dtype": "bfloat16"}
+
+
+def test_llama_31_8b_bnb_4bit_equals_the_base_model(tmp_path):
+    """unsloth/Meta-Llama-3.1-8B-bnb-4bit's layout (NF4, double quantization, embeddings and
+    head in bf16): 8,030,261,248, the base model's count (the Hub long showed about half)."""
+    entries = qh.llama_layout(LLAMA_31_8B, qh.bnb_nf4)
+    folder = qh.write_model(tmp_path, entries, {**LLAMA_31_8B, "quantization_config": BNB_NF4})
+    shapes = {"q_proj": (4096, 4096), "k_proj": (1024, 4096), "v_proj": (1024, 4096),
+              "o_proj": (4096, 4096), "gate_proj": (14336, 4096), "up_proj": (14336, 4096),
+              "down_proj": (4096, 14336)}  # Llama-3.1-8B's [out, in]: hidden 4096, kv 1024
+    states = {name: qh.bnb_state(*shapes[name.split(".")[4]]) for name in entries
+              if name.endswith("quant_state.bitsandbytes__nf4")}
+    qh.fill(folder / "model.safetensors", states)
+    s = paramcount.summarize(folder)
+    assert s.total_params == 8_030_261_248
+    assert paramcount.summarize(LLAMA_31_8B).total_params == 8_030_261_248
+    assert s.figures["Checkpoint params"] == 8_030_261_248
+    assert any("holds exactly its weights" in n for n in s.notes)
+
+
 # -- MLX -------------------------------------------------------------------------------------
 
 def test_mlx_quantizes_embeddings_too(tmp_path):

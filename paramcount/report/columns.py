@@ -105,15 +105,32 @@ def all_cells(summary: Summary, view: View) -> list[dict[Column, str]]:
     return [cells(row, flops) for row in view_rows(summary, view)]
 
 
+def _stored_split(summary: Summary) -> tuple[int, int, int] | None:
+    """Stored bytes of all parameters, the trainable and the frozen ones, when every
+    parameter's bytes are known (a checkpoint's; a quantized weight's packed bytes)."""
+    trainable = frozen = 0
+    for _, w in summary.root.all_weights():
+        if w.buffer:
+            continue
+        if w.nbytes is None:
+            return None
+        if w.trainable:
+            trainable += w.nbytes
+        else:
+            frozen += w.nbytes
+    if not trainable + frozen:
+        return None
+    return trainable + frozen, trainable, frozen
+
+
 def totals_lines(summary: Summary, view: View) -> list[str]:
     """The footer: total, trainable and non-trainable parameters with their size."""
     lines = []
-    stored = None if view.dtype else summary.stored_bytes(buffers=False)
-    for label, count in (("Total params", summary.total_params),
-                         ("Trainable params", summary.trainable_params),
-                         ("Non-trainable params", summary.non_trainable_params)):
-        size = (stored if stored is not None and label == "Total params"
-                else summary.bytes(count, view.dtype))
+    stored = None if view.dtype else _stored_split(summary)
+    for i, (label, count) in enumerate((("Total params", summary.total_params),
+                                        ("Trainable params", summary.trainable_params),
+                                        ("Non-trainable params", summary.non_trainable_params))):
+        size = summary.bytes(count, view.dtype) if stored is None else stored[i]
         lines.append(f"{label}: {count:,} ({fmt_binary(size)})")
     if summary.buffers:
         stored_buffers = None if view.dtype else summary.stored_bytes(buffers=True)

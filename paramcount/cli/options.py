@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from paramcount.errors import SpecError
+from paramcount.quoting import decimal, quote
 
 FRAMEWORKS = ("keras", "pytorch", "tensorflow", "torch")
 #: a parser or a group of its options
 Arguments = argparse.ArgumentParser | argparse._ArgumentGroup
-_INT_LIST = re.compile(r"^-?\d+(,-?\d+)+$")
+_INT_LIST = re.compile(r"^-?[0-9]{1,4000}(,-?[0-9]{1,4000})+$")
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,6 +82,18 @@ def parse_value(text: str) -> Any:
     return text
 
 
+def positive_number(text: str) -> float:
+    """A positive, finite number from the command line (``nan`` and ``inf`` are neither).
+
+    >>> positive_number("1.5")
+    1.5
+    """
+    value = float(text)  # a ValueError: argparse says the value is invalid
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def parse_shape(text: str) -> tuple[int | None, ...]:
     """``28,28,1`` (or ``28x28x1``) -> (28, 28, 1); ``None`` or ``?`` for an unknown dimension.
 
@@ -92,10 +105,11 @@ def parse_shape(text: str) -> tuple[int | None, ...]:
         part = part.strip()
         if part.lower() in ("none", "?"):
             dims.append(None)
-        elif part.isdigit() and int(part) > 0:
-            dims.append(int(part))
+        elif (n := decimal(part)) is not None and n > 0:
+            dims.append(n)
         else:
-            raise SpecError(f"--input-shape {text!r}: {part!r} is not a positive integer")
+            raise SpecError(f"--input-shape {quote(text, 100)}: {quote(part, 100)} is not a "
+                            "positive integer")
     return tuple(dims)
 
 

@@ -3,7 +3,8 @@
 An error that quotes what it was given (a file name, a key, a value from a pickle) must not
 become the attack: a value nested a thousand deep, a list of 10^9 references, a 20,000-digit
 integer or a name with a newline in it. :func:`quote` gives at most :data:`LIMIT` characters of
-a ``repr`` that never walks more than a few levels; :func:`one_line` is what the CLI prints.
+a ``repr`` that never walks more than a few levels; :func:`one_line` is what the CLI prints,
+escaped and cut to a bounded length whatever a message quoted.
 """
 
 from __future__ import annotations
@@ -37,13 +38,20 @@ def quote(value: Any, limit: int = LIMIT) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def one_line(text: str) -> str:
-    """``text`` with every line break and control character escaped: one line.
+def one_line(text: str, limit: int = 10 * LIMIT) -> str:
+    """``text`` with every line break and control character escaped, one line of at most
+    ``limit`` characters (the middle cut: a message that quoted its input in full stays short).
 
     >>> one_line("bad\\nname: error")
     'bad\\\\nname: error'
+    >>> len(one_line("x" * 10**6))
+    2000
     """
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return f"{text[:half]} ... {text[-(limit - 5 - half):]}"
 
 
 def decimal(text: str) -> int | None:

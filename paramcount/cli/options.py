@@ -50,7 +50,7 @@ def source_options(ns: argparse.Namespace) -> dict[str, Any]:
     """The front door's options from :func:`source_arguments`."""
     params, bare = parse_assignments(ns.set, "--set")
     if bare:
-        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
+        raise SpecError(f"--set {quote(bare[0])}: expected NAME=VALUE")
     return {"params": params, "framework": ns.framework, "head": ns.head}
 
 
@@ -78,7 +78,7 @@ def parse_value(text: str) -> Any:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError:
-            raise SpecError(f"cannot read the value {text!r}") from None
+            raise SpecError(f"cannot read the value {quote(text)}") from None
     return text
 
 
@@ -121,7 +121,7 @@ def parse_assignments(items: Sequence[str], what: str) -> tuple[dict[str, Any], 
         key, eq, value = item.partition("=")
         if eq:
             if not key.isidentifier():
-                raise SpecError(f"{what} {item!r}: {key!r} is not an argument name")
+                raise SpecError(f"{what} {quote(item)}: {quote(key)} is not an argument name")
             named[key] = parse_value(value)
         else:
             bare.append(parse_value(item))

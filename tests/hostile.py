@@ -25,10 +25,10 @@ cap = int(os.environ["HOSTILE_MEMORY"])
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 ours = tuple(os.path.realpath(p) + os.sep for p in {*sys.path, sys.prefix, sys.base_prefix}
              if p and os.path.isdir(p))
-opened = []
+opened, done = [], []
 
 def hook(event, args):
-    if event == "open" and isinstance(args[0], (str, bytes)):
+    if event == "open" and isinstance(args[0], (str, bytes)) and not done:
         path = os.path.realpath(os.fsdecode(args[0]))
         if not path.startswith(ours) and path != os.devnull:
             opened.append(path)
@@ -38,7 +38,9 @@ from paramcount.cli import main
 try:
     status = main(json.loads(os.environ["HOSTILE_ARGS"]))
 finally:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    done.append(True)  # ru_maxrss would include the parent's, from before exec: VmHWM is ours
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
     os.write(int(os.environ["HOSTILE_FD"]), json.dumps({"opened": opened, "peak": peak}).encode())
 sys.exit(status)
 """

@@ -265,6 +265,19 @@ def test_a_negative_count_is_an_error_line(tmp_path):
     assert bad.exists()
 
 
+def test_a_stride_0_tensor_claiming_2_to_the_80_elements_is_an_error_line(tmp_path):
+    big = b"\x8a\x06" + (2**40).to_bytes(6, "little")  # LONG1: 2**40
+    storage = b"(" + _text("storage") + _global("torch", "FloatStorage") + _text("0") \
+        + _text("cpu") + _int(1) + b"tQ"
+    args = b"(" + storage + _int(0) + b"(" + big + big + b"t(" + _int(0) + _int(0) + b"t\x89" \
+        + _global("collections", "OrderedDict") + b")Rt"
+    tensor = _global("torch._utils", "_rebuild_tensor_v2") + args + b"R"
+    _checkpoint(tmp_path / "huge.pt", b"}" + _text("w") + tensor + b"s", numel=1)
+    line = attack(["huge.pt"], tmp_path).one_line()
+    assert line == (f"paramcount: error: huge.pt: tensor 'w': shape [{2**40}, {2**40}] has "
+                    f"{2**80} elements, more than any file holds")
+
+
 def test_a_function_stand_in_takes_no_attributes(tmp_path, valid):
     path, params, stored = valid
     state = b"(N}(" + _text("__defaults__") + b"(\x89tut"  # (None, {...}): slot state

@@ -32,7 +32,7 @@ from paramcount.quoting import quote
 from paramcount.sources.blobs import LocalFile
 from paramcount.sources.onnx_proto import Graph, Node, TensorInfo, read_model
 from paramcount.sources.regular import is_regular, size_of
-from paramcount.sources.tensors import MAX_DIM, Tensor, summarize_tensors
+from paramcount.sources.tensors import MAX_DIM, MAX_NUMEL, Tensor, summarize_tensors
 
 #: TensorProto.DataType -> (PyTorch's dtype name, bits per element)
 DTYPES: dict[int, tuple[str, int]] = {
@@ -61,8 +61,6 @@ SHAPE_INPUTS: dict[str, frozenset[int]] = {
     }.items()}
 _GENERATED = re.compile(r"^(_?val_\d+|onnx::|/|const|scalar|.*Constant)", re.IGNORECASE)
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
-#: elements in one tensor beyond which no file (of 2**63 bytes at most) can hold it
-MAX_NUMEL = 2**63
 
 
 def load(path: Path, **options: Any) -> Summary:

@@ -39,6 +39,8 @@ Progress = Callable[[int, int], None]
 #: tensors of a PyTorch state_dict that are buffers (``model.buffers()``), not parameters
 BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 MAX_DIM = 2**63 - 1
+#: elements in one tensor beyond which no file (of 2**63 bytes at most) can hold it
+MAX_NUMEL = 2**63
 _MAX_PATH = 32  # module nesting kept in the tree; deeper names keep their tail as one name
 
 
@@ -88,6 +90,24 @@ def check_shape(dims: Any, where: str) -> tuple[int, ...]:
         if d < 0 or d > MAX_DIM:
             raise SpecError(f"{where}: dimension {d} is out of range")
     return tuple(dims)
+
+
+def check_numel(shape: tuple[int, ...], where: str) -> int:
+    """The element count of a checked shape, refused beyond :data:`MAX_NUMEL` (no file holds
+    more; a stride-0 tensor over one element can claim any shape).
+
+    >>> check_numel((2**40, 2**40), "w")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    paramcount.errors.SpecError: w: shape [1099511627776, 1099511627776] has ... elements, ...
+    """
+    numel = 1
+    for d in shape:
+        numel *= d
+    if numel > MAX_NUMEL:
+        raise SpecError(f"{where}: shape {list(shape)} has {numel} elements, more than any "
+                        "file holds")
+    return numel
 
 
 def check_overlaps(where: str, spans: list[tuple[int, int, str]]) -> None:
@@ -242,7 +262,8 @@ def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
     for t in tensors:  # what every reader found, checked once more before it is believed
         if t.name in seen:
             raise SpecError(f"{source}: the tensor name {quote(t.name)} appears twice")
-        check_shape(t.shape, f"{source}: tensor {quote(t.name)}")
+        check_numel(check_shape(t.shape, f"{source}: tensor {quote(t.name)}"),
+                    f"{source}: tensor {quote(t.name)}")
         if not isinstance(t.nbytes, int) or t.nbytes < 0:
             raise SpecError(f"{source}: tensor {quote(t.name)} has {t.nbytes} bytes")
         seen.add(t.name)

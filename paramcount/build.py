@@ -19,6 +19,7 @@ from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, make_layer
 from paramcount.layers.base import KERAS, bind_positional, framework_name
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.shapes import Shape, fmt_shape
 from paramcount.tree import Node, Tied
 
@@ -56,7 +57,7 @@ class Builder:
 
     def claim(self, name: str) -> str:
         if name in self._names or name in self.by_name:
-            raise SpecError(f"the name {name!r} is used twice")
+            raise SpecError(f"the name {quote(name)} is used twice")
         self._names[name] = 1
         return name
 
@@ -82,13 +83,13 @@ class Builder:
         """Call an existing (shared) layer again: no new weights, one more call."""
         node = self.by_name.get(name)
         if node is None or node.layer is None:
-            raise SpecError(f"there is no layer named {name!r} to share")
+            raise SpecError(f"there is no layer named {quote(name)} to share")
         try:
             built = node.layer.build_checked(inputs)
         except ParamcountError as err:
             raise err.within(_where(name, node.type, inputs)) from None
         if [w.shape for w in built.weights] != [w.shape for w in node.weights]:
-            raise ShapeError(f"shared layer {name!r} ({node.type}) is called on "
+            raise ShapeError(f"shared layer {quote(name)} ({node.type}) is called on "
                              f"{fmt_shape(inputs[0])}, which needs other weight shapes")
         node.calls += 1
         return built.output_shape
@@ -96,7 +97,7 @@ class Builder:
     def _tie(self, node: Node, target: str, where: str) -> None:
         owner = self.by_name.get(target)
         if owner is None:
-            raise SpecError(f"{where}: tie names no earlier layer {target!r}")
+            raise SpecError(f"{where}: tie names no earlier layer {quote(target)}")
         # Only matrices are tied (an LM head shares the embedding matrix, not its bias).
         pool = {w.size: w for w in owner.weights if len(w.shape) >= 2}
         kept, tied = [], []
@@ -107,7 +108,7 @@ class Builder:
             else:
                 kept.append(w)
         if not tied:
-            raise ShapeError(f"{where}: no weight matrix has the shape of one of {target!r}")
+            raise ShapeError(f"{where}: no weight matrix has the shape of one of {quote(target)}")
         node.weights, node.tied = tuple(kept), tuple(tied)
 
     @contextmanager
@@ -164,7 +165,7 @@ class Builder:
 
 def _where(name: str, type_name: str, inputs: Sequence[Shape]) -> str:
     shapes = ", ".join(fmt_shape(s) for s in inputs)
-    return f"layer {name!r} ({type_name}) with input shape {shapes}"
+    return f"layer {quote(name)} ({type_name}) with input shape {shapes}"
 
 
 # -- the one-layer entry point ---------------------------------------------------------------
@@ -216,7 +217,8 @@ def layer(type_name: str, *values: Any, framework: str | None = None, **config: 
     bound = bind_positional(type_name, values, framework)
     twice = sorted(bound.keys() & config.keys())
     if twice:
-        raise SpecError(f"{type_name} got {twice[0]!r} twice: as a positional value and by name")
+        raise SpecError(f"{type_name} got {quote(twice[0])} twice: as a positional value and by "
+                        "name")
     return LayerSpec(type_name, framework, **bound, **config)
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from paramcount.errors import SpecError
+from paramcount.quoting import quote
 
 DTYPE_BYTES: dict[str, float] = {
     "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "mixed_float16": 4,
@@ -47,5 +48,5 @@ def dtype_name(name: str) -> str:
     key = _DTYPE_ALIASES.get(name.lower(), name.lower())
     if key not in DTYPE_BYTES:
         common = ", ".join(list(DTYPE_BYTES)[:12])
-        raise SpecError(f"unknown dtype {name!r}; known: {common}, ... and GGUF's (Q4_K, ...)")
+        raise SpecError(f"unknown dtype {quote(name)}; known: {common}, ... and GGUF's (Q4_K, ...)")
     return key

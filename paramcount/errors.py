@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from paramcount.quoting import quote
+
 
 class ParamcountError(Exception):
     """Base class of every error paramcount raises on purpose."""
@@ -43,7 +45,7 @@ def check_positive(value: int | None, what: str) -> None:
     """
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                               or value < 1):
-        raise SpecError(f"{what} must be a positive integer, got {value!r}")
+        raise SpecError(f"{what} must be a positive integer, got {quote(value)}")
 
 
 def refuse_unknown(options: Iterable[str], allowed: Sequence[str], what: str) -> None:
@@ -60,8 +62,9 @@ def refuse_unknown(options: Iterable[str], allowed: Sequence[str], what: str) ->
     for key in options:
         if key not in allowed:
             hint = difflib.get_close_matches(key, allowed, n=1)
-            more = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise SpecError(f"{what} has no option {key!r}{more}; options: {', '.join(allowed)}")
+            more = f" (did you mean {quote(hint[0])}?)" if hint else ""
+            raise SpecError(f"{what} has no option {quote(key)}{more}; options: "
+                            f"{', '.join(allowed)}")
 
 
 class CheckFailed(Exception):

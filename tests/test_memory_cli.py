@@ -284,7 +284,8 @@ BAD = [
     (["--estimator", "deepspeed", "--gpus", "3", "--nodes", "2"],
      "--gpus 3 is not a multiple of --nodes 2"),
     (["--estimator", "deepspeed", "--nodes", "0"], "--nodes must be a positive integer"),
-    (["--estimator", "deepspeed", "--buffer-factor", "0"], "--buffer-factor must be positive"),
+    (["--estimator", "deepspeed", "--buffer-factor", "0"],
+     "argument --buffer-factor: must be a positive number, got 0"),
     (["--set", "oops"], "--set 'oops': expected NAME=VALUE"),
     (["--format", "csv"], "argument --format/-f: invalid choice: 'csv'"),
 ]

@@ -26,7 +26,7 @@ from test_sources_onnx import Net, helper_graph, init, randomized, save
 import paramcount
 from paramcount.cli import main
 from paramcount.errors import SpecError
-from paramcount.sources import protobuf
+from paramcount.sources import protobuf, regular
 from paramcount.sources.blobs import LocalFile
 from paramcount.sources.onnx_proto import (
     NAME_SCOPES,
@@ -137,9 +137,9 @@ def test_external_data_entries_read_as_onnx_reads_them_and_never_opened(tmp_path
          location="ext.data", size_threshold=0)
     assert ours(path) == oracle(path)
     opened = []
-    real_open = Path.open
-    monkeypatch.setattr(Path, "open", lambda self, *a, **k: (opened.append(self.name),
-                                                             real_open(self, *a, **k))[1])
+    real_open = regular.os.open  # every local file is opened by paramcount.sources.regular
+    monkeypatch.setattr(regular.os, "open", lambda p, *a, **k: (opened.append(Path(p).name),
+                                                                 real_open(p, *a, **k))[1])
     assert paramcount.summarize(path).total_params == 72
     assert set(opened) == {"ext.onnx"}
 
@@ -238,7 +238,8 @@ def test_nesting_within_the_bound_is_read_as_onnx_reads_it(tmp_path):
 def test_packed_dims_and_merged_messages_as_protobuf_reads_them(tmp_path):
     """dims written packed, a tensor's name given twice (the last wins), the graph field given
     twice (merged): what protobuf accepts and onnx.load gives."""
-    tensor = _field(1, _varint(3) + _varint(2)) + b"\x10\x01" + _field(8, b"a") + _field(8, b"w")
+    tensor = _field(1, _varint(3) + _varint(2)) + b"\x10\x01" + _field(8, b"a") + _field(8, b"w") \
+        + _field(9, bytes(24))
     node = _field(1, b"x") + _field(1, b"w") + _field(4, b"MatMul")
     first = _field(5, tensor) + _field(2, b"g1")
     second = _field(1, node) + _field(2, b"g2")

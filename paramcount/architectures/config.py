@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from paramcount.errors import SpecError
+from paramcount.quoting import quote
 
 _MISSING = object()  # a field the file does not have
 #: more blocks than any released model has; a guard against a hostile or mistyped file
@@ -44,7 +45,7 @@ class Config:
         name, value = found[0]
         for other, v in found[1:]:
             if v != value:
-                raise self.error(name, value, f"but {self.where}{other}={v!r} (the same field "
+                raise self.error(name, value, f"but {self.where}{other}={quote(v)} (the same field "
                                  "under another name)")
         return name, value
 

@@ -3,7 +3,10 @@ itself on PyTorch's meta device (no memory is allocated for the weights), then r
 tree of modules. Slower (seconds: importing torch and transformers dominates) and only where
 both are installed; never used for a family paramcount declares.
 
-transformers reads only the config (never ``trust_remote_code``): no code from the file runs.
+transformers reads only the config (``trust_remote_code=False``): no code from the file runs.
+It builds offline: huggingface_hub's offline switch is on for the call, and a config that asks
+for a pretrained backbone (``use_pretrained_backbone``, a timm or Hub ``backbone``) gets a
+randomly initialised one of the same shapes, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Attention, Weight
 from paramcount.model import Summary
+from paramcount.quoting import LIMIT, quote
 from paramcount.tree import Node, Tied, signature
 
 
@@ -80,12 +84,12 @@ def _offline() -> Iterator[None]:
 def _construct(transformers: Any, doc: Mapping[str, Any], head: str | None) -> Any:
     import torch
 
-    fields = dict(doc)
+    fields = _no_downloads(dict(doc))
     model_type = fields.pop("model_type", None)
     try:
         config = transformers.AutoConfig.for_model(model_type, **fields)
     except Exception as err:  # transformers raises ValueError, KeyError, TypeError here
-        raise SpecError(f"model_type {model_type!r}: transformers cannot read this config "
+        raise SpecError(f"model_type {quote(model_type)}: transformers cannot read this config "
                         f"({_first_line(err)})") from None
     architectures = doc.get("architectures") or []
     cls = getattr(transformers, architectures[0], None) if architectures and head is None \
@@ -93,16 +97,28 @@ def _construct(transformers: Any, doc: Mapping[str, Any], head: str | None) -> A
     try:
         with torch.device("meta"):
             if cls is None:
-                return transformers.AutoModel.from_config(config)
+                return transformers.AutoModel.from_config(config, trust_remote_code=False)
             return cls(config)
     except Exception as err:  # any failure of a model's constructor on a bad config
-        raise SpecError(f"transformers could not build {model_type!r} from this config "
+        raise SpecError(f"transformers could not build {quote(model_type)} from this config "
                         f"({_first_line(err)})") from None
+
+
+#: config fields that make a model download weights as it is built, and the value that stops
+#: it (the shapes, and so the count, are the same)
+NO_DOWNLOADS = {"use_pretrained_backbone": False}
+
+
+def _no_downloads(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with :data:`NO_DOWNLOADS` set wherever a (nested) config names them."""
+    out = {k: _no_downloads(v) if isinstance(v, dict) else v for k, v in fields.items()}
+    out.update({k: v for k, v in NO_DOWNLOADS.items() if k in out or "backbone" in out})
+    return out
 
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    return text[0][:LIMIT] if text else type(err).__name__
 
 
 def _tree(model: Any, type_name: str) -> Node:

@@ -11,7 +11,10 @@
     paramcount scan SOURCE... [options]           one row per model, for many models at once
     paramcount completion bash|zsh                a shell completion script
 
-Bad input prints one line, ``paramcount: error: ...``, and exits with status 2.
+Bad input prints one line, ``paramcount: error: ...``, and exits with status 2. Anything else
+that goes wrong (a bug) is one line too, ``paramcount: internal error while reading SOURCE:
+...; please report``, with exit status 3: never a traceback. A failed ``--fail-if-*`` check
+exits 1.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from paramcount.cli.options import (
 from paramcount.cli.terminal import wants_rich
 from paramcount.collector import paused
 from paramcount.errors import CheckFailed, ParamcountError, check_positive
+from paramcount.quoting import LIMIT, one_line, quote
 from paramcount.report import FORMATS
 
 if TYPE_CHECKING:  # the commands import what they use when they run
@@ -187,10 +191,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as failed:  # the command ran, and a --fail-if-* check failed: exit 1
         text, status, reason, heading = failed.text, failed.exit_code, str(failed), failed.heading
     except ParamcountError as err:
-        print(f"paramcount: error: {err}", file=sys.stderr)
+        print(one_line(f"paramcount: error: {err}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except (RecursionError, MemoryError) as err:
+        what = "is nested too deeply" if isinstance(err, RecursionError) else \
+            "needs more memory than there is"
+        print(one_line(f"paramcount: error: {_source(args)} {what} ({type(err).__name__})"),
+              file=sys.stderr)
+        return 2
+    except Exception as err:  # the last line of defence: a bug is one line, not a traceback
+        print(one_line(f"paramcount: internal error while reading {_source(args)}: "
+                       f"{type(err).__name__}: {str(err)[:LIMIT]}; please report"),
+              file=sys.stderr)
+        return INTERNAL_ERROR
     if text:
         try:
             print(text)
@@ -200,6 +215,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if reason:
         print(f"paramcount: {heading}: {reason}", file=sys.stderr)
     return status
+
+
+#: the exit status of an error that is paramcount's, not the input's (a bug to report)
+INTERNAL_ERROR = 3
+
+
+def _source(args: list[str]) -> str:
+    """What the command was reading, for the internal-error line: its first operand."""
+    operands = [a for a in args[1 if args[:1] and args[0] in COMMANDS + MODULE_COMMANDS
+                                else 0:] if not a.startswith("-")]
+    return quote(operands[0], 100) if operands else "the command line"
 
 
 #: each command's parser, built when used (building all costs a few ms); "summary" is

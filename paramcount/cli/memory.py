@@ -19,8 +19,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from paramcount.cli.options import Parser, format_argument, source_arguments, source_options
-from paramcount.errors import SpecError, check_positive
+from paramcount.cli.options import (
+    Parser,
+    format_argument,
+    positive_number,
+    source_arguments,
+    source_options,
+)
+from paramcount.errors import check_positive
 from paramcount.model import Summary
 from paramcount.report.memory import FORMATS
 
@@ -77,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
                                                   "accelerate's estimate-memory exactly")
     other.add_argument("--nodes", type=int, default=1, metavar="N",
                        help="nodes the GPUs are spread over (DeepSpeed's estimator)")
-    other.add_argument("--buffer-factor", type=float, default=1.5, metavar="F",
+    other.add_argument("--buffer-factor", type=positive_number, default=1.5, metavar="F",
                        help="DeepSpeed's additional_buffer_factor (default 1.5)")
     source_arguments(p.add_argument_group("source"), "the model file or zoo entry")
     format_argument(p, FORMATS)
@@ -104,8 +110,6 @@ def _other(summary: Summary, ns: argparse.Namespace) -> Any:
         return memory.accelerate(summary)
     for value, flag in ((ns.gpus, "--gpus"), (ns.nodes, "--nodes")):
         check_positive(value, flag)
-    if ns.buffer_factor <= 0:
-        raise SpecError(f"--buffer-factor must be positive, got {ns.buffer_factor}")
     return memory.deepspeed(summary, 2 if ns.zero is None else ns.zero, ns.gpus or ns.nodes,
                             ns.nodes, ns.buffer_factor)
 

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from paramcount.errors import SpecError
+from paramcount.quoting import decimal, quote
 
 FRAMEWORKS = ("keras", "pytorch", "tensorflow", "torch")
 #: a parser or a group of its options
 Arguments = argparse.ArgumentParser | argparse._ArgumentGroup
-_INT_LIST = re.compile(r"^-?\d+(,-?\d+)+$")
+_INT_LIST = re.compile(r"^-?[0-9]{1,4000}(,-?[0-9]{1,4000})+$")
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,7 +50,7 @@ def source_options(ns: argparse.Namespace) -> dict[str, Any]:
     """The front door's options from :func:`source_arguments`."""
     params, bare = parse_assignments(ns.set, "--set")
     if bare:
-        raise SpecError(f"--set {bare[0]!r}: expected NAME=VALUE")
+        raise SpecError(f"--set {quote(bare[0])}: expected NAME=VALUE")
     return {"params": params, "framework": ns.framework, "head": ns.head}
 
 
@@ -77,8 +78,20 @@ def parse_value(text: str) -> Any:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError:
-            raise SpecError(f"cannot read the value {text!r}") from None
+            raise SpecError(f"cannot read the value {quote(text)}") from None
     return text
+
+
+def positive_number(text: str) -> float:
+    """A positive, finite number from the command line (``nan`` and ``inf`` are neither).
+
+    >>> positive_number("1.5")
+    1.5
+    """
+    value = float(text)  # a ValueError: argparse says the value is invalid
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def parse_shape(text: str) -> tuple[int | None, ...]:
@@ -92,10 +105,11 @@ def parse_shape(text: str) -> tuple[int | None, ...]:
         part = part.strip()
         if part.lower() in ("none", "?"):
             dims.append(None)
-        elif part.isdigit() and int(part) > 0:
-            dims.append(int(part))
+        elif (n := decimal(part)) is not None and n > 0:
+            dims.append(n)
         else:
-            raise SpecError(f"--input-shape {text!r}: {part!r} is not a positive integer")
+            raise SpecError(f"--input-shape {quote(text, 100)}: {quote(part, 100)} is not a "
+                            "positive integer")
     return tuple(dims)
 
 
@@ -107,7 +121,7 @@ def parse_assignments(items: Sequence[str], what: str) -> tuple[dict[str, Any], 
         key, eq, value = item.partition("=")
         if eq:
             if not key.isidentifier():
-                raise SpecError(f"{what} {item!r}: {key!r} is not an argument name")
+                raise SpecError(f"{what} {quote(item)}: {quote(key)} is not an argument name")
             named[key] = parse_value(value)
         else:
             bare.append(parse_value(item))

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from paramcount.errors import SpecError
+from paramcount.quoting import quote
 
 # Keys that every layer accepts and that never change a weight shape (Keras get_config() and
 # PyTorch constructor keys). Listed once so that a typo in a real argument is still caught.
@@ -48,8 +49,8 @@ class Args:
             import difflib
 
             near = difflib.get_close_matches(names[0], [str(k) for k in self.config], n=1)
-            more = f" (is {near[0]!r} a typo?)" if near else ""
-            raise SpecError(f"{self.layer_type} needs the argument {names[0]!r}{more}")
+            more = f" (is {quote(near[0])} a typo?)" if near else ""
+            raise SpecError(f"{self.layer_type} needs the argument {quote(names[0])}{more}")
         return default
 
     def given(self, *names: str) -> bool:
@@ -60,7 +61,8 @@ class Args:
     def invalid(self, names: Sequence[str], value: Any, expected: str) -> SpecError:
         """The error for an argument whose value is wrong: names it, shows it, says what fits."""
         name = next((n for n in names if n in self.config), names[0])
-        return SpecError(f"{self.layer_type}: {name}={value!r} is invalid; expected {expected}")
+        return SpecError(f"{self.layer_type}: {name}={quote(value)} is invalid; expected "
+                         f"{expected}")
 
     def int(self, *names: str, default: Any = _REQUIRED, min: int | None = None) -> Any:
         value = self.get(*names, default=default)
@@ -122,5 +124,5 @@ class Args:
             import difflib
 
             hint = difflib.get_close_matches(key, sorted(self.known), n=1)
-            more = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise SpecError(f"{self.layer_type} has no argument {key!r}{more}")
+            more = f" (did you mean {quote(hint[0])}?)" if hint else ""
+            raise SpecError(f"{self.layer_type} has no argument {quote(key)}{more}")

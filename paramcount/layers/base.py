@@ -29,6 +29,7 @@ from typing import Any, ClassVar, TypeVar
 
 from paramcount.errors import ShapeError, SpecError
 from paramcount.layers.args import Args
+from paramcount.quoting import quote
 from paramcount.shapes import Dim, Shape, fmt_shape, prod
 
 KERAS = "keras"
@@ -42,7 +43,7 @@ def framework_name(name: str) -> str:
     try:
         return FRAMEWORKS[name.lower()]
     except KeyError:
-        raise SpecError(f"unknown framework {name!r}; expected 'keras' or 'pytorch'") from None
+        raise SpecError(f"unknown framework {quote(name)}; expected 'keras' or 'pytorch'") from None
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ class Layer:
         return built
 
     def describe(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "name")
+        args = ", ".join(f"{k}={quote(v)}" for k, v in self.config.items() if k != "name")
         return f"{self.label}({args})"
 
     # -- helpers for subclasses --------------------------------------------------------------
@@ -313,8 +314,8 @@ def _find(name: str) -> tuple[str, _Entry]:
         import difflib
 
         hint = difflib.get_close_matches(key, list(FAMILIES), n=1, cutoff=0.6)
-        more = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise SpecError(f"unknown layer type {name!r}{more}")
+        more = f" (did you mean {quote(hint[0])}?)" if hint else ""
+        raise SpecError(f"unknown layer type {quote(name)}{more}")
     return key, entry
 
 

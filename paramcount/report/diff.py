@@ -15,14 +15,13 @@ side that lacks it), ``delta`` and ``details``. Counts are JSON integers.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from paramcount.comparison.compare import Diff
 from paramcount.comparison.rows import DiffRow
 from paramcount.report.html import html_table
 from paramcount.report.table import rich_table
-from paramcount.report.text import escape_markdown, markdown_table, text_table
+from paramcount.report.text import escape_markdown, json_text, markdown_table, text_table
 from paramcount.tree import Counts
 
 SCHEMA = "paramcount-diff/1"
@@ -44,7 +43,7 @@ def render_diff(d: Diff, fmt: str = "table", depth: int | None = None, everythin
     """
     rows = d.rows(depth, everything, fold)
     if fmt == "json":
-        return json.dumps(to_dict(d, rows))
+        return json_text(to_dict(d, rows))
     if fmt == "markdown":
         return _markdown(d, rows)
     if fmt == "table":

@@ -23,7 +23,6 @@ and each layer ``macs`` (the whole batch; ``null`` where not known).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from paramcount.dtypes import DTYPE_BYTES
@@ -31,6 +30,7 @@ from paramcount.flops import CONVENTION, Flops
 from paramcount.layers import Weight
 from paramcount.model import Summary
 from paramcount.report.columns import view_flops
+from paramcount.report.text import json_text
 from paramcount.tree import Counts, Node, subtree_counts
 from paramcount.view import View
 
@@ -135,4 +135,4 @@ def _weight(w: Weight) -> dict[str, Any]:
 def render_json(summary: Summary, view: View) -> str:
     # One line, as pip and gh print JSON for scripts: the C encoder is several times faster
     # than indenting, which matters for trees of thousands of nodes (`| jq .` pretty-prints).
-    return json.dumps(to_dict(summary, view))
+    return json_text(to_dict(summary, view))

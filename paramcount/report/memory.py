@@ -33,7 +33,6 @@ Another tool's estimate
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from paramcount.errors import SpecError
@@ -44,7 +43,7 @@ from paramcount.memory.quantized import to_dict as quantized_dict
 from paramcount.memory.search import Suggestion
 from paramcount.report.html import html_table
 from paramcount.report.table import rich_table
-from paramcount.report.text import escape_markdown, markdown_table, text_table
+from paramcount.report.text import escape_markdown, json_text, markdown_table, text_table
 from paramcount.units import fmt_both, fmt_gb, fmt_gib
 
 SCHEMA = "paramcount-memory/1"
@@ -55,7 +54,7 @@ Result = MemoryEstimate | EstimatorTable
 def render(result: Result, fmt: str = "table") -> str:
     """``result`` in one of :data:`FORMATS`."""
     if fmt == "json":
-        return json.dumps(to_dict(result), indent=2)
+        return json_text(to_dict(result), indent=2)
     if fmt == "markdown":
         return render_markdown(result)
     if fmt == "table":

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from paramcount.report.text import text_table
+from paramcount.report.text import json_text, text_table
 from paramcount.scanning import COLUMNS, ScanRow
 from paramcount.units import fmt_binary
 
@@ -50,7 +49,7 @@ def _csv(rows: list[list[Any]]) -> str:
 
 
 def jsonl_line(row: ScanRow) -> str:
-    return json.dumps(row.to_dict())
+    return json_text(row.to_dict())
 
 
 def table_cells(row: ScanRow) -> list[str]:

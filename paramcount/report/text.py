@@ -19,6 +19,9 @@ total  23
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
+
+from paramcount.errors import SpecError
 
 Cells = Sequence[str]
 
@@ -84,3 +87,19 @@ def markdown_table(head: Cells, rows: Sequence[Cells], right: Collection[int] = 
 
     align = "|" + "|".join("---:" if i in right else ":---" for i in range(len(head))) + "|"
     return [line(head), align, *(line(r) for r in rows)]
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """``obj`` as strict JSON: a NaN or an infinity, which JSON has no word for, is one line
+    (``json.dumps`` would write ``NaN``, which strict parsers refuse).
+
+    >>> json_text({"a": 1})
+    '{"a": 1}'
+    """
+    import json
+
+    try:
+        return json.dumps(obj, indent=indent, allow_nan=False)
+    except ValueError:
+        raise SpecError("the result holds a value JSON cannot write (NaN or infinity); no "
+                        "JSON written") from None

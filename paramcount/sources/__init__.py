@@ -28,6 +28,7 @@ from paramcount.collector import paused
 from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError, check_positive, refuse_unknown
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.sources.formats import (
     FORMATS,
     DocumentLoader,
@@ -184,7 +185,7 @@ def _check(options: dict[str, Any], extra: frozenset[str], source: str,
         if key in COMMON or key in extra:
             continue
         if key == "head":
-            raise SpecError(f"head={value!r} applies to a Hugging Face config.json or a zoo "
+            raise SpecError(f"head={quote(value)} applies to a Hugging Face config.json or a zoo "
                             f"entry, not {source}")
         what = f"{fmt.name} source {source}" if fmt else source
         refuse_unknown([key], sorted(COMMON | extra), f"summarize() of {what}")
@@ -196,7 +197,7 @@ def _not_found(text: str) -> str:
     if os.sep in text or "/" in text or Path(text).suffix.lower() in suffixes:
         return f"{text}: no such file"
     hints = [h for named in NAMED for h in named.loader().close_to(text)]
-    more = f" (did you mean {hints[0]!r}?)" if hints else ""
+    more = f" (did you mean {quote(hints[0])}?)" if hints else ""
     return (f"{text}: no such file, no zoo entry of that name{more} (`paramcount zoo` lists "
             "them), and not a Hub id (ORG/NAME)")
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.sources.blobs import Tree
 from paramcount.sources.tensors import Progress, Tensor, blob_config, summarize_tensors
 from paramcount.tree import Node
@@ -158,7 +159,7 @@ def _said(config: dict[str, Any], kind: str) -> str:
     if isinstance(targets, list):
         bits.append("targets " + ", ".join(sorted(str(t) for t in targets)))  # PEFT's set
     elif isinstance(targets, str):
-        bits.append(f"targets matching {targets!r}")
+        bits.append(f"targets matching {quote(targets)}")
     copies = _copies(config)
     if copies:
         bits.append("full copies of " + ", ".join(copies))

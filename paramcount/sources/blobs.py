@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from paramcount.errors import SpecError
+from paramcount.sources.regular import boundary, inside, is_regular, open_regular, size_of
 
 
 class Blob(Protocol):
@@ -61,14 +62,11 @@ class LocalFile:
         return str(self.path)
 
     def size(self) -> int:
-        try:
-            return self.path.stat().st_size
-        except OSError as err:
-            raise SpecError(f"{self.path}: cannot read ({err.strerror})") from None
+        return size_of(self.path)
 
     def read(self, start: int, length: int) -> bytes:
         try:
-            with self.path.open("rb") as f:
+            with open_regular(self.path) as f:
                 if self.skips and hasattr(os, "posix_fadvise"):
                     os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
                 f.seek(start)
@@ -102,7 +100,13 @@ class Tree(Protocol):
 
 @dataclass(frozen=True)
 class LocalTree:
-    """A folder and its subfolders down to ``depth`` levels (hidden and ``__`` ones skipped)."""
+    """A folder and its subfolders down to ``depth`` levels (hidden and ``__`` ones skipped).
+
+    Only regular files are listed, and only what lies inside the folder: a link (to a file or
+    a subfolder) that resolves outside it is not followed, and a subfolder reached twice (a
+    link to itself or an ancestor) is walked once. A Hugging Face cache snapshot's links into
+    its repo's ``blobs/`` stay inside (:func:`~paramcount.sources.regular.boundary`).
+    """
 
     folder: Path
     depth: int = 3
@@ -117,19 +121,27 @@ class LocalTree:
     @cached_property
     def _files(self) -> tuple[str, ...]:
         out: list[str] = []
-        self._walk(self.folder, "", 0, out)
+        root = boundary(self.folder)
+        self._walk(self.folder, "", 0, out, (root, set()))
         return tuple(out)
 
-    def _walk(self, folder: Path, prefix: str, level: int, out: list[str]) -> None:
+    def _walk(self, folder: Path, prefix: str, level: int, out: list[str],
+              seen: tuple[str, set[tuple[int, int]]]) -> None:
+        root, visited = seen
         try:
+            st = os.stat(folder)
             entries = sorted(folder.iterdir())
         except OSError as err:
             raise SpecError(f"{folder}: cannot list ({err.strerror})") from None
-        out += [prefix + p.name for p in entries if p.is_file() and not p.name.startswith(".")]
+        if (st.st_dev, st.st_ino) in visited:
+            return  # a loop of links: this folder is listed already
+        visited.add((st.st_dev, st.st_ino))
+        kept = [p for p in entries if not p.name.startswith(".") and inside(p, root)]
+        out += [prefix + p.name for p in kept if is_regular(p)]
         if level < self.depth:
-            for sub in entries:
-                if sub.is_dir() and not sub.name.startswith((".", "__")):
-                    self._walk(sub, f"{prefix}{sub.name}/", level + 1, out)
+            for sub in kept:
+                if not sub.name.startswith("__") and sub.is_dir():
+                    self._walk(sub, f"{prefix}{sub.name}/", level + 1, out, seen)
 
     def open(self, name: str, ahead: int = 0) -> Blob:
         return LocalFile(self.folder / name)  # a local read costs no round trip: no ahead

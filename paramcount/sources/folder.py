@@ -28,8 +28,10 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.sources.blobs import LocalTree, Tree
 from paramcount.sources.formats import BY_NAME, FORMATS, by_suffix
+from paramcount.sources.regular import open_regular
 from paramcount.sources.shards import check_index, declared, index_shards
 from paramcount.sources.tensors import Progress, blob_config
 from paramcount.tree import Node
@@ -97,7 +99,7 @@ def load_tree(tree: Tree, progress: Progress | None = None, **options: Any) -> S
 
 def _no_head(tree: Tree, options: dict[str, Any]) -> None:
     if options.get("head") is not None:
-        raise SpecError(f"head={options['head']!r} applies to a Hugging Face config.json or a "
+        raise SpecError(f"head={quote(options['head'])} applies to a Hugging Face config.json or a "
                         f"zoo entry, not the checkpoints in {tree.label}")
 
 
@@ -194,9 +196,9 @@ def _kind(tree: Tree, name: str) -> str | None:
 
 def _torch_magic(file: Path) -> bool:
     try:
-        with file.open("rb") as f:
+        with open_regular(file) as f:
             head = f.read(4)
-    except OSError:
+    except (OSError, SpecError):
         return True  # let the reader say what is wrong
     return head.startswith((b"PK\x03\x04", b"\x80"))
 

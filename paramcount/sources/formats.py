@@ -146,8 +146,10 @@ def _keras_layer_list(layers: Any) -> bool:
 
 
 def _by_magic(path: Path) -> Format:
+    from paramcount.sources.regular import open_regular
+
     try:
-        with path.open("rb") as stream:
+        with open_regular(path) as stream:
             head = stream.read(8)
     except OSError as err:
         raise SpecError(f"{path}: cannot read ({err.strerror})") from None

@@ -13,6 +13,7 @@ skips what it does not show and reads the same header in well under a second.
 from __future__ import annotations
 
 import mmap
+import os
 import re
 import struct
 from collections.abc import Sequence
@@ -21,8 +22,10 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.sources.blobs import Blob, LocalFile
 from paramcount.sources.gguf_arch import NotPlaced, architecture
+from paramcount.sources.regular import is_regular, open_regular
 from paramcount.sources.shards import read_shards
 from paramcount.sources.tensors import (
     Progress,
@@ -198,7 +201,7 @@ def split_files(path: Path) -> list[Path]:
     count = int(match["count"])
     files = [path.with_name(f"{match['stem']}-{i:05d}-of-{count:05d}.gguf")
              for i in range(1, count + 1)]
-    missing = [f.name for f in files if not f.is_file()]
+    missing = [f.name for f in files if not is_regular(f)]
     if missing:
         raise SpecError(f"{path}: part of a split set of {count} files; {missing[0]} is missing")
     return files
@@ -250,11 +253,12 @@ def _notes(meta: dict[str, Any]) -> list[str]:
 def read_file(path: Path) -> tuple[list[Tensor], dict[str, Any]]:
     """The tensors and the metadata shown, from one GGUF file's header."""
     try:
-        size = path.stat().st_size
-        if size < 24:
-            raise SpecError(f"{path}: truncated: {size} bytes, not a GGUF file")
-        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return _read(_Header(str(path), data, size))
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < 24:
+                raise SpecError(f"{path}: truncated: {size} bytes, not a GGUF file")
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _read(_Header(str(path), data, size))
     except OSError as err:
         raise SpecError(f"{path}: cannot read ({err.strerror})") from None
 
@@ -304,7 +308,7 @@ def _read(h: _Header) -> tuple[list[Tensor], dict[str, Any]]:
     infos = [_tensor_info(h, i) for i in range(n_tensors)]
     alignment = kv.get("general.alignment", 32)
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
-        raise h.fail(f"general.alignment {alignment!r} is not a power of two")
+        raise h.fail(f"general.alignment {quote(alignment)} is not a power of two")
     start = -(-h.pos // alignment) * alignment
     tensors = _tensors(h, infos, start, alignment)
     return tensors, _meta(kv, version, h.size)
@@ -314,19 +318,19 @@ def _metadata(h: _Header, count: int) -> dict[str, Any]:
     kv: dict[str, Any] = {}
     for i in range(count):
         key = h.string(f"metadata key #{i}")
-        kind = h.u32(f"the type of {key!r}")
+        kind = h.u32(f"the type of {quote(key)}")
         kv[key] = h.value(kind, repr(key))
     return kv
 
 
 def _tensor_info(h: _Header, i: int) -> tuple[str, tuple[int, ...], int, int]:
     name = h.string(f"the name of tensor #{i}", limit=None)
-    n_dims = h.u32(f"the rank of {name!r}")
+    n_dims = h.u32(f"the rank of {quote(name)}")
     if n_dims > MAX_DIMS:
-        raise h.fail(f"tensor {name!r} has {n_dims} dimensions (GGUF allows {MAX_DIMS})")
-    dims = tuple(h.u64(f"the shape of {name!r}") for _ in range(n_dims))
-    kind = h.u32(f"the type of {name!r}")
-    offset = h.u64(f"the offset of {name!r}")
+        raise h.fail(f"tensor {quote(name)} has {n_dims} dimensions (GGUF allows {MAX_DIMS})")
+    dims = tuple(h.u64(f"the shape of {quote(name)}") for _ in range(n_dims))
+    kind = h.u32(f"the type of {quote(name)}")
+    offset = h.u64(f"the offset of {quote(name)}")
     return name, dims, kind, offset
 
 
@@ -335,7 +339,7 @@ def _tensors(h: _Header, infos: list[tuple[str, tuple[int, ...], int, int]], sta
     data_size = h.size - start
     tensors, spans = [], []
     for name, dims, kind, offset in infos:
-        where = f"{h.path}: tensor {name!r}"
+        where = f"{h.path}: tensor {quote(name)}"
         if kind not in GGML_TYPES:
             raise SpecError(f"{where}: unknown ggml type {kind}")
         type_name, block, block_bytes = GGML_TYPES[kind]

@@ -36,6 +36,7 @@ from paramcount.architectures.parts import (
     tie,
 )
 from paramcount.layers import Weight
+from paramcount.quoting import quote
 from paramcount.sources.tensors import Tensor
 from paramcount.tree import Compute, Node
 
@@ -47,7 +48,7 @@ ARCHITECTURES: dict[str, int] = {
     "starcoder2": 0, "olmo": 0, "olmo2": 0, "stablelm": 0, "granite": 0, "internlm2": 0,
     "mistral3": 0,
 }
-_BLOCK = re.compile(r"^blk\.(?P<i>\d+)\.(?P<stem>[a-z0-9_]+)\.(?P<part>weight|bias)$")
+_BLOCK = re.compile(r"^blk\.(?P<i>[0-9]{1,9})\.(?P<stem>[a-z0-9_]+)\.(?P<part>weight|bias)$")
 _TOP = re.compile(r"^(?P<stem>[a-z0-9_]+)\.(?P<part>weight|bias)$")
 
 #: a block's rows in model order: norms around the attention and feed-forward groups
@@ -196,7 +197,7 @@ def _group(tensors: Sequence[Tensor], count: int) -> tuple[Parts, list[Parts]]:
             continue
         m = _TOP.match(t.name)
         if not m:
-            raise NotPlaced(f"the tensor {t.name!r} is not a block's or the model's")
+            raise NotPlaced(f"the tensor {quote(t.name)} is not a block's or the model's")
         top.setdefault(m["stem"], {})[m["part"]] = t
     return top, blocks
 

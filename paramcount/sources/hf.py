@@ -22,6 +22,7 @@ from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers.base import PYTORCH
 from paramcount.model import Summary
+from paramcount.quoting import quote
 
 HEAD_CHOICES = ("base",)
 
@@ -52,13 +53,15 @@ def from_dict(doc: Any, source: str = "<dict>", head: str | None = None,
     if not isinstance(doc, Mapping):
         raise SpecError(f"a Hugging Face config must be a JSON object, got {type(doc).__name__}")
     if head is not None and head not in HEAD_CHOICES:
-        raise SpecError(f"head={head!r} is not known; expected one of {', '.join(HEAD_CHOICES)}")
+        raise SpecError(f"head={quote(head)} is not known; expected one of "
+                        f"{', '.join(HEAD_CHOICES)}")
     doc = {**doc, **(params or {})}
     model_type, architecture = _identity(doc)
     family = family_of(model_type, architecture)
     try:
         if family is None:
-            what = f"model_type {model_type!r}" if model_type else f"architecture {architecture!r}"
+            what = f"model_type {quote(model_type)}" if model_type \
+                else f"architecture {quote(architecture)}"
             raise Unsupported(f"{what} is not one paramcount declares")
         suffix = head_of(family, architecture, head)
         # a model made of others (LLaVA) meets a part it does not declare only as it builds
@@ -91,12 +94,12 @@ def declared(doc: Mapping[str, Any]) -> bool:
 def _identity(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
     model_type = doc.get("model_type")
     if model_type is not None and not isinstance(model_type, str):
-        raise SpecError(f"model_type={model_type!r} is not a string")
+        raise SpecError(f"model_type={quote(model_type)} is not a string")
     architectures = doc.get("architectures")
     if architectures is None or architectures == []:
         return model_type, None
     if not isinstance(architectures, list) or not isinstance(architectures[0], str):
-        raise SpecError(f"architectures={architectures!r} is not a list of class names")
+        raise SpecError(f"architectures={quote(architectures)} is not a list of class names")
     return model_type, architectures[0]
 
 
@@ -128,14 +131,14 @@ def stored_dtype(doc: Mapping[str, Any]) -> str:
         if value is None or value == "auto":
             continue
         if not isinstance(value, str):
-            raise SpecError(f"{key}={value!r} is not a dtype name")
+            raise SpecError(f"{key}={quote(value)} is not a dtype name")
         name = value.removeprefix("torch.")
         try:
             return dtype_name(name)
         except SpecError:
             if name.startswith("float8"):  # float8_e4m3fn and its kin: one byte each
                 return dtype_name("float8")
-            raise SpecError(f"{key}={value!r} is not a dtype paramcount knows") from None
+            raise SpecError(f"{key}={quote(value)} is not a dtype paramcount knows") from None
     return "float32"
 
 

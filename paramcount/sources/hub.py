@@ -119,9 +119,11 @@ def cached(ref: HubRef) -> Path | None:
 
 
 def _read_ref(path: Path) -> str | None:
+    from paramcount.sources.regular import read_regular
+
     try:
-        commit = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
+        commit = read_regular(path, 4096, "ref").decode("ascii").strip()
+    except (SpecError, UnicodeDecodeError):
         return None
     return commit if _COMMIT.match(commit) else None
 

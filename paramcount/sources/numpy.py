@@ -9,13 +9,16 @@ array of Python objects is pickled data and is refused. numpy need not be instal
 from __future__ import annotations
 
 import ast
-import zipfile
+import os
 from pathlib import Path
 from typing import IO, Any
 
 from paramcount.errors import SpecError
 from paramcount.layers.base import KERAS, PYTORCH
 from paramcount.model import Summary
+from paramcount.quoting import quote
+from paramcount.sources.archives import open_zip
+from paramcount.sources.regular import open_regular
 from paramcount.sources.tensors import Tensor, check_shape, summarize_tensors
 
 MAGIC = b"\x93NUMPY"
@@ -27,25 +30,20 @@ _KINDS = {"f": "float", "i": "int", "u": "uint", "c": "complex"}
 def load(path: Path, **options: Any) -> Summary:
     """The source protocol: a ``.npy`` or ``.npz`` file."""
     try:
-        size = path.stat().st_size
-        if path.suffix.lower() == ".npz" or _is_zip(path):
-            tensors = _read_npz(path)
-            kind = "NumPy .npz"
-        else:
-            with path.open("rb") as f:
-                tensors = [_read_array(f, path.stem, size, str(path))]
-            kind = "NumPy .npy"
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            zipped = f.read(4) == b"PK\x03\x04"
+            if not zipped and path.suffix.lower() != ".npz":
+                f.seek(0)
+                tensors, kind = [_read_array(f, path.stem, size, str(path))], "NumPy .npy"
+        if zipped or path.suffix.lower() == ".npz":
+            tensors, kind = _read_npz(path), "NumPy .npz"
     except OSError as err:
         raise SpecError(f"{path}: cannot read ({err.strerror})") from None
     keras_style = any("/" in t.name or ":" in t.name for t in tensors)
     tensors = [_dotted(t) for t in tensors]
     return summarize_tensors(tensors, path.stem, str(path), framework=KERAS if keras_style
                              else PYTORCH, meta={"format": kind, "file_bytes": size})
-
-
-def _is_zip(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(4) == b"PK\x03\x04"
 
 
 def _dotted(t: Tensor) -> Tensor:
@@ -57,7 +55,7 @@ def _dotted(t: Tensor) -> Tensor:
 
 def _read_npz(path: Path) -> list[Tensor]:
     try:
-        with zipfile.ZipFile(path) as z:
+        with open_zip(path, "a readable .npz archive") as z:
             tensors = []
             for info in z.infolist():
                 if not info.filename.endswith(".npy"):
@@ -65,7 +63,7 @@ def _read_npz(path: Path) -> list[Tensor]:
                 name = info.filename[:-len(".npy")]
                 with z.open(info) as f:
                     tensors.append(_read_array(f, name, info.file_size,
-                                               f"{path}: array {name!r}"))
+                                               f"{path}: array {quote(name)}"))
             return tensors
     except SpecError:
         raise
@@ -119,10 +117,11 @@ def _parse(text: bytes, major: int, where: str) -> dict[str, Any]:
 
 def _dtype(descr: Any, where: str) -> tuple[str, int]:
     """An array-protocol type string (``'<f4'``) -> (PyTorch's dtype name, bytes per item)."""
-    if not isinstance(descr, str) or len(descr) < 3 or not descr[2:].isdigit():
+    if not isinstance(descr, str) or not 3 <= len(descr) <= 8 or not (
+            descr[2:].isascii() and descr[2:].isdigit()):
         if descr == "|O" or (isinstance(descr, str) and descr[1:2] == "O"):
             raise SpecError(f"{where}: an array of Python objects is pickled data; not read")
-        raise SpecError(f"{where}: the dtype {descr!r} is not a plain numeric type")
+        raise SpecError(f"{where}: the dtype {quote(descr)} is not a plain numeric type")
     kind, size = descr[1], int(descr[2:])
     if kind == "b" and size == 1:
         return "bool", 1
@@ -130,4 +129,4 @@ def _dtype(descr: Any, where: str) -> tuple[str, int]:
         return f"{_KINDS[kind]}{size * 8}", size
     if kind == "V" and size > 0:  # bfloat16 and float8 arrays from ml_dtypes
         return f"V{size}", size
-    raise SpecError(f"{where}: the dtype {descr!r} is not a plain numeric type")
+    raise SpecError(f"{where}: the dtype {quote(descr)} is not a plain numeric type")

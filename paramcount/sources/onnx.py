@@ -28,9 +28,11 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.sources.blobs import LocalFile
 from paramcount.sources.onnx_proto import Graph, Node, TensorInfo, read_model
-from paramcount.sources.tensors import MAX_DIM, Tensor, summarize_tensors
+from paramcount.sources.regular import is_regular, size_of
+from paramcount.sources.tensors import MAX_DIM, MAX_NUMEL, Tensor, summarize_tensors
 
 #: TensorProto.DataType -> (PyTorch's dtype name, bits per element)
 DTYPES: dict[int, tuple[str, int]] = {
@@ -118,7 +120,7 @@ class _Walk:
 
     def add(self, value: _Value) -> None:
         if value.name in self.values:
-            raise SpecError(f"{self.path}: the initializer {value.name!r} is defined twice")
+            raise SpecError(f"{self.path}: the initializer {quote(value.name)} is defined twice")
         self.values[value.name] = value
 
     def node(self, node: Node, i: int, prefix: tuple[str, ...]) -> None:
@@ -223,7 +225,7 @@ def _is_weight(value: _Value) -> bool:
 
 def _value(path: Path, tensor: TensorInfo, name: str, dims: list[int] | None = None,
            constant_node: bool = False) -> _Value:
-    where = f"{path}: tensor {name!r}"
+    where = f"{path}: tensor {quote(name)}"
     if tensor.data_type not in DTYPES:
         raise SpecError(f"{where}: unknown ONNX data type {tensor.data_type}")
     dtype, bits = DTYPES[tensor.data_type]
@@ -234,9 +236,16 @@ def _value(path: Path, tensor: TensorInfo, name: str, dims: list[int] | None = N
     for d in shape:
         numel *= d
     nbytes = -(-numel * bits // 8)
+    if numel > MAX_NUMEL:
+        raise SpecError(f"{where}: shape {list(shape)} has {numel} elements, more than any "
+                        "file holds")
     if dims is None and tensor.raw_bytes and tensor.raw_bytes != nbytes and bits:
         raise SpecError(f"{where}: holds {tensor.raw_bytes} bytes, but shape {list(shape)} "
                         f"of {dtype} needs {nbytes}")
+    if dims is None and tensor.data_location != _EXTERNAL and numel and not tensor.raw_bytes \
+            and tensor.typed_bytes < numel * (bits > 0):  # a typed element takes a byte at least
+        raise SpecError(f"{where}: shape {list(shape)} of {dtype}, but the file holds "
+                        f"{'no data' if not tensor.typed_bytes else 'too little data'} for it")
     if tensor.data_location == _EXTERNAL:
         _check_external(path, tensor, where, nbytes)
     return _Value(name, shape, dtype, nbytes, constant_node)
@@ -255,7 +264,7 @@ def _check_external(path: Path, tensor: TensorInfo, where: str, nbytes: int) -> 
         raise SpecError(f"{where}: its external data is {length} bytes, its shape needs "
                         f"{nbytes}")
     file = path.parent / location
-    if location and Path(location).name == location and file.is_file() \
-            and offset + length > file.stat().st_size:
+    if location and Path(location).name == location and is_regular(file) \
+            and offset + length > size_of(file):
         raise SpecError(f"{where}: its external data [{offset}, {offset + length}] points "
                             f"outside {location}")

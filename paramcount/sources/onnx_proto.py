@@ -30,7 +30,8 @@ NAME_SCOPES = "pkg.torch.onnx.name_scopes"
 
 @dataclass
 class TensorInfo:
-    """A ``TensorProto`` without its data: ``raw_bytes`` is the length of ``raw_data``."""
+    """A ``TensorProto`` without its data: ``raw_bytes`` is the length of ``raw_data``,
+    ``typed_bytes`` that of the typed fields (``float_data``, ``int64_data``, ...)."""
 
     name: str = ""
     dims: list[int] = field(default_factory=list)
@@ -38,6 +39,11 @@ class TensorInfo:
     data_location: int = 0
     external_data: list[tuple[str, str]] = field(default_factory=list)
     raw_bytes: int = 0
+    typed_bytes: int = field(default=0, compare=False)  # not a field of the message
+
+
+#: TensorProto's typed data fields: float, int32, string, int64, double and uint64 data
+_TYPED_DATA = frozenset({4, 5, 6, 7, 10, 11})
 
 
 @dataclass
@@ -225,6 +231,8 @@ def _tensor(r: Reader, spans: Sequence[Span]) -> TensorInfo:
             t.name = r.text(_span(value))
         elif wire == LEN and number == 9:
             t.raw_bytes = len(_span(value))  # the data: skipped, its length kept
+        elif number in _TYPED_DATA:
+            t.typed_bytes += len(_span(value)) if wire == LEN else 1
         elif wire == LEN and number == 13:
             t.external_data.append(_entry(r, _span(value)))
     return t

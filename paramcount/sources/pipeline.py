@@ -24,6 +24,7 @@ from typing import Any
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers.base import PYTORCH
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.sources.blobs import Tree
 from paramcount.sources.tensors import Progress, blob_config
 from paramcount.tree import Node
@@ -71,7 +72,7 @@ def components(doc: Any, where: str) -> tuple[str, list[Component]]:
         if key.startswith("_") or not isinstance(value, list) or len(value) != 2:
             continue
         if not all(v is None or isinstance(v, str) for v in value) or "/" in key:
-            raise SpecError(f"{where}: {key}={value!r} is not a [library, class] pair")
+            raise SpecError(f"{where}: {key}={quote(value)} is not a [library, class] pair")
         out.append(Component(key, value[0], value[1]))
     return name, out
 
@@ -94,7 +95,7 @@ def load(tree: Tree, progress: Progress | None = None, **options: Any) -> Summar
     index = tree.open(INDEX)
     pipeline, parts = components(read_blob_document(index), index.label)
     if options.get("head") is not None:
-        raise SpecError(f"head={options['head']!r} applies to a Hugging Face config.json, not "
+        raise SpecError(f"head={quote(options['head'])} applies to a Hugging Face config.json, not "
                         f"the pipeline {pipeline} in {tree.label}")
     wanted = [c for c in parts if c.cls is not None]
     names = {c.name for c in wanted}

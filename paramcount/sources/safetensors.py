@@ -21,6 +21,7 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.sources.blobs import Blob, LocalFile
 from paramcount.sources.shards import load_sharded, read_shards
 from paramcount.sources.tensors import (
@@ -87,7 +88,7 @@ def summarize_blobs(files: Sequence[Blob], source: str, name: str,
             shards.found)
 
 
-_EXPERT = re.compile(r"(?:^|\.)experts\.(\d+)\.")
+_EXPERT = re.compile(r"(?:^|\.)experts\.([0-9]{1,9})\.")
 _FUSED_EXPERTS = re.compile(r"(?:^|\.)experts\.(?:gate_up_proj|down_proj|w1|w2|w3)")
 
 
@@ -192,7 +193,7 @@ def _parse(path: str, raw: bytes) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in pairs:
             if key in out:
-                raise SpecError(f"{path}: the header names {key!r} twice")
+                raise SpecError(f"{path}: the header names {quote(key)} twice")
             out[key] = value
         return out
 
@@ -214,12 +215,12 @@ def _parse(path: str, raw: bytes) -> dict[str, Any]:
 
 
 def _tensor(path: str, name: str, entry: Any, data_size: int) -> Tensor:
-    where = f"{path}: tensor {name!r}"
+    where = f"{path}: tensor {quote(name)}"
     if not isinstance(entry, dict):
         raise SpecError(f"{where}: expected an object with dtype, shape and data_offsets")
     dtype = entry.get("dtype")
     if dtype not in DTYPES:
-        raise SpecError(f"{where}: unknown dtype {dtype!r} (known: {', '.join(DTYPES)})")
+        raise SpecError(f"{where}: unknown dtype {quote(dtype)} (known: {', '.join(DTYPES)})")
     shape = check_shape(entry.get("shape"), where)
     offsets = entry.get("data_offsets")
     if not (isinstance(offsets, list) and len(offsets) == 2

@@ -12,6 +12,8 @@ from typing import Any, Protocol, TypeVar
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.quoting import quote
+from paramcount.sources.regular import is_regular
 from paramcount.sources.tensors import Progress, Tensor
 
 #: files of a shard set read at once
@@ -61,7 +63,7 @@ def read_shards(files: Sequence[F], source: str,
 def _add(out: ShardSet, source: str, file: str, part: list[Tensor]) -> None:
     for t in part:
         if out.found.get(t.name, file) != file:
-            raise SpecError(f"{source}: the tensor {t.name!r} is in both {out.found[t.name]} "
+            raise SpecError(f"{source}: the tensor {quote(t.name)} is in both {out.found[t.name]} "
                             f"and {file}")
         out.found[t.name] = file
     out.tensors += part
@@ -72,7 +74,7 @@ def shard_files(path: Path, shards: Iterable[str]) -> list[Path]:
     files = []
     for shard in shards:
         file = path.parent / shard
-        if not file.is_file():
+        if not is_regular(file):
             raise SpecError(f"{path}: the shard {shard} is missing")
         files.append(file)
     return files
@@ -98,8 +100,8 @@ def index_shards(doc: Any, where: str) -> dict[str, list[str]]:
         names = shards.get(shard) if isinstance(shard, str) else None
         if names is None:  # a shard's name is checked once, not once per tensor
             if not isinstance(shard, str) or not shard or Path(shard).name != shard:
-                raise SpecError(f"{where}: weight_map[{tensor!r}] must be a file name in the "
-                                f"same folder, got {shard!r}")
+                raise SpecError(f"{where}: weight_map[{quote(tensor)}] must be a file name in the "
+                                f"same folder, got {quote(shard)}")
             names = shards[shard] = []
         names.append(tensor)
     return shards
@@ -111,7 +113,8 @@ def check_index(path: Path | str, shards: dict[str, list[str]], found: Mapping[s
     for shard, names in shards.items():
         for tensor in names:
             if found.get(tensor) != shard:
-                raise SpecError(f"{path}: the index puts {tensor!r} in {shard}, which does not "
+                raise SpecError(f"{path}: the index puts {quote(tensor)} in {shard}, which does "
+                                "not "
                                 "hold it")
 
 

@@ -42,6 +42,7 @@ from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import lookup, make_layer
 from paramcount.layers.base import KERAS, PYTORCH
 from paramcount.model import Summary
+from paramcount.quoting import quote
 from paramcount.shapes import Shape
 from paramcount.sources.blobs import Blob
 from paramcount.sources.template import substitute
@@ -71,17 +72,12 @@ def from_file(path: Path, **options: Any) -> Summary:
 
 def read_document(path: Path) -> Any:
     """Parse a YAML or JSON file safely (no tags, no code) with a size bound."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file") from None
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
+    from paramcount.sources.regular import read_regular
+
     if path.is_dir():
         raise SpecError(f"{path}: is a folder, not a model file")
-    if size > MAX_FILE_BYTES:
-        raise SpecError(f"{path}: {size} bytes is too large for a model description")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    data = read_regular(path, MAX_FILE_BYTES, "model description")
+    text = data.decode("utf-8", errors="replace")
     return parse_document(text, str(path), json_text=path.suffix.lower() == ".json")
 
 
@@ -124,13 +120,14 @@ def from_dict(doc: Any, source: str = "<dict>", params: Mapping[str, Any] | None
     unknown = set(spec) - {"name", "framework", "dtype", "input_shape", "inputs", "params",
                            "blocks", "layers", "outputs", "description", "variants", "notes"}
     if unknown:
-        raise SpecError(f"unknown top-level key {sorted(unknown)[0]!r}")
+        raise SpecError(f"unknown top-level key {quote(sorted(unknown)[0])}")
     if "layers" not in spec:
         raise SpecError("a model description needs a `layers` list")
     env = dict(as_mapping(spec.get("params", {}), "params"))
     for key, value in (params or {}).items():
         if key not in env:
-            raise SpecError(f"unknown parameter {key!r} (parameters: {', '.join(env) or 'none'})")
+            raise SpecError(f"unknown parameter {quote(key)} (parameters: "
+                            f"{', '.join(env) or 'none'})")
         env[key] = value
     fw = framework or spec.get("framework") or _infer_framework(spec)
     shapes = {k: substitute(spec[k], env) for k in ("inputs", "input_shape") if k in spec}
@@ -186,7 +183,7 @@ def _shape(value: Any, what: str) -> Shape:
     if not isinstance(value, list | tuple) or not all(
         d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in value
     ):
-        raise SpecError(f"{what} must be a list of positive integers (or null), got {value!r}")
+        raise SpecError(f"{what} must be a list of positive integers (or null), got {quote(value)}")
     return tuple(value)
 
 
@@ -199,7 +196,7 @@ class _Interpreter:
 
     def __init__(self, spec: Mapping[str, Any], framework: str) -> None:
         self.builder = Builder(str(spec.get("name", "model")), framework)
-        self.blocks = {str(k): as_mapping(v, f"block {k!r}")
+        self.blocks = {str(k): as_mapping(v, f"block {quote(k)}")
                        for k, v in as_mapping(spec.get("blocks", {}), "blocks").items()}
         self.values: dict[str, Shape] = _model_inputs(spec)
         self.depth = 0
@@ -226,7 +223,7 @@ class _Interpreter:
             return current
         repeat = extra.get("repeat", 1)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-            raise SpecError(f"{where}: repeat must be a positive integer, got {repeat!r}")
+            raise SpecError(f"{where}: repeat must be a positive integer, got {quote(repeat)}")
         inputs = self.inputs_of(extra, current, where)
         if repeat == 1:
             extra["name"] = substitute(keys.get("name"), env)
@@ -265,7 +262,7 @@ class _Interpreter:
             raise SpecError(f"{where}: inputs must be a name or a list of names")
         missing = [n for n in names if n not in self.values]
         if missing:
-            raise SpecError(f"{where}: inputs names {missing[0]!r}, which is not an earlier "
+            raise SpecError(f"{where}: inputs names {quote(missing[0])}, which is not an earlier "
                             f"layer or input (known: {', '.join(self.values)})")
         return [self.values[n] for n in names]
 
@@ -294,18 +291,18 @@ class _Interpreter:
                 config["name"] = name
             layer = make_layer(type_name, config, self.builder.framework)
         except ParamcountError as err:
-            label = f"{type_name} {name!r}" if name else type_name
+            label = f"{type_name} {quote(name)}" if name else type_name
             raise err.within(f"{where} ({label})") from None
         return self.builder.call(layer, inputs, name=layer.name, tie=tie)
 
     def block_call(self, type_name: str, args: Any, name: str | None, inputs: list[Shape],
                    where: str) -> Shape:
         block = self.blocks[type_name]
-        env = dict(as_mapping(block.get("params", {}), f"block {type_name!r} params"))
+        env = dict(as_mapping(block.get("params", {}), f"block {quote(type_name)} params"))
         given = as_mapping(args or {}, f"{where} ({type_name})")
         for key, value in given.items():
             if key not in env:
-                raise SpecError(f"{where}: block {type_name!r} has no parameter {key!r} "
+                raise SpecError(f"{where}: block {quote(type_name)} has no parameter {quote(key)} "
                                 f"(parameters: {', '.join(env) or 'none'})")
             env[key] = value
         base = None if name else snake(type_name)
@@ -328,7 +325,7 @@ class _Interpreter:
         finally:
             self.depth -= 1
         if out is None:
-            raise SpecError(f"{where}: block {type_name!r} has no layers")
+            raise SpecError(f"{where}: block {quote(type_name)} has no layers")
         return out
 
     def sugar(self, kind: str, args: Mapping[str, Any], name: str | None, inputs: list[Shape],
@@ -371,7 +368,7 @@ def _split_item(item: Any, where: str) -> tuple[str, Any]:
     if isinstance(item, Mapping):
         raise SpecError(f"{where}: an item is one `Type: arguments` pair, got keys "
                         f"{', '.join(map(str, item))}")
-    raise SpecError(f"{where}: expected a layer (a name or `Type: arguments`), got {item!r}")
+    raise SpecError(f"{where}: expected a layer (a name or `Type: arguments`), got {quote(item)}")
 
 
 def _item_keys(args: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from paramcount.errors import SpecError
+from paramcount.quoting import quote
 
 _EXPR = re.compile(r"\$\{([^{}]*)\}")
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
@@ -59,7 +60,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
     if isinstance(node, ast.Name):
         if node.id not in env:
             known = ", ".join(sorted(env)) or "none"
-            raise SpecError(f"unknown name {node.id!r} in ${{{text}}} (parameters: {known})")
+            raise SpecError(f"unknown name {quote(node.id)} in ${{{text}}} (parameters: {known})")
         return env[node.id]
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left, right = _eval(node.left, env, text), _eval(node.right, env, text)

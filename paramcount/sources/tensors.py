@@ -29,6 +29,7 @@ from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Weight
 from paramcount.model import Summary
+from paramcount.quoting import decimal, quote
 from paramcount.sources.blobs import Blob, LocalFile
 from paramcount.tree import Node, Tied
 
@@ -38,6 +39,8 @@ Progress = Callable[[int, int], None]
 #: tensors of a PyTorch state_dict that are buffers (``model.buffers()``), not parameters
 BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 MAX_DIM = 2**63 - 1
+#: elements in one tensor beyond which no file (of 2**63 bytes at most) can hold it
+MAX_NUMEL = 2**63
 _MAX_PATH = 32  # module nesting kept in the tree; deeper names keep their tail as one name
 
 
@@ -83,10 +86,28 @@ def check_shape(dims: Any, where: str) -> tuple[int, ...]:
         raise SpecError(f"{where}: shape must be a list of integers, got {type(dims).__name__}")
     for d in dims:
         if not isinstance(d, int) or isinstance(d, bool):
-            raise SpecError(f"{where}: dimension {d!r} is not an integer")
+            raise SpecError(f"{where}: dimension {quote(d)} is not an integer")
         if d < 0 or d > MAX_DIM:
             raise SpecError(f"{where}: dimension {d} is out of range")
     return tuple(dims)
+
+
+def check_numel(shape: tuple[int, ...], where: str) -> int:
+    """The element count of a checked shape, refused beyond :data:`MAX_NUMEL` (no file holds
+    more; a stride-0 tensor over one element can claim any shape).
+
+    >>> check_numel((2**40, 2**40), "w")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    paramcount.errors.SpecError: w: shape [1099511627776, 1099511627776] has ... elements, ...
+    """
+    numel = 1
+    for d in shape:
+        numel *= d
+    if numel > MAX_NUMEL:
+        raise SpecError(f"{where}: shape {list(shape)} has {numel} elements, more than any "
+                        "file holds")
+    return numel
 
 
 def check_overlaps(where: str, spans: list[tuple[int, int, str]]) -> None:
@@ -105,8 +126,8 @@ def check_overlaps(where: str, spans: list[tuple[int, int, str]]) -> None:
     last = spans[0]  # the range reaching furthest so far
     for begin, end, name in spans[1:]:
         if begin < last[1] and (begin, end) != last[:2]:
-            raise SpecError(f"{where}: the data of {last[2]!r} [{last[0]}, {last[1]}] and "
-                            f"{name!r} [{begin}, {end}] overlap")
+            raise SpecError(f"{where}: the data of {quote(last[2])} [{last[0]}, {last[1]}] and "
+                            f"{quote(name)} [{begin}, {end}] overlap")
         if end > last[1]:
             last = (begin, end, name)
 
@@ -162,7 +183,8 @@ def build_tree(tensors: Iterable[Tensor], name: str,
 
 def _numbered(trie: _Trie) -> bool:
     keys = list(trie.children)
-    if len(keys) < 2 or trie.weights or not all(k.isdigit() and k == str(int(k)) for k in keys):
+    if len(keys) < 2 or trie.weights or not all(
+            (n := decimal(k)) is not None and k == str(n) for k in keys):
         return False
     return sorted(int(k) for k in keys) == list(range(len(keys)))
 
@@ -237,9 +259,13 @@ def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
     """
     tensors = list(tensors)
     seen: set[str] = set()
-    for t in tensors:
+    for t in tensors:  # what every reader found, checked once more before it is believed
         if t.name in seen:
-            raise SpecError(f"{source}: the tensor name {t.name!r} appears twice")
+            raise SpecError(f"{source}: the tensor name {quote(t.name)} appears twice")
+        check_numel(check_shape(t.shape, f"{source}: tensor {quote(t.name)}"),
+                    f"{source}: tensor {quote(t.name)}")
+        if not isinstance(t.nbytes, int) or t.nbytes < 0:
+            raise SpecError(f"{source}: tensor {quote(t.name)} has {t.nbytes} bytes")
         seen.add(t.name)
     tied = _tied_names(tensors)
     info = {**(meta or {}), "tensors": len(tensors) - len(tied)}  # stored once each
@@ -318,8 +344,10 @@ def hf_ties(config: Mapping[str, Any] | None, tensors: list[Tensor]) -> list[Ten
 
 def folder_config(folder: Path) -> dict[str, Any] | None:
     """The Hugging Face ``config.json`` in ``folder``, if there is a readable one."""
+    from paramcount.sources.regular import is_regular
+
     path = folder / "config.json"
-    if not path.is_file():
+    if not is_regular(path):
         return None
     return blob_config(LocalFile(path))
 

@@ -14,6 +14,7 @@ is the one counted, so optimizer state is not taken for parameters.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,9 @@ from typing import Any, BinaryIO
 
 from paramcount.errors import SpecError
 from paramcount.model import Summary
+from paramcount.quoting import quote
+from paramcount.sources.archives import open_zip, read_member
+from paramcount.sources.regular import open_regular
 from paramcount.sources.safetensors import model_name
 from paramcount.sources.shards import load_sharded, read_shards
 from paramcount.sources.tensors import (
@@ -71,8 +75,8 @@ def _read_files(files: Sequence[Path], source: str, progress: Progress | None
 def read_tensors(path: Path) -> tuple[list[Tensor], dict[str, Any]]:
     """The tensors a checkpoint holds, with its format, size and the entry counted."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
             head = f.read(4)
             if head.startswith(b"PK\x03\x04"):
                 obj, kind = _read_zip(path), "PyTorch zip archive"
@@ -96,7 +100,8 @@ def _record(path: Path, name: str, t: StoredTensor) -> Tensor:
     if t.storage is not None:
         key = (str(path), t.storage.key, t.offset, t.shape, t.stride)
         if t.extent() * ITEMSIZE[t.dtype] > t.storage.nbytes:
-            raise SpecError(f"{path}: tensor {name!r} of shape {list(t.shape)} reaches past the "
+            raise SpecError(f"{path}: tensor {quote(name)} of shape {list(t.shape)} reaches "
+                            "past the "
                             f"end of its storage ({t.storage.nbytes} bytes)")
     return Tensor(name, t.shape, t.dtype, t.nbytes, key=key, buffer=is_torch_buffer(name),
                   trainable=not t.frozen)
@@ -106,14 +111,10 @@ def _record(path: Path, name: str, t: StoredTensor) -> Tensor:
 
 def _read_zip(path: Path) -> Any:
     try:
-        with zipfile.ZipFile(path) as z:
+        with open_zip(path, "a readable zip archive") as z:
             infos = {i.filename: i for i in z.infolist()}
             pkl = _data_pkl(path, infos)
-            if infos[pkl].file_size > MAX_PICKLE:
-                raise SpecError(f"{path}: {pkl} is {infos[pkl].file_size} bytes, more than the "
-                                f"{MAX_PICKLE} a state_dict's pickle needs")
-            with z.open(pkl) as f:
-                data = f.read(MAX_PICKLE + 1)
+            data = read_member(z, infos[pkl], MAX_PICKLE, path)
     except SpecError:
         raise
     except Exception as err:  # zipfile raises many types on a damaged archive
@@ -125,9 +126,9 @@ def _read_zip(path: Path) -> Any:
     for key, storage in storages.items():
         record = infos.get(f"{prefix}data/{key}")
         if record is None:
-            raise SpecError(f"{path}: the storage {key!r} has no record {prefix}data/{key}")
+            raise SpecError(f"{path}: the storage {quote(key)} has no record {prefix}data/{key}")
         if record.file_size < storage.nbytes:
-            raise SpecError(f"{path}: the storage {key!r} needs {storage.nbytes} bytes, its "
+            raise SpecError(f"{path}: the storage {quote(key)} needs {storage.nbytes} bytes, its "
                             f"record holds {record.file_size}")
     return obj
 
@@ -152,7 +153,7 @@ def _read_legacy(path: Path, f: BinaryIO, size: int) -> Any:
         raise SpecError(f"{path}: a pickle, but not a torch.save checkpoint (wrong magic number)")
     version = load_pickle(f, where)
     if version != LEGACY_PROTOCOL:
-        raise SpecError(f"{path}: legacy protocol version {version!r} is not supported")
+        raise SpecError(f"{path}: legacy protocol version {quote(version)} is not supported")
     load_pickle(f, where)  # system information: byte order and type sizes
     storages: dict[str, Storage] = {}
     obj = load_pickle(f, where, storages)
@@ -170,18 +171,20 @@ def _check_legacy_storages(path: Path, f: BinaryIO, size: int, keys: list[str],
     for key in keys:
         storage = storages.get(key)
         if storage is None:
-            raise SpecError(f"{path}: the data lists storage {key!r}, which no tensor uses")
+            raise SpecError(f"{path}: the data lists storage {quote(key)}, which no tensor uses")
         f.seek(pos)
         head = f.read(8)
         if len(head) < 8:
-            raise SpecError(f"{path}: truncated: the data of storage {key!r} is missing")
+            raise SpecError(f"{path}: truncated: the data of storage {quote(key)} is missing")
         numel = int.from_bytes(head, "little", signed=True)
         if numel < storage.numel:
-            raise SpecError(f"{path}: storage {key!r} holds {numel} elements, its tensors need "
+            raise SpecError(f"{path}: storage {quote(key)} holds {numel} elements, its tensors "
+                            "need "
                             f"{storage.numel}")
         pos += 8 + numel * ITEMSIZE.get(storage.dtype or "", 1)
         if pos > size:
-            raise SpecError(f"{path}: truncated: storage {key!r} runs past the end of the file")
+            raise SpecError(f"{path}: truncated: storage {quote(key)} runs past the end of the "
+                            "file")
 
 
 # -- finding the tensors --------------------------------------------------------------------

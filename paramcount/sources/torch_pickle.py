@@ -8,6 +8,12 @@ name before anything is called. The stand-ins record what a tensor would be (sto
 shape, strides, dtype) and never touch tensor data; torch is not imported and need not be
 installed.
 
+The stand-ins are inert and fresh: each file gets its own table (:func:`_table`), and none takes
+state from the pickle (its ``BUILD`` instruction, which sets attributes on an object, is
+refused on every stand-in by ``__setstate__``), so one poisoned file cannot change how the next
+is read. What they record is validated as it is built (shapes and offsets non-negative
+integers), and the reader checks each storage against the file that holds it.
+
 >>> import pickle
 >>> class Boom:
 ...     def __reduce__(self):
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from paramcount.errors import ParamcountError, SpecError
+from paramcount.quoting import quote
 
 #: PyTorch dtype -> bytes per element (packed sub-byte types count their packed unit)
 ITEMSIZE: dict[str, int] = {
@@ -49,8 +56,17 @@ STORAGES = {
 }
 
 
+class _Inert:
+    """A stand-in that takes no state from a pickle: ``BUILD`` on it is refused."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state: Any) -> None:
+        raise SpecError(f"the pickle sets state on {type(self).__name__.strip('_')}; refused")
+
+
 @dataclass(frozen=True)
-class Storage:
+class Storage(_Inert):
     """A storage a checkpoint refers to: ``numel`` elements of ``dtype`` (bytes if None)."""
 
     key: str
@@ -63,7 +79,7 @@ class Storage:
 
 
 @dataclass(frozen=True)
-class StoredTensor:
+class StoredTensor(_Inert):
     """What a tensor in the pickle would be; ``storage`` is None for a meta tensor."""
 
     storage: Storage | None
@@ -93,14 +109,31 @@ class StoredTensor:
                                                                    strict=True))
 
 
-class _StorageType:
+class _StorageType(_Inert):
+    __slots__ = ("dtype",)
+
     def __init__(self, dtype: str | None) -> None:
         self.dtype = dtype
 
 
-class _DType:
+class _DType(_Inert):
+    __slots__ = ("name",)
+
     def __init__(self, name: str) -> None:
         self.name = name
+
+
+class _Call(_Inert):
+    """One of the functions a pickle may call, held so that the pickle cannot set attributes
+    on the function itself (its ``__defaults__``)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
 
 
 class _Refused(Exception):
@@ -110,7 +143,7 @@ class _Refused(Exception):
 def _ints(value: Any, what: str) -> tuple[int, ...]:
     if not isinstance(value, tuple | list) or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63 for v in value):
-        raise SpecError(f"a tensor's {what} must be non-negative integers, got {value!r}")
+        raise SpecError(f"a tensor's {what} must be non-negative integers, got {quote(value)}")
     return tuple(value)
 
 
@@ -124,7 +157,7 @@ def _tensor(storage: Any, offset: Any, size: Any, stride: Any, dtype: str | None
         raise SpecError(f"a tensor has shape {list(shape)} but strides {list(strides)}")
     dtype = dtype or storage.dtype
     if dtype not in ITEMSIZE:
-        raise SpecError(f"a tensor has the unknown dtype {dtype!r}")
+        raise SpecError(f"a tensor has the unknown dtype {quote(dtype)}")
     return StoredTensor(storage, start, shape, strides, dtype)
 
 
@@ -158,7 +191,7 @@ def _rebuild_meta(dtype: Any, size: Any, stride: Any, *_: Any) -> StoredTensor:
 
 
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> Any:
-    if not callable(func) or func not in _REBUILDS or not isinstance(args, tuple):
+    if not isinstance(func, _Call) or func.fn not in _REBUILDS or not isinstance(args, tuple):
         raise SpecError("a tensor subclass is rebuilt by something other than a tensor")
     return func(*args)
 
@@ -182,7 +215,13 @@ def _unsupported(kind: str) -> Callable[..., Any]:
 
 _REBUILDS: set[Callable[..., Any]] = {_rebuild_tensor, _rebuild_tensor_v3, _rebuild_qtensor,
                                       _rebuild_parameter, _rebuild_meta}
-_GLOBALS: dict[tuple[str, str], Any] = {
+def _bytes(*args: Any) -> bytes:
+    return _codecs_encode(*args) if args else b""
+
+
+#: the names a pickle may refer to: functions (held in a fresh :class:`_Call` per file),
+#: storage types and dtypes (fresh stand-ins per file), and immutable builtins
+_FUNCTIONS: dict[tuple[str, str], Callable[..., Any]] = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
@@ -196,41 +235,52 @@ _GLOBALS: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_device_tensor_from_numpy"): _unsupported("numpy-backed"),
     ("torch._utils", "_rebuild_wrapper_subclass"): _unsupported("subclass"),
     ("torch.nn.parameter", "Parameter"): _rebuild_parameter,
+    ("torch.serialization", "_get_layout"): _layout,
+    ("builtins", "bytes"): _bytes,
+    ("_codecs", "encode"): _codecs_encode,
+}
+_IMMUTABLE: dict[tuple[str, str], Any] = {
     ("torch", "Tensor"): "Tensor",
     ("torch", "Size"): tuple, ("torch", "device"): str,
-    ("torch.serialization", "_get_layout"): _layout,
     ("torch", "per_tensor_affine"): "per_tensor_affine",
     ("torch", "per_channel_affine"): "per_channel_affine",
     ("torch", "per_channel_affine_float_qparams"): "per_channel_affine_float_qparams",
-    ("torch.storage", "UntypedStorage"): _StorageType(None),
-    ("torch", "UntypedStorage"): _StorageType(None),
     ("collections", "OrderedDict"): OrderedDict,
     ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
     ("builtins", "complex"): complex, ("builtins", "slice"): slice,
-    ("builtins", "bytes"): lambda *a: _codecs_encode(*a) if a else b"",
-    ("_codecs", "encode"): _codecs_encode,
-    **{("torch", name): _StorageType(dtype) for name, dtype in STORAGES.items()},
-    **{("torch", name): _DType(name) for name in ITEMSIZE},
 }
+
+
+def _table() -> dict[tuple[str, str], Any]:
+    """The names one file's pickle may use, every stand-in new."""
+    return {
+        **_IMMUTABLE,
+        **{key: _Call(fn) for key, fn in _FUNCTIONS.items()},
+        ("torch.storage", "UntypedStorage"): _StorageType(None),
+        ("torch", "UntypedStorage"): _StorageType(None),
+        **{("torch", name): _StorageType(dtype) for name, dtype in STORAGES.items()},
+        **{("torch", name): _DType(name) for name in ITEMSIZE},
+    }
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
 
 class _Unpickler(pickle.Unpickler):
-    """Unpickles with :data:`_GLOBALS` as the only names and torch's storage references."""
+    """Unpickles with a fresh :func:`_table` as the only names and torch's storage references."""
 
     def __init__(self, file: BinaryIO, storages: dict[str, Storage]) -> None:
         super().__init__(file)
         self.storages = storages
+        self.names = _table()
 
     def find_class(self, module: str, name: str) -> Any:
-        found = _GLOBALS.get((_PY2_MODULES.get(module, module), name))
+        found = self.names.get((_PY2_MODULES.get(module, module), name))
         if found is None:
             raise _Refused(f"{module}.{name}")
         return found
 
     def persistent_load(self, pid: Any) -> Storage:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
-            raise SpecError(f"unknown persistent reference {str(pid)[:80]}")
+            raise SpecError(f"unknown persistent reference {quote(pid, 80)}")
         storage_type, key, _, numel = pid[1:5]
         if not isinstance(storage_type, _StorageType):
             raise SpecError("a storage reference names no storage type")
@@ -239,7 +289,7 @@ class _Unpickler(pickle.Unpickler):
         storage = Storage(key, storage_type.dtype, count)
         known = self.storages.setdefault(key, storage)
         if known != storage:
-            raise SpecError(f"the storage {key!r} is declared twice, differently")
+            raise SpecError(f"the storage {quote(key)} is declared twice, differently")
         return known
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paramcount.errors import SpecError
+from paramcount.quoting import quote
 
 if TYPE_CHECKING:
     from paramcount.model import Summary
@@ -92,8 +93,8 @@ def load(name: str, params: Mapping[str, Any] | None = None,
     table = entries()
     if name not in table:
         hint = close_to(name)
-        more = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise SpecError(f"no zoo entry {name!r}{more}; `paramcount zoo` lists them")
+        more = f" (did you mean {quote(hint[0])}?)" if hint else ""
+        raise SpecError(f"no zoo entry {quote(name)}{more}; `paramcount zoo` lists them")
     stem, values = table[name]
     merged = {**values, **(params or {})}
     if head is not None:

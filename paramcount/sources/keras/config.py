@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paramcount.errors import SpecError
+from paramcount.quoting import quote
 from paramcount.shapes import Shape
 from paramcount.sources.keras.nodes import (
     Call,
@@ -122,7 +123,7 @@ def read_model(doc: Any, where: str = "model") -> ModelConfig:
     if isinstance(config, Mapping) and isinstance(config.get("layers"), list) and (
             class_name in ("Functional", "Model") or "output_layers" in config):
         return _functional(config, where)
-    what = f"class {class_name!r}" if class_name else "this JSON"
+    what = f"class {quote(class_name)}" if class_name else "this JSON"
     raise NotAModel(f"{where}: {what} is not a Keras Sequential or Functional model config (a "
                     "subclassed model or a single layer does not list the model's layers)")
 
@@ -146,7 +147,7 @@ def _sequential(config: Any, where: str) -> ModelConfig:
         first = entries[0]
         declared = first.config.get("batch_input_shape", first.config.get("batch_shape"))
         if declared is not None:
-            shape = batchless(declared, f"{where}: layer {first.name!r}")
+            shape = batchless(declared, f"{where}: layer {quote(first.name)}")
         elif isinstance(first.build_shape, tuple):
             shape = first.build_shape
     trainable = not isinstance(config, Mapping) or config.get("trainable", True) is not False
@@ -161,7 +162,7 @@ def _functional(config: Mapping[str, Any], where: str) -> ModelConfig:
     keras2 = any(isinstance(n, list) for e in entries for n in e.raw.get("inbound_nodes", []))
     names = {e.name for e in entries}
     for e in entries:
-        e.calls = [read_call(n, names, f"{where}: layer {e.name!r}")
+        e.calls = [read_call(n, names, f"{where}: layer {quote(e.name)}")
                    for n in e.raw.get("inbound_nodes") or []]
     model = ModelConfig("Functional", name, entries,
                         inputs=read_refs(config.get("input_layers"), f"{where}: input_layers"),
@@ -185,7 +186,7 @@ def _entry(item: Any, where: str, sequential: bool) -> Entry:
     name = item.get("name") if not sequential else None
     name = name or config.get("name") or default
     if not isinstance(name, str):
-        raise SpecError(f"{where}: the layer name must be a string, got {name!r}")
+        raise SpecError(f"{where}: the layer name must be a string, got {quote(name)}")
     build = (item.get("build_config") or {}) if isinstance(item.get("build_config"), Mapping) \
         else {}
     shape = build.get("input_shape")
@@ -206,7 +207,7 @@ def _unique(entries: list[Entry], where: str) -> None:
     seen: set[str] = set()
     for e in entries:
         if e.name in seen:
-            raise SpecError(f"{where}: the layer name {e.name!r} is used twice")
+            raise SpecError(f"{where}: the layer name {quote(e.name)} is used twice")
         seen.add(e.name)
 
 
@@ -215,12 +216,12 @@ def input_shape(entry: Entry, where: str) -> Shape:
     or ``shape``)."""
     c = entry.config
     if c.get("batch_shape") is not None:
-        return batchless(c["batch_shape"], f"{where}: input {entry.name!r}")
+        return batchless(c["batch_shape"], f"{where}: input {quote(entry.name)}")
     if c.get("batch_input_shape") is not None:
-        return batchless(c["batch_input_shape"], f"{where}: input {entry.name!r}")
+        return batchless(c["batch_input_shape"], f"{where}: input {quote(entry.name)}")
     if isinstance(c.get("shape"), list):
-        return batchless([None, *c["shape"]], f"{where}: input {entry.name!r}")
-    raise SpecError(f"{where}: input {entry.name!r} declares no shape")
+        return batchless([None, *c["shape"]], f"{where}: input {quote(entry.name)}")
+    raise SpecError(f"{where}: input {quote(entry.name)} declares no shape")
 
 
 def _check_refs(model: ModelConfig, where: str) -> None:
@@ -228,12 +229,13 @@ def _check_refs(model: ModelConfig, where: str) -> None:
         for call in e.calls:
             for ref in call.refs:
                 if model.entry(ref.layer) is None:
-                    raise SpecError(f"{where}: layer {e.name!r} is called on the output of "
-                                    f"{ref.layer!r}, which is not a layer of this model")
+                    raise SpecError(f"{where}: layer {quote(e.name)} is called on the output of "
+                                    f"{quote(ref.layer)}, which is not a layer of this model")
     for what, value in (("input_layers", model.inputs), ("output_layers", model.outputs)):
         for ref in flat_refs(value):
             if model.entry(ref.layer) is None:
-                raise SpecError(f"{where}: {what} names {ref.layer!r}, which is not a layer of "
+                raise SpecError(f"{where}: {what} names {quote(ref.layer)}, which is not a "
+                                "layer of "
                                 "this model")
 
 

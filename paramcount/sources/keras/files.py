@@ -32,8 +32,10 @@ from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import preprocessing  # noqa: F401  (registers Keras's preprocessing layers)
 from paramcount.layers.base import framework_name
 from paramcount.model import Summary
+from paramcount.sources.archives import open_zip
 from paramcount.sources.keras.config import NotAModel, read_model
 from paramcount.sources.keras.graph import StoredWeights, Walker, freeze
+from paramcount.sources.regular import open_regular
 from paramcount.tree import Node
 from paramcount.view import View
 
@@ -124,21 +126,12 @@ def _warn_unknown(summary: Summary) -> None:
 # -- .keras archives ---------------------------------------------------------------------------
 
 def _is_zip(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return f.read(4) == b"PK\x03\x04"
-    except OSError:
-        return False
+    with open_regular(path) as f:
+        return f.read(4) == b"PK\x03\x04"
 
 
 def _archive(path: Path, options: dict[str, Any]) -> Summary:
-    try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, OSError) as err:
-        raise SpecError(f"{path}: not a .keras archive (a zip file): {err}") from None
-    with zf:
+    with open_zip(path, "a .keras archive (a zip file)") as zf:
         names = set(zf.namelist())
         if _CONFIG not in names:
             raise SpecError(f"{path}: the archive has no {_CONFIG}: not a Keras model")
@@ -217,7 +210,7 @@ def _member(zf: zipfile.ZipFile, name: str, path: Path) -> IO[bytes] | io.RawIOB
     info = zf.getinfo(name)
     if info.compress_type != zipfile.ZIP_STORED:
         return zf.open(info)  # seekable, if slowly
-    f = path.open("rb")
+    f = open_regular(path)
     f.seek(info.header_offset)
     header = f.read(30)
     if len(header) < 30 or header[:4] != b"PK\x03\x04":

@@ -25,6 +25,7 @@ from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, Weight, make_layer
 from paramcount.layers.preprocessing import TFOpLambda
 from paramcount.layers.reversible import ReversibleEmbedding
+from paramcount.quoting import quote
 from paramcount.shapes import Shape, broadcast, fmt_shape
 from paramcount.sources.keras.config import Entry, ModelConfig, input_shape, read_model
 from paramcount.sources.keras.layers import (
@@ -136,7 +137,7 @@ class Walker:
         cfg = scope.cfg
         x = inputs[0] if inputs else cfg.input_shape
         if x is None:
-            raise SpecError(f"Sequential model {cfg.name!r} has no input shape: it was never "
+            raise SpecError(f"Sequential model {quote(cfg.name)} has no input shape: it was never "
                             "built (no InputLayer, build_input_shape or batch_input_shape)")
         first = x
         for e in cfg.layers:
@@ -307,7 +308,8 @@ class Walker:
         built = [w.shape for _, w in made.node.all_weights()]
         if [w.shape for _, w in again.node.all_weights()] != built:
             shapes = ", ".join(fmt_shape(s) for s in ins)
-            raise ShapeError(f"nested model {e.name!r} is called on {shapes}, which needs other "
+            raise ShapeError(f"nested model {quote(e.name)} is called on {shapes}, which needs "
+                             "other "
                              "weights than the model was built with")
         return again.outputs
 
@@ -378,7 +380,7 @@ def freeze(node: Node) -> None:
 
 def _nested(e: Entry, where: str) -> ModelConfig:
     try:
-        return read_model(e.raw, f"{where}: layer {e.name!r}")
+        return read_model(e.raw, f"{where}: layer {quote(e.name)}")
     except ParamcountError as err:
         raise err from None
 
@@ -403,7 +405,8 @@ def _stuck_message(cfg: ModelConfig, stuck: Sequence[Entry], done: dict[str, int
         calls = 1 if source is not None and source.is_input else len(source.calls) if source \
             else 0
         if ref.node >= calls:
-            return (f"layer {e.name!r} uses call {ref.node} of {ref.layer!r}, which is called "
+            return (f"layer {quote(e.name)} uses call {ref.node} of {quote(ref.layer)}, which "
+                    "is called "
                     f"{calls} time(s)")
     names = ", ".join(repr(s.name) for s in stuck[:5])
     return f"the layers {names} wait on each other's outputs: the graph has a cycle"

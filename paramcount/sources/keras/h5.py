@@ -13,6 +13,7 @@ Two weight layouts, read from HDF5 headers only (no weight data is read):
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +23,8 @@ from paramcount.build import snake
 from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
 from paramcount.layers import Weight, registered_names
+from paramcount.quoting import quote
+from paramcount.sources.regular import regular
 from paramcount.tree import Node
 
 MAX_CONFIG_BYTES = 64 * 2**20
@@ -40,12 +43,39 @@ def h5py_module() -> Any:
 
 
 def open_h5(source: Any, where: str) -> Any:
-    """Open an HDF5 file (a path or a binary file object) for reading."""
+    """Open an HDF5 file (a path to a regular file, or a binary file object) for reading; one
+    with an external link (to an object of another file) is refused: nothing outside the file
+    named is read."""
     h5py = h5py_module()
+    if isinstance(source, str | os.PathLike):
+        regular(os.fspath(source))
     try:
-        return h5py.File(source, "r")
+        f = h5py.File(source, "r")
     except (OSError, ValueError) as err:
         raise SpecError(f"{where}: not a readable HDF5 file ({_first_line(err)})") from None
+    try:
+        _refuse_external(f, where)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _refuse_external(f: Any, where: str) -> None:
+    """Every link of the file, visited without following any (a group reached twice is
+    visited once); an external link is one line."""
+    h5py = h5py_module()
+
+    def visit(name: str, link: Any) -> tuple[str, str] | None:  # not None: the visit stops
+        return (name, link.filename) if isinstance(link, h5py.ExternalLink) else None
+
+    try:
+        found = f.visititems_links(visit)
+    except (OSError, RuntimeError, KeyError) as err:
+        raise SpecError(f"{where}: not a readable HDF5 file ({_first_line(err)})") from None
+    if found is not None:
+        raise SpecError(f"{where}: {quote(found[0])} is an external link to "
+                        f"{quote(found[1])}; links out of the file are not followed")
 
 
 def _first_line(err: Exception) -> str:
@@ -98,12 +128,19 @@ def _weight(dset: Any, name: str) -> Weight:
 
 
 def _natural(name: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+    # the runs of digits sit at the odd places; a run too long for int() sorts first
+    return tuple((int(p) if len(p) < 100 else -1, p) if i % 2 else p
+                 for i, p in enumerate(re.split(r"(\d+)", name)))
 
 
-def datasets(group: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> Iterator[Weight]:
-    """Every dataset below ``group`` as a Weight named by its path, in natural order."""
+def datasets(group: Any, prefix: str = "", skip: tuple[str, ...] = (),
+             seen: set[Any] | None = None) -> Iterator[Weight]:
+    """Every dataset below ``group`` as a Weight named by its path, in natural order; a group
+    reached twice (linked into itself) is walked once."""
     h5py = h5py_module()
+    seen = set() if seen is None else seen
+    if _once(group, seen):
+        return
     for key in sorted(group.keys(), key=_natural):
         if key.startswith(skip):
             continue
@@ -111,7 +148,16 @@ def datasets(group: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> Iterat
         if isinstance(obj, h5py.Dataset):
             yield _weight(obj, f"{prefix}{key}")
         elif isinstance(obj, h5py.Group):
-            yield from datasets(obj, f"{prefix}{key}/", skip)
+            yield from datasets(obj, f"{prefix}{key}/", skip, seen)
+
+
+def _once(group: Any, seen: set[Any]) -> bool:
+    """Whether ``group`` was walked already (HDF5 groups may be linked into themselves)."""
+    key = (group.id.fileno, group.id.__hash__())
+    if key in seen:
+        return True
+    seen.add(key)
+    return False
 
 
 def _strip(weights: list[Weight]) -> list[Weight]:
@@ -184,10 +230,12 @@ def legacy_weights(group: Any) -> list[Weight]:
 
 def _find_group(group: Any, name: str, depth: int = 4) -> Any:
     h5py = h5py_module()
-    level = [group]
+    level, seen = [group], set[Any]()
     for _ in range(depth):
         nxt = []
         for g in level:
+            if _once(g, seen):
+                continue
             if name in g and isinstance(g[name], h5py.Group):
                 return g[name]
             nxt += [v for v in g.values() if isinstance(v, h5py.Group)]
@@ -232,10 +280,15 @@ def weight_names_of(root: Any) -> list[str]:
 _NOT_WEIGHTS = ("optimizer", "compile_metrics", "metrics", "loss", "seed_generator")
 
 
-def _keras3_tree(group: Any, name: str, saved: str = "") -> Node:
+def _keras3_tree(group: Any, name: str, saved: str = "", seen: set[Any] | None = None
+                 ) -> Node:
     """A Keras 3 object's group: its own ``vars``, the layers of its ``layers`` list, and the
-    layers it holds as attributes (a subclassed model's ``self.dense``)."""
+    layers it holds as attributes (a subclassed model's ``self.dense``); a group reached twice
+    is a row once."""
     h5py = h5py_module()
+    seen = set() if seen is None else seen
+    if _once(group, seen):
+        return _row(name, [], saved)
     node = _row(name, list(datasets(group["vars"])) if "vars" in group else [], saved)
     for key in sorted(group.keys(), key=_natural):
         sub = group[key]
@@ -246,7 +299,8 @@ def _keras3_tree(group: Any, name: str, saved: str = "") -> Node:
         for k, g in members:
             if isinstance(g, h5py.Group):
                 label = _named(g) or k
-                node.children.append(_keras3_tree(g, label, k if _guess(k) != "Layer" else label))
+                node.children.append(_keras3_tree(g, label, k if _guess(k) != "Layer" else label,
+                                                  seen))
     if node.children and node.type == "Layer":
         node.type = "Model"
     return node

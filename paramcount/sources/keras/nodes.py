@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paramcount.errors import SpecError
+from paramcount.quoting import quote
 from paramcount.shapes import Shape
 
 _CONSTANT = "_CONSTANT_VALUE"
@@ -86,7 +87,7 @@ def read_call(node: Any, names: set[str], where: str) -> Call:
                     dict(kwargs) if isinstance(kwargs, dict) else {})
     if isinstance(node, list | dict):
         return _legacy_call(node, names, where)
-    raise SpecError(f"{where}: an inbound node must be a list or an object, got {node!r}")
+    raise SpecError(f"{where}: an inbound node must be a list or an object, got {quote(node)}")
 
 
 def _value(v: Any, where: str) -> Any:
@@ -99,7 +100,7 @@ def _value(v: Any, where: str) -> Any:
     if kind == "__keras_tensor__" and isinstance(config, dict):
         history: Any = config.get("keras_history")
         if not is_history(history):
-            raise SpecError(f"{where}: a tensor without a valid keras_history: {history!r}")
+            raise SpecError(f"{where}: a tensor without a valid keras_history: {quote(history)}")
         shape = config.get("shape")
         recorded = batchless(shape, where) if isinstance(shape, list | tuple) and shape \
             else None
@@ -120,7 +121,8 @@ def batchless(value: Any, where: str) -> Shape:
     ok = isinstance(value, list | tuple) and len(value) >= 1 and all(
         d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in value)
     if not ok:
-        raise SpecError(f"{where}: {value!r} is not a shape (a list of sizes, null for unknown, "
+        raise SpecError(f"{where}: {quote(value)} is not a shape (a list of sizes, null for "
+                        "unknown, "
                         "the batch first)")
     return tuple(value[1:])
 
@@ -167,7 +169,7 @@ def _legacy_call(node: Any, names: set[str], where: str) -> Call:
             return {k: first_arg(v) for k, v in x.items()}
         if isinstance(x, list):
             return [first_arg(v) for v in x]
-        raise SpecError(f"{where}: cannot read the inbound node entry {x!r}")
+        raise SpecError(f"{where}: cannot read the inbound node entry {quote(x)}")
 
     data = first_arg(node)
     if isinstance(data, list) and len(data) == 1:
@@ -195,7 +197,7 @@ def read_refs(value: Any, where: str) -> Any:
         return [read_refs(v, where) for v in value]
     if isinstance(value, dict):
         return {k: read_refs(v, where) for k, v in value.items()}
-    raise SpecError(f"{where}: cannot read {value!r}")
+    raise SpecError(f"{where}: cannot read {quote(value)}")
 
 
 def leaves(value: Any, kind: type | tuple[type, ...]) -> list[Any]:

@@ -350,6 +350,21 @@ def test_llama_31_8b_bnb_4bit_equals_the_base_model(tmp_path):
     assert any("holds exactly its weights" in n for n in s.notes)
 
 
+def test_memory_scheme_sizes_a_config_as_the_checkpoint_stores_it(tmp_path):
+    """`memory --dtype int4 --scheme gptq` on Llama-3.1-8B's config (memory/schemes.py's rules)
+    gives the bytes of the GPTQ checkpoint written from the format's definition
+    (tests/quant_headers.py), tensor for tensor: two descriptions of one format agree."""
+    from paramcount import memory
+
+    qc = {"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": True}
+    folder = qh.write_model(tmp_path / "gptq", qh.llama_layout(LLAMA_31_8B, qh.gptq),
+                            {**LLAMA_31_8B, "quantization_config": qc})
+    stored = paramcount.summarize(folder).stored_bytes()
+    assert stored == qh.total_bytes(qh.llama_layout(LLAMA_31_8B, qh.gptq))
+    plan = memory.estimate(paramcount.summarize(LLAMA_31_8B), dtype="int4", scheme="gptq")
+    assert plan.component("weights").per_gpu == stored
+
+
 # -- MLX -------------------------------------------------------------------------------------
 
 def test_mlx_quantizes_embeddings_too(tmp_path):

@@ -8,8 +8,7 @@ convolutions, 1 MAC = 2 FLOPs), and :class:`~paramcount.sources.live.torch_repla
 answers a call already made on the same shapes from what it returned then, with the FLOPs
 counted then (most of a deep model's calls); two global forward hooks, removed in
 ``finally``, keep the stack of running modules, so each module's own FLOPs are what ran while
-it was innermost. Nothing is registered on the
-model's modules and no data is allocated.
+it was innermost. Nothing is registered on the model's modules and no data is allocated.
 """
 
 from __future__ import annotations

@@ -73,7 +73,18 @@ CALLS: dict[str, Callable[[], Any]] = {
                                                    meta(1, 2, 6, 8), is_causal=True),
     "index by slices": lambda: meta(4, 5, 6)[:, 1:4, ..., None],
     "view": lambda: meta(4, 6, grad=True).view(2, 12),
+    "full of an int": lambda: torch.full((2, 3), 1, device="meta"),
+    "full of a float": lambda: torch.full((2, 3), 1.0, device="meta"),
+    "full of a bool": lambda: torch.full((2, 3), True, device="meta"),
 }
+
+
+def test_equal_values_of_other_types_are_other_calls():
+    """1, 1.0 and True are equal in Python; torch.full makes int64, float32 and bool of them."""
+    counter = FlopCounterMode(display=False)
+    with Replay(counter.get_total_flops, lambda n: None):
+        made = [torch.full((2,), v, device="meta").dtype for v in (1, 1.0, True, 1, 1.0, True)]
+    assert made == [torch.int64, torch.float32, torch.bool] * 2
 
 
 @pytest.mark.parametrize("name", list(CALLS))

@@ -114,8 +114,8 @@ def _sig(value: Any, tensors: list[Any]) -> Any:
             raise _Unknown  # a real tensor, or a subclass with rules of its own: run it
         tensors.append(value)
         return (tuple(value.shape), value.stride(), value.dtype, value.requires_grad)
-    if isinstance(value, _PLAIN):
-        return value
+    if isinstance(value, _PLAIN):  # with its type: 1, 1.0 and True are equal keys, not calls
+        return (type(value), value)
     if isinstance(value, tuple | list):
         return (type(value), *(_sig(v, tensors) for v in value))
     if isinstance(value, dict):

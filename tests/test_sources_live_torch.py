@@ -63,6 +63,38 @@ class Recurrent(nn.Module):
         return self.head(out[:, -1])
 
 
+class Bottleneck(nn.Module):
+    """A residual block as ResNet's: an in-place ReLU and an in-place sum with the input."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv1, self.bn = nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c)
+        self.act, self.conv2 = nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv2(self.act(self.bn(self.conv1(x))))
+        y += x
+        return torch.relu(y)
+
+
+class Convolutions(nn.Module):
+    """Repeated blocks (the calls the pass answers from its cache) and the convolutions its
+    formula reads or leaves to torch: strided, grouped and dilated, padding="same", 1-D."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=(1, 1), bias=False)
+        self.blocks = nn.Sequential(*(Bottleneck(8) for _ in range(3)))
+        self.depthwise = nn.Conv2d(8, 8, 3, padding="same", groups=8, dilation=2)
+        self.grouped = nn.Conv2d(8, 4, (3, 1), stride=(2, 1), groups=2)
+        self.line = nn.Conv1d(4, 4, 3, padding=1, padding_mode="circular")
+        self.head = nn.Linear(4, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.grouped(self.depthwise(self.blocks(self.stem(x))))
+        return self.head(self.line(x.flatten(2)).mean(-1))
+
+
 def mlp() -> nn.Module:
     return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10))
 
@@ -102,6 +134,7 @@ LONG = torch.long
 MODELS: list[tuple[str, Callable[[], nn.Module], tuple[int, ...], torch.dtype]] = [
     ("mlp", mlp, (16,), torch.float32),
     ("cnn_batchnorm", cnn, (3, 8, 8), torch.float32),
+    ("convolutions_residual", Convolutions, (3, 10, 9), torch.float32),
     ("lstm", Recurrent, (5, 8), torch.float32),
     ("transformer_encoder", transformer, (6, 16), torch.float32),
     ("shared_submodule", Shared, (8,), torch.float32),
@@ -329,8 +362,8 @@ def _same(a: list[Any], b: list[Any]) -> bool:
     return True
 
 
-STATES = ["cnn_batchnorm", "shared_submodule", "tied_embedding_head", "partly_frozen_eval",
-          "gpt2_meta_tied", "transformer_encoder"]
+STATES = ["cnn_batchnorm", "convolutions_residual", "shared_submodule", "tied_embedding_head",
+          "partly_frozen_eval", "gpt2_meta_tied", "transformer_encoder"]
 
 
 @pytest.mark.parametrize(("name", "factory", "shape", "dtype"),

@@ -15,8 +15,10 @@ Conventions, PyTorch's own:
   other place whose weights are all tied to it.
 
 The forward pass (:func:`measure`) runs the model through ``torch.func.functional_call`` with
-meta-device copies of every parameter and buffer, under ``FlopCounterMode`` and two global
-forward hooks that are removed afterwards: the model itself is neither moved nor changed.
+meta-device copies of every parameter and buffer, under ``FlopCounterMode``'s operator counter,
+a mode that answers calls already made on the same shapes from a cache
+(:mod:`~paramcount.sources.live.torch_replay`) and two global forward hooks, all removed
+afterwards: the model itself is neither moved nor changed.
 """
 
 from __future__ import annotations

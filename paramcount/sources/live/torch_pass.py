@@ -3,10 +3,12 @@ MACs of every module, the user's model left exactly as it was.
 
 ``torch.func.functional_call`` runs the model with meta-device copies of its parameters and
 buffers (``requires_grad`` as the originals, one copy per tensor so tied weights stay tied);
-``FlopCounterMode`` counts FLOPs as paramcount does (matrix products and convolutions, 1 MAC =
-2 FLOPs); two global forward hooks, removed in ``finally``, keep the stack of running modules,
-so each module's own FLOPs are what ran while it was innermost. Nothing is registered on the
-model's modules and no data is allocated.
+``FlopCounterMode``'s operator counter counts FLOPs as paramcount does (matrix products and
+convolutions, 1 MAC = 2 FLOPs), and :class:`~paramcount.sources.live.torch_replay.Replay`
+answers a call already made on the same shapes from what it returned then, with the FLOPs
+counted then (most of a deep model's calls); two global forward hooks, removed in
+``finally``, keep the stack of running modules, so each module's own FLOPs are what ran while
+it was innermost. Nothing is registered on the model's modules and no data is allocated.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class _Pass:
     def enter(self, module: Any, args: Any) -> None:
         if id(module) not in self.known:
             return  # a module outside the tree: its FLOPs are its caller's
+        with _plain():
+            self._enter(module, args)
+
+    def _enter(self, module: Any, args: Any) -> None:
         rec = self.records.setdefault(id(module), _Record())
         if rec.calls == 0:
             rec.inputs = tuple(_batchless(t) for t in _tensors(args))
@@ -58,6 +64,10 @@ class _Pass:
     def leave(self, module: Any, args: Any, output: Any) -> None:
         if id(module) not in self.known or not self.stack or self.stack[-1].module is not module:
             return
+        with _plain():
+            self._leave(module, output)
+
+    def _leave(self, module: Any, output: Any) -> None:
         frame = self.stack.pop()
         spent = self.total() - frame.start
         rec = self.records[id(module)]
@@ -68,6 +78,13 @@ class _Pass:
             rec.output = None if first is None else _batchless(first)
         if self.stack:
             self.stack[-1].inner += spent
+
+
+def _plain() -> Any:
+    """Reading shapes in a hook with the pass's torch-function mode out of the way."""
+    import torch
+
+    return torch._C.DisableTorchFunction()
 
 
 def measure(summary: Summary, model: Any, nodes: dict[int, Node], input_shape: Any,
@@ -97,16 +114,25 @@ def _run(torch: Any, model: Any, known: set[int], args: tuple[Any, ...],
         register_module_forward_hook,
         register_module_forward_pre_hook,
     )
-    from torch.utils.flop_counter import FlopCounterMode
+
+    from paramcount.sources.live.torch_replay import Replay
 
     slots = _slots(model)
     state = meta_state(torch, slots)
-    counter = FlopCounterMode(display=False)
-    run = _Pass(known, counter.get_total_flops)
+    counter, counting = _counter()
+    replayed = [0]
+
+    def total() -> int:
+        return int(counter.get_total_flops()) + replayed[0]
+
+    def add(flops: int) -> None:
+        replayed[0] += flops
+
+    run = _Pass(known, total)
     handles = [register_module_forward_pre_hook(run.enter),
                register_module_forward_hook(run.leave)]
     try:
-        with counter:
+        with counting, Replay(total, add):
             # tie_weights=False: each slot is swapped once, which torch restores exactly (a
             # slot swapped twice, a shared module's under two names, would keep the meta copy)
             functional_call(model, state, args, kwargs, tie_weights=False)
@@ -115,6 +141,17 @@ def _run(torch: Any, model: Any, known: set[int], args: tuple[Any, ...],
             handle.remove()
         _restore(slots)
     return run.records
+
+
+def _counter() -> tuple[Any, Any]:
+    """FlopCounterMode and the mode to enter: its operator counter alone where this torch
+    has it (``_FlopCounterMode``, without the module tracker whose hooks and per-module
+    tables the pass does not need), else the whole of it."""
+    from torch.utils import flop_counter
+
+    counter = flop_counter.FlopCounterMode(display=False)
+    inner = getattr(flop_counter, "_FlopCounterMode", None)
+    return counter, counter if inner is None else inner(counter)
 
 
 Slot = tuple[Any, str, str, str, Any]  # module, "_parameters" or "_buffers", attribute, path,
@@ -136,11 +173,13 @@ def _slots(model: Any) -> list[Slot]:
 def meta_state(torch: Any, slots: list[Slot]) -> dict[str, Any]:
     """Slot path -> a meta-device tensor like the one it holds; one copy per tensor, so that
     tied weights stay tied."""
+    from paramcount.sources.live.torch_replay import like
+
     copies: dict[int, Any] = {}
     state = {}
     for _, _, _, path, t in slots:
         if id(t) not in copies:
-            copy = torch.empty_like(t, device="meta")
+            copy = like(t)
             if t.requires_grad:
                 copy.requires_grad_(True)
             copies[id(t)] = copy

@@ -123,19 +123,28 @@ def test_failures_are_rows_and_the_scan_goes_on(tiny, tmp_path):
 
 
 def test_rows_come_in_input_order_whatever_finishes_first(monkeypatch):
+    """The first source finishes last (it waits until the others are reported), and the rows
+    still come in input order."""
     import paramcount.sources
 
     real = paramcount.sources.summarize
+    others_reported = threading.Event()
 
-    def slow_first(source, **options):
+    def last_first(source, **options):
         if source == "zoo:gpt2":
-            time.sleep(0.3)
+            assert others_reported.wait(timeout=120)
         return real(source, **options)
 
-    monkeypatch.setattr(paramcount.sources, "summarize", slow_first)
     names = ["zoo:gpt2", "zoo:vgg16", "zoo:resnet50", "zoo:mobilenetv2", "zoo:llama-3-8b"]
     finished: list[str] = []
-    rows = list(scan(names, workers=4, progress=lambda r: finished.append(r.source)))
+
+    def progress(row):
+        finished.append(row.source)
+        if len(finished) == len(names) - 1:
+            others_reported.set()
+
+    monkeypatch.setattr(paramcount.sources, "summarize", last_first)
+    rows = list(scan(names, workers=4, progress=progress))
     assert [r.source for r in rows] == names
     assert finished[-1] == "zoo:gpt2" and sorted(finished) == sorted(names)
 

@@ -137,10 +137,10 @@ def test_models_nested_too_deep():
     doc: dict[str, Any] = {"class_name": "Sequential", "config": {"name": "s0", "layers": [
         {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4]}},
         {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
-    for i in range(1, 40):
+    for i in range(1, 70):
         doc = {"class_name": "Sequential", "config": {"name": f"s{i}", "layers": [
             {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4]}}, doc]}}
-    _bad(doc, "models nested deeper than 32")
+    _bad(doc, r"models nested: 65 levels, over the limit of 64 \(--max-depth raises it\)")
 
 
 def test_pytorch_convention_does_not_apply():

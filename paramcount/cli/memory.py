@@ -18,7 +18,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from paramcount.cli.options import Parser, format_argument, source_arguments, source_options
+from paramcount.cli.options import (
+    Parser,
+    format_argument,
+    limit_arguments,
+    source_arguments,
+    source_options,
+)
 from paramcount.errors import SpecError, check_positive
 from paramcount.model import Summary
 from paramcount.report.memory import FORMATS
@@ -73,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="DeepSpeed's additional_buffer_factor (default 1.5)")
     source_arguments(p.add_argument_group("source"), "the model file or zoo entry")
     format_argument(p, FORMATS)
+    limit_arguments(p)
     return p
 
 

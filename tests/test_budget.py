@@ -302,3 +302,28 @@ def test_readme_has_the_limits_table():
     readme = (ROOT / "README.md").read_text()
     assert limits_markdown() in readme
     assert len(LIMITS) == len({row.flag for row in LIMITS}) == 8
+
+
+def test_a_model_nested_30_deep_each_following_its_inner_on_new_shapes(tmp_path):
+    def level(k: int) -> dict:
+        """Model k: a Dense 4 -> 4, and model k - 1 called on a shape it was not built on."""
+        x = {"class_name": "InputLayer", "name": f"x{k}", "inbound_nodes": [],
+             "config": {"batch_input_shape": [None, None, 4], "name": f"x{k}"}}
+        d = {"class_name": "Dense", "name": f"d{k}", "config": {"name": f"d{k}", "units": 4},
+             "inbound_nodes": [[[f"x{k}", 0, 0, {}]]]}
+        layers, last = [x, d], f"d{k}"
+        if k:
+            inner = level(k - 1)
+            layers.append({**inner, "name": f"m{k - 1}", "inbound_nodes": [[[last, 0, 0, {}]]]})
+            last = f"m{k - 1}"
+        return {"class_name": "Functional", "config": {
+            "name": f"m{k}", "layers": layers, "input_layers": [[f"x{k}", 0, 0]],
+            "output_layers": [[last, 0, 0]]}}
+
+    top = level(30)
+    top["config"]["layers"][0]["config"]["batch_input_shape"] = [None, 3, 4]
+    path = tmp_path / "nested.json"
+    path.write_text(json.dumps(top))
+    start = time.perf_counter()
+    assert counted(str(path))["total_params"] == 31 * (4 + 1) * 4
+    assert time.perf_counter() - start < SECONDS / 2

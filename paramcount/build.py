@@ -167,6 +167,8 @@ class Builder:
             c = replace(n, name=self.unique(n.name_base), children=[])
             self.by_name[c.name] = c
             c.children = [copy(child) for child in n.children]
+            if n.folded:  # its one block stands for more copies, whose names it takes
+                self._skip_names(n.children[0], n.repeat - 1)
             return c
 
         clone = copy(node)
@@ -180,15 +182,19 @@ class Builder:
         after the group are those building them would leave), and the counts multiply.
         """
         block = group.children.pop()
-        for n, k in [(block, 1), *((n, k) for _, n, k in block.walk_times())]:
-            if n.name_base is not None:  # a name in a folded group inside stands for k
-                self._names[n.name_base] = self._names.get(n.name_base, 0) + k * (times - 1)
+        self._skip_names(block, times - 1)
         if not group.children:
             group.children, group.repeat, group.folded = [block], times, True
         else:  # copies that differ came first: the identical rest is a folded group of its own
             group.children.append(Node(f"{block.name}×{times}", group.type, block.output_shape,
                                        children=[block], repeat=times, folded=True))
         self.last = group
+
+    def _skip_names(self, block: Node, copies: int) -> None:
+        """Take the automatic names ``copies`` more copies of ``block`` would take."""
+        for n, k in [(block, 1), *((n, k) for _, n, k in block.walk_times())]:
+            if n.name_base is not None:  # a name in a folded group inside stands for k
+                self._names[n.name_base] = self._names.get(n.name_base, 0) + k * copies
 
     def finish(self, source: str, dtype: str = "float32", **meta: Any) -> Summary:
         return Summary(self.root, source=source, framework=self.framework,

@@ -91,6 +91,17 @@ def test_nested_repeats_multiplying_to_ten_to_the_fifteen(tmp_path):
     assert doc["layers"][1]["name"] == f"dense_{10**5 * (10**10 + 1)}"
 
 
+def test_copies_of_a_block_holding_a_folded_group_take_its_names(tmp_path):
+    spec = _write(tmp_path, "m.yaml", "input_shape: [8]\nlayers:\n"
+                  "  - Block: {repeat: 3, layers: [{Dense: {units: 8, repeat: 10000}}]}\n"
+                  "  - Dense: 4\n")
+    doc = counted(spec)
+    assert doc["total_params"] == 3 * 10000 * (8 + 1) * 8 + (8 + 1) * 4
+    blocks = doc["layers"][0]["children"]  # three blocks, each with a folded group of 10,000
+    assert [b["children"][0]["folded"] for b in blocks] == [10000] * 3
+    assert doc["layers"][1]["name"] == "dense_30000"  # dense, dense_1 ... dense_29999 before
+
+
 def test_zoo_gpt3_with_a_billion_layers():
     doc = counted("zoo", "gpt3-125m", "--set", "layers=1000000000")
     d, vocab, context = 768, 50257, 2048

@@ -338,3 +338,20 @@ def test_a_model_nested_30_deep_each_following_its_inner_on_new_shapes(tmp_path)
     start = time.perf_counter()
     assert counted(str(path))["total_params"] == 31 * (4 + 1) * 4
     assert time.perf_counter() - start < SECONDS / 2
+
+
+def test_raising_the_depth_read_and_string_limits(tmp_path):
+    deep = "input_shape: [4]\nlayers:\n  - " + "Block: {layers: [" * 70 + "Dense: 2" + "]}" * 70
+    spec = _write(tmp_path, "deep.yaml", deep + "\n")
+    refused("--max-depth", spec)
+    assert counted(spec, "--max-depth", "100")["total_params"] == (4 + 1) * 2
+    small = _write(tmp_path, "small.yaml", "input_shape: [4]\nlayers: [{Dense: 2}]\n")
+    refused("--max-read", small, "--max-read", "16")
+    assert counted(small)["total_params"] == (4 + 1) * 2
+    name = b"w" * (2 * 2**20)  # a tensor name of 2 MiB, over the default 1 MiB
+    head = b"GGUF" + struct.pack("<IQQ", 3, 1, 0) + _str(name) + struct.pack("<IQIQ", 1, 4, 0, 0)
+    path = tmp_path / "long.gguf"
+    path.write_bytes(head + bytes(-len(head) % 32) + bytes(16))
+    refused("--max-string", str(path))
+    proc = run_capped(str(path), "--max-string", str(4 * 2**20), "--format", "csv")
+    assert proc.returncode == 0 and ",Total,,4,4,0,0," in proc.stdout  # one tensor of 4

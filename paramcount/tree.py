@@ -40,7 +40,7 @@ class Compute:
 #: nodes of a repeated block's copies built one by one (each its own row with ``--depth``);
 #: beyond this many, one block stands for all its copies, folded (``Node.folded``), and costs
 #: what one block costs however many copies there are
-FOLD_AT = 4096
+FOLD_AT = 16_384
 
 
 @dataclass

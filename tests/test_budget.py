@@ -93,13 +93,13 @@ def test_nested_repeats_multiplying_to_ten_to_the_fifteen(tmp_path):
 
 def test_copies_of_a_block_holding_a_folded_group_take_its_names(tmp_path):
     spec = _write(tmp_path, "m.yaml", "input_shape: [8]\nlayers:\n"
-                  "  - Block: {repeat: 3, layers: [{Dense: {units: 8, repeat: 10000}}]}\n"
+                  "  - Block: {repeat: 3, layers: [{Dense: {units: 8, repeat: 100000}}]}\n"
                   "  - Dense: 4\n")
     doc = counted(spec)
-    assert doc["total_params"] == 3 * 10000 * (8 + 1) * 8 + (8 + 1) * 4
-    blocks = doc["layers"][0]["children"]  # three blocks, each with a folded group of 10,000
-    assert [b["children"][0]["folded"] for b in blocks] == [10000] * 3
-    assert doc["layers"][1]["name"] == "dense_30000"  # dense, dense_1 ... dense_29999 before
+    assert doc["total_params"] == 3 * 100000 * (8 + 1) * 8 + (8 + 1) * 4
+    blocks = doc["layers"][0]["children"]  # three blocks, each with a folded group of 100,000
+    assert [b["children"][0]["folded"] for b in blocks] == [100000] * 3
+    assert doc["layers"][1]["name"] == "dense_300000"  # dense, dense_1 ... dense_299999 before
 
 
 def test_zoo_gpt3_with_a_billion_layers():

@@ -282,7 +282,7 @@ class _Interpreter:
                  inputs: list[Shape], where: str, env: Mapping[str, Any]) -> Shape | None:
         """``repeat`` copies in a group. Copies that cannot differ (no ``${index}``, called
         on the input the copy before was called on) are cloned, not rebuilt, and past
-        :data:`~paramcount.build.FOLD_AT` nodes folded: one block counted × the copies left.
+        :data:`~paramcount.tree.FOLD_AT` nodes folded: one block counted × the copies left.
         """
         same = "index" not in repr(raw)
         if not same:  # every copy is built: refused from the count before the first

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from paramcount.budget import current
 from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.layers import Layer, make_layer
@@ -49,6 +50,13 @@ class Builder:
         self._names: dict[str, int] = {}
         self.by_name: dict[str, Node] = {}
         self.last: Node = self.root  # the node made most recently
+        #: a shared layer's output by its name and input shapes: a layer called a million
+        #: times on the same shapes is built for them once
+        self._again: dict[tuple[str, tuple[Shape, ...]], Shape] = {}
+
+    def _made(self, n: int = 1) -> None:
+        """Draw ``n`` nodes built from the budget (and check its deadline)."""
+        current().draw("nodes", n, f"model {self.root.name!r}")
 
     def unique(self, base: str) -> str:
         n = self._names.get(base, 0)
@@ -64,6 +72,7 @@ class Builder:
     def call(self, layer: Layer, inputs: Sequence[Shape], name: str | None = None,
              tie: str | None = None) -> Shape:
         """Build ``layer`` on ``inputs`` and add its node to the current block."""
+        self._made()
         base = None if name else snake(layer.label)
         name = self.claim(name) if name else self.unique(snake(layer.label))
         try:
@@ -84,6 +93,11 @@ class Builder:
         node = self.by_name.get(name)
         if node is None or node.layer is None:
             raise SpecError(f"there is no layer named {quote(name)} to share")
+        key = (name, tuple(inputs))
+        if key in self._again:
+            node.calls += 1
+            current().tick()
+            return self._again[key]
         try:
             built = node.layer.build_checked(inputs)
         except ParamcountError as err:
@@ -92,6 +106,7 @@ class Builder:
             raise ShapeError(f"shared layer {quote(name)} ({node.type}) is called on "
                              f"{fmt_shape(inputs[0])}, which needs other weight shapes")
         node.calls += 1
+        self._again[key] = built.output_shape
         return built.output_shape
 
     def _tie(self, node: Node, target: str, where: str) -> None:
@@ -119,6 +134,7 @@ class Builder:
         ``reserved``: ``name`` was already made unique by :meth:`unique` from ``base`` (or
         claimed, when ``base`` is None).
         """
+        self._made()
         auto = base if reserved else None
         if not (reserved and name):
             auto = None if name else base or snake(type_name)
@@ -145,18 +161,41 @@ class Builder:
         nodes = [node, *(n for _, n in node.walk())]
         if any(n.name_base is None for n in nodes):
             return None
+        self._made(len(nodes))
 
         def copy(n: Node) -> Node:
             assert n.name_base is not None
             c = replace(n, name=self.unique(n.name_base), children=[])
             self.by_name[c.name] = c
             c.children = [copy(child) for child in n.children]
+            if n.folded:  # its one block stands for more copies, whose names it takes
+                self._skip_names(n.children[0], n.repeat - 1)
             return c
 
         clone = copy(node)
         self._stack[-1].children.append(clone)
         self.last = clone
         return clone
+
+    def fold(self, group: Node, times: int) -> None:
+        """Let the last block of ``group`` stand for itself and ``times - 1`` identical copies
+        after it, without building them: the copies' automatic names are taken (the names
+        after the group are those building them would leave), and the counts multiply.
+        """
+        block = group.children.pop()
+        self._skip_names(block, times - 1)
+        if not group.children:
+            group.children, group.repeat, group.folded = [block], times, True
+        else:  # copies that differ came first: the identical rest is a folded group of its own
+            group.children.append(Node(f"{block.name}×{times}", group.type, block.output_shape,
+                                       children=[block], repeat=times, folded=True))
+        self.last = group
+
+    def _skip_names(self, block: Node, copies: int) -> None:
+        """Take the automatic names ``copies`` more copies of ``block`` would take."""
+        for n, k in [(block, 1), *((n, k) for _, n, k in block.walk_times())]:
+            if n.name_base is not None:  # a name in a folded group inside stands for k
+                self._names[n.name_base] = self._names.get(n.name_base, 0) + k * copies
 
     def finish(self, source: str, dtype: str = "float32", **meta: Any) -> Summary:
         return Summary(self.root, source=source, framework=self.framework,

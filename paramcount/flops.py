@@ -106,7 +106,7 @@ def _visit(node: Node, out: Flops, seen: dict[int, tuple[int, bool]]) -> tuple[i
     known, complete = (own or 0) * node.calls, own is not None
     for child in node.children:
         m, ok = _visit(child, out, seen)
-        known, complete = known + m, complete and ok
+        known, complete = known + m * node.each, complete and ok
     seen[key] = known, complete
     out.per_node[key] = known if complete else None
     return known, complete

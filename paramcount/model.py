@@ -73,9 +73,9 @@ class Summary:
     def unknown_layers(self) -> dict[str, int]:
         """Layer types that were not understood (and not counted), with how often each occurs."""
         tally: dict[str, int] = {}
-        for _, node in self.root.walk():
+        for _, node, times in self.root.walk_times():
             if node.unknown:
-                tally[node.type] = tally.get(node.type, 0) + 1
+                tally[node.type] = tally.get(node.type, 0) + times
         return tally
 
     @property
@@ -86,22 +86,23 @@ class Summary:
     def by_dtype(self) -> dict[str, tuple[int, int | None]]:
         """Stored dtype -> (elements, bytes) over every weight whose dtype is known."""
         out: dict[str, tuple[int, int | None]] = {}
-        for _, w in self.root.all_weights():
+        for w, times in self.root.weights_times():
             if w.dtype is None:
                 continue
             n, b = out.get(w.dtype, (0, 0))
-            out[w.dtype] = (n + w.size, None if b is None or w.nbytes is None else b + w.nbytes)
+            out[w.dtype] = (n + w.size * times,
+                            None if b is None or w.nbytes is None else b + w.nbytes * times)
         return out
 
     def stored_bytes(self, buffers: bool | None = None) -> int | None:
         """Bytes of the weights as stored, when every such weight's size in bytes is known:
         all of them (``buffers=None``), the parameters only (False) or the buffers only (True).
         """
-        weights = [w for _, w in self.root.all_weights()
+        weights = [(w, times) for w, times in self.root.weights_times()
                    if buffers is None or w.buffer == buffers]
-        if not weights or any(w.nbytes is None for w in weights):
+        if not weights or any(w.nbytes is None for w, _ in weights):
             return None
-        return sum(w.nbytes or 0 for w in weights)
+        return sum((w.nbytes or 0) * times for w, times in weights)
 
     @cached_property
     def layers(self) -> list[Node]:
@@ -156,7 +157,8 @@ class Summary:
         return active - (total - n), "active non-embedding params"
 
     def weights(self) -> list[tuple[str, Weight]]:
-        """Every owned weight with its dotted path, parameters and buffers."""
+        """Every owned weight with its dotted path, parameters and buffers (the block of a
+        folded group once; its weights count ``repeat`` times in the totals)."""
         return list(self.root.all_weights())
 
     def render(self, fmt: str = "table", view: View | None = None, **changes: Any) -> str:

@@ -37,6 +37,12 @@ class Compute:
     per_token: int = 0
 
 
+#: nodes of a repeated block's copies built one by one (each its own row with ``--depth``);
+#: beyond this many, one block stands for all its copies, folded (``Node.folded``), and costs
+#: what one block costs however many copies there are
+FOLD_AT = 16_384
+
+
 @dataclass
 class Node:
     """One row of the tree: a layer (leaf) or a block of layers (inner node)."""
@@ -53,6 +59,9 @@ class Node:
     calls: int = 1
     layer: Layer | None = None
     repeat: int = 1  # > 1 for a group of identical blocks
+    #: a folded group: ``children`` holds one block that stands for ``repeat`` identical
+    #: copies, built once and counted × ``repeat`` (a repeat too large to build copy by copy)
+    folded: bool = False
     #: the layer's type is not known: it is listed, but its parameters are not counted
     unknown: bool = False
     #: a short remark shown with the row ("counted from stored weights", "×8 experts")
@@ -72,9 +81,14 @@ class Node:
             return self.layer.attention(self.input_shapes)
         return None
 
+    @property
+    def each(self) -> int:
+        """How many times each child counts: ``repeat`` in a folded group, else once."""
+        return self.repeat if self.folded else 1
+
     def _sum(self, pick: str) -> int:
         own = sum(w.size for w in self.weights if _is(w, pick))
-        return own + sum(c._sum(pick) for c in self.children)
+        return own + self.each * sum(c._sum(pick) for c in self.children)
 
     @property
     def params(self) -> int:
@@ -100,12 +114,28 @@ class Node:
             yield depth + 1, child
             yield from child.walk(depth + 1)
 
+    def walk_times(self, depth: int = 0, times: int = 1) -> Iterator[tuple[int, Node, int]]:
+        """:meth:`walk` with how many times each node counts (a folded group's block counts
+        ``repeat`` times, and so does everything in it)."""
+        inner = times * self.each
+        for child in self.children:
+            yield depth + 1, child, inner
+            yield from child.walk_times(depth + 1, inner)
+
     def all_weights(self, prefix: str = "") -> Iterator[tuple[str, Weight]]:
-        """Every owned weight below this node, with its dotted path."""
+        """Every owned weight below this node, with its dotted path (a folded group's block
+        once: see :meth:`weights_times`)."""
         for w in self.weights:
             yield f"{prefix}{w.name}", w
         for child in self.children:
             yield from child.all_weights(f"{prefix}{child.name}.")
+
+    def weights_times(self, times: int = 1) -> Iterator[tuple[Weight, int]]:
+        """Every owned weight below this node with how many times it counts."""
+        for w in self.weights:
+            yield w, times
+        for child in self.children:
+            yield from child.weights_times(times * self.each)
 
 
 def _is(w: Weight, pick: str) -> bool:
@@ -142,9 +172,10 @@ def subtree_counts(root: Node) -> dict[int, Counts]:
 
     def visit(node: Node) -> Counts:
         p, t, n, b = weight_counts(node.weights)
+        k = node.each
         for child in node.children:
             cp, ct, cn, cb = visit(child)
-            p, t, n, b = p + cp, t + ct, n + cn, b + cb
+            p, t, n, b = p + k * cp, t + k * ct, n + k * cn, b + k * cb
         out[id(node)] = (p, t, n, b)
         return out[id(node)]
 
@@ -165,7 +196,7 @@ class Row:
 def signature(node: Node) -> tuple[Any, ...]:
     """What makes two blocks identical for folding: types, counts, shapes, recursively."""
     return (node.type, node.params, node.trainable_params, node.buffers, node.output_shape,
-            node.calls, tuple(signature(c) for c in node.children))
+            node.calls, node.each, tuple(signature(c) for c in node.children))
 
 
 def _identical(children: list[Node]) -> bool:
@@ -181,6 +212,10 @@ def _rows(node: Node, depth: int, limit: int | None, fold: bool, times: int,
     if limit is not None and depth > limit:
         return
     children = node.children
+    if node.folded:  # one block standing for many: shown once, whatever the view
+        out.append(Row(depth, children[0], times * node.repeat, folded=True))
+        _rows(children[0], depth + 1, limit, fold, times * node.repeat, out)
+        return
     if fold and node.repeat > 1 and _identical(children):
         out.append(Row(depth, children[0], times * len(children), folded=True))
         _rows(children[0], depth + 1, limit, fold, times * len(children), out)

@@ -14,7 +14,6 @@ import pytest
 from paramcount.cli import main
 from paramcount.errors import ParamcountError, ShapeError, SpecError
 from paramcount.sources.keras import files as keras_source
-from paramcount.sources.keras import h5 as keras_h5
 
 
 def _input(name: str, shape: list[Any]) -> dict[str, Any]:
@@ -137,10 +136,10 @@ def test_models_nested_too_deep():
     doc: dict[str, Any] = {"class_name": "Sequential", "config": {"name": "s0", "layers": [
         {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4]}},
         {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
-    for i in range(1, 40):
+    for i in range(1, 70):
         doc = {"class_name": "Sequential", "config": {"name": f"s{i}", "layers": [
             {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4]}}, doc]}}
-    _bad(doc, "models nested deeper than 32")
+    _bad(doc, r"models nested: 65 levels, over the limit of 64 \(--max-depth raises it\)")
 
 
 def test_pytorch_convention_does_not_apply():
@@ -197,11 +196,13 @@ def test_corrupt_config_member(tmp_path, capsys):
 
 
 def test_config_that_inflates_beyond_the_bound_is_refused(tmp_path, capsys):
-    bomb = b"[" + b" " * (keras_source.MAX_CONFIG_BYTES + 10) + b"]"
+    from paramcount.budget import Limits
+
+    bomb = b"[" + b" " * (Limits().read_bytes + 10) + b"]"
     path = _zip(tmp_path / "bomb.keras", {"config.json": bomb}, zipfile.ZIP_DEFLATED)
     assert path.stat().st_size < 2**20
     line = _cli_error(path, capsys)
-    assert "config.json declares" in line and "refused" in line
+    assert "config.json declares" in line and "(--max-read raises it)" in line
 
 
 def test_corrupt_weights_entry_is_reported_when_needed(tmp_path, capsys):
@@ -263,11 +264,11 @@ def test_bad_model_config_attribute(config, message, tmp_path, capsys):
     assert message in _cli_error(path, capsys)
 
 
-def test_model_config_attribute_too_large(tmp_path, capsys, monkeypatch):
+def test_model_config_attribute_too_large(tmp_path, capsys):
     path = _h5(tmp_path / "m.h5", {"model_config": json.dumps(GOOD)})
-    monkeypatch.setattr(keras_h5, "MAX_CONFIG_BYTES", 10)
-    line = _cli_error(path, capsys)
-    assert "the model_config attribute" in line and "is too large" in line
+    assert main([str(path), "--max-read", "10"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "the model_config attribute" in line and "(--max-read raises it)" in line
 
 
 def test_h5py_missing_names_the_extra(tmp_path, monkeypatch):

@@ -26,7 +26,7 @@ from test_sources_onnx import Net, helper_graph, init, randomized, save
 import paramcount
 from paramcount.cli import main
 from paramcount.errors import SpecError
-from paramcount.sources import protobuf, regular
+from paramcount.sources import regular
 from paramcount.sources.blobs import LocalFile
 from paramcount.sources.onnx_proto import (
     NAME_SCOPES,
@@ -205,7 +205,7 @@ def nested_graphs(levels: int) -> bytes:
     return _field(7, graph)
 
 
-def test_damaged_files_give_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+def test_damaged_files_give_one_line_and_exit_2(tmp_path, capsys):
     good = helper.make_model(helper_graph()).SerializeToString()
     past_end = _field(7, b"")[:-1] + _varint(50) + b"\x12\x01g"
     cases = {
@@ -213,15 +213,15 @@ def test_damaged_files_give_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
         "past_end": (past_end, "runs past the end of its message"),
         "deep": (nested_graphs(2000), "subgraphs nested deeper than 16"),
         "group": (b"\x0b\x0c", "wire type 3 is not one ONNX uses"),
-        "fields": (_field(7, b"\x10\x01" * 3000), "more than 1,000 fields"),
-        "long_name": (_field(7, _field(2, b"n" * 5000)), "a string of 5,000 bytes, over"),
+        "fields": (_field(7, b"\x10\x01" * 3000),
+                   "1,001 elements, over the limit of 1,000 (--max-elements raises it)"),
+        "long_name": (_field(7, _field(2, b"n" * 5000)),
+                      "5,000 bytes, over the limit of 4,096 (--max-string raises it)"),
     }
-    monkeypatch.setattr(protobuf, "MAX_FIELDS", 1000)
-    monkeypatch.setattr(protobuf, "MAX_TEXT", 4096)
     for name, (content, message) in cases.items():
         path = tmp_path / f"{name}.onnx"
         path.write_bytes(content)
-        assert main([str(path)]) == 2
+        assert main([str(path), "--max-elements", "1000", "--max-string", "4096"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, (name, err)
 

@@ -205,7 +205,7 @@ def _write(tmp_path, text, name="model.yaml"):
     ("input_shape: [0]\nlayers: [Flatten]\n", SpecError, r"input_shape must be a list of "
      "positive integers"),
     ("input_shape: [4]\nblocks: {b: {layers: [b]}}\nlayers: [b]\n", SpecError,
-     r"nested deeper than"),
+     r"blocks nested .*over the limit of 64 \(--max-depth raises it\)"),
     ("input_shape: [4]\nblocks: {b: {params: {w: 2}, layers: [Dense: '${w}']}}\n"
      "layers: [{b: {width: 3}}]\n", SpecError, r"block 'b' has no parameter 'width'"),
     ("input_shape: [4]\nlayers: [{Dense: '${nope}'}]\n", SpecError, r"unknown name 'nope'"),

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from paramcount.budget import current
 from paramcount.errors import SpecError
 from paramcount.layers.base import PYTORCH, Attention, Weight
 from paramcount.model import Summary
@@ -33,6 +34,7 @@ def available() -> bool:
 
 def build(doc: Mapping[str, Any], head: str | None, source: str) -> Summary:
     """Build the model of ``doc`` with transformers on the meta device and summarize it."""
+    refuse_large(doc, str(doc.get("model_type")))
     start = time.perf_counter()
     model = _instantiate(doc, head)
     root = _tree(model, type(model).__name__)
@@ -42,6 +44,22 @@ def build(doc: Mapping[str, Any], head: str | None, source: str) -> Summary:
     return Summary(root, source=source, framework=PYTORCH,
                    meta={"model_type": doc.get("model_type"), "architecture":
                          type(model).__name__, "fallback": how})
+
+
+def refuse_large(doc: Mapping[str, Any], where: str) -> None:
+    """Refuse a config whose layer counts pass the node budget, from the numbers, before
+    transformers builds anything (each layer is a module at least, and transformers cannot be
+    stopped midway): ``num_hidden_layers: 5000000`` is one line, not an hour.
+
+    >>> refuse_large({"text_config": {"num_layers": 2}}, "t5")
+    """
+    for key, value in doc.items():
+        if isinstance(value, Mapping):
+            refuse_large(value, f"{where}.{key}")
+        elif isinstance(value, int) and not isinstance(value, bool) and (
+                "layer" in key.lower() or key in ("depth", "depths")):
+            current().check("nodes", value, f"{where} config: {key} (a module per layer, "
+                            "before transformers builds them)")
 
 
 def _instantiate(doc: Mapping[str, Any], head: str | None) -> Any:

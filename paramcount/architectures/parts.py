@@ -17,7 +17,7 @@ from typing import Any
 
 from paramcount.layers.base import PYTORCH, Attention, Formula, Weight, make_layer
 from paramcount.shapes import Shape
-from paramcount.tree import Compute, Node, Tied, signature
+from paramcount.tree import FOLD_AT, Compute, Node, Tied, signature
 
 
 def _layer(name: str, type_name: str, config: dict[str, Any], input_shape: Shape) -> Node:
@@ -192,7 +192,10 @@ def blocks(count: int, key: Callable[[int], Hashable], make: Callable[[int], Nod
         k = key(i)
         if k not in made:
             made[k] = make(i)
-        out.append(replace(made[k], name=str(i)))
+        # a shallow copy by its fields: dataclasses.replace costs 30 times more
+        block = object.__new__(Node)
+        block.__dict__.update(made[k].__dict__, name=str(i))
+        out.append(block)
     return out
 
 
@@ -207,15 +210,23 @@ def stack(name: str, items: list[Node], output: int | None = None) -> Node:
         else:
             runs.append([block])
     if len(runs) == 1:
-        node.children, node.repeat = items, len(items)
+        _group(node, items)
         return node
     for run in runs:
         if len(run) == 1:
             node.children.append(run[0])
         else:
-            group = module(f"{run[0].name}-{run[-1].name}", "ModuleList", run, output)
-            group.repeat = len(run)
-            node.children.append(group)
+            group = module(f"{run[0].name}-{run[-1].name}", "ModuleList", [], output)
+            node.children.append(_group(group, run))
+    return node
+
+
+def _group(node: Node, run: list[Node]) -> Node:
+    """``node`` holding a run of identical blocks: each a child, or past
+    :data:`~paramcount.tree.FOLD_AT` nodes the first standing for all (folded)."""
+    node.children, node.repeat = run, len(run)
+    if len(run) * (1 + sum(1 for _ in run[0].walk())) > FOLD_AT:
+        node.children, node.folded = run[:1], True
     return node
 
 
@@ -264,16 +275,16 @@ class Roles:
         embedded = idle = 0
         moe = False
         known = True
-        for _, node in root.walk():
+        for _, node, times in root.walk_times():
             if id(node) in self.embeddings:
-                embedded += node.params
+                embedded += node.params * times
             if id(node) in self.experts:
                 _, count, active = self.experts[id(node)]
                 moe = True
                 if active is None:
                     known = False
                 else:
-                    idle += node.params // count * (count - min(active, count))
+                    idle += node.params // count * (count - min(active, count)) * times
         out = {"Non-embedding params": total - embedded}
         out.update({f"{label} params": node.params for label, node in self.components.items()})
         if moe and known:

@@ -32,6 +32,7 @@ from paramcount.cli.options import (
     Parser,
     format_argument,
     framework_argument,
+    limit_arguments,
     parse_assignments,
     parse_shape,
     source_arguments,
@@ -88,6 +89,7 @@ def _summary_parser() -> argparse.ArgumentParser:
     source_arguments(p, "the model file or zoo entry")
     p.add_argument("--version", action="version", version=f"paramcount {__version__}")
     _output_options(p)
+    limit_arguments(p)
     return p
 
 
@@ -144,6 +146,7 @@ def _zoo_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-top", action="store_true", help="without the classifier head")
     source_arguments(p, "the entry")
     _output_options(p)
+    limit_arguments(p)
     return p
 
 

@@ -18,7 +18,13 @@ from __future__ import annotations
 import argparse
 import math
 
-from paramcount.cli.options import Parser, format_argument, framework_argument
+from paramcount.cli.options import (
+    Parser,
+    format_argument,
+    framework_argument,
+    limit_arguments,
+    limit_options,
+)
 from paramcount.errors import CheckFailed, SpecError
 from paramcount.report.diff import FORMATS
 
@@ -42,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="exit 1 when B's total exceeds A's by more than PCT percent")
     p.add_argument("--fail-if-changed", action="store_true",
                    help="exit 1 when anything differs (a row, a weight, a type, a total)")
+    limit_arguments(p)
     return p
 
 
@@ -72,6 +79,7 @@ def run(args: list[str]) -> str:
     from paramcount.report.diff import render_diff
 
     options = {"framework": ns.framework} if ns.framework else {}
+    options.update(limit_options(ns))
     d = diff(ns.a, ns.b, **options)
     text = render_diff(d, ns.format, depth=ns.depth, everything=ns.all, fold=not ns.no_fold)
     a, b = d.a.totals[0], d.b.totals[0]

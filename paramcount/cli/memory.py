@@ -22,6 +22,7 @@ from typing import Any
 from paramcount.cli.options import (
     Parser,
     format_argument,
+    limit_arguments,
     positive_number,
     source_arguments,
     source_options,
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="DeepSpeed's additional_buffer_factor (default 1.5)")
     source_arguments(p.add_argument_group("source"), "the model file or zoo entry")
     format_argument(p, FORMATS)
+    limit_arguments(p)
     return p
 
 

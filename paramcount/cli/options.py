@@ -36,6 +36,36 @@ def source_arguments(p: Arguments, what: str = "the model") -> None:
     framework_argument(p)
 
 
+def limit_arguments(p: argparse.ArgumentParser) -> None:
+    """The "limits" group: one ``--max-...`` option per row of the budget
+    (:data:`paramcount.budget.LIMITS`), each raising its limit."""
+    from paramcount.budget import LIMITS
+
+    group = p.add_argument_group("limits (a hostile or huge input is refused at these; "
+                                 "raise one to let a large input through)")
+    for row in LIMITS:
+        group.add_argument(row.flag, dest=f"limit_{row.name}", type=_positive_int,
+                           default=None, metavar="N",
+                           help=f"{row.what} (default {row.default:,})")
+
+
+def limit_options(ns: argparse.Namespace) -> dict[str, Any]:
+    """``{"limits": Limits(...)}`` from :func:`limit_arguments`'s options that were given."""
+    from paramcount.budget import LIMITS, Limits
+
+    given: dict[str, Any] = {row.name: getattr(ns, f"limit_{row.name}", None)
+                             for row in LIMITS}
+    given = {k: v for k, v in given.items() if v is not None}
+    return {"limits": Limits.of(given)} if given else {}
+
+
+def _positive_int(text: str) -> int:
+    text = text.strip().replace("_", "").replace(",", "")
+    if not (text.isascii() and text.isdigit()) or len(text) > 30 or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}")
+    return int(text)
+
+
 def framework_argument(p: Arguments) -> None:
     p.add_argument("--framework", choices=FRAMEWORKS, default=None,
                    help="count in this framework's convention")
@@ -51,7 +81,7 @@ def source_options(ns: argparse.Namespace) -> dict[str, Any]:
     params, bare = parse_assignments(ns.set, "--set")
     if bare:
         raise SpecError(f"--set {quote(bare[0])}: expected NAME=VALUE")
-    return {"params": params, "framework": ns.framework, "head": ns.head}
+    return {"params": params, "framework": ns.framework, "head": ns.head, **limit_options(ns)}
 
 
 def parse_value(text: str) -> Any:

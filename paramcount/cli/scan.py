@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import TextIO
 
-from paramcount.cli.options import Parser, framework_argument
+from paramcount.cli.options import Parser, framework_argument, limit_arguments, limit_options
 from paramcount.cli.terminal import wants_rich
 from paramcount.errors import CheckFailed, SpecError, check_positive
 from paramcount.report.scan import FORMATS, csv_header, csv_line, jsonl_line, render_table
@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="a progress line on stderr (default: when stderr is a terminal)")
     framework_argument(p)
+    limit_arguments(p)
     return p
 
 
@@ -68,6 +69,7 @@ def run(args: list[str]) -> str:
     show = _progress(len(sources)) if (
         sys.stderr.isatty() if ns.progress is None else ns.progress) else None
     options = {"framework": ns.framework} if ns.framework else {}
+    options.update(limit_options(ns))
     start = time.perf_counter()
     rows = scan(sources, workers=ns.workers, progress=show, **options)
     kept, failed = _write(rows, fmt, sys.stdout)

@@ -113,24 +113,25 @@ class _Walk:
             self.largest_unit = max(self.largest_unit, w.size)
         self._own(root)
         for child in root.children:
-            self.visit(child, unit=False)
+            self.visit(child, unit=False, times=root.each)
 
-    def visit(self, node: Node, unit: bool) -> None:
+    def visit(self, node: Node, unit: bool, times: int = 1) -> None:
+        """``times``: how many copies ``node`` stands for (inside folded groups)."""
         self._own(node)
         attention = node.attention_info()
         if attention is not None:
-            self.attentions[attention] += node.calls
+            self.attentions[attention] += node.calls * times
             if attention.cached:
                 self.cache_notes.update(dict.fromkeys(node.notes))
         if not node.children:
             self.largest_unit = max(self.largest_unit, _elements(node))
             if node.params and node.output_shape is not None:
-                self.outputs.append((node.output_shape, node.calls))
+                self.outputs.append((node.output_shape, node.calls * times))
         elif unit:
             self.largest_unit = max(self.largest_unit, _elements(node))
         for child in node.children:
             # the blocks of a repeated stack are the units transformers' _no_split_modules name
-            self.visit(child, node.repeat > 1 and not child.repeat > 1)
+            self.visit(child, node.repeat > 1 and not child.repeat > 1, times * node.each)
 
     def _own(self, node: Node) -> None:
         own = sum(w.size for w in node.weights if not w.buffer)

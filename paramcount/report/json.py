@@ -117,6 +117,8 @@ def _node(node: Node, level: int, depth: int | None, counts: dict[int, Counts],
         "children": [_node(c, level + 1, depth, counts, flops) for c in node.children]
         if expand else [],
     }
+    if node.folded:  # its one child stands for this many identical copies
+        out["folded"] = node.repeat
     if flops is not None:
         out["macs"] = flops.node_macs(node)
     return out

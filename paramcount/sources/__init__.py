@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from paramcount.budget import Limits, active
 from paramcount.collector import paused
 from paramcount.dtypes import dtype_name
 from paramcount.errors import SpecError, check_positive, refuse_unknown
@@ -122,8 +123,9 @@ def summarize(source: Any, **options: Any) -> Summary:
     (whose convention to count in), ``dtype`` and ``depth`` (how the summary shows itself:
     sizes at that dtype, rows down to that depth; see :class:`~paramcount.view.View`),
     ``head`` (``"base"``: a Hugging Face config's bare backbone), ``progress`` (called after
-    each file of a folder or shard set); a live object takes ``input_shape`` and others
-    (:mod:`paramcount.sources.live`).
+    each file of a folder or shard set), ``limits`` (a :class:`~paramcount.budget.Limits` or a
+    dict of its fields: the budget reading draws from, :mod:`paramcount.budget`); a live
+    object takes ``input_shape`` and others (:mod:`paramcount.sources.live`).
 
     >>> import paramcount
     >>> spec = {"input_shape": [4], "layers": [{"Dense": {"units": 2}}]}
@@ -134,6 +136,12 @@ def summarize(source: Any, **options: Any) -> Summary:
     """
     if isinstance(source, Summary):
         return source
+    limits = options.pop("limits", None)
+    with active(None if limits is None else Limits.of(limits)):
+        return _summarize(source, options)
+
+
+def _summarize(source: Any, options: dict[str, Any]) -> Summary:
     dtype = options.pop("dtype", None)
     if isinstance(source, str | os.PathLike) or (
             isinstance(source, dict) and not _live().holds_arrays(source)):

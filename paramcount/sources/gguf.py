@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from paramcount.budget import Budget, current
 from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.quoting import quote
@@ -134,6 +135,8 @@ class _Header:
         start, self.pos = self.pos, self.pos + n
         if limit is not None and n > limit:
             return ""
+        if limit is None:  # kept whatever its length: the budget's
+            current().check("string_bytes", n, f"{self.path}: {what}")
         return bytes(self.data[start:self.pos]).decode("utf-8", errors="replace")
 
     def value(self, kind: int, what: str, depth: int = 0) -> Any:
@@ -151,6 +154,8 @@ class _Header:
             raise self.fail(f"{what}: arrays nested deeper than {_MAX_NESTING}")
         kind = self.u32(f"the element type of {what}")
         count = self.u64(f"the length of {what}")
+        if kind in (_STRING, _ARRAY):  # walked element by element: refused from the count
+            current().check("elements", count, f"{self.path}: the array {what}")
         if kind in _SCALARS:
             fmt = f"{self.order}{count}{_SCALARS[kind]}"
             n = count * struct.calcsize(self.order + _SCALARS[kind])
@@ -282,6 +287,7 @@ def read_blob(file: Blob) -> tuple[list[Tensor], dict[str, Any]]:
             return _read(_Header(file.label, data, size))
         except _NeedMore as more:
             want = min(size, max(2 * len(data), int(more.args[0])))
+            current().check("read_bytes", int(more.args[0]), f"{file.label}: its header")
             piece = file.read(len(data), want - len(data))
             if not piece:
                 raise SpecError(f"{file.label}: truncated: {len(data)} of {size} bytes "
@@ -304,8 +310,11 @@ def _read(h: _Header) -> tuple[list[Tensor], dict[str, Any]]:
     if n_tensors * 24 > h.size or n_kv * 13 > h.size:
         raise h.fail(f"the header declares {n_tensors} tensors and {n_kv} metadata entries, "
                      "more than the file can hold")
+    budget = current()  # counts the file could hold, refused before any loop walks them
+    budget.check("elements", n_tensors, f"{h.path}: the header declares tensors")
+    budget.check("elements", n_kv, f"{h.path}: the header declares metadata entries")
     kv = _metadata(h, n_kv)
-    infos = [_tensor_info(h, i) for i in range(n_tensors)]
+    infos = [_tensor_info(h, i, budget) for i in range(n_tensors)]
     alignment = kv.get("general.alignment", 32)
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
         raise h.fail(f"general.alignment {quote(alignment)} is not a power of two")
@@ -316,14 +325,17 @@ def _read(h: _Header) -> tuple[list[Tensor], dict[str, Any]]:
 
 def _metadata(h: _Header, count: int) -> dict[str, Any]:
     kv: dict[str, Any] = {}
+    tick = current().tick
     for i in range(count):
+        tick()
         key = h.string(f"metadata key #{i}")
         kind = h.u32(f"the type of {quote(key)}")
         kv[key] = h.value(kind, repr(key))
     return kv
 
 
-def _tensor_info(h: _Header, i: int) -> tuple[str, tuple[int, ...], int, int]:
+def _tensor_info(h: _Header, i: int, budget: Budget) -> tuple[str, tuple[int, ...], int, int]:
+    budget.tick()
     name = h.string(f"the name of tensor #{i}", limit=None)
     n_dims = h.u32(f"the rank of {quote(name)}")
     if n_dims > MAX_DIMS:

@@ -13,8 +13,8 @@ starts small again after a skip (so skipping a tensor's bytes reads at most a li
 Budgets (a hostile file meets one of them, each with one clear error):
 
 - every length is checked against the message that holds it, and so against the file;
-- :data:`MAX_FIELDS` fields (and packed numbers) in one file, read or skipped;
-- :data:`MAX_TEXT` bytes in one string that is read;
+- the budget's elements (``--max-elements``): fields and packed numbers in one file, read or
+  skipped; its string bytes (``--max-string``): bytes of one string that is read; its deadline;
 - the nesting depth is the caller's: a message is walked only when the caller asks.
 """
 
@@ -23,15 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from paramcount.budget import current, exceeded
 from paramcount.errors import SpecError
 from paramcount.sources.blobs import Blob
 
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
 _FIXED = {FIXED64: 8, FIXED32: 4}
-#: fields (and numbers of packed arrays) read or skipped in one file
-MAX_FIELDS = 10_000_000
-#: bytes of one string field that is read (a name, an operator type, a metadata value)
-MAX_TEXT = 2**20
 #: the read window: its size after a skip, and the most it doubles to
 MIN_READ, MAX_READ = 512, 2**16
 
@@ -67,7 +64,8 @@ class Reader:
         self.file, self.what = file, what
         self.size = file.size()
         self.bytes_read = 0
-        self.fields_left = MAX_FIELDS
+        self.budget = current()
+        self.fields_left = self.budget.limits.elements
         self._buf, self._start, self._ahead = b"", 0, MIN_READ
 
     def whole(self) -> Span:
@@ -85,14 +83,22 @@ class Reader:
             pos = span.start
             while pos < span.end:
                 self.fields_left -= 1
-                if self.fields_left < 0:
-                    raise self.fail(pos, f"more than {MAX_FIELDS:,} fields")
+                if self.fields_left < 0 or self.fields_left & 0xFFFF == 0:
+                    self._spend(pos)
                 key, pos = self._varint(pos, span.end)
                 number, wire = key >> 3, key & 7
                 if number == 0 or key >> 32:
                     raise self.fail(pos, f"field number {number} is not allowed")
                 value, pos = self._value(wire, pos, span.end)
                 yield number, wire, value
+
+    def _spend(self, pos: int) -> None:
+        """Every 65,536 fields and past the last allowed: the budget's deadline and bound."""
+        self.budget.tick()
+        if self.fields_left < 0:
+            limit = self.budget.limits.elements
+            raise exceeded("elements", limit - self.fields_left, limit,
+                           f"{self.file.label}: fields read or skipped (at byte {pos:,})")
 
     def _value(self, wire: int, pos: int, end: int) -> tuple[int | Span, int]:
         if wire == VARINT:
@@ -116,8 +122,8 @@ class Reader:
         pos = span.start
         while pos < span.end:
             self.fields_left -= 1
-            if self.fields_left < 0:
-                raise self.fail(pos, f"more than {MAX_FIELDS:,} fields")
+            if self.fields_left < 0 or self.fields_left & 0xFFFF == 0:
+                self._spend(pos)
             value, pos = self._varint(pos, span.end)
             yield value
 
@@ -126,9 +132,8 @@ class Reader:
         return self.data(span).decode("utf-8", errors="replace")
 
     def data(self, span: Span) -> bytes:
-        if len(span) > MAX_TEXT:
-            raise self.fail(span.start, f"a string of {len(span):,} bytes, over the "
-                            f"{MAX_TEXT:,}-byte limit")
+        self.budget.check("string_bytes", len(span),
+                          f"{self.file.label}: a string at byte {span.start:,}")
         buf, at = self._window(span.start, len(span))
         return bytes(buf[at:at + len(span)])
 

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from paramcount.budget import current, exceeded
 from paramcount.build import Builder, as_mapping, snake
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import lookup, make_layer
@@ -46,9 +47,8 @@ from paramcount.quoting import quote
 from paramcount.shapes import Shape
 from paramcount.sources.blobs import Blob
 from paramcount.sources.template import substitute
+from paramcount.tree import FOLD_AT, Node
 
-MAX_FILE_BYTES = 16 * 2**20
-MAX_DEPTH = 64
 _ITEM_KEYS = ("name", "inputs", "repeat", "share", "tie", "when")
 _SUGAR = ("Block", "Residual", "Parallel")
 
@@ -72,11 +72,15 @@ def from_file(path: Path, **options: Any) -> Summary:
 
 def read_document(path: Path) -> Any:
     """Parse a YAML or JSON file safely (no tags, no code) with a size bound."""
-    from paramcount.sources.regular import read_regular
+    from paramcount.sources.regular import read_regular, size_of
 
     if path.is_dir():
         raise SpecError(f"{path}: is a folder, not a model file")
-    data = read_regular(path, MAX_FILE_BYTES, "model description")
+    limit = current().limits.read_bytes
+    size = size_of(path)
+    if size > limit:
+        raise exceeded("read_bytes", size, limit, str(path))
+    data = read_regular(path, limit, "model description")
     text = data.decode("utf-8", errors="replace")
     return parse_document(text, str(path), json_text=path.suffix.lower() == ".json")
 
@@ -85,8 +89,9 @@ def read_blob_document(file: Blob) -> Any:
     """The same for a file read by range (a remote ``config.json``): the whole file, when it
     is within the size bound."""
     size = file.size()
-    if size > MAX_FILE_BYTES:
-        raise SpecError(f"{file.label}: {size} bytes is too large for a model description")
+    limit = current().limits.read_bytes
+    if size > limit:
+        raise exceeded("read_bytes", size, limit, file.label)
     text = file.read(0, size).decode("utf-8", errors="replace")
     return parse_document(text, file.label, json_text=file.name.lower().endswith(".json"))
 
@@ -100,7 +105,11 @@ def parse_document(text: str, where: str, json_text: bool) -> Any:
 
         # libyaml's safe loader when present: the same safe subset, several times faster
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return yaml.load(text, Loader=loader)
+        doc = yaml.load(text, Loader=loader)
+        expanded(doc, where)
+        return doc
+    except ParamcountError:
+        raise
     except json.JSONDecodeError as err:
         raise SpecError(f"{where}: invalid JSON at line {err.lineno}, column {err.colno}: "
                         f"{err.msg}") from None
@@ -111,6 +120,38 @@ def parse_document(text: str, where: str, json_text: bool) -> Any:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise SpecError(f"{where}: invalid YAML{at}: {problem}") from None
+
+
+def expanded(doc: Any, where: str) -> int:
+    """The nodes of ``doc`` with every YAML alias expanded, counted without expanding: each
+    list or mapping once (aliases make one object appear many times). A document over the
+    element budget (a billion laughs) is refused here, before anything echoes it (an error,
+    the JSON ``params``); one that contains itself too.
+
+    >>> laugh = ["lol"] * 10
+    >>> expanded([laugh] * 10, "x.yaml")
+    111
+    """
+    sizes: dict[int, int | None] = {}
+
+    def size(value: Any) -> int:
+        if not isinstance(value, list | dict):
+            return 1
+        key = id(value)
+        if key in sizes:
+            known = sizes[key]
+            if known is None:
+                raise SpecError(f"{where}: the document contains itself (a YAML alias inside "
+                                "its own anchor)")
+            return known
+        sizes[key] = None
+        n = 1 + sum(size(v) for v in (value.values() if isinstance(value, dict) else value))
+        sizes[key] = n
+        return n
+
+    total = size(doc)
+    current().check("elements", total, f"{where}: the document with its YAML aliases expanded")
+    return total
 
 
 def from_dict(doc: Any, source: str = "<dict>", params: Mapping[str, Any] | None = None,
@@ -228,26 +269,52 @@ class _Interpreter:
         if repeat == 1:
             extra["name"] = substitute(keys.get("name"), env)
             return self.once(type_name, raw, extra, inputs, where, env)
-        # copies that cannot differ (no ${index}, same input shape) are cloned, not rebuilt
+        return self.repeated(type_name, raw, keys, repeat, inputs, where, env)
+
+    def repeated(self, type_name: str, raw: Any, keys: Mapping[str, Any], repeat: int,
+                 inputs: list[Shape], where: str, env: Mapping[str, Any]) -> Shape | None:
+        """``repeat`` copies in a group. Copies that cannot differ (no ``${index}``, called
+        on the input the copy before was called on) are cloned, not rebuilt, and past
+        :data:`~paramcount.tree.FOLD_AT` nodes folded: one block counted × the copies left.
+        """
         same = "index" not in repr(raw)
+        if not same:  # every copy is built: refused from the count before the first
+            current().check("nodes", repeat, f"{where}: {repeat:,} copies that differ "
+                            "(${index})")
         with self.builder.block(None, f"{type_name} ×{repeat}", repeat=repeat,
                                 base=f"{snake(type_name)}_group") as group:
             out: Shape | None = None
-            first_inputs = list(inputs)
+            before: list[Shape] | None = None  # what the copy before was called on
             for i in range(repeat):
-                if same and i > 0 and inputs == first_inputs:
-                    clone = self.builder.clone(group.children[0])
-                    if clone is not None:
-                        self.values.update((n.name, n.output_shape) for n in [clone, *(
-                            c for _, c in clone.walk())] if n.output_shape is not None)
-                        out = clone.output_shape
-                        inputs = [out] if out is not None else inputs
-                        continue
+                if same and inputs == before and self.fold_or_clone(group, repeat - i + 1):
+                    out = group.children[-1].output_shape
+                    if group.folded or group.children[-1].folded:
+                        break
+                    inputs = [out] if out is not None else inputs
+                    continue
+                before = inputs
                 copy_env = {**env, "index": i}
                 copy = {"name": substitute(keys.get("name"), copy_env)}
                 out = self.once(type_name, raw, copy, inputs, where, copy_env)
                 inputs = [out]
         return out
+
+    def fold_or_clone(self, group: Node, left: int) -> bool:
+        """The last copy stands for ``left`` copies (itself and the rest): fold them when
+        building them would pass FOLD_AT nodes, else clone one more; False when the copy has
+        names given explicitly (it is rebuilt, and its names clash)."""
+        last = group.children[-1]
+        size = 1 + sum(1 for _ in last.walk())
+        if (left - 1) * size > FOLD_AT and all(
+                n.name_base is not None for n in [last, *(c for _, c in last.walk())]):
+            self.builder.fold(group, left)
+            return True
+        clone = self.builder.clone(last)
+        if clone is None:
+            return False
+        self.values.update((n.name, n.output_shape) for n in [clone, *(
+            c for _, c in clone.walk())] if n.output_shape is not None)
+        return True
 
     def inputs_of(self, extra: Mapping[str, Any], current: Shape | None,
                   where: str) -> list[Shape]:
@@ -316,9 +383,8 @@ class _Interpreter:
                where: str, env: Mapping[str, Any], base: str | None = None,
                reserved: bool = False) -> Shape:
         self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise SpecError(f"{where}: blocks nested deeper than {MAX_DEPTH} (a block that "
-                            "uses itself?)")
+        current().check("depth", self.depth, f"{where}: blocks nested (a block that uses "
+                        "itself?)")
         try:
             with self.builder.block(name, type_name, base=base, reserved=reserved):
                 out = self.sequence(items, inputs[0] if len(inputs) == 1 else None, where, env)

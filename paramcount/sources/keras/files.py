@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from paramcount.budget import current, exceeded
 from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers import preprocessing  # noqa: F401  (registers Keras's preprocessing layers)
@@ -39,7 +40,6 @@ from paramcount.sources.regular import open_regular
 from paramcount.tree import Node
 from paramcount.view import View
 
-MAX_CONFIG_BYTES = 64 * 2**20  # config.json of the largest keras.applications model is ~1 MB
 _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 #: the figure a quantized model shows beside its count: the float model it was quantized from
 LOGICAL = "Logical params (unquantized)"
@@ -151,12 +151,12 @@ def _archive(path: Path, options: dict[str, Any]) -> Summary:
 
 def _json_member(zf: zipfile.ZipFile, name: str, path: Path) -> Any:
     info = zf.getinfo(name)
-    if info.file_size > MAX_CONFIG_BYTES:
-        raise SpecError(f"{path}: {name} declares {info.file_size} bytes, more than a model "
-                        f"config needs ({MAX_CONFIG_BYTES}); refused")
+    limit = current().limits.read_bytes
+    if info.file_size > limit:
+        raise exceeded("read_bytes", info.file_size, limit, f"{path}: {name} declares")
     try:  # zipfile stops at the declared size (and checks the CRC): the bound holds
         with zf.open(info) as f:
-            data = f.read(MAX_CONFIG_BYTES)
+            data = f.read(limit)
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as err:
         raise SpecError(f"{path}: cannot read {name} from the archive ({err})") from None
     try:

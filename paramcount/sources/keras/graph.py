@@ -15,10 +15,12 @@ counted. Its output shape is the one Keras 3 recorded where the output is used.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from paramcount.budget import current
 from paramcount.build import Builder, snake
 from paramcount.dtypes import DTYPE_BYTES, dtype_name
 from paramcount.errors import ParamcountError, ShapeError, SpecError
@@ -39,7 +41,6 @@ from paramcount.sources.keras.layers import (
 from paramcount.sources.keras.nodes import Call, Const, Ref, flat_refs
 from paramcount.tree import Node
 
-MAX_NESTING = 32
 _TF_OPS = ("TFOpLambda", "SlicingOpLambda")
 Out = list[Shape | None]  # the output tensors of a call; None where the shape is not known
 
@@ -105,7 +106,9 @@ class Walker:
     """
 
     def __init__(self, where: str, stored: StoredWeights | None = None,
-                 logical: bool = False) -> None:
+                 logical: bool = False,
+                 followed: dict[tuple[int, tuple[Shape | None, ...]], Made] | None = None
+                 ) -> None:
         self.where = where
         self.stored = stored
         #: build quantized layers as the float layers they were quantized from
@@ -114,15 +117,17 @@ class Walker:
         self.depth = 0
         #: the layers built from their config, with their dtype policy
         self.built: list[tuple[Node, str]] = []
+        #: nested models followed on other shapes, by config and shapes: each once, so a
+        #: model nested 30 deep and called twice at each level is walked 30 times, not 2**30
+        self.followed = {} if followed is None else followed
 
     # -- models ------------------------------------------------------------------------------
     def model(self, cfg: ModelConfig, inputs: Out | None = None, path: tuple[str, ...] = (),
               names: tuple[str, ...] = ()) -> Made:
         """Build ``cfg``, on ``inputs`` when given, else on its declared input shapes."""
         self.depth += 1
-        if self.depth > MAX_NESTING:
-            raise SpecError(f"models nested deeper than {MAX_NESTING}")
         try:
+            current().check("depth", self.depth, "models nested")
             scope = _Scope(cfg, path, names, Builder(cfg.name))
             made = (self._sequential(scope, inputs) if cfg.kind == "Sequential"
                     else self._functional(scope, inputs))
@@ -165,24 +170,31 @@ class Walker:
         return Made(scope.builder.root, ins, [scope.shape(r) for r in flat_refs(cfg.outputs)])
 
     def _run(self, scope: _Scope) -> None:
-        """Make every call once all the tensors it needs exist, as Keras does."""
+        """Make every call once all the tensors it needs exist, as Keras does: a layer waits
+        on the first tensor it lacks and is taken up again when that tensor is made, so a
+        graph listed in any order is walked in time linear in its calls."""
         layers = [e for e in scope.cfg.layers if not e.is_input]
         done = {e.name: 0 for e in layers}
-        progress = True
-        while progress:
-            progress = False
-            for e in layers:
-                while done[e.name] < len(e.calls):
-                    call = e.calls[done[e.name]]
-                    if any((r.layer, r.node) not in scope.outputs for r in call.refs):
-                        break
-                    # a TensorFlow function's tensors may be keyword arguments (y=...)
-                    tensors = call.refs if e.class_name in _TF_OPS else call.inputs()
-                    ins = [scope.shape(r) for r in tensors]
-                    scope.outputs[(e.name, done[e.name])] = self._call(scope, e, done[e.name],
-                                                                      call, ins)
-                    done[e.name] += 1
-                    progress = True
+        waiting: dict[tuple[str, int], list[Entry]] = {}
+        ready = deque(layers)
+        tick = current().tick
+        while ready:
+            e = ready.popleft()
+            while done[e.name] < len(e.calls):
+                tick()
+                call = e.calls[done[e.name]]
+                lacking = next(((r.layer, r.node) for r in call.refs
+                                if (r.layer, r.node) not in scope.outputs), None)
+                if lacking is not None:
+                    waiting.setdefault(lacking, []).append(e)
+                    break
+                # a TensorFlow function's tensors may be keyword arguments (y=...)
+                tensors = call.refs if e.class_name in _TF_OPS else call.inputs()
+                ins = [scope.shape(r) for r in tensors]
+                made = (e.name, done[e.name])
+                scope.outputs[made] = self._call(scope, e, done[e.name], call, ins)
+                done[e.name] += 1
+                ready.extend(waiting.pop(made, ()))
         stuck = [e for e in layers if done[e.name] < len(e.calls)]
         if stuck:
             raise SpecError(_stuck_message(scope.cfg, stuck, done))
@@ -304,7 +316,11 @@ class Walker:
 
     def _follow(self, e: Entry, cfg: ModelConfig, made: Made, ins: Out) -> Out:
         """Output shapes of a nested model called on other shapes than it was built on."""
-        again = Walker(self.where).model(cfg, ins)
+        key = (id(cfg), tuple(ins))
+        if key not in self.followed:
+            self.followed[key] = Walker(self.where, logical=self.logical,
+                                        followed=self.followed).model(cfg, ins)
+        again = self.followed[key]
         built = [w.shape for _, w in made.node.all_weights()]
         if [w.shape for _, w in again.node.all_weights()] != built:
             shapes = ", ".join(fmt_shape(s) for s in ins)

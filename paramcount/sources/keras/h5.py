@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from paramcount.budget import current, exceeded
 from paramcount.build import snake
 from paramcount.dtypes import DTYPE_BYTES
 from paramcount.errors import SpecError
@@ -27,7 +28,6 @@ from paramcount.quoting import quote
 from paramcount.sources.regular import regular
 from paramcount.tree import Node
 
-MAX_CONFIG_BYTES = 64 * 2**20
 # statistics Keras keeps as non-trainable weights, by the name a legacy file gives them
 _STATISTICS = ("moving_mean", "moving_variance", "moving_stddev", "renorm_mean",
                "renorm_stddev")
@@ -87,8 +87,9 @@ def text_attr(obj: Any, name: str, where: str) -> str | None:
     if name not in obj.attrs:
         return None
     size = obj.attrs.get_id(name).get_storage_size()
-    if size > MAX_CONFIG_BYTES:
-        raise SpecError(f"{where}: the {name} attribute ({size} bytes) is too large")
+    limit = current().limits.read_bytes
+    if size > limit:
+        raise exceeded("read_bytes", size, limit, f"{where}: the {name} attribute")
     value = obj.attrs[name]
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")

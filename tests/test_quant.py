@@ -322,12 +322,8 @@ def test_llama_33_70b_w4a16_equals_the_base_model(tmp_path):
     assert any("holds exactly its weights" in n for n in s.notes)
 
 
-LLAMA_31_8B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
-               "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
-               "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
-               "max_position_embeddings": 131072, "rms_norm_eps": 1e-05,
-               "tie_word_embeddings": False, "torch_dtype": "bfloat16",
-               "attention_bias": False, "mlp_bias": False, "rope_theta": 500000.0}
+LLAMA_31_8B = {**LLAMA_33_70B, "hidden_size": 4096, "intermediate_size": 14336,
+               "num_hidden_layers": 32, "num_attention_heads": 32}
 BNB_NF4 = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
            "bnb_4bit_use_double_quant": True, "bnb_4bit_compute_dtype": "bfloat16"}
 

@@ -82,16 +82,7 @@ def _as_stored(p: Packed, s: Settings) -> Unpacked | None:
 
 def _mxfp4(p: Packed) -> Unpacked:
     """Two e2m1 values a byte, one power-of-two uint8 scale per 32 inputs."""
-    t, scales = p.tensor, p.extras.get("weight_scale")
-    if len(t.shape) < 2:
-        raise SpecError(f"{t.name}: MXFP4 weights are uint8 [out, in/2], got {list(t.shape)}")
-    shape = (*t.shape[:-1], t.shape[-1] * 2)
-    if scales is not None and (shape[-1] % MX_GROUP or
-                               scales.shape != (*shape[:-1], shape[-1] // MX_GROUP)):
-        raise SpecError(f"{t.name}: {shape[-1]:,} inputs need one scale per {MX_GROUP}, but "
-                        f"its weight_scale is {list(scales.shape)}")
-    how = f"{t.shape[-1]:,} bytes × 2 e2m1 values = {shape[-1]:,} inputs; weight {list(shape)}"
-    return Unpacked(shape, "MXFP4", how, 4, MX_GROUP)
+    return nvfp4.unpack_fp4(p, "weight_scale", MX_GROUP, "MXFP4")
 
 
 def _bits_from_shape(p: Packed, s: Settings, words: int) -> int:

@@ -38,20 +38,22 @@ def unpack(p: Packed, s: Settings) -> Unpacked | None:
     return unpack_fp4(p, "weight_scale")
 
 
-def unpack_fp4(p: Packed, scale_name: str) -> Unpacked:
-    """Two e2m1 values a byte, one fp8 scale per 16 (also compressed-tensors' nvfp4)."""
+def unpack_fp4(p: Packed, scale_name: str, group: int = GROUP, label: str = "NVFP4"
+               ) -> Unpacked:
+    """Two e2m1 values a byte, one scale per ``group`` inputs: NVFP4's fp8 scale per 16 (also
+    compressed-tensors' nvfp4), MXFP4's power-of-two scale per 32."""
     t = p.tensor
     if t.dtype != "uint8" or len(t.shape) < 2:
-        raise SpecError(f"{t.name}: NVFP4 weights are uint8 [out, in/2], got {t.dtype} "
+        raise SpecError(f"{t.name}: {label} weights are uint8 [out, in/2], got {t.dtype} "
                         f"{list(t.shape)}")
     shape = (*t.shape[:-1], t.shape[-1] * 2)
     scales = p.extras.get(scale_name)
-    if scales is not None and (shape[-1] % GROUP or
-                               scales.shape != (*shape[:-1], shape[-1] // GROUP)):
-        raise SpecError(f"{t.name}: {shape[-1]:,} inputs need one scale per {GROUP}, but its "
+    if scales is not None and (shape[-1] % group or
+                               scales.shape != (*shape[:-1], shape[-1] // group)):
+        raise SpecError(f"{t.name}: {shape[-1]:,} inputs need one scale per {group}, but its "
                         f"{scale_name} is {list(scales.shape)}")
     how = f"{t.shape[-1]:,} bytes × 2 e2m1 values = {shape[-1]:,} inputs; weight {list(shape)}"
-    return Unpacked(shape, "NVFP4", how, 4, GROUP)
+    return Unpacked(shape, label, how, 4, group)
 
 
 def _settings(qc: Mapping[str, Any]) -> Settings:

@@ -181,7 +181,7 @@ def fuzz(t: Target, seconds: float, work: Path) -> dict[str, object]:
             cap = mapped + MEMORY_CAP
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
             out: dict[str, object] = _loop(t, seconds, work)
-        except BaseException:  # noqa: BLE001 - reported to the parent, which fails the test
+        except BaseException:  # reported to the parent, which fails the test
             out = {"failure": traceback.format_exc()[-6000:]}
         os.write(write, json.dumps(out).encode())
         os._exit(0)

@@ -49,6 +49,10 @@ class Moe:
     router_first: bool = True   # the order transformers registers gate and experts in
 
 
+#: a per-layer rule that is None on every layer
+_NOWHERE = settles(0, lambda i: None)
+
+
 @dataclass
 class Decoder:
     """Everything that shapes a Llama-like decoder's weights."""
@@ -70,9 +74,9 @@ class Decoder:
     qk_norm: bool = False       # RMSNorm over head_dim on queries and keys
     sandwich: bool = False      # Gemma 2/3: norms before and after the MLP too
     fused_qkv: bool = False     # Phi-3's single qkv_proj
-    moe: Callable[[int], Moe | None] = settles(0, lambda i: None)
+    moe: Callable[[int], Moe | None] = _NOWHERE
     #: the sliding window of layer i's attention (None: it attends to every earlier token)
-    window: Callable[[int], int | None] = settles(0, lambda i: None)
+    window: Callable[[int], int | None] = _NOWHERE
     #: builds layer i's ``self_attn`` (DeepSeek replaces it with multi-head latent attention)
     attention: Callable[[Decoder, int], Node] | None = None
 

@@ -23,6 +23,7 @@ import pytest
 
 import paramcount
 from paramcount.budget import LIMITS, LimitExceeded, Limits, limits_markdown
+from paramcount.errors import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY = 2 * 2**30  # address space of a hostile case: the interpreter and paramcount fit
@@ -355,3 +356,33 @@ def test_raising_the_depth_read_and_string_limits(tmp_path):
     refused("--max-string", str(path))
     proc = run_capped(str(path), "--max-string", str(4 * 2**20), "--format", "csv")
     assert proc.returncode == 0 and ",Total,,4,4,0,0," in proc.stdout  # one tensor of 4
+
+
+def test_a_llama_config_with_a_billion_layers_is_counted_exactly():
+    """One layer built, counted × 10^9. By hand, Llama's defaults (hidden 4096, 32 heads,
+    intermediate 11008, vocabulary 32000, untied): a layer is q, k, v, o (4 × 4096²), gate,
+    up, down (3 × 4096 × 11008) and two RMSNorms (2 × 4096); then the embedding, the final
+    norm and the LM head."""
+    layer = 4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096
+    start = time.perf_counter()
+    s = paramcount.summarize({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+                              "num_hidden_layers": 10**9})
+    assert s.total_params == layer * 10**9 + 32000 * 4096 + 4096 + 4096 * 32000
+    assert time.perf_counter() - start < 1
+
+
+def test_layers_that_never_settle_are_refused_naming_max_nodes():
+    """Gemma 2 alternates sliding and global layers forever: one node per layer."""
+    with pytest.raises(SpecError, match=r"1,000,000,000 nodes built, .*\(--max-nodes raises"):
+        paramcount.summarize({"model_type": "gemma2", "num_hidden_layers": 10**9})
+
+
+def test_a_safetensors_header_over_max_read_names_the_flag(tmp_path):
+    """Under the format's own 100 MiB, the budget's --max-read applies."""
+    header = json.dumps({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                         "__metadata__": {"pad": "x" * 2000}}).encode()
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header + bytes(4))
+    with pytest.raises(SpecError, match=r"its JSON header: .* \(--max-read raises it\)"):
+        paramcount.summarize(path, limits={"read_bytes": 1000})
+    assert paramcount.summarize(path).total_params == 1

@@ -1,8 +1,12 @@
-"""Fuzzing every checkpoint parser with hypothesis: damaged real files and generated headers.
+"""Fuzzing every reader for a fixed time: mutated real files and field-aware generated ones.
 
-Whatever the bytes, reading them either gives a summary or raises paramcount's own error (which
-the CLI prints as one line, exit 2): never another exception, never a hang (each input runs
-under a wall-clock alarm). 1,000 inputs per format, derandomized so that CI is repeatable.
+Each reader is a :class:`~fuzzing.Target`: seed files written by the real library (safetensors,
+gguf, torch, onnx, numpy, h5py) or by hand from the format's definition, and field-aware
+generators of headers. :func:`fuzzing.fuzz` mutates them for ``PARAMCOUNT_FUZZ_SECONDS``
+(default 12) per reader, coverage-guided, in a child under a memory cap and a per-input alarm:
+whatever the bytes, paramcount gives a summary or its own one-line error. These are ``slow``
+tests (CI runs them); the fast loop reads every seed once and replays the kept regression
+inputs.
 """
 
 from __future__ import annotations
@@ -13,72 +17,45 @@ import json
 import os
 import pickle
 import shutil
-import signal
 import struct
 import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import Target, fuzz, mutations, read_one
 from hypothesis import strategies as st
 
 import paramcount
-from paramcount.errors import ParamcountError
 
-# PARAMCOUNT_FUZZ_EXAMPLES=50000 fuzzes longer, with a fresh random seed each run.
-EXAMPLES = int(os.environ.get("PARAMCOUNT_FUZZ_EXAMPLES", 1000))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES == 1000,
-                database=None, suppress_health_check=list(HealthCheck))
-SECONDS_PER_INPUT = 5
+SECONDS = float(os.environ.get("PARAMCOUNT_FUZZ_SECONDS", 12))
 WORK = Path(tempfile.mkdtemp(prefix="paramcount-fuzz-"))
 atexit.register(shutil.rmtree, WORK, ignore_errors=True)
+ZOO = Path(paramcount.__file__).parent / "zoo"
 
 
-@contextmanager
-def alarm(seconds: int) -> Iterator[None]:
-    def hang(signum: int, frame: object) -> None:
-        raise TimeoutError(f"an input took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+def file(name: str):
+    """Place an input as one file called ``name``."""
+    def place(folder: Path, data: bytes) -> Path:
+        path = folder / name
+        path.write_bytes(data)
+        return path
+    return place
 
 
-def read(name: str, data: bytes) -> None:
-    """Only ParamcountError may escape; anything else (or a hang) fails the test."""
-    path = WORK / name
-    path.write_bytes(data)
-    with alarm(SECONDS_PER_INPUT), suppress(ParamcountError):
-        paramcount.summarize(path)
-
-
-def damaged(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
-    """A real file cut short, with bytes overwritten, with bytes inserted, or random bytes."""
-    seed = st.sampled_from(seeds)
-
-    def flip(data: bytes, edits: list[tuple[int, int]]) -> bytes:
-        out = bytearray(data)
-        for pos, value in edits:
-            out[pos % len(out)] = value
-        return bytes(out)
-
-    edits = st.lists(st.tuples(st.integers(0, 2**16), st.integers(0, 255)), min_size=1,
-                     max_size=8)
-    return st.one_of(
-        st.builds(lambda d, n: d[:n], seed, st.integers(0, 4096)),
-        st.builds(flip, seed, edits),
-        st.builds(lambda d, at, extra: d[:at] + extra + d[at:], seed, st.integers(0, 512),
-                  st.binary(min_size=1, max_size=64)),
-        st.binary(max_size=256),
-    )
+def beside(name: str, fixed: dict[str, bytes]):
+    """Place an input as ``name`` in a folder beside fixed valid files; the folder is read."""
+    def place(folder: Path, data: bytes) -> Path:
+        root = folder / "model"
+        if root.exists():
+            shutil.rmtree(root)
+        for rel, content in {**fixed, name: data}.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(content)
+        return root
+    return place
 
 
 # -- safetensors -------------------------------------------------------------------------------
@@ -106,12 +83,6 @@ def _safetensors_file(header: dict, data_len: int, length_delta: int) -> bytes:
     return struct.pack("<Q", max(len(raw) + length_delta, 0)) + raw + bytes(data_len)
 
 
-@settings(FUZZ)
-@given(st.one_of(damaged(_safetensors_seeds()),
-                 st.builds(_safetensors_file, _header, st.integers(0, 256),
-                           st.sampled_from([0, 0, 0, -1, 1, 2**62]))))
-def test_fuzz_safetensors(data):
-    read("fuzz.safetensors", data)
 
 
 # -- GGUF ----------------------------------------------------------------------------------------
@@ -145,12 +116,6 @@ _tensor = st.tuples(st.text(max_size=6), st.lists(st.integers(0, 2**64 - 1), max
                     st.integers(0, 45), st.integers(0, 2**64 - 1) | st.sampled_from([0, 32, 64]))
 
 
-@settings(FUZZ)
-@given(st.one_of(damaged(_gguf_seeds()),
-                 st.builds(_gguf_file, st.lists(_tensor, max_size=4), st.sampled_from([2, 3]),
-                           st.integers(0, 2), st.integers(0, 512))))
-def test_fuzz_gguf(data):
-    read("fuzz.gguf", data)
 
 
 # -- PyTorch -------------------------------------------------------------------------------------
@@ -185,10 +150,6 @@ def _rezip(payload: bytes) -> bytes:
     return out.getvalue()
 
 
-@settings(FUZZ)
-@given(st.one_of(damaged(_ARCHIVES), st.builds(_rezip, damaged(_PICKLES))))
-def test_fuzz_torch(data):
-    read("fuzz.pt", data)
 
 
 # -- ONNX ----------------------------------------------------------------------------------------
@@ -218,14 +179,6 @@ def _onnx_file(dims, data_type, raw_len, location) -> bytes:
     return helper.make_model(graph).SerializeToString()
 
 
-@pytest.mark.filterwarnings("ignore")
-@settings(FUZZ)
-@given(st.one_of(damaged(_onnx_seeds()),
-                 st.builds(_onnx_file, st.lists(st.integers(-2**63, 2**63 - 1), max_size=4),
-                           st.integers(0, 40), st.integers(0, 64),
-                           st.none() | st.sampled_from(["w.bin", "../x", "seed.gguf"]))))
-def test_fuzz_onnx(data):
-    read("fuzz.onnx", data)
 
 
 # -- NumPy ---------------------------------------------------------------------------------------
@@ -254,9 +207,181 @@ _npy_header = st.builds(
     .map(tuple))
 
 
-@settings(FUZZ)
-@given(st.one_of(damaged(_numpy_seeds()),
-                 st.builds(_npy_file, _npy_header | st.text(max_size=40), st.integers(0, 64))))
-def test_fuzz_numpy(data):
-    name = "fuzz.npz" if data[:2] == b"PK" else "fuzz.npy"
-    read(name, data)
+
+
+# -- the other readers: seeds written from each format's definition ------------------------------
+
+def _shard() -> bytes:
+    from hub_server import safetensors_file
+
+    return safetensors_file({"a.weight": np.zeros((3, 4), np.float32),
+                             "b.bias": np.zeros(4, np.float16)})
+
+
+def _index() -> bytes:
+    shard = "model-00001-of-00001.safetensors"
+    return json.dumps({"metadata": {"total_size": 56},
+                       "weight_map": {"a.weight": shard, "b.bias": shard}}).encode()
+
+
+def _keras_config() -> bytes:
+    from test_sources_keras_errors import GOOD
+
+    return json.dumps(GOOD).encode()
+
+
+def _keras_archive(config: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("config.json", config)
+        z.writestr("metadata.json", b'{"keras_version": "3.6.0"}')
+    return out.getvalue()
+
+
+def _h5_seed() -> bytes:
+    import h5py
+
+    path = WORK / "seed.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = _keras_config().decode()
+        f.attrs["keras_version"] = "2.15.0"
+    return path.read_bytes()
+
+
+def _gguf_arch_seed() -> bytes:
+    from test_sources_gguf_arch import _llama, write_gguf
+
+    from paramcount.sources.gguf_arch import __name__ as _  # noqa: F401 - the reader exists
+
+    c, arch, meta, tensors = _llama()
+    path = WORK / "arch.gguf"
+    write_gguf(path, arch, {"context_length": 128, "embedding_length": c["hidden_size"],
+                            "block_count": 2, "feed_forward_length": 128, "head_count": 4,
+                            "head_count_kv": 2, **meta}, tensors)
+    return path.read_bytes()
+
+
+def _hf_configs() -> list[bytes]:
+    return [(ZOO / f"{name}.json").read_bytes()
+            for name in ("gpt2", "t5-small", "mixtral-8x7b", "deepseek-v3", "gemma-2-9b",
+                         "whisper-tiny", "clip-vit-base-patch32")]
+
+
+def _json_field(value: st.SearchStrategy[object], base: bytes, keys: list[str]
+                ) -> st.SearchStrategy[bytes]:
+    """``base`` (a JSON document) with one of ``keys`` set to a generated value."""
+    doc = json.loads(base)
+    return st.builds(lambda k, v: json.dumps({**doc, k: v}).encode(), st.sampled_from(keys),
+                     value)
+
+
+_VALUES = st.one_of(st.integers(-2, 2**70), st.sampled_from([10**9, 2**31, 0, -1]),
+                    st.floats(), st.text(max_size=8), st.none(), st.booleans(),
+                    st.lists(st.integers(-1, 64), max_size=4))
+
+
+def _adapter_folder() -> dict[str, bytes]:
+    from hub_server import safetensors_file
+
+    return {"adapter_model.safetensors": safetensors_file({
+        "base_model.model.fc.lora_A.weight": np.zeros((8, 30), np.float32),
+        "base_model.model.fc.lora_B.weight": np.zeros((7, 8), np.float32)})}
+
+
+_ADAPTER = json.dumps({"peft_type": "LORA", "r": 8, "lora_alpha": 16,
+                       "target_modules": ["fc"], "base_model_name_or_path": None}).encode()
+_PIPELINE = json.dumps({"_class_name": "StableDiffusionPipeline",
+                        "text_encoder": ["transformers", "CLIPTextModel"],
+                        "unet": ["diffusers", "UNet2DConditionModel"]}).encode()
+
+
+def targets() -> dict[str, Target]:
+    """Every reader, by name; built in the test (writing seeds imports torch, gguf, onnx)."""
+    hf = _hf_configs()
+    keras = _keras_config()
+    out = {
+        "safetensors": Target("safetensors", _safetensors_seeds(), file("fuzz.safetensors"), [
+            st.builds(_safetensors_file, _header, st.integers(0, 256),
+                      st.sampled_from([0, 0, 0, -1, 1, 2**62]))]),
+        "safetensors index": Target("safetensors index", [_index()], beside(
+            "model.safetensors.index.json",
+            {"model-00001-of-00001.safetensors": _shard()})),
+        "GGUF": Target("GGUF", _gguf_seeds(), file("fuzz.gguf"), [
+            st.builds(_gguf_file, st.lists(_tensor, max_size=4), st.sampled_from([2, 3]),
+                      st.integers(0, 2), st.integers(0, 512))]),
+        "GGUF architecture": Target("GGUF architecture", [_gguf_arch_seed()], file("arch.gguf")),
+        "ONNX": Target("ONNX", _onnx_seeds(), file("fuzz.onnx"), [
+            st.builds(_onnx_file, st.lists(st.integers(-2**63, 2**63 - 1), max_size=4),
+                      st.integers(0, 40), st.integers(0, 64),
+                      st.none() | st.sampled_from(["w.bin", "../x", "seed.gguf"]))]),
+        "PyTorch zip": Target("PyTorch zip", _ARCHIVES[:1], file("fuzz.pt"),
+                              [st.builds(_rezip, mutations(_PICKLES))]),
+        "PyTorch legacy": Target("PyTorch legacy", _ARCHIVES[1:], file("legacy.bin")),
+        "NumPy .npy": Target("NumPy .npy", _numpy_seeds()[2:], file("fuzz.npy"), [
+            st.builds(_npy_file, _npy_header | st.text(max_size=40), st.integers(0, 64))]),
+        "NumPy .npz": Target("NumPy .npz", _numpy_seeds()[:2], file("fuzz.npz")),
+        "Keras .keras": Target("Keras .keras", [_keras_archive(keras)], file("fuzz.keras"),
+                               [st.builds(_keras_archive, mutations([keras]))]),
+        "Keras .json": Target("Keras .json", [keras], file("keras_model.json")),
+        "YAML/JSON spec": Target("YAML/JSON spec", [(ZOO / f"{n}.yaml").read_bytes() for n in (
+            "vgg16", "gpt3", "mobilenetv2")], file("fuzz.yaml")),
+        "HF config.json": Target("HF config.json", hf, beside("config.json", {}), [
+            _json_field(_VALUES, hf[0], ["n_layer", "n_embd", "n_head", "vocab_size"]),
+            _json_field(_VALUES, hf[2], ["num_hidden_layers", "num_local_experts",
+                                         "num_key_value_heads", "sliding_window"])]),
+        "PEFT adapter": Target("PEFT adapter", [_ADAPTER], beside("adapter_config.json",
+                                                                  _adapter_folder()), [
+            _json_field(_VALUES, _ADAPTER, ["r", "target_modules", "peft_type"])]),
+        "diffusers model_index.json": Target(
+            "diffusers model_index.json", [_PIPELINE], beside(
+                "model_index.json", {"text_encoder/config.json": hf[6]})),
+    }
+    with suppress(ImportError):  # h5py is an optional extra
+        out["Keras .h5"] = Target("Keras .h5", [_h5_seed()], file("fuzz.h5"))
+    return out
+
+
+READERS = ["safetensors", "safetensors index", "GGUF", "GGUF architecture", "ONNX",
+           "PyTorch zip", "PyTorch legacy", "NumPy .npy", "NumPy .npz", "Keras .keras",
+           "Keras .json", "Keras .h5", "YAML/JSON spec", "HF config.json", "PEFT adapter",
+           "diffusers model_index.json"]
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Target]:
+    return targets()
+
+
+def _one(built: dict[str, Target], name: str) -> Target:
+    if name not in built:
+        pytest.skip(f"{name}: its library is not installed")
+    return built[name]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name", READERS)
+def test_every_seed_is_read(built, name, tmp_path):
+    """The fast loop: each reader's seeds are valid inputs it reads (or refuses) in one line."""
+    t = _one(built, name)
+    for data in t.seeds:
+        assert read_one(t, tmp_path, data, seconds=120)  # the first imports transformers
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name", READERS)
+def test_fuzz(built, name, tmp_path):
+    """PARAMCOUNT_FUZZ_SECONDS of coverage-guided mutations: a summary or paramcount's error."""
+    report = fuzz(_one(built, name), SECONDS, tmp_path)
+    print(f"{name}: {report}")
+    assert report["inputs"] > 0
+
+
+#: inputs fuzzing found that broke a reader, named "<reader> - <what>.<ext>", kept and replayed
+REGRESSIONS = Path(__file__).parent / "fuzz_regressions"
+
+
+@pytest.mark.parametrize("path", sorted(REGRESSIONS.iterdir()), ids=lambda p: p.stem)
+def test_a_kept_input_is_one_line(built, path, tmp_path):
+    """An escaped OSError from libhdf5 (a damaged global heap) was exit 3; now one line."""
+    read_one(_one(built, path.stem.split(" - ")[0]), tmp_path, path.read_bytes())

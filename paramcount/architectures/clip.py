@@ -46,7 +46,7 @@ def _encoder(c: Config, h: int, text: bool, length: int | None = None, prefix: s
 
     n = c.layers("num_hidden_layers", default=12)
     return module("encoder", f"{prefix}Encoder",
-                  [stack("layers", blocks(n, lambda i: 0, layer), h)])
+                  [stack("layers", blocks(n, None, layer), h)])
 
 
 def text_tower(c: Config, roles: Roles, name: str) -> tuple[Node, int]:

@@ -17,8 +17,6 @@ from paramcount.errors import SpecError
 from paramcount.quoting import quote
 
 _MISSING = object()  # a field the file does not have
-#: more blocks than any released model has; a guard against a hostile or mistyped file
-MAX_LAYERS = 10_000
 #: larger than any width, vocabulary or context of a real model (and than a float's exact range
 #: once multiplied out, which byte sizes need)
 MAX_SIZE = 2**32
@@ -79,10 +77,9 @@ class Config:
         return value
 
     def layers(self, *names: builtins.str, default: builtins.int) -> builtins.int:
-        """A number of blocks, bounded so that a hostile file cannot exhaust memory."""
+        """A number of blocks. Identical blocks fold (one built, counted × N), so any number
+        is counted; blocks that differ are bounded by the node budget (``--max-nodes``)."""
         n: builtins.int = self.int(*names, default=default, min=0)
-        if n > MAX_LAYERS:
-            raise self.error(names[0], n, f"is more blocks than paramcount builds ({MAX_LAYERS})")
         return n
 
     def bool(self, *names: builtins.str, default: builtins.bool) -> builtins.bool:

@@ -25,6 +25,8 @@ from paramcount.architectures.parts import (
     module,
     norm,
     router,
+    settled,
+    settles,
     stack,
     tie,
 )
@@ -45,6 +47,10 @@ class Moe:
     shared_gate: bool = False   # Qwen2-MoE's one-output gate on the shared expert
     score_bias: bool = False    # DeepSeek-V3's routing bias (a buffer)
     router_first: bool = True   # the order transformers registers gate and experts in
+
+
+#: a per-layer rule that is None on every layer
+_NOWHERE = settles(0, lambda i: None)
 
 
 @dataclass
@@ -68,9 +74,9 @@ class Decoder:
     qk_norm: bool = False       # RMSNorm over head_dim on queries and keys
     sandwich: bool = False      # Gemma 2/3: norms before and after the MLP too
     fused_qkv: bool = False     # Phi-3's single qkv_proj
-    moe: Callable[[int], Moe | None] = lambda i: None
+    moe: Callable[[int], Moe | None] = _NOWHERE
     #: the sliding window of layer i's attention (None: it attends to every earlier token)
-    window: Callable[[int], int | None] = lambda i: None
+    window: Callable[[int], int | None] = _NOWHERE
     #: builds layer i's ``self_attn`` (DeepSeek replaces it with multi-head latent attention)
     attention: Callable[[Decoder, int], Node] | None = None
 
@@ -142,8 +148,13 @@ def block(d: Decoder, i: int, roles: Roles) -> Node:
 
 
 def backbone(d: Decoder, roles: Roles, name: str = "model") -> Node:
-    layers = blocks(d.layers, lambda i: (d.moe(i) is not None, d.window(i)),
-                    lambda i: block(d, i, roles))
+    def key(i: int) -> tuple[bool, int | None]:
+        return d.moe(i) is not None, d.window(i)
+
+    at = settled(d.moe, d.window)
+    if at is not None:  # the layers differ only before both rules settle
+        settles(at, key)
+    layers = blocks(d.layers, key, lambda i: block(d, i, roles))
     parts = [roles.embedding(embedding("embed_tokens", d.vocab, d.hidden)),
              stack("layers", layers, d.hidden), norm("norm", d.hidden, d.norm)]
     return module(name, f"{d.prefix}Model", parts, d.hidden)
@@ -178,14 +189,15 @@ def _window_size(c: Config, default: int | None) -> int | None:
 
 
 def _everywhere(size: int | None) -> Callable[[int], int | None]:
-    return lambda i: size
+    return settles(0, lambda i: size)
 
 
 def _by_layer_type(c: Config, layers: int, size: int | None,
-                   sliding: Callable[[int], bool]) -> Callable[[int], int | None]:
+                   sliding: Callable[[int], bool], at: int | None = None
+                   ) -> Callable[[int], int | None]:
     """``size`` on the layers that ``layer_types`` names "sliding_attention", or (when the
     config has no ``layer_types``) on those the family's rule picks, as its config class
-    fills ``layer_types`` in."""
+    fills ``layer_types`` in; ``at``: where that rule settles (None: it never does)."""
     types = c.raw("layer_types")
     if types is not None:
         if not isinstance(types, list) or len(types) != layers or not all(
@@ -193,7 +205,8 @@ def _by_layer_type(c: Config, layers: int, size: int | None,
             raise c.error("layer_types", types, f"is invalid; expected a list of {layers} "
                           "names such as 'sliding_attention'")
         return lambda i: size if types[i] == "sliding_attention" else None
-    return lambda i: size if sliding(i) else None
+    rule = lambda i: size if sliding(i) else None  # noqa: E731
+    return rule if at is None else settles(at, rule)
 
 
 def _qwen_window(c: Config, layers: int, alternating: bool) -> Callable[[int], int | None]:
@@ -202,8 +215,8 @@ def _qwen_window(c: Config, layers: int, alternating: bool) -> Callable[[int], i
     size = _window_size(c, 4096) if c.bool("use_sliding_window", default=False) else None
     first = c.int("max_window_layers", default=28, min=0)
     if alternating:
-        return _by_layer_type(c, layers, size, lambda i: i % 2 == 0 and i < first)
-    return _by_layer_type(c, layers, size, lambda i: i >= first)
+        return _by_layer_type(c, layers, size, lambda i: i % 2 == 0 and i < first, first)
+    return _by_layer_type(c, layers, size, lambda i: i >= first, first)
 
 
 # -- the families --------------------------------------------------------------------------------
@@ -245,7 +258,7 @@ def mixtral(c: Config, head: str, roles: Roles) -> Node:
                 heads=32, kv=8)
     m = Moe(c.int("num_local_experts", "num_experts", default=8),
             c.int("num_experts_per_tok", default=2), d.intermediate)
-    d.moe = lambda i: m
+    d.moe = settles(0, lambda i: m)
     d.window = _everywhere(_window_size(c, None))
     return with_head(d, c, head, roles)
 
@@ -264,7 +277,10 @@ def _qwen_sparse(c: Config, m: Moe) -> Callable[[int], Moe | None]:
     experts and ``(i + 1)`` is a multiple of ``decoder_sparse_step``."""
     step = c.int("decoder_sparse_step", default=1)
     dense = set(c.ints("mlp_only_layers"))
-    return lambda i: m if (i not in dense and m.experts > 0 and (i + 1) % step == 0) else None
+    rule = lambda i: m if (  # noqa: E731
+        i not in dense and m.experts > 0 and (i + 1) % step == 0) else None
+    # every layer past the last dense one is sparse when step is 1 (or none is, with no experts)
+    return settles(max(dense, default=-1) + 1, rule) if step == 1 or not m.experts else rule
 
 
 @register("qwen2_moe", "Qwen2Moe", HEADS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.decoders import HEADS, Decoder, Moe, _common, with_head
-from paramcount.architectures.parts import Roles, attends, linear, module, norm
+from paramcount.architectures.parts import Roles, attends, linear, module, norm, settles
 from paramcount.tree import Node
 
 
@@ -63,7 +63,7 @@ def _deepseek(c: Config, head: str, roles: Roles, prefix: str, v3: bool) -> Node
             * c.int("n_shared_experts", default=1 if v3 else 2, min=0),
             shared_name="shared_experts", score_bias=v3, router_first=False)
     first_dense = c.int("first_k_dense_replace", default=3 if v3 else 0, min=0)
-    d.moe = lambda i: m if i >= first_dense else None
+    d.moe = settles(first_dense, lambda i: m if i >= first_dense else None)
     d.attention = lambda dec, i: _mla(c, dec)
     return with_head(d, c, head, roles)
 

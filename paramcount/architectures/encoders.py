@@ -63,7 +63,7 @@ def _bert_body(c: Config, roles: Roles, prefix: str, pooler: bool) -> Node:
                                   c.int("type_vocab_size", default=2), h)),
         norm("LayerNorm", h)], h)
     n = c.layers("num_hidden_layers", default=12)
-    encoder = module("encoder", "BertEncoder", [stack("layer", blocks(n, lambda i: 0, block), h)])
+    encoder = module("encoder", "BertEncoder", [stack("layer", blocks(n, None, block), h)])
     parts = [embeddings, encoder]
     if pooler:
         # the pooler reads the first token only
@@ -157,7 +157,7 @@ def distilbert(c: Config, head: str, roles: Roles) -> Node:
         norm("LayerNorm", h)], h)
     n = c.layers("num_hidden_layers", "n_layers", default=6)
     transformer = module("transformer", "Transformer",
-                         [stack("layer", blocks(n, lambda i: 0, block), h)])
+                         [stack("layer", blocks(n, None, block), h)])
     body = module("distilbert", "DistilBertModel", [embeddings, transformer], h)
     if head == "Model":
         return body
@@ -203,7 +203,7 @@ def vit(c: Config, head: str, roles: Roles) -> Node:
         roles.embedding(parameter("position_embeddings", (1, patches + 1, h))),
         module("patch_embeddings", "ViTPatchEmbeddings", [projection])], h)
     layers = c.layers("num_hidden_layers", default=12)
-    parts = [embeddings, stack("layers", blocks(layers, lambda i: 0, block), h),
+    parts = [embeddings, stack("layers", blocks(layers, None, block), h),
              norm("layernorm", h)]
     if head == "Model":
         pooled = c.int("pooler_output_size", default=None) or h

@@ -66,7 +66,7 @@ def gpt2(c: Config, head: str, roles: Roles) -> Node:
         roles.embedding(embedding("wte", vocab, h)),
         roles.embedding(embedding("wpe", c.int("max_position_embeddings", "n_positions",
                                                default=1024), h)),
-        stack("h", blocks(n, lambda i: 0, lambda i: _gpt2_block(c, i, h, heads, inner, cross)),
+        stack("h", blocks(n, None, lambda i: _gpt2_block(c, i, h, heads, inner, cross)),
               h),
         norm("ln_f", h)])
     tied = "transformer.wte" if c.bool("tie_word_embeddings", default=True) else None
@@ -97,7 +97,7 @@ def gpt_neox(c: Config, head: str, roles: Roles) -> Node:
     n = c.layers("num_hidden_layers", default=44)
     body = module("gpt_neox", "GPTNeoXModel", [
         roles.embedding(embedding("embed_in", vocab, h)),
-        stack("layers", blocks(n, lambda i: 0, block), h), norm("final_layer_norm", h)])
+        stack("layers", blocks(n, None, block), h), norm("final_layer_norm", h)])
     tied = "gpt_neox.embed_in" if c.bool("tie_word_embeddings", default=False) else None
     return _classify(c, head, body, h, lm_head(roles, h, vocab, tied))
 
@@ -121,7 +121,7 @@ def gptj(c: Config, head: str, roles: Roles) -> Node:
     n = c.layers("num_hidden_layers", "n_layer", default=28)
     body = module("transformer", "GPTJModel", [
         roles.embedding(embedding("wte", vocab, h)),
-        stack("h", blocks(n, lambda i: 0, block), h), norm("ln_f", h)])
+        stack("h", blocks(n, None, block), h), norm("ln_f", h)])
     tied = "transformer.wte" if c.bool("tie_word_embeddings", default=False) else None
     return _classify(c, head, body, h, lm_head(roles, h, vocab, tied, bias=True))
 
@@ -158,7 +158,7 @@ def opt(c: Config, head: str, roles: Roles) -> Node:
             not c.bool("_remove_final_layer_norm", default=False):
         parts.append(norm("final_layer_norm", h, ln))
     n = c.layers("num_hidden_layers", default=12)
-    parts.append(stack("layers", blocks(n, lambda i: 0, block), h))
+    parts.append(stack("layers", blocks(n, None, block), h))
     decoder = module("decoder", "OPTDecoder", parts, word)
     body = module("model", "OPTModel", [decoder], word)
     tied = "model.decoder.embed_tokens" if c.bool("tie_word_embeddings", default=True) else None
@@ -214,7 +214,7 @@ def falcon(c: Config, head: str, roles: Roles) -> Node:
     n = c.layers("num_hidden_layers", default=32)
     body = module("transformer", "FalconModel", [
         roles.embedding(embedding("word_embeddings", vocab, h)),
-        stack("h", blocks(n, lambda i: 0, block), h), norm("ln_f", h)])
+        stack("h", blocks(n, None, block), h), norm("ln_f", h)])
     tied = "transformer.word_embeddings" if c.bool("tie_word_embeddings", default=True) else None
     return _classify(c, head, body, h, lm_head(roles, h, vocab, tied))
 
@@ -241,7 +241,7 @@ def bloom(c: Config, head: str, roles: Roles) -> Node:
     body = module("transformer", "BloomModel", [
         roles.embedding(embedding("word_embeddings", vocab, h)),
         norm("word_embeddings_layernorm", h),
-        stack("h", blocks(n, lambda i: 0, block), h), norm("ln_f", h)])
+        stack("h", blocks(n, None, block), h), norm("ln_f", h)])
     tied = "transformer.word_embeddings" if c.bool("tie_word_embeddings", default=True) else None
     return _classify(c, head, body, h, lm_head(roles, h, vocab, tied))
 
@@ -271,6 +271,6 @@ def phi(c: Config, head: str, roles: Roles) -> Node:
     n = c.layers("num_hidden_layers", default=24)
     body = module("model", "PhiModel", [
         roles.embedding(embedding("embed_tokens", vocab, h)),
-        stack("layers", blocks(n, lambda i: 0, block), h), norm("final_layernorm", h)])
+        stack("layers", blocks(n, None, block), h), norm("final_layernorm", h)])
     tied = "model.embed_tokens" if c.bool("tie_word_embeddings", default=False) else None
     return _classify(c, head, body, h, lm_head(roles, h, vocab, tied, bias=True))

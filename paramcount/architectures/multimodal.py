@@ -192,7 +192,7 @@ def _qwen2_vision(c: Config) -> Node:
     embed = module("patch_embed", "PatchEmbed", [conv(
         "proj", channels, dim, (frames, patch, patch), (channels, frames, patch, patch),
         stride=(frames, patch, patch), bias=False)], dim)
-    layers = stack("blocks", blocks(c.layers("depth", default=32), lambda i: 0, block), dim)
+    layers = stack("blocks", blocks(c.layers("depth", default=32), None, block), dim)
     return module("visual", "Qwen2VisionTransformerPretrainedModel", [embed, layers, merger],
                   out)
 

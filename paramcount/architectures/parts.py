@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from paramcount.budget import current
 from paramcount.layers.base import PYTORCH, Attention, Formula, Weight, make_layer
 from paramcount.shapes import Shape
 from paramcount.tree import FOLD_AT, Compute, Node, Tied, signature
@@ -183,49 +184,109 @@ def lm_head(roles: Roles, hidden: int, vocab: int, tied_to: str | None, bias: bo
 
 # -- repeated blocks -------------------------------------------------------------------------
 
-def blocks(count: int, key: Callable[[int], Hashable], make: Callable[[int], Node]) -> list[Node]:
-    """``count`` blocks named ``0``..``count-1``; blocks of the same ``key`` are built once and
-    share their submodules (a copy per index costs one node, so deep models stay cheap)."""
-    made: dict[Hashable, Node] = {}
-    out = []
-    for i in range(count):
-        k = key(i)
-        if k not in made:
-            made[k] = make(i)
-        # a shallow copy by its fields: dataclasses.replace costs 30 times more
-        block = object.__new__(Node)
-        block.__dict__.update(made[k].__dict__, name=str(i))
-        out.append(block)
+Key = Callable[[int], Hashable]
+
+
+def settles(at: int, key: Callable[[int], Any]) -> Callable[[int], Any]:
+    """Tag a per-layer rule (a layer's key, its window, its experts) as constant from layer
+    ``at`` on: ``key(i) == key(at)`` for every ``i >= at``. A stack whose key settles is built
+    up to there and the rest folded, whatever the number of layers.
+
+    >>> settles(3, lambda i: i >= 3).settles
+    3
+    """
+    key.settles = at  # type: ignore[attr-defined]
+    return key
+
+
+def settled(*rules: Callable[[int], Any]) -> int | None:
+    """Where all ``rules`` have settled (see :func:`settles`), or None when one is untagged."""
+    points = [getattr(rule, "settles", None) for rule in rules]
+    return None if None in points else max(p for p in points if p is not None)
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """``count`` blocks named ``0``..``count-1``, not built yet: :func:`stack` builds them."""
+
+    count: int
+    key: Key | None  # None: all identical
+    make: Callable[[int], Node]
+
+    def settles(self) -> int | None:
+        return 0 if self.key is None else settled(self.key)
+
+    def build(self, upto: int) -> list[Node]:
+        """Blocks ``0``..``upto-1``; blocks of the same key are built once and share their
+        submodules (a copy per index costs one node, so deep models stay cheap)."""
+        made: dict[Hashable, Node] = {}
+        out = []
+        for i in range(upto):
+            k = 0 if self.key is None else self.key(i)
+            if k not in made:
+                made[k] = self.make(i)
+            out.append(_copy(made[k], str(i)))
+        return out
+
+
+def _copy(block: Node, name: str) -> Node:
+    # a shallow copy by its fields: dataclasses.replace costs 30 times more
+    out = object.__new__(Node)
+    out.__dict__.update(block.__dict__, name=name)
     return out
 
 
-def stack(name: str, items: list[Node], output: int | None = None) -> Node:
+def blocks(count: int, key: Key | None, make: Callable[[int], Node]) -> Blocks:
+    """``count`` blocks made by ``make(i)``; blocks of the same ``key(i)`` are identical
+    (``key`` None: all are). Tag ``key`` with :func:`settles` to let a stack of any depth fold."""
+    return Blocks(count, key, make)
+
+
+def stack(name: str, items: Blocks | list[Node], output: int | None = None) -> Node:
     """A ``ModuleList`` of blocks. Identical blocks fold into one row "×N"; when some differ
-    (T5's first block, DeepSeek's dense layers), each run of identical blocks folds apart."""
-    node = module(name, "ModuleList", [], output)
+    (T5's first block, DeepSeek's dense layers), each run of identical blocks folds apart.
+
+    When the blocks' key settles, only the blocks before it are built: the rest are one block
+    counted × the rest (a config with 10^9 layers costs what one layer costs). Otherwise every
+    block is a node of the budget (``--max-nodes``). A list holds blocks already built (a
+    GGUF file's, one per block of tensors)."""
+    built, tail = (items, 0) if isinstance(items, list) else _build(name, items)
     runs: list[list[Node]] = []
-    for block in items:
+    for block in built:
         if runs and _same(runs[-1][-1], block):
             runs[-1].append(block)
         else:
             runs.append([block])
+    node = module(name, "ModuleList", [], output)
     if len(runs) == 1:
-        _group(node, items)
-        return node
+        return _group(node, runs[0], tail)
     for run in runs:
-        if len(run) == 1:
+        more = tail if run is runs[-1] else 0
+        if len(run) + more == 1:
             node.children.append(run[0])
         else:
-            group = module(f"{run[0].name}-{run[-1].name}", "ModuleList", [], output)
-            node.children.append(_group(group, run))
+            last = str(int(run[-1].name) + more)
+            group = module(f"{run[0].name}-{last}", "ModuleList", [], output)
+            node.children.append(_group(group, run, more))
     return node
 
 
-def _group(node: Node, run: list[Node]) -> Node:
-    """``node`` holding a run of identical blocks: each a child, or past
-    :data:`~paramcount.tree.FOLD_AT` nodes the first standing for all (folded)."""
-    node.children, node.repeat = run, len(run)
-    if len(run) * (1 + sum(1 for _ in run[0].walk())) > FOLD_AT:
+def _build(name: str, items: Blocks) -> tuple[list[Node], int]:
+    """The blocks to build, and how many copies of the last one follow them unbuilt."""
+    at = items.settles()
+    if at is not None and items.count > at + FOLD_AT:
+        return items.build(at + 1), items.count - at - 1
+    current().check("nodes", items.count, f"{name}: blocks that differ in a pattern that "
+                    "never settles, one node each")
+    return items.build(items.count), 0
+
+
+def _group(node: Node, run: list[Node], more: int = 0) -> Node:
+    """``node`` holding a run of identical blocks (and ``more`` copies not built): each a
+    child, or past :data:`~paramcount.tree.FOLD_AT` nodes the first standing for all
+    (folded)."""
+    node.children, node.repeat = run, len(run) + more
+    if more or len(run) * (1 + sum(1 for _ in run[0].walk())) > FOLD_AT:
         node.children, node.folded = run[:1], True
     return node
 

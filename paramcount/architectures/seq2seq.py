@@ -21,6 +21,7 @@ from paramcount.architectures.parts import (
     lm_head,
     module,
     norm,
+    settles,
     stack,
     tie,
 )
@@ -71,7 +72,7 @@ def _t5_stack(c: Config, name: str, layers: int, decoder: bool) -> Node:
 
     embed = tie(embedding("embed_tokens", c.int("vocab_size", default=32128), d), "shared")
     return module(name, "T5Stack", [
-        embed, stack("block", blocks(layers, lambda i: i == 0, block), d),
+        embed, stack("block", blocks(layers, settles(1, lambda i: i == 0), block), d),
         norm("final_layer_norm", d, "rmsnorm")], d)
 
 
@@ -142,7 +143,7 @@ def _bart_stack(c: Config, roles: Roles, side: str, tied_to: str | None) -> Node
     positions = roles.embedding(embedding("embed_positions", c.int(
         "max_position_embeddings", default=1024) + 2, d))
     n = c.layers(*_aliases(side, "layers"), default=12)
-    layers = blocks(n, lambda i: 0, lambda i: _bart_layer(i, d, heads, ffn, decoder))
+    layers = blocks(n, None, lambda i: _bart_layer(i, d, heads, ffn, decoder))
     return module(side, f"Bart{side.title()}", [
         embed, positions, stack("layers", layers, d), norm("layernorm_embedding", d)], d)
 
@@ -198,13 +199,13 @@ def whisper(c: Config, head: str, roles: Roles) -> Node:
         conv("conv2", d, d, (3,), (d, 2 * frames), stride=2, padding=1),
         # the encoder's sinusoidal positions are a frozen parameter (requires_grad=False)
         roles.embedding(embedding("embed_positions", frames, d, trainable=False)),
-        stack("layers", blocks(n_enc, lambda i: 0, lambda i: layer(i, enc_ffn, False)), d),
+        stack("layers", blocks(n_enc, None, lambda i: layer(i, enc_ffn, False)), d),
         norm("layer_norm", d)], d)
     decoder = module("decoder", "WhisperDecoder", [
         roles.embedding(embedding("embed_tokens", vocab, d)),
         roles.embedding(embedding("embed_positions", c.int("max_target_positions",
                                                            default=448), d)),
-        stack("layers", blocks(n_dec, lambda i: 0, lambda i: layer(i, dec_ffn, True)), d),
+        stack("layers", blocks(n_dec, None, lambda i: layer(i, dec_ffn, True)), d),
         norm("layer_norm", d)], d)
     if head == "Model":
         return module("", head, [encoder, decoder], d)

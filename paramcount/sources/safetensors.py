@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from paramcount.budget import current
 from paramcount.errors import SpecError
 from paramcount.model import Summary
 from paramcount.quoting import quote
@@ -178,10 +179,14 @@ def read_header(file: Blob) -> tuple[dict[str, Any], int, int]:
     if len(first) < 8:
         raise SpecError(f"{file.label}: truncated: {len(first)} bytes, not a safetensors file")
     n = int.from_bytes(first, "little")
-    if n > MAX_HEADER or n > size - 8:
+    if n > size - 8:
         raise SpecError(f"{file.label}: the header length {n} is beyond the file size "
-                        f"({size} bytes) or the {MAX_HEADER}-byte limit: not a safetensors "
-                        "file, or truncated")
+                        f"({size} bytes): not a safetensors file, or truncated")
+    if n > MAX_HEADER:
+        raise SpecError(f"{file.label}: the header length {n:,} is over the safetensors "
+                        f"format's own limit of {MAX_HEADER:,} bytes (100 MiB), which the "
+                        "safetensors library refuses too: not a safetensors file")
+    current().check("read_bytes", n, f"{file.label}: its JSON header")
     raw = file.read(8, n)
     if len(raw) < n:
         raise SpecError(f"{file.label}: truncated: the header needs {n} bytes, {len(raw)} read")

@@ -260,7 +260,7 @@ def _hdf5(path: Path, options: dict[str, Any]) -> Summary:
 
     if not path.exists():
         raise SpecError(f"{path}: no such file")
-    with h5.open_h5(path, str(path)) as f:
+    with h5.open_h5(path, str(path)) as f, h5.damaged(str(path)):
         config = None if path.name.lower().endswith(".weights.h5") else \
             h5.model_config(f, str(path))
         if config is not None:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -59,6 +60,18 @@ def open_h5(source: Any, where: str) -> Any:
         f.close()
         raise
     return f
+
+
+@contextmanager
+def damaged(where: str) -> Iterator[None]:
+    """libhdf5's errors while reading an open file (a damaged heap, a bad B-tree) as one
+    line: h5py raises them as OSError or RuntimeError from any read."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        if isinstance(err, RecursionError | FileNotFoundError):
+            raise
+        raise SpecError(f"{where}: not a readable HDF5 file ({_first_line(err)})") from None
 
 
 def _refuse_external(f: Any, where: str) -> None:

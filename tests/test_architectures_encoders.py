@@ -93,3 +93,38 @@ def test_equals_transformers(name):
     model_type, architecture, fields = CASES[name]
     check_against_transformers({"model_type": model_type, "architectures": [architecture],
                                 **fields})
+
+
+# -- issue 16: the encoders people download -----------------------------------------------------
+
+XLMR_BASE = {"vocab_size": 250002, "max_position_embeddings": 514, "type_vocab_size": 1}
+ELECTRA_BASE = {"embedding_size": 768, "hidden_size": 768, "num_attention_heads": 12,
+                "intermediate_size": 3072}
+NEW_CASES = {
+    "xlm-roberta-base-mlm": ("xlm-roberta", "XLMRobertaForMaskedLM", XLMR_BASE),
+    "xlm-roberta-mlm-untied": ("xlm-roberta", "XLMRobertaForMaskedLM", {
+        **SMALL, "tie_word_embeddings": False}),
+    "xlm-roberta-defaults": ("xlm-roberta", "XLMRobertaModel", {}),
+    "xlm-roberta-classifier": ("xlm-roberta", "XLMRobertaForSequenceClassification", SMALL),
+    "xlm-roberta-token-classifier": ("xlm-roberta", "XLMRobertaForTokenClassification",
+                                     {**SMALL, "num_labels": 9}),
+    "xlm-roberta-qa": ("xlm-roberta", "XLMRobertaForQuestionAnswering", SMALL),
+    "electra-small-discriminator": ("electra", "ElectraForPreTraining", {}),
+    "electra-base-discriminator": ("electra", "ElectraForPreTraining", ELECTRA_BASE),
+    "electra-small-generator": ("electra", "ElectraForMaskedLM", {
+        "hidden_size": 64, "num_attention_heads": 1, "intermediate_size": 256}),
+    "electra-generator-untied": ("electra", "ElectraForMaskedLM", {
+        **SMALL, "embedding_size": 32, "tie_word_embeddings": False}),
+    "electra-model": ("electra", "ElectraModel", {**SMALL, "embedding_size": 64}),
+    "electra-classifier": ("electra", "ElectraForSequenceClassification", SMALL),
+    "electra-token-classifier": ("electra", "ElectraForTokenClassification", SMALL),
+    "electra-qa": ("electra", "ElectraForQuestionAnswering", SMALL),
+}
+
+
+@pytest.mark.parametrize("name", list(NEW_CASES))
+def test_new_encoders_equal_transformers(name):
+    model_type, architecture, fields = NEW_CASES[name]
+    s = check_against_transformers({"model_type": model_type, "architectures": [architecture],
+                                    **fields})
+    assert "fallback" not in s.meta

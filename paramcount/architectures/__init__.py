@@ -61,6 +61,8 @@ MODULES = {
     **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model", "siglip_vision_model"),
                     "clip"),
     **dict.fromkeys(("llava", "llava_next", "gemma3", "qwen2_vl"), "multimodal"),
+    # encoders, vision and speech (issue 16)
+    **dict.fromkeys(("xlm-roberta", "electra"), "encoders"),
 }
 
 

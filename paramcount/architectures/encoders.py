@@ -7,6 +7,8 @@ drop it. The masked-LM decoder reuses the word-embedding matrix and the head's o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import (
@@ -16,6 +18,7 @@ from paramcount.architectures.parts import (
     conv,
     embedding,
     linear,
+    lm_head,
     module,
     norm,
     parameter,
@@ -37,11 +40,33 @@ def _bert_attention(name: str, h: int, heads: int, cross: bool = False,
     return module(name, "BertAttention", [self_, output], h)
 
 
-def _bert_body(c: Config, roles: Roles, prefix: str, pooler: bool) -> Node:
-    h = c.int("hidden_size", default=768)
-    heads = c.int("num_attention_heads", default=12)
+@dataclass(frozen=True)
+class _Kind:
+    """A BERT-like family as data: its class prefix, the backbone's attribute, its config's
+    defaults, and (ELECTRA) an embedding width of its own, projected up to the hidden size."""
+
+    prefix: str
+    path: str
+    defaults: tuple[int, int, int, int, int]  # vocab, hidden, heads, intermediate, embedding
+    factorized: bool = False
+    head_first: bool = False  # XLM-R declares its heads before the backbone (tie ownership)
+
+
+_KINDS = {
+    "Bert": _Kind("Bert", "bert", (30522, 768, 12, 3072, 768)),
+    "Roberta": _Kind("Roberta", "roberta", (50265, 768, 12, 3072, 768)),
+    "XLMRoberta": _Kind("XLMRoberta", "roberta", (30522, 768, 12, 3072, 768), head_first=True),
+    "Electra": _Kind("Electra", "electra", (30522, 256, 4, 1024, 128), factorized=True),
+}
+
+
+def _bert_body(c: Config, roles: Roles, kind: _Kind, pooler: bool) -> Node:
+    vocab, h0, heads0, inner0, e0 = kind.defaults
+    h = c.int("hidden_size", default=h0)
+    heads = c.int("num_attention_heads", default=heads0)
     c.head_dim(h, heads)
-    inner = c.int("intermediate_size", default=3072)
+    inner = c.int("intermediate_size", default=inner0)
+    e = c.int("embedding_size", default=e0) if kind.factorized else h
     cross = c.bool("add_cross_attention", default=False)
     decoder = c.bool("is_decoder", default=False)  # generating: its keys and values are cached
 
@@ -54,25 +79,23 @@ def _bert_body(c: Config, roles: Roles, prefix: str, pooler: bool) -> Node:
                                                    norm("LayerNorm", h)])]
         return module(str(i), "BertLayer", parts, h)
 
-    embeddings = module("embeddings", f"{prefix}Embeddings", [
-        roles.embedding(embedding("word_embeddings", c.int("vocab_size", default=_vocab(prefix)),
-                                  h)),
+    embeddings = module("embeddings", f"{kind.prefix}Embeddings", [
+        roles.embedding(embedding("word_embeddings", c.int("vocab_size", default=vocab), e)),
         roles.embedding(embedding("position_embeddings",
-                                  c.int("max_position_embeddings", default=512), h)),
+                                  c.int("max_position_embeddings", default=512), e)),
         roles.embedding(embedding("token_type_embeddings",
-                                  c.int("type_vocab_size", default=2), h)),
-        norm("LayerNorm", h)], h)
+                                  c.int("type_vocab_size", default=2), e)),
+        norm("LayerNorm", e)], e)
+    parts = [embeddings]
+    if e != h:  # ELECTRA's small embedding, projected to the hidden size
+        parts.append(linear("embeddings_project", e, h))
     n = c.layers("num_hidden_layers", default=12)
-    encoder = module("encoder", "BertEncoder", [stack("layer", blocks(n, lambda i: 0, block), h)])
-    parts = [embeddings, encoder]
+    parts.append(module("encoder", "BertEncoder",
+                        [stack("layer", blocks(n, lambda i: 0, block), h)]))
     if pooler:
         # the pooler reads the first token only
         parts.append(module("pooler", "BertPooler", [linear("dense", h, h, length=1)]))
-    return module(prefix.lower(), f"{prefix}Model", parts, h)
-
-
-def _vocab(prefix: str) -> int:
-    return 50265 if prefix == "Roberta" else 30522
+    return module(kind.path, f"{kind.prefix}Model", parts, h)
 
 
 def _mlm_decoder(c: Config, h: int, vocab: int, owner: str, head_path: str) -> Node:
@@ -86,21 +109,37 @@ def _mlm_decoder(c: Config, h: int, vocab: int, owner: str, head_path: str) -> N
     return decoder
 
 
+def _owned_by_head(body: Node, decoder: Node, path: str, roles: Roles) -> None:
+    """Move a tied matrix's ownership from the word embedding to the head's ``decoder`` at
+    ``path`` (transformers counts a shared weight where it first yields it)."""
+    if not decoder.tied or not decoder.tied[0].owner.endswith("word_embeddings.weight"):
+        return
+    words = body.children[0].children[0]
+    matrix = decoder.tied[0].weight
+    decoder.weights, decoder.tied = (matrix,), decoder.tied[1:]
+    tie(words, f"{path}.decoder")
+    roles.embedding(decoder)
+
+
 def _bert_family(c: Config, head: str, roles: Roles, prefix: str) -> Node:
-    roberta = prefix == "Roberta"
+    kind = _KINDS[prefix]
+    roberta = prefix != "Bert"
     pooler = head == "Model" or (not roberta and head in ("ForSequenceClassification",
                                                           "ForPreTraining"))
-    body = _bert_body(c, roles, prefix, pooler)
+    body = _bert_body(c, roles, kind, pooler)
     if head == "Model":
         return body
-    h = c.int("hidden_size", default=768)
-    vocab = c.int("vocab_size", default=_vocab(prefix))
+    h = c.int("hidden_size", default=kind.defaults[1])
+    vocab = c.int("vocab_size", default=kind.defaults[0])
     owner = f"{body.name}.embeddings.word_embeddings"
     if head in ("ForMaskedLM", "ForPreTraining"):
         if roberta:
+            decoder = _mlm_decoder(c, h, vocab, owner, "lm_head")
+            if kind.head_first:
+                _owned_by_head(body, decoder, "lm_head", roles)
             lm = module("lm_head", "RobertaLMHead", [
-                linear("dense", h, h), norm("layer_norm", h),
-                _mlm_decoder(c, h, vocab, owner, "lm_head"), parameter("bias", (vocab,))])
+                linear("dense", h, h), norm("layer_norm", h), decoder,
+                parameter("bias", (vocab,))])
             return module("", head, [body, lm])
         predictions = module("predictions", "BertLMPredictionHead", [
             module("transform", "BertPredictionHeadTransform",
@@ -128,6 +167,47 @@ def bert(c: Config, head: str, roles: Roles) -> Node:
 @register("roberta", "Roberta", _BERT_HEADS[:3] + _BERT_HEADS[4:])
 def roberta(c: Config, head: str, roles: Roles) -> Node:
     return _bert_family(c, head, roles, "Roberta")
+
+
+@register("xlm-roberta", "XLMRoberta", _BERT_HEADS[:3] + _BERT_HEADS[4:])
+def xlm_roberta(c: Config, head: str, roles: Roles) -> Node:
+    return _bert_family(c, head, roles, "XLMRoberta")
+
+
+# -- ELECTRA -----------------------------------------------------------------------------------
+
+@register("electra", "Electra", ("ForPreTraining", "ForMaskedLM", "Model",
+                                 "ForSequenceClassification", "ForTokenClassification",
+                                 "ForQuestionAnswering"))
+def electra(c: Config, head: str, roles: Roles) -> Node:
+    """ELECTRA: BERT's encoder with no pooler, under a narrower embedding (``embedding_size``)
+    projected up. The discriminator (``ForPreTraining``) scores each token as replaced or not;
+    the generator (``ForMaskedLM``) projects back down and reuses the word embedding."""
+    kind = _KINDS["Electra"]
+    body = _bert_body(c, roles, kind, pooler=False)
+    if head == "Model":
+        return body
+    vocab, h0, _, _, e0 = kind.defaults
+    h, e = c.int("hidden_size", default=h0), c.int("embedding_size", default=e0)
+    if head == "ForPreTraining":
+        out = module("discriminator_predictions", "ElectraDiscriminatorPredictions", [
+            linear("dense", h, h), linear("dense_prediction", h, 1)])
+        return module("", head, [body, out])
+    if head == "ForMaskedLM":
+        lm = lm_head(roles, e, c.int("vocab_size", default=vocab), bias=True,
+                     name="generator_lm_head",
+                     tied_to="electra.embeddings.word_embeddings"
+                     if c.bool("tie_word_embeddings", default=True) else None)
+        return module("", head, [body, module("generator_predictions",
+                                              "ElectraGeneratorPredictions",
+                                              [norm("LayerNorm", e), linear("dense", h, e)]),
+                                 lm])
+    labels = 2 if head == "ForQuestionAnswering" else c.num_labels()
+    if head == "ForSequenceClassification":
+        return module("", head, [body, module("classifier", "ElectraClassificationHead", [
+            linear("dense", h, h, length=1), linear("out_proj", h, labels, length=1)])])
+    return module("", head, [body, linear("qa_outputs" if head == "ForQuestionAnswering"
+                                          else "classifier", h, labels)])
 
 
 # -- DistilBERT --------------------------------------------------------------------------------

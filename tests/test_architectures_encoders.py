@@ -128,3 +128,41 @@ def test_new_encoders_equal_transformers(name):
     s = check_against_transformers({"model_type": model_type, "architectures": [architecture],
                                     **fields})
     assert "fallback" not in s.meta
+
+
+V3 = {"relative_attention": True, "pos_att_type": "p2c|c2p", "position_biased_input": False,
+      "max_relative_positions": -1, "position_buckets": 256, "norm_rel_ebd": "layer_norm",
+      "share_att_key": True, "conv_kernel_size": 0}
+DEBERTA_V3_BASE = {**V3, "hidden_size": 768, "num_attention_heads": 12,
+                   "intermediate_size": 3072, "num_hidden_layers": 12}
+DEBERTA_CASES = {
+    "deberta-v3-base": ("DebertaV2Model", DEBERTA_V3_BASE),
+    "deberta-v3-base-mlm": ("DebertaV2ForMaskedLM", DEBERTA_V3_BASE),
+    "deberta-v2-xlarge-mlm": ("DebertaV2ForMaskedLM", {  # its own position keys, a conv
+        "relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_biased_input":
+        False, "max_relative_positions": -1, "position_buckets": 256, "norm_rel_ebd":
+        "layer_norm", "share_att_key": True, "conv_kernel_size": 3, "conv_act": "gelu",
+        "hidden_size": 1536, "num_attention_heads": 24, "intermediate_size": 6144,
+        "num_hidden_layers": 24, "vocab_size": 128100}),
+    "defaults": ("DebertaV2Model", {}),
+    "unshared-keys": ("DebertaV2Model", {**SMALL, "relative_attention": True,
+                                         "pos_att_type": ["c2p"], "share_att_key": False,
+                                         "max_relative_positions": 64}),
+    "both-unshared-keys": ("DebertaV2ForTokenClassification", {
+        **SMALL, "relative_attention": True, "pos_att_type": "p2c|c2p", "type_vocab_size": 2,
+        "num_labels": 5}),
+    "embedding-size": ("DebertaV2ForMaskedLM", {**SMALL, "embedding_size": 32}),
+    "mlm-untied": ("DebertaV2ForMaskedLM", {**SMALL, "tie_word_embeddings": False}),
+    "mlm-not-legacy": ("DebertaV2ForMaskedLM", {**SMALL, "legacy": False}),
+    "classifier": ("DebertaV2ForSequenceClassification", {**V3, **SMALL, "num_labels": 3,
+                                                          "pooler_hidden_size": 64}),
+    "qa": ("DebertaV2ForQuestionAnswering", {**V3, **SMALL}),
+}
+
+
+@pytest.mark.parametrize("name", list(DEBERTA_CASES))
+def test_deberta_v2_equals_transformers(name):
+    architecture, fields = DEBERTA_CASES[name]
+    s = check_against_transformers({"model_type": "deberta-v2", "architectures": [architecture],
+                                    **fields})
+    assert "fallback" not in s.meta

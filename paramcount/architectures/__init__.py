@@ -63,6 +63,7 @@ MODULES = {
     **dict.fromkeys(("llava", "llava_next", "gemma3", "qwen2_vl"), "multimodal"),
     # encoders, vision and speech (issue 16)
     **dict.fromkeys(("xlm-roberta", "electra"), "encoders"),
+    "deberta-v2": "deberta",
 }
 
 

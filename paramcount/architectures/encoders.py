@@ -98,7 +98,7 @@ def _bert_body(c: Config, roles: Roles, kind: _Kind, pooler: bool) -> Node:
     return module(kind.path, f"{kind.prefix}Model", parts, h)
 
 
-def _mlm_decoder(c: Config, h: int, vocab: int, owner: str, head_path: str) -> Node:
+def mlm_decoder(c: Config, h: int, vocab: int, owner: str, head_path: str) -> Node:
     """The decoder of a masked-LM head: its matrix tied to the word embedding (unless
     ``tie_word_embeddings`` is false) and its bias the head's own ``bias``."""
     decoder = linear("decoder", h, vocab)
@@ -134,7 +134,7 @@ def _bert_family(c: Config, head: str, roles: Roles, prefix: str) -> Node:
     owner = f"{body.name}.embeddings.word_embeddings"
     if head in ("ForMaskedLM", "ForPreTraining"):
         if roberta:
-            decoder = _mlm_decoder(c, h, vocab, owner, "lm_head")
+            decoder = mlm_decoder(c, h, vocab, owner, "lm_head")
             if kind.head_first:
                 _owned_by_head(body, decoder, "lm_head", roles)
             lm = module("lm_head", "RobertaLMHead", [
@@ -144,7 +144,7 @@ def _bert_family(c: Config, head: str, roles: Roles, prefix: str) -> Node:
         predictions = module("predictions", "BertLMPredictionHead", [
             module("transform", "BertPredictionHeadTransform",
                    [linear("dense", h, h), norm("LayerNorm", h)]),
-            _mlm_decoder(c, h, vocab, owner, "cls.predictions"), parameter("bias", (vocab,))])
+            mlm_decoder(c, h, vocab, owner, "cls.predictions"), parameter("bias", (vocab,))])
         heads = [predictions]
         if head == "ForPreTraining":
             heads.append(linear("seq_relationship", h, 2, length=1))  # on the pooled token

@@ -166,3 +166,39 @@ def test_deberta_v2_equals_transformers(name):
     s = check_against_transformers({"model_type": "deberta-v2", "architectures": [architecture],
                                     **fields})
     assert "fallback" not in s.meta
+
+
+DINOV2_LARGE = {"hidden_size": 1024, "num_attention_heads": 16, "num_hidden_layers": 24,
+                "image_size": 518}
+VISION_CASES = {
+    "deit-base-distilled-patch16-224": ("deit", "DeiTForImageClassificationWithTeacher",
+                                        {"num_labels": 1000}),
+    "deit-small": ("deit", "DeiTForImageClassification", {
+        "hidden_size": 384, "num_attention_heads": 6, "intermediate_size": 1536,
+        "num_labels": 1000}),
+    "deit-model": ("deit", "DeiTModel", {**SMALL, "image_size": 32, "pooler_output_size": 32}),
+    "deit-no-labels": ("deit", "DeiTForImageClassificationWithTeacher", {
+        **SMALL, "image_size": 32, "num_labels": 0}),
+    "dinov2-large": ("dinov2", "Dinov2Model", DINOV2_LARGE),
+    "dinov2-defaults": ("dinov2", "Dinov2Model", {}),
+    "dinov2-giant-swiglu": ("dinov2", "Dinov2Model", {
+        "hidden_size": 1536, "num_attention_heads": 24, "num_hidden_layers": 40,
+        "image_size": 518, "use_swiglu_ffn": True}),
+    "dinov2-classifier": ("dinov2", "Dinov2ForImageClassification", {
+        **SMALL, "image_size": 56, "num_labels": 1000, "use_swiglu_ffn": True}),
+    "dinov2-no-mask-token": ("dinov2", "Dinov2Model", {**SMALL, "image_size": 56,
+                                                       "use_mask_token": False}),
+    "dinov2-with-registers-base": ("dinov2_with_registers", "Dinov2WithRegistersModel", {
+        "image_size": 518, "patch_size": 14}),
+    "dinov2-with-registers-classifier": ("dinov2_with_registers",
+                                         "Dinov2WithRegistersForImageClassification", {
+                                             **SMALL, "num_labels": 3, "image_size": 64}),
+}
+
+
+@pytest.mark.parametrize("name", list(VISION_CASES))
+def test_vision_transformers_equal_transformers(name):
+    model_type, architecture, fields = VISION_CASES[name]
+    s = check_against_transformers({"model_type": model_type, "architectures": [architecture],
+                                    **fields})
+    assert "fallback" not in s.meta

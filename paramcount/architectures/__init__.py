@@ -56,7 +56,7 @@ MODULES = {
                     "decoders"),
     **dict.fromkeys(("deepseek_v2", "deepseek_v3"), "deepseek"),
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
-    **dict.fromkeys(("bert", "roberta", "distilbert", "vit"), "encoders"),
+    **dict.fromkeys(("bert", "roberta", "distilbert"), "encoders"),
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),
     **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model", "siglip_vision_model"),
                     "clip"),
@@ -64,6 +64,7 @@ MODULES = {
     # encoders, vision and speech (issue 16)
     **dict.fromkeys(("xlm-roberta", "electra"), "encoders"),
     "deberta-v2": "deberta",
+    **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
 }
 
 

@@ -1,8 +1,10 @@
-"""Encoders: BERT, RoBERTa, DistilBERT and ViT.
+"""Encoders: BERT, RoBERTa, XLM-RoBERTa, ELECTRA and DistilBERT.
 
 BERT and RoBERTa share one layout (RoBERTa differs in its heads: no pooler under them, a
 two-layer classifier); the bare ``Model`` has a pooler, the heads for masked LM and token tasks
 drop it. The masked-LM decoder reuses the word-embedding matrix and the head's own ``bias``.
+XLM-RoBERTa is RoBERTa with another vocabulary; ELECTRA is BERT with a narrower embedding
+projected up, and no pooler. They are rows of one table (``_KINDS``), not modules.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from paramcount.architectures.parts import (
     Roles,
     attends,
     blocks,
-    conv,
     embedding,
     linear,
     lm_head,
@@ -251,45 +252,3 @@ def distilbert(c: Config, head: str, roles: Roles) -> Node:
         roles.embedding(projector)
     return module("", head, [body, linear("vocab_transform", h, h), norm("vocab_layer_norm", h),
                              projector])
-
-
-# -- ViT ---------------------------------------------------------------------------------------
-
-@register("vit", "ViT", ("ForImageClassification", "Model"))
-def vit(c: Config, head: str, roles: Roles) -> Node:
-    h = c.int("hidden_size", default=768)
-    heads = c.int("num_attention_heads", default=12)
-    d = c.head_dim(h, heads)
-    inner = c.int("intermediate_size", default=3072)
-    bias = c.bool("qkv_bias", default=True)
-    image, patch = c.pair("image_size", 224), c.pair("patch_size", 16)
-    patches = (image[0] // patch[0]) * (image[1] // patch[1])
-    n = patches + 1  # the image fixes the sequence: its patches and the class token
-
-    def block(i: int) -> Node:
-        attn = [linear(p, h, heads * d, bias, n) for p in ("q_proj", "k_proj", "v_proj")]
-        attn.append(linear("o_proj", heads * d, h, length=n))
-        return module(str(i), "ViTLayer", [
-            attends(module("attention", "ViTAttention", attn), heads, d, h, queries=n, keys=n,
-                    cached=False),
-            module("mlp", "ViTMLP", [linear("fc1", h, inner, length=n),
-                                     linear("fc2", inner, h, length=n)]),
-            norm("layernorm_before", h), norm("layernorm_after", h)], h)
-
-    channels = c.int("num_channels", default=3)
-    projection = conv("projection", channels, h, patch, (channels, *image), stride=patch)
-    embeddings = module("embeddings", "ViTEmbeddings", [
-        parameter("cls_token", (1, 1, h)),
-        roles.embedding(parameter("position_embeddings", (1, patches + 1, h))),
-        module("patch_embeddings", "ViTPatchEmbeddings", [projection])], h)
-    layers = c.layers("num_hidden_layers", default=12)
-    parts = [embeddings, stack("layers", blocks(layers, lambda i: 0, block), h),
-             norm("layernorm", h)]
-    if head == "Model":
-        pooled = c.int("pooler_output_size", default=None) or h
-        return module("", "ViTModel", [*parts, module("pooler", "ViTPooler",
-                                                      [linear("dense", h, pooled, length=1)])])
-    body = module("vit", "ViTModel", parts, h)
-    labels = c.num_labels()
-    classifier = linear("classifier", h, labels, length=1)  # on the class token
-    return module("", head, [body, classifier] if labels > 0 else [body])

@@ -202,3 +202,28 @@ def test_vision_transformers_equal_transformers(name):
     s = check_against_transformers({"model_type": model_type, "architectures": [architecture],
                                     **fields})
     assert "fallback" not in s.meta
+
+
+MODERNBERT_LARGE = {"hidden_size": 1024, "intermediate_size": 2624, "num_attention_heads": 16,
+                    "num_hidden_layers": 28}
+MODERNBERT_CASES = {
+    "modernbert-base-mlm": ("ModernBertForMaskedLM", {}),
+    "modernbert-large-mlm": ("ModernBertForMaskedLM", MODERNBERT_LARGE),
+    "biases-untied": ("ModernBertForMaskedLM", {
+        **SMALL, "num_hidden_layers": 4, "norm_bias": True, "attention_bias": True,
+        "mlp_bias": True, "decoder_bias": False, "tie_word_embeddings": False}),
+    "model": ("ModernBertModel", {**SMALL, "num_hidden_layers": 4,
+                                  "global_attn_every_n_layers": 2}),
+    "classifier": ("ModernBertForSequenceClassification", {**SMALL, "num_labels": 3,
+                                                           "classifier_bias": True}),
+    "token-classifier": ("ModernBertForTokenClassification", SMALL),
+    "qa": ("ModernBertForQuestionAnswering", SMALL),
+}
+
+
+@pytest.mark.parametrize("name", list(MODERNBERT_CASES))
+def test_modernbert_equals_transformers(name):
+    architecture, fields = MODERNBERT_CASES[name]
+    s = check_against_transformers({"model_type": "modernbert", "architectures": [architecture],
+                                    **fields})
+    assert "fallback" not in s.meta

@@ -64,6 +64,7 @@ MODULES = {
     # encoders, vision and speech (issue 16)
     **dict.fromkeys(("xlm-roberta", "electra"), "encoders"),
     "deberta-v2": "deberta",
+    "modernbert": "modernbert",
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
 }
 

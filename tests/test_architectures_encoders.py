@@ -119,6 +119,13 @@ NEW_CASES = {
     "electra-classifier": ("electra", "ElectraForSequenceClassification", SMALL),
     "electra-token-classifier": ("electra", "ElectraForTokenClassification", SMALL),
     "electra-qa": ("electra", "ElectraForQuestionAnswering", SMALL),
+    "all-mpnet-base-v2": ("mpnet", "MPNetModel", {"max_position_embeddings": 514}),
+    "mpnet-base-mlm": ("mpnet", "MPNetForMaskedLM", {"max_position_embeddings": 514}),
+    "mpnet-mlm-untied": ("mpnet", "MPNetForMaskedLM", {**SMALL, "tie_word_embeddings": False,
+                                                       "relative_attention_num_buckets": 16}),
+    "mpnet-classifier": ("mpnet", "MPNetForSequenceClassification", {**SMALL, "num_labels": 3}),
+    "mpnet-token-classifier": ("mpnet", "MPNetForTokenClassification", SMALL),
+    "mpnet-qa": ("mpnet", "MPNetForQuestionAnswering", SMALL),
 }
 
 

@@ -62,7 +62,7 @@ MODULES = {
                     "clip"),
     **dict.fromkeys(("llava", "llava_next", "gemma3", "qwen2_vl"), "multimodal"),
     # encoders, vision and speech (issue 16)
-    **dict.fromkeys(("xlm-roberta", "electra"), "encoders"),
+    **dict.fromkeys(("xlm-roberta", "electra", "mpnet"), "encoders"),
     "deberta-v2": "deberta",
     "modernbert": "modernbert",
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),

@@ -1,4 +1,4 @@
-"""Encoders: BERT, RoBERTa, XLM-RoBERTa, ELECTRA and DistilBERT.
+"""Encoders: BERT, RoBERTa, XLM-RoBERTa, ELECTRA, MPNet and DistilBERT.
 
 BERT and RoBERTa share one layout (RoBERTa differs in its heads: no pooler under them, a
 two-layer classifier); the bare ``Model`` has a pooler, the heads for masked LM and token tasks
@@ -207,6 +207,58 @@ def electra(c: Config, head: str, roles: Roles) -> Node:
     if head == "ForSequenceClassification":
         return module("", head, [body, module("classifier", "ElectraClassificationHead", [
             linear("dense", h, h, length=1), linear("out_proj", h, labels, length=1)])])
+    return module("", head, [body, linear("qa_outputs" if head == "ForQuestionAnswering"
+                                          else "classifier", h, labels)])
+
+
+# -- MPNet -----------------------------------------------------------------------------------
+
+@register("mpnet", "MPNet", ("ForMaskedLM", "Model", "ForSequenceClassification",
+                             "ForTokenClassification", "ForQuestionAnswering"))
+def mpnet(c: Config, head: str, roles: Roles) -> Node:
+    """MPNet (all-mpnet-base-v2's encoder): BERT's layer with its attention named ``attn.q``..
+    ``attn.o``, no token types, and one table of relative-position biases (buckets × heads)
+    shared by the layers; RoBERTa's heads."""
+    h = c.int("hidden_size", default=768)
+    heads = c.int("num_attention_heads", default=12)
+    d = c.head_dim(h, heads)
+    inner = c.int("intermediate_size", default=3072)
+    vocab = c.int("vocab_size", default=30527)
+
+    def block(i: int) -> Node:
+        attn = attends(module("attn", "MPNetSelfAttention",
+                              [linear(p, h, h) for p in ("q", "k", "v", "o")]), heads, d, h,
+                       cached=False)
+        return module(str(i), "MPNetLayer", [
+            module("attention", "MPNetAttention", [attn, norm("LayerNorm", h)], h),
+            module("intermediate", "MPNetIntermediate", [linear("dense", h, inner)]),
+            module("output", "MPNetOutput", [linear("dense", inner, h), norm("LayerNorm", h)])],
+            h)
+
+    embeddings = module("embeddings", "MPNetEmbeddings", [
+        roles.embedding(embedding("word_embeddings", vocab, h)),
+        roles.embedding(embedding("position_embeddings",
+                                  c.int("max_position_embeddings", default=512), h)),
+        norm("LayerNorm", h)], h)
+    n = c.layers("num_hidden_layers", default=12)
+    encoder = module("encoder", "MPNetEncoder", [
+        stack("layer", blocks(n, lambda i: 0, block), h),
+        embedding("relative_attention_bias",
+                  c.int("relative_attention_num_buckets", default=32), heads)], h)
+    parts = [embeddings, encoder]
+    if head == "Model":
+        return module("", "MPNetModel", [*parts, module("pooler", "MPNetPooler", [
+            linear("dense", h, h, length=1)])], h)
+    body = module("mpnet", "MPNetModel", parts, h)
+    if head == "ForMaskedLM":
+        return module("", head, [body, module("lm_head", "MPNetLMHead", [
+            linear("dense", h, h), norm("layer_norm", h),
+            mlm_decoder(c, h, vocab, "mpnet.embeddings.word_embeddings", "lm_head"),
+            parameter("bias", (vocab,))])])
+    if head == "ForSequenceClassification":
+        return module("", head, [body, module("classifier", "MPNetClassificationHead", [
+            linear("dense", h, h, length=1), linear("out_proj", h, c.num_labels(), length=1)])])
+    labels = 2 if head == "ForQuestionAnswering" else c.num_labels()
     return module("", head, [body, linear("qa_outputs" if head == "ForQuestionAnswering"
                                           else "classifier", h, labels)])
 

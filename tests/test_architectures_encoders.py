@@ -234,3 +234,28 @@ def test_modernbert_equals_transformers(name):
     s = check_against_transformers({"model_type": "modernbert", "architectures": [architecture],
                                     **fields})
     assert "fallback" not in s.meta
+
+
+SIGLIP_SMALL = {"text_config": {**SMALL, "vocab_size": 100, "projection_size": 32},
+                "vision_config": {**SMALL, "image_size": 32, "patch_size": 8}}
+SIGLIP_SO400M = {  # google/siglip-so400m-patch14-384
+    "text_config": {"hidden_size": 1152, "intermediate_size": 4304, "num_attention_heads": 16,
+                    "num_hidden_layers": 27, "vocab_size": 32000},
+    "vision_config": {"hidden_size": 1152, "intermediate_size": 4304, "num_attention_heads": 16,
+                      "num_hidden_layers": 27, "image_size": 384, "patch_size": 14}}
+SIGLIP_CASES = {
+    "siglip-base-patch16-224": ("siglip", "SiglipModel", {}),
+    "siglip-so400m-patch14-384": ("siglip", "SiglipModel", SIGLIP_SO400M),
+    "small": ("siglip", "SiglipModel", SIGLIP_SMALL),
+    "classifier": ("siglip", "SiglipForImageClassification", {**SIGLIP_SMALL,
+                                                              "num_labels": 10}),
+    "text-tower": ("siglip_text_model", "SiglipTextModel", SIGLIP_SMALL["text_config"]),
+}
+
+
+@pytest.mark.parametrize("name", list(SIGLIP_CASES))
+def test_siglip_equals_transformers(name):
+    model_type, architecture, fields = SIGLIP_CASES[name]
+    s = check_against_transformers({"model_type": model_type, "architectures": [architecture],
+                                    **fields})
+    assert "fallback" not in s.meta

@@ -65,6 +65,7 @@ MODULES = {
     **dict.fromkeys(("xlm-roberta", "electra", "mpnet"), "encoders"),
     "deberta-v2": "deberta",
     "modernbert": "modernbert",
+    **dict.fromkeys(("siglip", "siglip_text_model"), "clip"),
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
 }
 

@@ -259,3 +259,36 @@ def test_siglip_equals_transformers(name):
     s = check_against_transformers({"model_type": model_type, "architectures": [architecture],
                                     **fields})
     assert "fallback" not in s.meta
+
+
+CONV = {"conv_dim": [8, 16], "conv_kernel": [10, 3], "conv_stride": [5, 2],
+        "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}
+LARGE_LV = {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+            "intermediate_size": 4096, "feat_extract_norm": "layer", "conv_bias": True,
+            "do_stable_layer_norm": True}
+SPEECH_CASES = {
+    "wav2vec2-base-960h": ("wav2vec2", "Wav2Vec2ForCTC", {}),
+    "wav2vec2-large-xlsr": ("wav2vec2", "Wav2Vec2ForCTC", {**LARGE_LV, "vocab_size": 64}),
+    "wav2vec2-no-mask-model": ("wav2vec2", "Wav2Vec2Model", {**SMALL, **CONV,
+                                                             "mask_time_prob": 0.0}),
+    "wav2vec2-classifier": ("wav2vec2", "Wav2Vec2ForSequenceClassification", {
+        **SMALL, **CONV, "num_labels": 7, "use_weighted_layer_sum": True,
+        "classifier_proj_size": 32}),
+    "hubert-large-ls960-ft": ("hubert", "HubertForCTC", LARGE_LV),
+    "hubert-base": ("hubert", "HubertModel", {}),
+    "hubert-no-projection-norm": ("hubert", "HubertForSequenceClassification", {
+        **SMALL, **CONV, "feat_proj_layer_norm": False}),
+    "wavlm-base-plus": ("wavlm", "WavLMModel", {}),
+    "wavlm-large": ("wavlm", "WavLMModel", LARGE_LV),
+    "wavlm-classifier": ("wavlm", "WavLMForSequenceClassification", {
+        **SMALL, **CONV, "use_weighted_layer_sum": True, "num_buckets": 64}),
+    "wavlm-ctc": ("wavlm", "WavLMForCTC", {**SMALL, **CONV, "feat_extract_norm": "layer"}),
+}
+
+
+@pytest.mark.parametrize("name", list(SPEECH_CASES))
+def test_speech_encoders_equal_transformers(name):
+    model_type, architecture, fields = SPEECH_CASES[name]
+    s = check_against_transformers({"model_type": model_type, "architectures": [architecture],
+                                    **fields})
+    assert "fallback" not in s.meta

@@ -66,6 +66,7 @@ MODULES = {
     "deberta-v2": "deberta",
     "modernbert": "modernbert",
     **dict.fromkeys(("siglip", "siglip_text_model"), "clip"),
+    **dict.fromkeys(("wav2vec2", "hubert", "wavlm"), "speech"),
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
 }
 

@@ -283,6 +283,17 @@ SPEECH_CASES = {
     "wavlm-classifier": ("wavlm", "WavLMForSequenceClassification", {
         **SMALL, **CONV, "use_weighted_layer_sum": True, "num_buckets": 64}),
     "wavlm-ctc": ("wavlm", "WavLMForCTC", {**SMALL, **CONV, "feat_extract_norm": "layer"}),
+    # UMT5 is a sequence-to-sequence text model; its cases live here for the shared helper
+    "umt5-small-as-built": ("umt5", "UMT5ForConditionalGeneration", {}),
+    "umt5-base-encoder": ("umt5", "UMT5EncoderModel", {
+        "d_model": 768, "d_ff": 2048, "num_heads": 12, "num_layers": 12,
+        "vocab_size": 256384}),
+    "umt5-tied-model": ("umt5", "UMT5Model", {"d_model": 32, "num_heads": 2, "d_kv": 16,
+                                              "d_ff": 64, "num_layers": 2,
+                                              "num_decoder_layers": 3, "vocab_size": 100}),
+    "umt5-relu-generation": ("umt5", "UMT5ForConditionalGeneration", {
+        "d_model": 32, "num_heads": 2, "d_ff": 64, "num_layers": 2, "vocab_size": 100,
+        "feed_forward_proj": "relu"}),
 }
 
 
@@ -292,3 +303,15 @@ def test_speech_encoders_equal_transformers(name):
     s = check_against_transformers({"model_type": model_type, "architectures": [architecture],
                                     **fields})
     assert "fallback" not in s.meta
+
+
+def test_umt5_small_untied_head_by_hand():
+    """google/umt5-small says tie_word_embeddings: false; as for T5 v1.1, its checkpoint holds
+    an LM head of its own (transformers 5 ties one built from the config, and unties it again
+    on loading): the tied total plus one 250,112 × 512 matrix."""
+    import paramcount
+
+    doc = {"model_type": "umt5", "architectures": ["UMT5ForConditionalGeneration"]}
+    tied = paramcount.summarize(doc).total_params
+    untied = paramcount.summarize({**doc, "tie_word_embeddings": False}).total_params
+    assert untied - tied == 250112 * 512

@@ -67,6 +67,7 @@ MODULES = {
     "modernbert": "modernbert",
     **dict.fromkeys(("siglip", "siglip_text_model"), "clip"),
     **dict.fromkeys(("wav2vec2", "hubert", "wavlm"), "speech"),
+    "umt5": "seq2seq",
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
 }
 

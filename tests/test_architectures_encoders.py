@@ -119,6 +119,18 @@ NEW_CASES = {
     "electra-classifier": ("electra", "ElectraForSequenceClassification", SMALL),
     "electra-token-classifier": ("electra", "ElectraForTokenClassification", SMALL),
     "electra-qa": ("electra", "ElectraForQuestionAnswering", SMALL),
+    "albert-base-v2-mlm": ("albert", "AlbertForMaskedLM", {
+        "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072}),
+    "albert-xxlarge-defaults": ("albert", "AlbertModel", {}),
+    "albert-pretraining-groups": ("albert", "AlbertForPreTraining", {
+        **SMALL, "num_hidden_layers": 4, "num_hidden_groups": 2, "inner_group_num": 2,
+        "embedding_size": 32}),
+    "albert-mlm-untied": ("albert", "AlbertForMaskedLM", {**SMALL, "embedding_size": 16,
+                                                          "tie_word_embeddings": False}),
+    "albert-classifier": ("albert", "AlbertForSequenceClassification", {**SMALL,
+                                                                        "num_labels": 3}),
+    "albert-token-classifier": ("albert", "AlbertForTokenClassification", SMALL),
+    "albert-qa": ("albert", "AlbertForQuestionAnswering", SMALL),
     "all-mpnet-base-v2": ("mpnet", "MPNetModel", {"max_position_embeddings": 514}),
     "mpnet-base-mlm": ("mpnet", "MPNetForMaskedLM", {"max_position_embeddings": 514}),
     "mpnet-mlm-untied": ("mpnet", "MPNetForMaskedLM", {**SMALL, "tie_word_embeddings": False,
@@ -315,3 +327,18 @@ def test_umt5_small_untied_head_by_hand():
     tied = paramcount.summarize(doc).total_params
     untied = paramcount.summarize({**doc, "tie_word_embeddings": False}).total_params
     assert untied - tied == 250112 * 512
+
+
+def test_albert_shares_its_layer_weights_and_runs_them_per_layer():
+    """24 layers over one shared layer: the count of 12 layers, the compute of twice as many.
+    One token through a layer: its matrices 4 × 64 × 64 + 2 × 64 × 128 MACs, and attention
+    over one key, 64 for the scores and 64 for the mix."""
+    import paramcount
+
+    doc = {"model_type": "albert", "architectures": ["AlbertModel"], **SMALL,
+           "embedding_size": 64}
+    s12 = paramcount.summarize({**doc, "num_hidden_layers": 12})
+    s24 = paramcount.summarize({**doc, "num_hidden_layers": 24})
+    assert s12.total_params == s24.total_params
+    extra = s24.flops(seq_len=1).macs - s12.flops(seq_len=1).macs
+    assert extra == 12 * (4 * 64 * 64 + 2 * 64 * 128 + 64 + 64)

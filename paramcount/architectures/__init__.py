@@ -62,7 +62,7 @@ MODULES = {
                     "clip"),
     **dict.fromkeys(("llava", "llava_next", "gemma3", "qwen2_vl"), "multimodal"),
     # encoders, vision and speech (issue 16)
-    **dict.fromkeys(("xlm-roberta", "electra", "mpnet"), "encoders"),
+    **dict.fromkeys(("xlm-roberta", "electra", "albert", "mpnet"), "encoders"),
     "deberta-v2": "deberta",
     "modernbert": "modernbert",
     **dict.fromkeys(("siglip", "siglip_text_model"), "clip"),

@@ -1,4 +1,4 @@
-"""Encoders: BERT, RoBERTa, XLM-RoBERTa, ELECTRA, MPNet and DistilBERT.
+"""Encoders: BERT, RoBERTa, XLM-RoBERTa, ELECTRA, ALBERT, MPNet and DistilBERT.
 
 BERT and RoBERTa share one layout (RoBERTa differs in its heads: no pooler under them, a
 two-layer classifier); the bare ``Model`` has a pooler, the heads for masked LM and token tasks
@@ -209,6 +209,76 @@ def electra(c: Config, head: str, roles: Roles) -> Node:
             linear("dense", h, h, length=1), linear("out_proj", h, labels, length=1)])])
     return module("", head, [body, linear("qa_outputs" if head == "ForQuestionAnswering"
                                           else "classifier", h, labels)])
+
+
+# -- ALBERT ----------------------------------------------------------------------------------
+
+_ALBERT_HEADS = ("ForMaskedLM", "Model", "ForPreTraining", "ForSequenceClassification",
+                 "ForTokenClassification", "ForQuestionAnswering")
+
+
+@register("albert", "Albert", _ALBERT_HEADS)
+def albert(c: Config, head: str, roles: Roles) -> Node:
+    """ALBERT: a narrow embedding projected up, and ``num_hidden_groups`` groups of
+    ``inner_group_num`` layers whose weights every layer reuses: its count does not grow with
+    ``num_hidden_layers``, its compute does (each group is called that many times over)."""
+    h = c.int("hidden_size", default=4096)
+    heads = c.int("num_attention_heads", default=64)
+    d = c.head_dim(h, heads)
+    inner, e = c.int("intermediate_size", default=16384), c.int("embedding_size", default=128)
+    vocab = c.int("vocab_size", default=30000)
+    n, groups = c.layers("num_hidden_layers", default=12), c.int("num_hidden_groups", default=1)
+    if n % groups:
+        raise c.error("num_hidden_groups", groups, f"does not divide num_hidden_layers={n}")
+
+    def layer(i: int) -> Node:
+        attn = [linear(p, h, h) for p in ("query", "key", "value", "dense")]
+        return module(str(i), "AlbertLayer", [
+            norm("full_layer_layer_norm", h),
+            attends(module("attention", "AlbertSdpaAttention", [*attn, norm("LayerNorm", h)],
+                           h), heads, d, h, cached=False),
+            linear("ffn", h, inner), linear("ffn_output", inner, h)], h)
+
+    def group(i: int) -> Node:
+        count = c.int("inner_group_num", default=1)
+        return _called(module(str(i), "AlbertLayerGroup", [
+            stack("albert_layers", blocks(count, lambda j: 0, layer), h)], h), n // groups)
+
+    embeddings = module("embeddings", "AlbertEmbeddings", [
+        roles.embedding(embedding("word_embeddings", vocab, e)),
+        roles.embedding(embedding("position_embeddings",
+                                  c.int("max_position_embeddings", default=512), e)),
+        roles.embedding(embedding("token_type_embeddings", c.int("type_vocab_size", default=2),
+                                  e)),
+        norm("LayerNorm", e)], e)
+    encoder = module("encoder", "AlbertTransformer", [
+        linear("embedding_hidden_mapping_in", e, h),
+        stack("albert_layer_groups", [group(i) for i in range(groups)], h)], h)
+    pooled = head in ("Model", "ForPreTraining", "ForSequenceClassification")
+    parts = [embeddings, encoder] + ([linear("pooler", h, h, length=1)] if pooled else [])
+    body = module("" if head == "Model" else "albert", "AlbertModel", parts, h)
+    if head == "Model":
+        return body
+    if head in ("ForMaskedLM", "ForPreTraining"):
+        predictions = module("predictions", "AlbertMLMHead", [
+            norm("LayerNorm", e), linear("dense", h, e),
+            mlm_decoder(c, e, vocab, "albert.embeddings.word_embeddings", "predictions"),
+            parameter("bias", (vocab,))], vocab)
+        if head == "ForMaskedLM":
+            return module("", head, [body, predictions])
+        return module("", head, [body, predictions, module(
+            "sop_classifier", "AlbertSOPHead", [linear("classifier", h, 2, length=1)])])
+    labels = 2 if head == "ForQuestionAnswering" else c.num_labels()
+    name = "qa_outputs" if head == "ForQuestionAnswering" else "classifier"
+    length = 1 if head == "ForSequenceClassification" else None
+    return module("", head, [body, linear(name, h, labels, length=length)])
+
+
+def _called(node: Node, times: int) -> Node:
+    """``node`` and everything under it run ``times`` times over the same weights."""
+    for _, inner in node.walk():
+        inner.calls = times
+    return node
 
 
 # -- MPNet -----------------------------------------------------------------------------------

@@ -73,6 +73,21 @@ QWEN2_VL_CASES = {
 }
 
 
+PIXTRAL = {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
+           "num_hidden_layers": 2, "image_size": 64, "patch_size": 8, "head_dim": 16}
+MISTRAL = {**LLAMA, "model_type": "mistral", "hidden_size": 48, "head_dim": 24}
+MISTRAL3_CASES = {
+    "small": {"vision_config": PIXTRAL, "text_config": MISTRAL},
+    "untied-two-feature-layers-bias": {
+        "vision_config": PIXTRAL, "text_config": MISTRAL, "tie_word_embeddings": False,
+        "vision_feature_layer": [-1, -2], "multimodal_projector_bias": True,
+        "spatial_merge_size": 1},
+    "text-config-untied": {"vision_config": PIXTRAL,
+                           "text_config": {**MISTRAL, "tie_word_embeddings": False}},
+    "mistral-small-3.1-24b-defaults": {},
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -82,7 +97,9 @@ MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs]
     ("gemma3", a, GEMMA3_CASES, PARTS)
     for a in ("Gemma3ForConditionalGeneration", "Gemma3Model")] + [
     ("qwen2_vl", a, QWEN2_VL_CASES, ("visual", "language_model"))
-    for a in ("Qwen2VLForConditionalGeneration", "Qwen2VLModel")]
+    for a in ("Qwen2VLForConditionalGeneration", "Qwen2VLModel")] + [
+    ("mistral3", a, MISTRAL3_CASES, PARTS)
+    for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")]
 
 
 @pytest.mark.parametrize(("model_type", "architecture", "fields", "parts"), [

@@ -22,6 +22,7 @@ from paramcount.architectures.clip import siglip_tower, vision_tower
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import (
     Roles,
+    attends,
     blocks,
     conv,
     linear,
@@ -214,3 +215,73 @@ def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
                                   "vision_config."))
     parts = [roles.named("visual", visual), roles.named("language_model", body)]
     return _heads(head, "Qwen2VL", parts, lm_head, roles)
+
+
+# -- Mistral 3 (Pixtral's vision encoder) ------------------------------------------------------
+
+#: Mistral3Config's sub-configs when it has none (Mistral Small 3.1's)
+MISTRAL3_TEXT: dict[str, Any] = {
+    "model_type": "mistral", "head_dim": 128, "hidden_size": 5120, "intermediate_size": 32768,
+    "num_attention_heads": 32, "num_hidden_layers": 40, "num_key_value_heads": 8,
+    "vocab_size": 131072}
+MISTRAL3_VISION: dict[str, Any] = {
+    "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 1540,
+    "num_hidden_layers": 24, "num_attention_heads": 16}
+
+
+def pixtral_tower(c: Config, name: str) -> tuple[Node, int]:
+    """Pixtral's vision encoder: a patch convolution, RMSNorms, rotary 2-D positions (no
+    table), and gated MLPs, all without biases; images of any size (no fixed sequence)."""
+    h = c.int("hidden_size", default=1024)
+    heads = c.int("num_attention_heads", default=16)
+    d = c.head_dim(h, heads)  # the projections are h × h whatever head_dim says
+    inner = c.int("intermediate_size", default=4096)
+    channels, patch = c.int("num_channels", default=3), c.pair("patch_size", 16)
+    image = c.pair("image_size", 1024)
+
+    def layer(i: int) -> Node:
+        attn = [linear(p, h, h, bias=False) for p in ("k_proj", "v_proj", "q_proj", "o_proj")]
+        return module(str(i), "PixtralAttentionLayer", [
+            norm("attention_norm", h, "rmsnorm"),
+            module("feed_forward", "PixtralMLP", [
+                linear("gate_proj", h, inner, False), linear("up_proj", h, inner, False),
+                linear("down_proj", inner, h, False)], h),
+            attends(module("attention", "PixtralAttention", attn, h), heads, d, h,
+                    cached=False),
+            norm("ffn_norm", h, "rmsnorm")], h)
+
+    layers = stack("layers", blocks(c.layers("num_hidden_layers", default=24), lambda i: 0,
+                                    layer), h)
+    return module(name, "PixtralVisionModel", [
+        conv("patch_conv", channels, h, patch, (channels, *image), stride=patch, bias=False),
+        norm("ln_pre", h, "rmsnorm"), module("transformer", "PixtralTransformer", [layers], h)],
+        h), h
+
+
+@register("mistral3", "Mistral3", ("ForConditionalGeneration", "Model"), saved=SAVED)
+def mistral3(c: Config, head: str, roles: Roles) -> Node:
+    """Mistral 3 (Mistral Small 3.1, Devstral's multimodal kin): Pixtral's encoder, a projector
+    that normalizes, merges each ``spatial_merge_size``² patches into one and projects them,
+    and a Mistral language model; the head tied by the config's own flag (true by default)."""
+    vision = c.raw("vision_config")
+    v = Config(MISTRAL3_VISION if vision is None else vision, "pixtral", "vision_config.")
+    tower, vh = pixtral_tower(v, "vision_tower")
+    text = c.raw("text_config")
+    doc = {"text_config": MISTRAL3_TEXT if text is None else {"model_type": "mistral", **text}}
+    if c.has("tie_word_embeddings"):
+        doc["tie_word_embeddings"] = c.raw("tie_word_embeddings")
+    body, lm_head = _language(Config(doc, c.model_type), roles, text_ties=False,
+                              default="mistral", tie=True)
+    th = _width(body)
+    layers = c.raw("vision_feature_layer", default=-1)
+    merge = c.int("spatial_merge_size", default=2)
+    bias = c.bool("multimodal_projector_bias", default=False)
+    projector = module("multi_modal_projector", "Mistral3MultiModalProjector", [
+        norm("norm", vh, "rmsnorm"),
+        module("patch_merger", "Mistral3PatchMerger", [
+            linear("merging_layer", vh * merge * merge, vh, bias=False)], vh),
+        linear("linear_1", vh * (len(layers) if isinstance(layers, list) else 1), th, bias),
+        linear("linear_2", th, th, bias)], th)
+    parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
+             roles.named("language_model", body)]
+    return _heads(head, "Mistral3", parts, lm_head, roles)

@@ -88,6 +88,21 @@ MISTRAL3_CASES = {
 }
 
 
+QWEN2_5_VL_VISION = {"depth": 2, "hidden_size": 16, "intermediate_size": 24, "num_heads": 2,
+                     "out_hidden_size": 24, "patch_size": 4, "fullatt_block_indexes": [1]}
+QWEN2_5_VL_7B = {  # Qwen/Qwen2.5-VL-7B-Instruct
+    "vision_config": {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420,
+                      "num_heads": 16, "out_hidden_size": 3584, "patch_size": 14},
+    "text_config": {"hidden_size": 3584, "intermediate_size": 18944, "num_attention_heads": 28,
+                    "num_hidden_layers": 28, "num_key_value_heads": 4, "vocab_size": 152064}}
+QWEN2_5_VL_CASES = {
+    "small": {"vision_config": QWEN2_5_VL_VISION, "text_config": QWEN2_VL_TEXT},
+    "flat-tied": {"vision_config": QWEN2_5_VL_VISION, **QWEN2_VL_TEXT,
+                  "tie_word_embeddings": True},
+    "qwen2.5-vl-7b": QWEN2_5_VL_7B,
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -98,6 +113,8 @@ MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs]
     for a in ("Gemma3ForConditionalGeneration", "Gemma3Model")] + [
     ("qwen2_vl", a, QWEN2_VL_CASES, ("visual", "language_model"))
     for a in ("Qwen2VLForConditionalGeneration", "Qwen2VLModel")] + [
+    ("qwen2_5_vl", a, QWEN2_5_VL_CASES, ("visual", "language_model"))
+    for a in ("Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLModel")] + [
     ("mistral3", a, MISTRAL3_CASES, PARTS)
     for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")]
 

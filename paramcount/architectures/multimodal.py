@@ -14,7 +14,7 @@ Each component's parameters are a figure of their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from paramcount.architectures import Unsupported, family_of, register
@@ -198,12 +198,42 @@ def _qwen2_vision(c: Config) -> Node:
                   out)
 
 
-@register("qwen2_vl", "Qwen2VL", ("ForConditionalGeneration", "Model"),
-          saved=QWEN2_VL_SAVED)
-def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
-    """Qwen2-VL: its vision transformer and a Qwen2 language model read from ``text_config``,
-    or (as configs saved before transformers 5 are) from the config's own fields; the head is
-    tied by either's ``tie_word_embeddings``."""
+def _qwen2_5_vision(c: Config) -> Node:
+    """Qwen2.5-VL's vision transformer: Qwen2-VL's with RMSNorms, a gated MLP of
+    ``intermediate_size`` (biases kept), and windowed attention in all blocks but
+    ``fullatt_block_indexes`` (a difference of compute, not of weights)."""
+    channels = c.int("in_channels", default=3)
+    dim = c.int("hidden_size", default=3584)
+    patch, frames = c.int("patch_size", default=14), c.int("temporal_patch_size", default=2)
+    inner = c.int("intermediate_size", default=3420)
+
+    def block(i: int) -> Node:
+        return module(str(i), "Qwen2_5_VLVisionBlock", [
+            norm("norm1", dim, "rmsnorm"), norm("norm2", dim, "rmsnorm"),
+            module("attn", "Qwen2_5_VLVisionAttention", [linear("qkv", dim, 3 * dim),
+                                                         linear("proj", dim, dim)], dim),
+            module("mlp", "Qwen2_5_VLMLP", [linear("gate_proj", dim, inner),
+                                            linear("up_proj", dim, inner),
+                                            linear("down_proj", inner, dim)], dim)], dim)
+
+    merged = dim * c.int("spatial_merge_size", default=2) ** 2
+    out = c.int("out_hidden_size", default=3584)
+    merger = module("merger", "Qwen2_5_VLPatchMerger", [
+        norm("ln_q", dim, "rmsnorm"), module("mlp", "Sequential", [
+            linear("0", merged, merged), linear("2", merged, out)], out)], out)
+    embed = module("patch_embed", "Qwen2_5_VisionPatchEmbed", [conv(
+        "proj", channels, dim, (frames, patch, patch), (channels, frames, patch, patch),
+        stride=(frames, patch, patch), bias=False)], dim)
+    layers = stack("blocks", blocks(c.layers("depth", default=32), lambda i: 0, block), dim)
+    return module("visual", "Qwen2_5_VisionTransformerPretrainedModel", [embed, layers, merger],
+                  out)
+
+
+def _qwen_vl(c: Config, head: str, roles: Roles, prefix: str,
+             vision_tower: Callable[[Config], Node]) -> Node:
+    """Qwen2-VL and Qwen2.5-VL: a vision transformer and a Qwen2 language model read from
+    ``text_config``, or (as configs saved before transformers 5 are) from the config's own
+    fields; the head is tied by either's ``tie_word_embeddings``."""
     text = c.raw("text_config")
     fields = text if isinstance(text, Mapping) else c.doc
     tie = c.bool("tie_word_embeddings", default=False) or fields.get("tie_word_embeddings") is True
@@ -211,10 +241,22 @@ def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
            "model_type": "qwen2", "tie_word_embeddings": tie}
     body, lm_head = _language(Config({"text_config": doc}, c.model_type), roles, text_ties=True)
     vision = c.raw("vision_config")
-    visual = _qwen2_vision(Config(vision if isinstance(vision, Mapping) else {}, "qwen2_vl",
-                                  "vision_config."))
+    visual = vision_tower(Config(vision if isinstance(vision, Mapping) else {}, c.model_type,
+                                 "vision_config."))
     parts = [roles.named("visual", visual), roles.named("language_model", body)]
-    return _heads(head, "Qwen2VL", parts, lm_head, roles)
+    return _heads(head, prefix, parts, lm_head, roles)
+
+
+@register("qwen2_vl", "Qwen2VL", ("ForConditionalGeneration", "Model"),
+          saved=QWEN2_VL_SAVED)
+def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
+    return _qwen_vl(c, head, roles, "Qwen2VL", _qwen2_vision)
+
+
+@register("qwen2_5_vl", "Qwen2_5_VL", ("ForConditionalGeneration", "Model"),
+          saved=QWEN2_VL_SAVED)
+def qwen2_5_vl(c: Config, head: str, roles: Roles) -> Node:
+    return _qwen_vl(c, head, roles, "Qwen2_5_VL", _qwen2_5_vision)
 
 
 # -- Mistral 3 (Pixtral's vision encoder) ------------------------------------------------------

@@ -103,6 +103,15 @@ QWEN2_5_VL_CASES = {
 }
 
 
+PALIGEMMA_CASES = {
+    "small": {"vision_config": SIGLIP, "text_config": GEMMA, "projection_dim": 16},
+    "gemma2-untied-no-head": {
+        "vision_config": {**SIGLIP, "vision_use_head": False}, "projection_dim": 16,
+        "text_config": {**GEMMA, "model_type": "gemma2"}, "tie_word_embeddings": False},
+    "paligemma-3b-pt-224-defaults": {},
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -115,6 +124,8 @@ MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs]
     for a in ("Qwen2VLForConditionalGeneration", "Qwen2VLModel")] + [
     ("qwen2_5_vl", a, QWEN2_5_VL_CASES, ("visual", "language_model"))
     for a in ("Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLModel")] + [
+    ("paligemma", a, PALIGEMMA_CASES, PARTS)
+    for a in ("PaliGemmaForConditionalGeneration", "PaliGemmaModel")] + [
     ("mistral3", a, MISTRAL3_CASES, PARTS)
     for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")]
 

@@ -327,3 +327,35 @@ def mistral3(c: Config, head: str, roles: Roles) -> Node:
     parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
              roles.named("language_model", body)]
     return _heads(head, "Mistral3", parts, lm_head, roles)
+
+
+# -- PaliGemma ---------------------------------------------------------------------------------
+
+#: PaliGemmaConfig's sub-configs when it has none (PaliGemma 3B at 224 pixels)
+PALIGEMMA_VISION: dict[str, Any] = {
+    "model_type": "siglip_vision_model", "intermediate_size": 4096, "hidden_size": 1152,
+    "patch_size": 14, "image_size": 224, "num_hidden_layers": 27, "num_attention_heads": 16,
+    "vision_use_head": False}
+PALIGEMMA_TEXT: dict[str, Any] = {
+    "model_type": "gemma", "hidden_size": 2048, "num_hidden_layers": 18,
+    "intermediate_size": 16384, "num_attention_heads": 8, "num_key_value_heads": 1,
+    "vocab_size": 257152}
+
+
+@register("paligemma", "PaliGemma", ("ForConditionalGeneration", "Model"), saved=SAVED)
+def paligemma(c: Config, head: str, roles: Roles) -> Node:
+    """PaliGemma 1 and 2: a SigLIP tower, one linear layer to ``projection_dim``, and a Gemma
+    (or Gemma 2) language model; the head tied by the config's own flag (true by default)."""
+    tower, vh, features = _vision(c, roles, PALIGEMMA_VISION)
+    text = c.raw("text_config")
+    doc: dict[str, Any] = {
+        "text_config": PALIGEMMA_TEXT if text is None else {"model_type": "gemma", **text}}
+    if c.has("tie_word_embeddings"):
+        doc["tie_word_embeddings"] = c.raw("tie_word_embeddings")
+    body, lm_head = _language(Config(doc, c.model_type), roles, text_ties=False,
+                              default="gemma", tie=True)
+    projector = module("multi_modal_projector", "PaliGemmaMultiModalProjector", [
+        linear("linear", vh, c.int("projection_dim", default=2048), length=features)])
+    parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
+             roles.named("language_model", body)]
+    return _heads(head, "PaliGemma", parts, lm_head, roles)

@@ -215,6 +215,19 @@ VISION_CASES = {
 }
 
 
+VISION_CASES.update({
+    "convnext-tiny-224": ("convnext", "ConvNextForImageClassification", {"num_labels": 1000}),
+    "convnext-large-224": ("convnext", "ConvNextForImageClassification", {
+        "hidden_sizes": [192, 384, 768, 1536], "depths": [3, 3, 27, 3], "num_labels": 1000}),
+    "convnext-no-layer-scale": ("convnext", "ConvNextModel", {
+        "hidden_sizes": [8, 16], "depths": [1, 2], "num_stages": 2,
+        "layer_scale_init_value": 0.0, "image_size": 64}),
+    "convnextv2-tiny": ("convnextv2", "ConvNextV2ForImageClassification", {"num_labels": 1000}),
+    "convnextv2-model": ("convnextv2", "ConvNextV2Model", {
+        "hidden_sizes": [8, 16, 24], "depths": [2, 1, 1], "num_stages": 3}),
+})
+
+
 @pytest.mark.parametrize("name", list(VISION_CASES))
 def test_vision_transformers_equal_transformers(name):
     model_type, architecture, fields = VISION_CASES[name]

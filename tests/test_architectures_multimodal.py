@@ -112,6 +112,27 @@ PALIGEMMA_CASES = {
 }
 
 
+IDEFICS3_VISION = {"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2,
+                   "num_hidden_layers": 2, "image_size": 32, "patch_size": 8}
+IDEFICS3_TEXT = {**LLAMA, "hidden_size": 24}
+IDEFICS3_CASES = {
+    "small": {"vision_config": IDEFICS3_VISION, "text_config": IDEFICS3_TEXT},
+    "tied-scale-4": {"vision_config": IDEFICS3_VISION, "text_config": IDEFICS3_TEXT,
+                     "tie_word_embeddings": True, "scale_factor": 4},
+    "text-config-tied": {"vision_config": IDEFICS3_VISION,
+                         "text_config": {**IDEFICS3_TEXT, "tie_word_embeddings": True}},
+    "smolvlm-256m": {  # HuggingFaceTB/SmolVLM-256M-Instruct
+        "scale_factor": 4,
+        "vision_config": {"hidden_size": 768, "intermediate_size": 3072,
+                          "num_attention_heads": 12, "num_hidden_layers": 12,
+                          "image_size": 512, "patch_size": 16},
+        "text_config": {"hidden_size": 576, "intermediate_size": 1536,
+                        "num_attention_heads": 9, "num_key_value_heads": 3,
+                        "num_hidden_layers": 30, "vocab_size": 49280,
+                        "tie_word_embeddings": False}},
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -126,6 +147,8 @@ MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs]
     for a in ("Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLModel")] + [
     ("paligemma", a, PALIGEMMA_CASES, PARTS)
     for a in ("PaliGemmaForConditionalGeneration", "PaliGemmaModel")] + [
+    ("idefics3", a, IDEFICS3_CASES, ("vision_model", "connector", "text_model"))
+    for a in ("Idefics3ForConditionalGeneration", "Idefics3Model")] + [
     ("mistral3", a, MISTRAL3_CASES, PARTS)
     for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")]
 

@@ -69,7 +69,7 @@ MODULES = {
     **dict.fromkeys(("wav2vec2", "hubert", "wavlm"), "speech"),
     "umt5": "seq2seq",
     **dict.fromkeys(("convnext", "convnextv2"), "convnext"),
-    **dict.fromkeys(("mistral3", "qwen2_5_vl", "paligemma"), "multimodal"),
+    **dict.fromkeys(("mistral3", "qwen2_5_vl", "paligemma", "idefics3"), "multimodal"),
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
 }
 

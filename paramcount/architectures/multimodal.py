@@ -125,13 +125,14 @@ def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: boo
 
 
 def _heads(head: str, prefix: str, parts: list[Node], lm_head: Node, roles: Roles) -> Node:
-    """The components under ``model`` (``{prefix}Model``), and the LM head beside them."""
+    """The components under ``model`` (``{prefix}Model``), the language model last, and the
+    LM head beside them."""
     hidden = _width(parts[-1])
     if head == "Model":
         return module("", f"{prefix}Model", parts, hidden)
     if lm_head.tied:  # the tie's owner moves with the backbone
-        lm_head.tied = tuple(Tied(t.weight, "model.language_model." + t.owner.partition(".")[2])
-                             for t in lm_head.tied)
+        lm_head.tied = tuple(Tied(t.weight, f"model.{parts[-1].name}." +
+                                  t.owner.partition(".")[2]) for t in lm_head.tied)
     return module("", head, [module("model", f"{prefix}Model", parts, hidden),
                              roles.named("lm_head", lm_head)], _width(lm_head))
 
@@ -359,3 +360,33 @@ def paligemma(c: Config, head: str, roles: Roles) -> Node:
     parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
              roles.named("language_model", body)]
     return _heads(head, "PaliGemma", parts, lm_head, roles)
+
+
+# -- Idefics3 (SmolVLM's layout) ---------------------------------------------------------------
+
+#: Idefics3VisionConfig's defaults, where they differ from SigLIP's
+IDEFICS3_VISION: dict[str, Any] = {"hidden_size": 1152, "intermediate_size": 3072,
+                                   "num_attention_heads": 16, "patch_size": 32}
+
+
+@register("idefics3", "Idefics3", ("ForConditionalGeneration", "Model"))
+def idefics3(c: Config, head: str, roles: Roles) -> Node:
+    """Idefics3: SigLIP's vision tower without its pooling head, a connector that folds each
+    ``scale_factor``² patches into one vector (pixel shuffle) and projects it by one matrix,
+    and a Llama language model (``text_model``); the head untied unless the config says so."""
+    vision = c.raw("vision_config")
+    fields = {**IDEFICS3_VISION, **(vision if isinstance(vision, Mapping) else {}),
+              "vision_use_head": False}
+    tower, vh = siglip_tower(Config(fields, "idefics3_vision", "vision_config."), roles,
+                             "vision_model")
+    tower.type = "Idefics3VisionTransformer"
+    body, lm_head = _language(c, roles, text_ties=False, default="llama")
+    body.name = "text_model"
+    th = _width(body)
+    scale = c.int("scale_factor", default=2)
+    connector = module("connector", "Idefics3Connector", [
+        module("modality_projection", "Idefics3SimpleMLP", [
+            linear("proj", vh * scale * scale, th, bias=False)], th)], th)
+    parts = [roles.named("vision_model", tower), roles.named("connector", connector),
+             roles.named("text_model", body)]
+    return _heads(head, "Idefics3", parts, lm_head, roles)

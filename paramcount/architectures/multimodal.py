@@ -2,7 +2,9 @@
 and a language model with its LM head, laid out as transformers' ``LlavaForConditionalGeneration``
 lays them out: ``model.vision_tower``, ``model.multi_modal_projector``,
 ``model.language_model``, ``lm_head`` (LLaVA-NeXT adds ``model.image_newline``); Gemma 3's
-``Gemma3ForConditionalGeneration`` is laid out the same way.
+``Gemma3ForConditionalGeneration`` is laid out the same way; Qwen2-VL and Qwen2.5-VL keep
+their vision transformer and its merger as ``model.visual``. vision_language.py builds more
+composites from these helpers (``vision_of``, ``language``, ``assemble``).
 
 The two towers are read from ``vision_config`` and ``text_config`` as their own families read
 them (a CLIP or SigLIP vision tower, any Llama-like decoder paramcount declares); a config
@@ -22,7 +24,6 @@ from paramcount.architectures.clip import siglip_tower, vision_tower
 from paramcount.architectures.config import Config
 from paramcount.architectures.parts import (
     Roles,
-    attends,
     blocks,
     conv,
     linear,
@@ -57,7 +58,7 @@ VISION = {"clip_vision_model": ("CLIPVisionModel", vision_tower, 32),
           "siglip_vision_model": ("SiglipVisionModel", siglip_tower, 16)}
 
 
-def _vision(c: Config, roles: Roles, default: Mapping[str, Any]) -> tuple[Node, int, int]:
+def vision_of(c: Config, roles: Roles, default: Mapping[str, Any]) -> tuple[Node, int, int]:
     """The vision tower (``default``: the config's when it names none), its width, and the
     image features it hands the projector."""
     doc = c.raw("vision_config")
@@ -76,7 +77,7 @@ def _vision(c: Config, roles: Roles, default: Mapping[str, Any]) -> tuple[Node, 
     return tower, hidden, patches + 1 if full else patches  # "default" drops the class token
 
 
-def _language(c: Config, roles: Roles, text_ties: bool, default: str = "llama",
+def language(c: Config, roles: Roles, text_ties: bool, default: str = "llama",
               tie: bool = False) -> tuple[Node, Node]:
     """The language model's backbone and LM head, as its own family builds them; the head is
     tied to the embedding when the config says so, or (``text_ties``: LlavaConfig, not
@@ -96,7 +97,7 @@ def _language(c: Config, roles: Roles, text_ties: bool, default: str = "llama",
     return body, head
 
 
-def _width(node: Node) -> int:
+def width(node: Node) -> int:
     """The features a module outputs (a backbone's hidden size, a head's vocabulary)."""
     width = node.output_shape[-1] if node.output_shape else None
     if not isinstance(width, int):
@@ -104,13 +105,13 @@ def _width(node: Node) -> int:
     return width
 
 
-def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: bool) -> Node:
+def _visionlanguage(c: Config, head: str, roles: Roles, prefix: str, next_: bool) -> Node:
     """LLaVA and its kin: the tower, the projector, the language model and the LM head;
     LLaVA-NeXT (``next_``) adds a learned vector that ends each row of image features, and
     ties its head by its own flag alone."""
-    tower, vision_hidden, features = _vision(c, roles, LLAVA_VISION)
-    body, lm_head = _language(c, roles, text_ties=not next_)
-    text_hidden = _width(body)
+    tower, vision_hidden, features = vision_of(c, roles, LLAVA_VISION)
+    body, lm_head = language(c, roles, text_ties=not next_)
+    text_hidden = width(body)
     layers = c.raw("vision_feature_layer", default=-2)
     n_in = vision_hidden * (len(layers) if isinstance(layers, list) else 1)
     bias = c.bool("multimodal_projector_bias", default=True)
@@ -121,30 +122,30 @@ def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: boo
     if next_:
         parts.append(parameter("image_newline", (text_hidden,)))
     parts.append(roles.named("language_model", body))
-    return _heads(head, prefix, parts, lm_head, roles)
+    return assemble(head, prefix, parts, lm_head, roles)
 
 
-def _heads(head: str, prefix: str, parts: list[Node], lm_head: Node, roles: Roles) -> Node:
+def assemble(head: str, prefix: str, parts: list[Node], lm_head: Node, roles: Roles) -> Node:
     """The components under ``model`` (``{prefix}Model``), the language model last, and the
     LM head beside them."""
-    hidden = _width(parts[-1])
+    hidden = width(parts[-1])
     if head == "Model":
         return module("", f"{prefix}Model", parts, hidden)
     if lm_head.tied:  # the tie's owner moves with the backbone
         lm_head.tied = tuple(Tied(t.weight, f"model.{parts[-1].name}." +
                                   t.owner.partition(".")[2]) for t in lm_head.tied)
     return module("", head, [module("model", f"{prefix}Model", parts, hidden),
-                             roles.named("lm_head", lm_head)], _width(lm_head))
+                             roles.named("lm_head", lm_head)], width(lm_head))
 
 
 @register("llava", "Llava", ("ForConditionalGeneration", "Model"), saved=SAVED)
 def llava(c: Config, head: str, roles: Roles) -> Node:
-    return _vision_language(c, head, roles, "Llava", next_=False)
+    return _visionlanguage(c, head, roles, "Llava", next_=False)
 
 
 @register("llava_next", "LlavaNext", ("ForConditionalGeneration", "Model"), saved=SAVED)
 def llava_next(c: Config, head: str, roles: Roles) -> Node:
-    return _vision_language(c, head, roles, "LlavaNext", next_=True)
+    return _visionlanguage(c, head, roles, "LlavaNext", next_=True)
 
 
 @register("gemma3", "Gemma3", ("ForConditionalGeneration", "Model"), saved=SAVED)
@@ -152,9 +153,9 @@ def gemma3(c: Config, head: str, roles: Roles) -> Node:
     """Gemma 3: a SigLIP tower, whose patches are pooled to ``mm_tokens_per_image`` tokens and
     projected by a bare matrix after an RMSNorm, and Gemma 3's text model, its head tied unless
     the config says otherwise."""
-    tower, vision_hidden, _ = _vision(c, roles, {"model_type": "siglip_vision_model"})
-    body, lm_head = _language(c, roles, text_ties=False, default="gemma3_text", tie=True)
-    text_hidden = _width(body)
+    tower, vision_hidden, _ = vision_of(c, roles, {"model_type": "siglip_vision_model"})
+    body, lm_head = language(c, roles, text_ties=False, default="gemma3_text", tie=True)
+    text_hidden = width(body)
     tokens = c.int("mm_tokens_per_image", default=256)
     matrix = parameter("mm_input_projection_weight", (vision_hidden, text_hidden))
     matrix.compute = Compute(fixed=tokens * vision_hidden * text_hidden)
@@ -162,7 +163,7 @@ def gemma3(c: Config, head: str, roles: Roles) -> Node:
         matrix, norm("mm_soft_emb_norm", vision_hidden, "rmsnorm")], text_hidden)
     parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
              roles.named("language_model", body)]
-    return _heads(head, "Gemma3", parts, lm_head, roles)
+    return assemble(head, "Gemma3", parts, lm_head, roles)
 
 
 #: Qwen2VLTextConfig's defaults (Qwen2-VL-72B's language model), where they differ from Qwen2's
@@ -240,12 +241,12 @@ def _qwen_vl(c: Config, head: str, roles: Roles, prefix: str,
     tie = c.bool("tie_word_embeddings", default=False) or fields.get("tie_word_embeddings") is True
     doc = {**QWEN2_VL_TEXT, **{k: v for k, v in fields.items() if k != "model_type"},
            "model_type": "qwen2", "tie_word_embeddings": tie}
-    body, lm_head = _language(Config({"text_config": doc}, c.model_type), roles, text_ties=True)
-    vision = c.raw("vision_config")
-    visual = vision_tower(Config(vision if isinstance(vision, Mapping) else {}, c.model_type,
+    body, lm_head = language(Config({"text_config": doc}, c.model_type), roles, text_ties=True)
+    given = c.raw("vision_config")
+    visual = vision_tower(Config(given if isinstance(given, Mapping) else {}, c.model_type,
                                  "vision_config."))
     parts = [roles.named("visual", visual), roles.named("language_model", body)]
-    return _heads(head, prefix, parts, lm_head, roles)
+    return assemble(head, prefix, parts, lm_head, roles)
 
 
 @register("qwen2_vl", "Qwen2VL", ("ForConditionalGeneration", "Model"),
@@ -258,135 +259,3 @@ def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
           saved=QWEN2_VL_SAVED)
 def qwen2_5_vl(c: Config, head: str, roles: Roles) -> Node:
     return _qwen_vl(c, head, roles, "Qwen2_5_VL", _qwen2_5_vision)
-
-
-# -- Mistral 3 (Pixtral's vision encoder) ------------------------------------------------------
-
-#: Mistral3Config's sub-configs when it has none (Mistral Small 3.1's)
-MISTRAL3_TEXT: dict[str, Any] = {
-    "model_type": "mistral", "head_dim": 128, "hidden_size": 5120, "intermediate_size": 32768,
-    "num_attention_heads": 32, "num_hidden_layers": 40, "num_key_value_heads": 8,
-    "vocab_size": 131072}
-MISTRAL3_VISION: dict[str, Any] = {
-    "intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 1540,
-    "num_hidden_layers": 24, "num_attention_heads": 16}
-
-
-def pixtral_tower(c: Config, name: str) -> tuple[Node, int]:
-    """Pixtral's vision encoder: a patch convolution, RMSNorms, rotary 2-D positions (no
-    table), and gated MLPs, all without biases; images of any size (no fixed sequence)."""
-    h = c.int("hidden_size", default=1024)
-    heads = c.int("num_attention_heads", default=16)
-    d = c.head_dim(h, heads)  # the projections are h × h whatever head_dim says
-    inner = c.int("intermediate_size", default=4096)
-    channels, patch = c.int("num_channels", default=3), c.pair("patch_size", 16)
-    image = c.pair("image_size", 1024)
-
-    def layer(i: int) -> Node:
-        attn = [linear(p, h, h, bias=False) for p in ("k_proj", "v_proj", "q_proj", "o_proj")]
-        return module(str(i), "PixtralAttentionLayer", [
-            norm("attention_norm", h, "rmsnorm"),
-            module("feed_forward", "PixtralMLP", [
-                linear("gate_proj", h, inner, False), linear("up_proj", h, inner, False),
-                linear("down_proj", inner, h, False)], h),
-            attends(module("attention", "PixtralAttention", attn, h), heads, d, h,
-                    cached=False),
-            norm("ffn_norm", h, "rmsnorm")], h)
-
-    layers = stack("layers", blocks(c.layers("num_hidden_layers", default=24), lambda i: 0,
-                                    layer), h)
-    return module(name, "PixtralVisionModel", [
-        conv("patch_conv", channels, h, patch, (channels, *image), stride=patch, bias=False),
-        norm("ln_pre", h, "rmsnorm"), module("transformer", "PixtralTransformer", [layers], h)],
-        h), h
-
-
-@register("mistral3", "Mistral3", ("ForConditionalGeneration", "Model"), saved=SAVED)
-def mistral3(c: Config, head: str, roles: Roles) -> Node:
-    """Mistral 3 (Mistral Small 3.1, Devstral's multimodal kin): Pixtral's encoder, a projector
-    that normalizes, merges each ``spatial_merge_size``² patches into one and projects them,
-    and a Mistral language model; the head tied by the config's own flag (true by default)."""
-    vision = c.raw("vision_config")
-    v = Config(MISTRAL3_VISION if vision is None else vision, "pixtral", "vision_config.")
-    tower, vh = pixtral_tower(v, "vision_tower")
-    text = c.raw("text_config")
-    doc = {"text_config": MISTRAL3_TEXT if text is None else {"model_type": "mistral", **text}}
-    if c.has("tie_word_embeddings"):
-        doc["tie_word_embeddings"] = c.raw("tie_word_embeddings")
-    body, lm_head = _language(Config(doc, c.model_type), roles, text_ties=False,
-                              default="mistral", tie=True)
-    th = _width(body)
-    layers = c.raw("vision_feature_layer", default=-1)
-    merge = c.int("spatial_merge_size", default=2)
-    bias = c.bool("multimodal_projector_bias", default=False)
-    projector = module("multi_modal_projector", "Mistral3MultiModalProjector", [
-        norm("norm", vh, "rmsnorm"),
-        module("patch_merger", "Mistral3PatchMerger", [
-            linear("merging_layer", vh * merge * merge, vh, bias=False)], vh),
-        linear("linear_1", vh * (len(layers) if isinstance(layers, list) else 1), th, bias),
-        linear("linear_2", th, th, bias)], th)
-    parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
-             roles.named("language_model", body)]
-    return _heads(head, "Mistral3", parts, lm_head, roles)
-
-
-# -- PaliGemma ---------------------------------------------------------------------------------
-
-#: PaliGemmaConfig's sub-configs when it has none (PaliGemma 3B at 224 pixels)
-PALIGEMMA_VISION: dict[str, Any] = {
-    "model_type": "siglip_vision_model", "intermediate_size": 4096, "hidden_size": 1152,
-    "patch_size": 14, "image_size": 224, "num_hidden_layers": 27, "num_attention_heads": 16,
-    "vision_use_head": False}
-PALIGEMMA_TEXT: dict[str, Any] = {
-    "model_type": "gemma", "hidden_size": 2048, "num_hidden_layers": 18,
-    "intermediate_size": 16384, "num_attention_heads": 8, "num_key_value_heads": 1,
-    "vocab_size": 257152}
-
-
-@register("paligemma", "PaliGemma", ("ForConditionalGeneration", "Model"), saved=SAVED)
-def paligemma(c: Config, head: str, roles: Roles) -> Node:
-    """PaliGemma 1 and 2: a SigLIP tower, one linear layer to ``projection_dim``, and a Gemma
-    (or Gemma 2) language model; the head tied by the config's own flag (true by default)."""
-    tower, vh, features = _vision(c, roles, PALIGEMMA_VISION)
-    text = c.raw("text_config")
-    doc: dict[str, Any] = {
-        "text_config": PALIGEMMA_TEXT if text is None else {"model_type": "gemma", **text}}
-    if c.has("tie_word_embeddings"):
-        doc["tie_word_embeddings"] = c.raw("tie_word_embeddings")
-    body, lm_head = _language(Config(doc, c.model_type), roles, text_ties=False,
-                              default="gemma", tie=True)
-    projector = module("multi_modal_projector", "PaliGemmaMultiModalProjector", [
-        linear("linear", vh, c.int("projection_dim", default=2048), length=features)])
-    parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
-             roles.named("language_model", body)]
-    return _heads(head, "PaliGemma", parts, lm_head, roles)
-
-
-# -- Idefics3 (SmolVLM's layout) ---------------------------------------------------------------
-
-#: Idefics3VisionConfig's defaults, where they differ from SigLIP's
-IDEFICS3_VISION: dict[str, Any] = {"hidden_size": 1152, "intermediate_size": 3072,
-                                   "num_attention_heads": 16, "patch_size": 32}
-
-
-@register("idefics3", "Idefics3", ("ForConditionalGeneration", "Model"))
-def idefics3(c: Config, head: str, roles: Roles) -> Node:
-    """Idefics3: SigLIP's vision tower without its pooling head, a connector that folds each
-    ``scale_factor``² patches into one vector (pixel shuffle) and projects it by one matrix,
-    and a Llama language model (``text_model``); the head untied unless the config says so."""
-    vision = c.raw("vision_config")
-    fields = {**IDEFICS3_VISION, **(vision if isinstance(vision, Mapping) else {}),
-              "vision_use_head": False}
-    tower, vh = siglip_tower(Config(fields, "idefics3_vision", "vision_config."), roles,
-                             "vision_model")
-    tower.type = "Idefics3VisionTransformer"
-    body, lm_head = _language(c, roles, text_ties=False, default="llama")
-    body.name = "text_model"
-    th = _width(body)
-    scale = c.int("scale_factor", default=2)
-    connector = module("connector", "Idefics3Connector", [
-        module("modality_projection", "Idefics3SimpleMLP", [
-            linear("proj", vh * scale * scale, th, bias=False)], th)], th)
-    parts = [roles.named("vision_model", tower), roles.named("connector", connector),
-             roles.named("text_model", body)]
-    return _heads(head, "Idefics3", parts, lm_head, roles)

@@ -73,6 +73,66 @@ QWEN2_VL_CASES = {
 }
 
 
+PIXTRAL = {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
+           "num_hidden_layers": 2, "image_size": 64, "patch_size": 8, "head_dim": 16}
+MISTRAL = {**LLAMA, "model_type": "mistral", "hidden_size": 48, "head_dim": 24}
+MISTRAL3_CASES = {
+    "small": {"vision_config": PIXTRAL, "text_config": MISTRAL},
+    "untied-two-feature-layers-bias": {
+        "vision_config": PIXTRAL, "text_config": MISTRAL, "tie_word_embeddings": False,
+        "vision_feature_layer": [-1, -2], "multimodal_projector_bias": True,
+        "spatial_merge_size": 1},
+    "text-config-untied": {"vision_config": PIXTRAL,
+                           "text_config": {**MISTRAL, "tie_word_embeddings": False}},
+    "mistral-small-3.1-24b-defaults": {},
+}
+
+
+QWEN2_5_VL_VISION = {"depth": 2, "hidden_size": 16, "intermediate_size": 24, "num_heads": 2,
+                     "out_hidden_size": 24, "patch_size": 4, "fullatt_block_indexes": [1]}
+QWEN2_5_VL_7B = {  # Qwen/Qwen2.5-VL-7B-Instruct
+    "vision_config": {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420,
+                      "num_heads": 16, "out_hidden_size": 3584, "patch_size": 14},
+    "text_config": {"hidden_size": 3584, "intermediate_size": 18944, "num_attention_heads": 28,
+                    "num_hidden_layers": 28, "num_key_value_heads": 4, "vocab_size": 152064}}
+QWEN2_5_VL_CASES = {
+    "small": {"vision_config": QWEN2_5_VL_VISION, "text_config": QWEN2_VL_TEXT},
+    "flat-tied": {"vision_config": QWEN2_5_VL_VISION, **QWEN2_VL_TEXT,
+                  "tie_word_embeddings": True},
+    "qwen2.5-vl-7b": QWEN2_5_VL_7B,
+}
+
+
+PALIGEMMA_CASES = {
+    "small": {"vision_config": SIGLIP, "text_config": GEMMA, "projection_dim": 16},
+    "gemma2-untied-no-head": {
+        "vision_config": {**SIGLIP, "vision_use_head": False}, "projection_dim": 16,
+        "text_config": {**GEMMA, "model_type": "gemma2"}, "tie_word_embeddings": False},
+    "paligemma-3b-pt-224-defaults": {},
+}
+
+
+IDEFICS3_VISION = {"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2,
+                   "num_hidden_layers": 2, "image_size": 32, "patch_size": 8}
+IDEFICS3_TEXT = {**LLAMA, "hidden_size": 24}
+IDEFICS3_CASES = {
+    "small": {"vision_config": IDEFICS3_VISION, "text_config": IDEFICS3_TEXT},
+    "tied-scale-4": {"vision_config": IDEFICS3_VISION, "text_config": IDEFICS3_TEXT,
+                     "tie_word_embeddings": True, "scale_factor": 4},
+    "text-config-tied": {"vision_config": IDEFICS3_VISION,
+                         "text_config": {**IDEFICS3_TEXT, "tie_word_embeddings": True}},
+    "smolvlm-256m": {  # HuggingFaceTB/SmolVLM-256M-Instruct
+        "scale_factor": 4,
+        "vision_config": {"hidden_size": 768, "intermediate_size": 3072,
+                          "num_attention_heads": 12, "num_hidden_layers": 12,
+                          "image_size": 512, "patch_size": 16},
+        "text_config": {"hidden_size": 576, "intermediate_size": 1536,
+                        "num_attention_heads": 9, "num_key_value_heads": 3,
+                        "num_hidden_layers": 30, "vocab_size": 49280,
+                        "tie_word_embeddings": False}},
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -82,7 +142,15 @@ MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs]
     ("gemma3", a, GEMMA3_CASES, PARTS)
     for a in ("Gemma3ForConditionalGeneration", "Gemma3Model")] + [
     ("qwen2_vl", a, QWEN2_VL_CASES, ("visual", "language_model"))
-    for a in ("Qwen2VLForConditionalGeneration", "Qwen2VLModel")]
+    for a in ("Qwen2VLForConditionalGeneration", "Qwen2VLModel")] + [
+    ("qwen2_5_vl", a, QWEN2_5_VL_CASES, ("visual", "language_model"))
+    for a in ("Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLModel")] + [
+    ("paligemma", a, PALIGEMMA_CASES, PARTS)
+    for a in ("PaliGemmaForConditionalGeneration", "PaliGemmaModel")] + [
+    ("idefics3", a, IDEFICS3_CASES, ("vision_model", "connector", "text_model"))
+    for a in ("Idefics3ForConditionalGeneration", "Idefics3Model")] + [
+    ("mistral3", a, MISTRAL3_CASES, PARTS)
+    for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")]
 
 
 @pytest.mark.parametrize(("model_type", "architecture", "fields", "parts"), [

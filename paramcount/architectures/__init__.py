@@ -8,11 +8,19 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   gemma3_text olmo starcoder2 phi3
     deepseek.py   deepseek_v2 deepseek_v3 (multi-head latent attention, shared experts)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi
-    encoders.py   bert roberta distilbert vit
-    seq2seq.py    t5 bart whisper
-    clip.py       clip clip_text_model clip_vision_model siglip_vision_model
-    multimodal.py llava llava_next gemma3 qwen2_vl (a vision tower, a projector, a language
-                  model)
+    encoders.py   bert roberta xlm-roberta electra albert mpnet distilbert (BERT-like
+                  families as rows of a table)
+    deberta.py    deberta-v2 (disentangled relative attention)
+    modernbert.py modernbert (fused QKV, GLU MLP, local and global layers)
+    vision.py     vit deit dinov2 dinov2_with_registers
+    convnext.py   convnext convnextv2 (convolutional stages)
+    speech.py     wav2vec2 hubert wavlm (convolutional feature encoder)
+    seq2seq.py    t5 umt5 bart whisper
+    clip.py       clip clip_text_model clip_vision_model siglip siglip_text_model
+                  siglip_vision_model
+    multimodal.py llava llava_next gemma3 qwen2_vl qwen2_5_vl (a vision tower, a projector,
+                  a language model)
+    vision_language.py mistral3 paligemma idefics3
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
@@ -56,11 +64,22 @@ MODULES = {
                     "decoders"),
     **dict.fromkeys(("deepseek_v2", "deepseek_v3"), "deepseek"),
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
-    **dict.fromkeys(("bert", "roberta", "distilbert", "vit"), "encoders"),
+    **dict.fromkeys(("bert", "roberta", "distilbert"), "encoders"),
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),
     **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model", "siglip_vision_model"),
                     "clip"),
     **dict.fromkeys(("llava", "llava_next", "gemma3", "qwen2_vl"), "multimodal"),
+    # encoders, vision and speech (issue 16)
+    **dict.fromkeys(("xlm-roberta", "electra", "albert", "mpnet"), "encoders"),
+    "deberta-v2": "deberta",
+    "modernbert": "modernbert",
+    **dict.fromkeys(("siglip", "siglip_text_model"), "clip"),
+    **dict.fromkeys(("wav2vec2", "hubert", "wavlm"), "speech"),
+    "umt5": "seq2seq",
+    **dict.fromkeys(("convnext", "convnextv2"), "convnext"),
+    "qwen2_5_vl": "multimodal",
+    **dict.fromkeys(("mistral3", "paligemma", "idefics3"), "vision_language"),
+    **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
 }
 
 

@@ -3,7 +3,8 @@
 ``CLIPModel`` holds both towers (read from ``text_config`` and ``vision_config``), a projection of
 each to ``projection_dim``, and the learned temperature ``logit_scale``; ``CLIPTextModel`` and
 ``CLIPVisionModel`` are one tower alone (the text encoder of Stable Diffusion is the first).
-SigLIP's vision tower (``SiglipVisionModel``, Gemma 3's eyes) is built of the same modules.
+SigLIP (``SiglipModel``, its towers alone, and its image classifier) is built of the same
+modules; its vision tower is Gemma 3's eyes.
 """
 
 from __future__ import annotations
@@ -103,6 +104,39 @@ def _pooling_head(c: Config, h: int) -> Node:
         parameter("probe", (1, 1, h)), fused, norm("layernorm", h),
         module("mlp", "SiglipMLP", [linear("fc1", h, inner, length=1),
                                     linear("fc2", inner, h, length=1)], h)], h)
+
+
+def siglip_text_tower(c: Config, roles: Roles, name: str) -> Node:
+    """SigLIP's text tower: CLIP's with SigLIP's defaults and a head on the pooled (last)
+    token to ``projection_size``; no projections outside the towers."""
+    h = c.int("hidden_size", default=768)
+    embeddings = module("embeddings", "SiglipTextEmbeddings", [
+        roles.embedding(embedding("token_embedding", c.int("vocab_size", default=32000), h)),
+        roles.embedding(embedding("position_embedding",
+                                  c.int("max_position_embeddings", default=64), h))], h)
+    out = c.int("projection_size", default=None) or h
+    return module(name, "SiglipTextTransformer", [
+        embeddings, _encoder(c, h, False, prefix="Siglip"), norm("final_layer_norm", h),
+        linear("head", h, out, length=1)], out)
+
+
+@register("siglip", "Siglip", ("Model", "ForImageClassification"))
+def siglip(c: Config, head: str, roles: Roles) -> Node:
+    """``SiglipModel``: both towers and the learned scale and bias of the sigmoid loss;
+    ``SiglipForImageClassification``: the vision tower and a classifier on the mean patch."""
+    vision, vh = siglip_tower(c.sub("vision_config", "siglip_vision"), roles, "vision_model")
+    if head == "ForImageClassification":
+        labels = c.num_labels()
+        return module("", head, [vision] + (
+            [linear("classifier", vh, labels, length=1)] if labels > 0 else []))
+    text = siglip_text_tower(c.sub("text_config", "siglip_text"), roles, "text_model")
+    return module("", "SiglipModel", [parameter("logit_scale", (1,)),
+                                      parameter("logit_bias", (1,)), text, vision])
+
+
+@register("siglip_text_model", "Siglip", ("TextModel",), base="TextModel")
+def siglip_text(c: Config, head: str, roles: Roles) -> Node:
+    return siglip_text_tower(Config(c.doc, "siglip_text"), roles, "")
 
 
 @register("siglip_vision_model", "Siglip", ("VisionModel",), base="VisionModel")

@@ -2,7 +2,9 @@
 and a language model with its LM head, laid out as transformers' ``LlavaForConditionalGeneration``
 lays them out: ``model.vision_tower``, ``model.multi_modal_projector``,
 ``model.language_model``, ``lm_head`` (LLaVA-NeXT adds ``model.image_newline``); Gemma 3's
-``Gemma3ForConditionalGeneration`` is laid out the same way.
+``Gemma3ForConditionalGeneration`` is laid out the same way; Qwen2-VL and Qwen2.5-VL keep
+their vision transformer and its merger as ``model.visual``. vision_language.py builds more
+composites from these helpers (``vision_of``, ``language``, ``assemble``).
 
 The two towers are read from ``vision_config`` and ``text_config`` as their own families read
 them (a CLIP or SigLIP vision tower, any Llama-like decoder paramcount declares); a config
@@ -14,7 +16,7 @@ Each component's parameters are a figure of their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from paramcount.architectures import Unsupported, family_of, register
@@ -56,7 +58,7 @@ VISION = {"clip_vision_model": ("CLIPVisionModel", vision_tower, 32),
           "siglip_vision_model": ("SiglipVisionModel", siglip_tower, 16)}
 
 
-def _vision(c: Config, roles: Roles, default: Mapping[str, Any]) -> tuple[Node, int, int]:
+def vision_of(c: Config, roles: Roles, default: Mapping[str, Any]) -> tuple[Node, int, int]:
     """The vision tower (``default``: the config's when it names none), its width, and the
     image features it hands the projector."""
     doc = c.raw("vision_config")
@@ -75,7 +77,7 @@ def _vision(c: Config, roles: Roles, default: Mapping[str, Any]) -> tuple[Node, 
     return tower, hidden, patches + 1 if full else patches  # "default" drops the class token
 
 
-def _language(c: Config, roles: Roles, text_ties: bool, default: str = "llama",
+def language(c: Config, roles: Roles, text_ties: bool, default: str = "llama",
               tie: bool = False) -> tuple[Node, Node]:
     """The language model's backbone and LM head, as its own family builds them; the head is
     tied to the embedding when the config says so, or (``text_ties``: LlavaConfig, not
@@ -95,7 +97,7 @@ def _language(c: Config, roles: Roles, text_ties: bool, default: str = "llama",
     return body, head
 
 
-def _width(node: Node) -> int:
+def width(node: Node) -> int:
     """The features a module outputs (a backbone's hidden size, a head's vocabulary)."""
     width = node.output_shape[-1] if node.output_shape else None
     if not isinstance(width, int):
@@ -103,13 +105,13 @@ def _width(node: Node) -> int:
     return width
 
 
-def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: bool) -> Node:
+def _visionlanguage(c: Config, head: str, roles: Roles, prefix: str, next_: bool) -> Node:
     """LLaVA and its kin: the tower, the projector, the language model and the LM head;
     LLaVA-NeXT (``next_``) adds a learned vector that ends each row of image features, and
     ties its head by its own flag alone."""
-    tower, vision_hidden, features = _vision(c, roles, LLAVA_VISION)
-    body, lm_head = _language(c, roles, text_ties=not next_)
-    text_hidden = _width(body)
+    tower, vision_hidden, features = vision_of(c, roles, LLAVA_VISION)
+    body, lm_head = language(c, roles, text_ties=not next_)
+    text_hidden = width(body)
     layers = c.raw("vision_feature_layer", default=-2)
     n_in = vision_hidden * (len(layers) if isinstance(layers, list) else 1)
     bias = c.bool("multimodal_projector_bias", default=True)
@@ -120,29 +122,30 @@ def _vision_language(c: Config, head: str, roles: Roles, prefix: str, next_: boo
     if next_:
         parts.append(parameter("image_newline", (text_hidden,)))
     parts.append(roles.named("language_model", body))
-    return _heads(head, prefix, parts, lm_head, roles)
+    return assemble(head, prefix, parts, lm_head, roles)
 
 
-def _heads(head: str, prefix: str, parts: list[Node], lm_head: Node, roles: Roles) -> Node:
-    """The components under ``model`` (``{prefix}Model``), and the LM head beside them."""
-    hidden = _width(parts[-1])
+def assemble(head: str, prefix: str, parts: list[Node], lm_head: Node, roles: Roles) -> Node:
+    """The components under ``model`` (``{prefix}Model``), the language model last, and the
+    LM head beside them."""
+    hidden = width(parts[-1])
     if head == "Model":
         return module("", f"{prefix}Model", parts, hidden)
     if lm_head.tied:  # the tie's owner moves with the backbone
-        lm_head.tied = tuple(Tied(t.weight, "model.language_model." + t.owner.partition(".")[2])
-                             for t in lm_head.tied)
+        lm_head.tied = tuple(Tied(t.weight, f"model.{parts[-1].name}." +
+                                  t.owner.partition(".")[2]) for t in lm_head.tied)
     return module("", head, [module("model", f"{prefix}Model", parts, hidden),
-                             roles.named("lm_head", lm_head)], _width(lm_head))
+                             roles.named("lm_head", lm_head)], width(lm_head))
 
 
 @register("llava", "Llava", ("ForConditionalGeneration", "Model"), saved=SAVED)
 def llava(c: Config, head: str, roles: Roles) -> Node:
-    return _vision_language(c, head, roles, "Llava", next_=False)
+    return _visionlanguage(c, head, roles, "Llava", next_=False)
 
 
 @register("llava_next", "LlavaNext", ("ForConditionalGeneration", "Model"), saved=SAVED)
 def llava_next(c: Config, head: str, roles: Roles) -> Node:
-    return _vision_language(c, head, roles, "LlavaNext", next_=True)
+    return _visionlanguage(c, head, roles, "LlavaNext", next_=True)
 
 
 @register("gemma3", "Gemma3", ("ForConditionalGeneration", "Model"), saved=SAVED)
@@ -150,9 +153,9 @@ def gemma3(c: Config, head: str, roles: Roles) -> Node:
     """Gemma 3: a SigLIP tower, whose patches are pooled to ``mm_tokens_per_image`` tokens and
     projected by a bare matrix after an RMSNorm, and Gemma 3's text model, its head tied unless
     the config says otherwise."""
-    tower, vision_hidden, _ = _vision(c, roles, {"model_type": "siglip_vision_model"})
-    body, lm_head = _language(c, roles, text_ties=False, default="gemma3_text", tie=True)
-    text_hidden = _width(body)
+    tower, vision_hidden, _ = vision_of(c, roles, {"model_type": "siglip_vision_model"})
+    body, lm_head = language(c, roles, text_ties=False, default="gemma3_text", tie=True)
+    text_hidden = width(body)
     tokens = c.int("mm_tokens_per_image", default=256)
     matrix = parameter("mm_input_projection_weight", (vision_hidden, text_hidden))
     matrix.compute = Compute(fixed=tokens * vision_hidden * text_hidden)
@@ -160,7 +163,7 @@ def gemma3(c: Config, head: str, roles: Roles) -> Node:
         matrix, norm("mm_soft_emb_norm", vision_hidden, "rmsnorm")], text_hidden)
     parts = [roles.named("vision_tower", tower), roles.named("multi_modal_projector", projector),
              roles.named("language_model", body)]
-    return _heads(head, "Gemma3", parts, lm_head, roles)
+    return assemble(head, "Gemma3", parts, lm_head, roles)
 
 
 #: Qwen2VLTextConfig's defaults (Qwen2-VL-72B's language model), where they differ from Qwen2's
@@ -197,20 +200,62 @@ def _qwen2_vision(c: Config) -> Node:
                   out)
 
 
-@register("qwen2_vl", "Qwen2VL", ("ForConditionalGeneration", "Model"),
-          saved=QWEN2_VL_SAVED)
-def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
-    """Qwen2-VL: its vision transformer and a Qwen2 language model read from ``text_config``,
-    or (as configs saved before transformers 5 are) from the config's own fields; the head is
-    tied by either's ``tie_word_embeddings``."""
+def _qwen2_5_vision(c: Config) -> Node:
+    """Qwen2.5-VL's vision transformer: Qwen2-VL's with RMSNorms, a gated MLP of
+    ``intermediate_size`` (biases kept), and windowed attention in all blocks but
+    ``fullatt_block_indexes`` (a difference of compute, not of weights)."""
+    channels = c.int("in_channels", default=3)
+    dim = c.int("hidden_size", default=3584)
+    patch, frames = c.int("patch_size", default=14), c.int("temporal_patch_size", default=2)
+    inner = c.int("intermediate_size", default=3420)
+
+    def block(i: int) -> Node:
+        return module(str(i), "Qwen2_5_VLVisionBlock", [
+            norm("norm1", dim, "rmsnorm"), norm("norm2", dim, "rmsnorm"),
+            module("attn", "Qwen2_5_VLVisionAttention", [linear("qkv", dim, 3 * dim),
+                                                         linear("proj", dim, dim)], dim),
+            module("mlp", "Qwen2_5_VLMLP", [linear("gate_proj", dim, inner),
+                                            linear("up_proj", dim, inner),
+                                            linear("down_proj", inner, dim)], dim)], dim)
+
+    merged = dim * c.int("spatial_merge_size", default=2) ** 2
+    out = c.int("out_hidden_size", default=3584)
+    merger = module("merger", "Qwen2_5_VLPatchMerger", [
+        norm("ln_q", dim, "rmsnorm"), module("mlp", "Sequential", [
+            linear("0", merged, merged), linear("2", merged, out)], out)], out)
+    embed = module("patch_embed", "Qwen2_5_VisionPatchEmbed", [conv(
+        "proj", channels, dim, (frames, patch, patch), (channels, frames, patch, patch),
+        stride=(frames, patch, patch), bias=False)], dim)
+    layers = stack("blocks", blocks(c.layers("depth", default=32), None, block), dim)
+    return module("visual", "Qwen2_5_VisionTransformerPretrainedModel", [embed, layers, merger],
+                  out)
+
+
+def _qwen_vl(c: Config, head: str, roles: Roles, prefix: str,
+             vision_tower: Callable[[Config], Node]) -> Node:
+    """Qwen2-VL and Qwen2.5-VL: a vision transformer and a Qwen2 language model read from
+    ``text_config``, or (as configs saved before transformers 5 are) from the config's own
+    fields; the head is tied by either's ``tie_word_embeddings``."""
     text = c.raw("text_config")
     fields = text if isinstance(text, Mapping) else c.doc
     tie = c.bool("tie_word_embeddings", default=False) or fields.get("tie_word_embeddings") is True
     doc = {**QWEN2_VL_TEXT, **{k: v for k, v in fields.items() if k != "model_type"},
            "model_type": "qwen2", "tie_word_embeddings": tie}
-    body, lm_head = _language(Config({"text_config": doc}, c.model_type), roles, text_ties=True)
-    vision = c.raw("vision_config")
-    visual = _qwen2_vision(Config(vision if isinstance(vision, Mapping) else {}, "qwen2_vl",
-                                  "vision_config."))
+    body, lm_head = language(Config({"text_config": doc}, c.model_type), roles, text_ties=True)
+    given = c.raw("vision_config")
+    visual = vision_tower(Config(given if isinstance(given, Mapping) else {}, c.model_type,
+                                 "vision_config."))
     parts = [roles.named("visual", visual), roles.named("language_model", body)]
-    return _heads(head, "Qwen2VL", parts, lm_head, roles)
+    return assemble(head, prefix, parts, lm_head, roles)
+
+
+@register("qwen2_vl", "Qwen2VL", ("ForConditionalGeneration", "Model"),
+          saved=QWEN2_VL_SAVED)
+def qwen2_vl(c: Config, head: str, roles: Roles) -> Node:
+    return _qwen_vl(c, head, roles, "Qwen2VL", _qwen2_vision)
+
+
+@register("qwen2_5_vl", "Qwen2_5_VL", ("ForConditionalGeneration", "Model"),
+          saved=QWEN2_VL_SAVED)
+def qwen2_5_vl(c: Config, head: str, roles: Roles) -> Node:
+    return _qwen_vl(c, head, roles, "Qwen2_5_VL", _qwen2_5_vision)

@@ -123,6 +123,16 @@ def norm(name: str, dim: int, kind: str = "layernorm") -> Node:
     return node
 
 
+def group_norm(name: str, groups: int, channels: int) -> Node:
+    """``nn.GroupNorm(groups, channels)`` over a channels-first sequence of unknown length.
+
+    >>> group_norm("layer_norm", 512, 512).params
+    1024
+    """
+    return _layer(name, "GroupNorm", {"num_groups": groups, "num_channels": channels},
+                  (channels, None))
+
+
 def experts(name: str, count: int, hidden: int, intermediate: int, active: int | None) -> Node:
     """``count`` gated MLP experts stored as two fused tensors, as transformers >= 5 does:
     ``gate_up_proj`` ``(experts, 2·intermediate, hidden)`` and ``down_proj``

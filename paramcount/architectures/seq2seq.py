@@ -1,4 +1,4 @@
-"""Encoder-decoders: T5 (v1.0 and the gated v1.1), BART and Whisper.
+"""Encoder-decoders: T5 (v1.0 and the gated v1.1), UMT5, BART and Whisper.
 
 The encoder's and decoder's token embeddings are the model's ``shared`` one. T5's LM head is tied
 to it in v1.0; T5 v1.1 (``tie_word_embeddings: false``) learns its own, as its released
@@ -40,21 +40,28 @@ def _t5_attention(name: str, d: int, inner: int, heads: int, buckets: int | None
                    cached=cached)
 
 
-def _t5_stack(c: Config, name: str, layers: int, decoder: bool) -> Node:
-    d = c.int("hidden_size", "d_model", default=512)
-    heads = c.int("num_attention_heads", "num_heads", default=8)
+#: T5's and UMT5's config defaults: vocabulary, width, heads, feed-forward width, layers,
+#: feed-forward kind; UMT5 also gives every block a relative position bias of its own
+_T5 = {"T5": (32128, 512, 8, 2048, 6, "relu", False),
+       "UMT5": (250112, 512, 6, 1024, 8, "gated-gelu", True)}
+
+
+def _t5_stack(c: Config, name: str, layers: int, decoder: bool, prefix: str) -> Node:
+    vocab, d0, heads0, ff0, _, proj0, every = _T5[prefix]
+    d = c.int("hidden_size", "d_model", default=d0)
+    heads = c.int("num_attention_heads", "num_heads", default=heads0)
     inner = heads * c.int("head_dim", "d_kv", default=64)
-    ff = c.int("d_ff", default=2048)
+    ff = c.int("d_ff", default=ff0)
     buckets = c.int("relative_attention_num_buckets", default=32)
-    proj = c.str("feed_forward_proj", default="relu")
+    proj = c.str("feed_forward_proj", default=proj0)
     parts = proj.split("-")
     if len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
         raise c.error("feed_forward_proj", proj, "is invalid; expected 'ACT' or 'gated-ACT'")
     gated = parts[0] == "gated"
 
     def block(i: int) -> Node:
-        first = buckets if i == 0 else None
-        attn = module("0", "T5LayerSelfAttention", [
+        first = buckets if i == 0 or every else None
+        attn = module("0", f"{prefix}LayerSelfAttention", [
             _t5_attention("SelfAttention", d, inner, heads, first, cached=decoder),
             norm("layer_norm", d, "rmsnorm")], d)
         wi = [linear("wi_0", d, ff, False), linear("wi_1", d, ff, False)] if gated else \
@@ -63,29 +70,29 @@ def _t5_stack(c: Config, name: str, layers: int, decoder: bool) -> Node:
                      [*wi, linear("wo", ff, d, False)], d)
         items = [attn]
         if decoder:
-            items.append(module("1", "T5LayerCrossAttention", [
+            items.append(module("1", f"{prefix}LayerCrossAttention", [
                 _t5_attention("EncDecAttention", d, inner, heads, None, cross=True),
                 norm("layer_norm", d, "rmsnorm")], d))
-        items.append(module(str(len(items)), "T5LayerFF", [ffn, norm("layer_norm", d,
-                                                                        "rmsnorm")], d))
-        return module(str(i), "T5Block", [module("layer", "ModuleList", items, d)], d)
+        items.append(module(str(len(items)), f"{prefix}LayerFF", [
+            ffn, norm("layer_norm", d, "rmsnorm")], d))
+        return module(str(i), f"{prefix}Block", [module("layer", "ModuleList", items, d)], d)
 
-    embed = tie(embedding("embed_tokens", c.int("vocab_size", default=32128), d), "shared")
-    return module(name, "T5Stack", [
-        embed, stack("block", blocks(layers, settles(1, lambda i: i == 0), block), d),
+    embed = tie(embedding("embed_tokens", c.int("vocab_size", default=vocab), d), "shared")
+    return module(name, f"{prefix}Stack", [
+        embed, stack("block", blocks(layers, settles(1, lambda i: i == 0 or every), block), d),
         norm("final_layer_norm", d, "rmsnorm")], d)
 
 
-@register("t5", "T5", ("ForConditionalGeneration", "Model", "EncoderModel"))
-def t5(c: Config, head: str, roles: Roles) -> Node:
-    d = c.int("hidden_size", "d_model", default=512)
-    vocab = c.int("vocab_size", default=32128)
-    layers = c.layers("num_hidden_layers", "num_layers", default=6)
+def _t5_family(c: Config, head: str, roles: Roles, prefix: str) -> Node:
+    vocab0, d0, _, _, layers0, _, _ = _T5[prefix]
+    d = c.int("hidden_size", "d_model", default=d0)
+    vocab = c.int("vocab_size", default=vocab0)
+    layers = c.layers("num_hidden_layers", "num_layers", default=layers0)
     parts = [roles.embedding(embedding("shared", vocab, d)),
-             _t5_stack(c, "encoder", layers, decoder=False)]
+             _t5_stack(c, "encoder", layers, decoder=False, prefix=prefix)]
     if head != "EncoderModel":
         parts.append(_t5_stack(c, "decoder", c.layers("num_decoder_layers", default=layers),
-                               decoder=True))
+                               decoder=True, prefix=prefix))
     if head == "ForConditionalGeneration":
         # v1.1 configs say tie_word_embeddings: false (or, saved by transformers >= 5,
         # scale_decoder_outputs: false): their checkpoints hold an LM head of their own
@@ -93,6 +100,18 @@ def t5(c: Config, head: str, roles: Roles) -> Node:
             not c.bool("scale_decoder_outputs", default=True)
         parts.append(lm_head(roles, d, vocab, None if untied else "shared"))
     return module("", head, parts, d)
+
+
+@register("t5", "T5", ("ForConditionalGeneration", "Model", "EncoderModel"))
+def t5(c: Config, head: str, roles: Roles) -> Node:
+    return _t5_family(c, head, roles, "T5")
+
+
+@register("umt5", "UMT5", ("ForConditionalGeneration", "Model", "EncoderModel"))
+def umt5(c: Config, head: str, roles: Roles) -> Node:
+    """UMT5 (multilingual T5 with per-layer positions): T5 v1.1's layout, a relative position
+    bias in every block instead of the first one alone."""
+    return _t5_family(c, head, roles, "UMT5")
 
 
 # -- BART --------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     decoders.py   llama mistral mixtral qwen2 qwen2_moe qwen3 qwen3_moe gemma gemma2
                   gemma3_text olmo starcoder2 phi3
     deepseek.py   deepseek_v2 deepseek_v3 (multi-head latent attention, shared experts)
+    llamalike.py  gpt_oss granite granitemoe granitemoeshared cohere cohere2 glm glm4 glm4_moe
+                  phimoe olmo2 olmo3 olmoe exaone4 smollm3 ernie4_5 ernie4_5_moe seed_oss
+                  stablelm arcee (a table of defaults and switches)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi
     encoders.py   bert roberta distilbert vit
     seq2seq.py    t5 bart whisper
@@ -55,6 +58,11 @@ MODULES = {
                      "gemma", "gemma2", "gemma3_text", "olmo", "starcoder2", "phi3"),
                     "decoders"),
     **dict.fromkeys(("deepseek_v2", "deepseek_v3"), "deepseek"),
+    # Llama with other defaults and switches, described as data (llamalike.FAMILIES)
+    **dict.fromkeys(("gpt_oss", "granite", "granitemoe", "granitemoeshared", "cohere",
+                     "cohere2", "glm", "glm4", "glm4_moe", "phimoe", "olmo2", "olmo3", "olmoe",
+                     "exaone4", "smollm3", "ernie4_5", "ernie4_5_moe", "seed_oss", "stablelm",
+                     "arcee"), "llamalike"),
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert", "vit"), "encoders"),
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),

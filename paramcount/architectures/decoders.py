@@ -24,6 +24,7 @@ from paramcount.architectures.parts import (
     linear,
     module,
     norm,
+    parameter,
     router,
     stack,
     tie,
@@ -31,6 +32,9 @@ from paramcount.architectures.parts import (
 from paramcount.tree import Node
 
 HEADS = ("ForCausalLM", "Model", "ForSequenceClassification")
+#: Gemma 2 and 3: norms before and after both attention and the MLP
+SANDWICH = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+            "post_feedforward_layernorm")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,15 @@ class Moe:
     shared_gate: bool = False   # Qwen2-MoE's one-output gate on the shared expert
     score_bias: bool = False    # DeepSeek-V3's routing bias (a buffer)
     router_first: bool = True   # the order transformers registers gate and experts in
+    name: str = "mlp"           # the sparse block's name (Granite-MoE: "block_sparse_moe")
+    router_name: str = "gate"   # the router's name (gpt-oss, Granite-MoE, PhiMoE: "router")
+    router_bias: bool = False   # gpt-oss's router has a bias
+    expert_bias: bool = False   # gpt-oss's experts have biases, and store gate_up transposed
+    statics: bool = False       # ERNIE 4.5's routing bias: a frozen parameter, not a buffer
+    #: the shared expert's MLP form when it differs from the model's (Granite-MoE-Shared), and
+    #: whether it sits beside the sparse block in the layer rather than inside it
+    shared_form: str | None = None
+    shared_beside: bool = False
 
 
 @dataclass
@@ -65,9 +78,12 @@ class Decoder:
     mlp_bias: bool = False
     mlp: str = "gated"          # gated (gate/up/down), fused (gate_up/down), plain (c_fc/c_proj)
     norm: str = "rmsnorm"
-    qk_norm: bool = False       # RMSNorm over head_dim on queries and keys
-    sandwich: bool = False      # Gemma 2/3: norms before and after the MLP too
+    qk_norm: str = ""           # norms on queries and keys, one of QK_NORMS ("": none)
+    #: the layer's norms, in transformers' order: pre-norms (Llama), sandwich (Gemma 2/3),
+    #: post-norms only (OLMo 2), or one norm before parallel attention and MLP (Cohere)
+    norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
     fused_qkv: bool = False     # Phi-3's single qkv_proj
+    sinks: bool = False         # gpt-oss: one learned attention-sink logit per head
     moe: Callable[[int], Moe | None] = lambda i: None
     #: the sliding window of layer i's attention (None: it attends to every earlier token)
     window: Callable[[int], int | None] = lambda i: None
@@ -88,10 +104,25 @@ def attention(d: Decoder, i: int) -> Node:
                  linear("v_proj", d.hidden, kv, d.qkv_bias),
                  linear("o_proj", q, d.hidden, d.o_bias)]
     if d.qk_norm:
-        parts += [norm("q_norm", d.head_dim, "rmsnorm"), norm("k_norm", d.head_dim, "rmsnorm")]
+        parts += QK_NORMS[d.qk_norm](d)
+    if d.sinks:
+        parts.insert(0, parameter("sinks", (d.heads,)))
     node = module("self_attn", f"{d.prefix}Attention", parts, d.hidden)
     node.remark = _attention_remark(d)
     return attends(node, d.heads, d.head_dim, d.hidden, kv_heads=d.kv_heads, window=d.window(i))
+
+
+#: query/key norms: RMSNorm over each head (Qwen3, Gemma 3), over the whole projection of the
+#: query and key heads (OLMo 2), or a bias-free LayerNorm of one weight per head and dimension
+#: (Cohere's ``(heads, head_dim)``, counted as its elements)
+QK_NORMS: dict[str, Callable[[Decoder], list[Node]]] = {
+    "head": lambda d: [norm("q_norm", d.head_dim, "rmsnorm"),
+                       norm("k_norm", d.head_dim, "rmsnorm")],
+    "projection": lambda d: [norm("q_norm", d.heads * d.head_dim, "rmsnorm"),
+                             norm("k_norm", d.kv_heads * d.head_dim, "rmsnorm")],
+    "per_head": lambda d: [norm("q_norm", d.heads * d.head_dim, "layernorm_nobias"),
+                           norm("k_norm", d.kv_heads * d.head_dim, "layernorm_nobias")],
+}
 
 
 def _attention_remark(d: Decoder) -> str:
@@ -101,43 +132,50 @@ def _attention_remark(d: Decoder) -> str:
     return f"{d.heads} heads of {d.head_dim}, {kind}"
 
 
-def mlp(d: Decoder, intermediate: int, name: str = "mlp") -> Node:
-    """The feed-forward network: SwiGLU-style gated, fused gated, or two plain projections."""
-    h, i, b = d.hidden, intermediate, d.mlp_bias
-    if d.mlp == "gated":
-        parts = [linear("gate_proj", h, i, b), linear("up_proj", h, i, b),
-                 linear("down_proj", i, h, b)]
-    elif d.mlp == "fused":
-        parts = [linear("gate_up_proj", h, 2 * i, b), linear("down_proj", i, h, b)]
-    else:
-        parts = [linear("c_fc", h, i, b), linear("c_proj", i, h, b)]
-    return module(name, f"{d.prefix}MLP", parts, h)
+#: feed-forward forms, as (name, inputs, outputs) of each projection for hidden size h and
+#: intermediate size i: SwiGLU-style gated, gated with gate and up fused (Phi-3, GLM), two
+#: plain projections (StarCoder 2), the same named up/down (Arcee, Nemotron), and Granite's
+#: fused shared expert
+MLP_FORMS: dict[str, Callable[[int, int], list[tuple[str, int, int]]]] = {
+    "gated": lambda h, i: [("gate_proj", h, i), ("up_proj", h, i), ("down_proj", i, h)],
+    "fused": lambda h, i: [("gate_up_proj", h, 2 * i), ("down_proj", i, h)],
+    "plain": lambda h, i: [("c_fc", h, i), ("c_proj", i, h)],
+    "updown": lambda h, i: [("up_proj", h, i), ("down_proj", i, h)],
+    "granite": lambda h, i: [("input_linear", h, 2 * i), ("output_linear", i, h)],
+}
+
+
+def mlp(d: Decoder, intermediate: int, name: str = "mlp", form: str | None = None) -> Node:
+    """The feed-forward network, in one of :data:`MLP_FORMS` (the model's, unless ``form``)."""
+    shapes = MLP_FORMS[form or d.mlp](d.hidden, intermediate)
+    parts = [linear(n, n_in, n_out, d.mlp_bias) for n, n_in, n_out in shapes]
+    return module(name, f"{d.prefix}MLP", parts, d.hidden)
 
 
 def sparse(d: Decoder, m: Moe, roles: Roles) -> Node:
     """A mixture of experts: the router, the routed experts, and any shared expert."""
-    routed = roles.routed(experts("experts", m.experts, d.hidden, m.intermediate, m.active),
-                          m.experts, m.active)
+    made = experts("experts", m.experts, d.hidden, m.intermediate, m.active,
+                   bias=m.expert_bias, transposed=m.expert_bias)
+    routed = roles.routed(made, m.experts, m.active)
     if m.active is not None:
         routed.remark += f", {m.active} per token"
-    gate = router("gate", m.experts, d.hidden, m.score_bias)
+    gate = router(m.router_name, m.experts, d.hidden, m.score_bias, bias=m.router_bias,
+                  statics=m.statics)
     parts = [gate, routed] if m.router_first else [routed, gate]
-    if m.shared:
-        parts.append(mlp(d, m.shared, m.shared_name))
+    if m.shared and not m.shared_beside:
+        parts.append(mlp(d, m.shared, m.shared_name, m.shared_form))
     if m.shared_gate:
         parts.append(linear("shared_expert_gate", d.hidden, 1, bias=False))
-    return module("mlp", f"{d.prefix}SparseMoeBlock", parts, d.hidden)
+    return module(m.name, f"{d.prefix}SparseMoeBlock", parts, d.hidden)
 
 
 def block(d: Decoder, i: int, roles: Roles) -> Node:
     m = d.moe(i)
     make_attention = d.attention or attention
-    parts = [make_attention(d, i), sparse(d, m, roles) if m else mlp(d, d.intermediate),
-             norm("input_layernorm", d.hidden, d.norm),
-             norm("post_attention_layernorm", d.hidden, d.norm)]
-    if d.sandwich:
-        parts += [norm("pre_feedforward_layernorm", d.hidden, d.norm),
-                  norm("post_feedforward_layernorm", d.hidden, d.norm)]
+    parts = [make_attention(d, i), sparse(d, m, roles) if m else mlp(d, d.intermediate)]
+    if m and m.shared and m.shared_beside:
+        parts.append(mlp(d, m.shared, m.shared_name, m.shared_form))
+    parts += [norm(name, d.hidden, d.norm) for name in d.norms]
     return module(str(i), f"{d.prefix}DecoderLayer", parts, d.hidden)
 
 
@@ -286,7 +324,7 @@ def qwen3(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Qwen3", vocab=151936, hidden=4096, intermediate=22016, layers=32,
                 heads=32, head_dim=128)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
-    d.qk_norm = True
+    d.qk_norm = "head"
     d.window = _qwen_window(c, d.layers, alternating=False)
     return with_head(d, c, head, roles)
 
@@ -296,7 +334,7 @@ def qwen3_moe(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Qwen3Moe", vocab=151936, hidden=2048, intermediate=6144, layers=24,
                 heads=32, kv=4)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
-    d.qk_norm = True
+    d.qk_norm = "head"
     m = Moe(c.int("num_local_experts", "num_experts", default=128, min=0),
             c.int("num_experts_per_tok", default=8), c.int("moe_intermediate_size", default=768),
             router_first=False)
@@ -319,7 +357,7 @@ def gemma2(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Gemma2", vocab=256000, hidden=2304, intermediate=9216, layers=26,
                 heads=8, kv=4, head_dim=256, tie=True)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
-    d.sandwich = True
+    d.norms = SANDWICH
     # even layers (0, 2, ...) attend within the window, odd ones to everything
     d.window = _by_layer_type(c, d.layers, _window_size(c, 4096), lambda i: i % 2 == 0)
     return with_head(d, c, head, roles)
@@ -330,7 +368,7 @@ def gemma3_text(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Gemma3Text", vocab=262208, hidden=2304, intermediate=9216, layers=26,
                 heads=8, kv=4, head_dim=256, tie=True)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
-    d.sandwich = d.qk_norm = True
+    d.norms, d.qk_norm = SANDWICH, "head"
     d.window = _gemma3_window(c, d.layers)
     return with_head(d, c, head, roles)
 

@@ -10,6 +10,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     llamalike.py  gpt_oss granite granitemoe granitemoeshared cohere cohere2 glm glm4 glm4_moe
                   phimoe olmo2 olmo3 olmoe exaone4 smollm3 ernie4_5 ernie4_5_moe seed_oss
                   stablelm arcee (a table of defaults and switches)
+    hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi
     encoders.py   bert roberta distilbert vit
     seq2seq.py    t5 bart whisper
@@ -63,6 +64,7 @@ MODULES = {
                      "cohere2", "glm", "glm4", "glm4_moe", "phimoe", "olmo2", "olmo3", "olmoe",
                      "exaone4", "smollm3", "ernie4_5", "ernie4_5_moe", "seed_oss", "stablelm",
                      "arcee"), "llamalike"),
+    "qwen3_next": "hybrid",
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert", "vit"), "encoders"),
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),

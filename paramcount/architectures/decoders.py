@@ -84,11 +84,15 @@ class Decoder:
     norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
     fused_qkv: bool = False     # Phi-3's single qkv_proj
     sinks: bool = False         # gpt-oss: one learned attention-sink logit per head
+    query_gate: bool = False    # Qwen3-Next: q_proj also makes a gate for the attention output
     moe: Callable[[int], Moe | None] = lambda i: None
     #: the sliding window of layer i's attention (None: it attends to every earlier token)
     window: Callable[[int], int | None] = lambda i: None
     #: builds layer i's ``self_attn`` (DeepSeek replaces it with multi-head latent attention)
     attention: Callable[[Decoder, int], Node] | None = None
+    #: layer i's kind where layers differ in more than experts and window (Qwen3-Next's
+    #: linear and full attention): layers of one kind share one built block
+    kind: Callable[[int], str] = lambda i: ""
 
 
 def attention(d: Decoder, i: int) -> Node:
@@ -99,7 +103,8 @@ def attention(d: Decoder, i: int) -> Node:
         parts = [linear("o_proj", q, d.hidden, d.o_bias),
                  linear("qkv_proj", d.hidden, q + 2 * kv, d.qkv_bias)]
     else:
-        parts = [linear("q_proj", d.hidden, q, d.qkv_bias),
+        gates = 2 if d.query_gate else 1
+        parts = [linear("q_proj", d.hidden, gates * q, d.qkv_bias),
                  linear("k_proj", d.hidden, kv, d.qkv_bias),
                  linear("v_proj", d.hidden, kv, d.qkv_bias),
                  linear("o_proj", q, d.hidden, d.o_bias)]
@@ -180,7 +185,7 @@ def block(d: Decoder, i: int, roles: Roles) -> Node:
 
 
 def backbone(d: Decoder, roles: Roles, name: str = "model") -> Node:
-    layers = blocks(d.layers, lambda i: (d.moe(i) is not None, d.window(i)),
+    layers = blocks(d.layers, lambda i: (d.moe(i) is not None, d.window(i), d.kind(i)),
                     lambda i: block(d, i, roles))
     parts = [roles.embedding(embedding("embed_tokens", d.vocab, d.hidden)),
              stack("layers", layers, d.hidden), norm("norm", d.hidden, d.norm)]

@@ -49,7 +49,7 @@ def conv1d(name: str, n_in: int, n_out: int) -> Node:
 
 def conv(name: str, channels_in: int, channels_out: int, kernel: Sequence[int],
          input_shape: Shape, stride: int | Sequence[int] = 1, padding: int = 0,
-         bias: bool = True) -> Node:
+         bias: bool = True, groups: int = 1) -> Node:
     """``nn.Conv1d``/``nn.Conv2d`` on a channels-first ``input_shape``: weight
     ``(out, in, *kernel)``; its MACs follow from the output size.
 
@@ -60,7 +60,7 @@ def conv(name: str, channels_in: int, channels_out: int, kernel: Sequence[int],
     return _layer(name, f"Conv{len(kernel)}d", {
         "in_channels": channels_in, "out_channels": channels_out, "kernel_size": list(kernel),
         "stride": list(stride) if isinstance(stride, Sequence) else stride,
-        "padding": padding, "bias": bias}, input_shape)
+        "padding": padding, "bias": bias, "groups": groups}, input_shape)
 
 
 def attends(node: Node, heads: int, head_dim: int, hidden: int, *, kv_heads: int | None = None,

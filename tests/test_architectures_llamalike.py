@@ -116,6 +116,31 @@ CASES = {
         "hidden_size": 2560, "intermediate_size": 18432, "num_hidden_layers": 36,
         "num_attention_heads": 20, "num_key_value_heads": 4, "head_dim": 128,
         "vocab_size": 128004}),
+    "nemotron": ("nemotron", "NemotronForCausalLM", {"num_key_value_heads": 48}),
+    "nemotron-mini-4b": ("nemotron", "NemotronForCausalLM", {
+        "hidden_size": 3072, "intermediate_size": 9216, "num_hidden_layers": 32,
+        "num_attention_heads": 24, "num_key_value_heads": 8, "head_dim": 128}),
+    "nemotron-biases-classifier": ("nemotron", "NemotronForSequenceClassification", {
+        **TINY, "head_dim": 16, "attention_bias": True, "mlp_bias": True}),
+    "dots.llm1": ("dots1", "Dots1ForCausalLM", {
+        "hidden_size": 4096, "intermediate_size": 10944, "moe_intermediate_size": 1408,
+        "num_hidden_layers": 62, "num_attention_heads": 32, "n_routed_experts": 128,
+        "n_shared_experts": 2, "num_experts_per_tok": 6, "first_k_dense_replace": 1}),
+    "dots1-small-base": ("dots1", "Dots1Model", {
+        **TINY, "moe_intermediate_size": 32, "n_routed_experts": 8, "n_shared_experts": 1,
+        "num_experts_per_tok": 2, "first_k_dense_replace": 2, "attention_bias": True}),
+    "hunyuan-7b": ("hunyuan_v1_dense", "HunYuanDenseV1ForCausalLM", {
+        "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+        "vocab_size": 128167, "tie_word_embeddings": True}),
+    "hunyuan-dense-classifier": ("hunyuan_v1_dense", "HunYuanDenseV1ForSequenceClassification",
+                                 {**TINY, "head_dim": 16, "attention_bias": True}),
+    "hunyuan-a13b": ("hunyuan_v1_moe", "HunYuanMoEV1ForCausalLM", {
+        "hidden_size": 4096, "intermediate_size": 3072, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+        "vocab_size": 128167, "num_experts": 64, "moe_topk": [8] * 32}),
+    "hunyuan-moe-base": ("hunyuan_v1_moe", "HunYuanMoEV1Model", {
+        **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": 2}),
 }
 
 
@@ -145,7 +170,8 @@ def idle_by_transformers(model, experts: int, active: int) -> int:
 @pytest.mark.parametrize("name, experts, active", [
     ("gpt-oss-20b", 32, 4), ("granite-3.1-3b-a800m", 40, 8), ("granitemoeshared", 4, 2),
     ("glm4-moe-qk-norm-base", 8, 2), ("phi-3.5-moe", 16, 2), ("olmoe-1b-7b", 64, 8),
-    ("ernie4_5_moe-interval-biases", 8, 2),
+    ("ernie4_5_moe-interval-biases", 8, 2), ("dots1-small-base", 8, 2),
+    ("hunyuan-a13b", 64, 8),
 ])
 def test_active_params_equal_transformers_experts(name, experts, active):
     s = paramcount.summarize(_doc(name))

@@ -58,6 +58,7 @@ class Moe:
     #: whether it sits beside the sparse block in the layer rather than inside it
     shared_form: str | None = None
     shared_beside: bool = False
+    router_weight: str = "weight"   # Hunyuan's router is a linear inside it: "wg.weight"
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Decoder:
     mlp: str = "gated"          # gated (gate/up/down), fused (gate_up/down), plain (c_fc/c_proj)
     norm: str = "rmsnorm"
     qk_norm: str = ""           # norms on queries and keys, one of QK_NORMS ("": none)
+    qk_names: tuple[str, str] = ("q_norm", "k_norm")    # Hunyuan: query_/key_layernorm
     #: the layer's norms, in transformers' order: pre-norms (Llama), sandwich (Gemma 2/3),
     #: post-norms only (OLMo 2), or one norm before parallel attention and MLP (Cohere)
     norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
@@ -109,7 +111,8 @@ def attention(d: Decoder, i: int) -> Node:
                  linear("v_proj", d.hidden, kv, d.qkv_bias),
                  linear("o_proj", q, d.hidden, d.o_bias)]
     if d.qk_norm:
-        parts += QK_NORMS[d.qk_norm](d)
+        q_dim, k_dim, kind = QK_NORMS[d.qk_norm](d)
+        parts += [norm(d.qk_names[0], q_dim, kind), norm(d.qk_names[1], k_dim, kind)]
     if d.sinks:
         parts.insert(0, parameter("sinks", (d.heads,)))
     node = module("self_attn", f"{d.prefix}Attention", parts, d.hidden)
@@ -120,13 +123,10 @@ def attention(d: Decoder, i: int) -> Node:
 #: query/key norms: RMSNorm over each head (Qwen3, Gemma 3), over the whole projection of the
 #: query and key heads (OLMo 2), or a bias-free LayerNorm of one weight per head and dimension
 #: (Cohere's ``(heads, head_dim)``, counted as its elements)
-QK_NORMS: dict[str, Callable[[Decoder], list[Node]]] = {
-    "head": lambda d: [norm("q_norm", d.head_dim, "rmsnorm"),
-                       norm("k_norm", d.head_dim, "rmsnorm")],
-    "projection": lambda d: [norm("q_norm", d.heads * d.head_dim, "rmsnorm"),
-                             norm("k_norm", d.kv_heads * d.head_dim, "rmsnorm")],
-    "per_head": lambda d: [norm("q_norm", d.heads * d.head_dim, "layernorm_nobias"),
-                           norm("k_norm", d.kv_heads * d.head_dim, "layernorm_nobias")],
+QK_NORMS: dict[str, Callable[[Decoder], tuple[int, int, str]]] = {
+    "head": lambda d: (d.head_dim, d.head_dim, "rmsnorm"),
+    "projection": lambda d: (d.heads * d.head_dim, d.kv_heads * d.head_dim, "rmsnorm"),
+    "per_head": lambda d: (d.heads * d.head_dim, d.kv_heads * d.head_dim, "layernorm_nobias"),
 }
 
 
@@ -165,7 +165,7 @@ def sparse(d: Decoder, m: Moe, roles: Roles) -> Node:
     if m.active is not None:
         routed.remark += f", {m.active} per token"
     gate = router(m.router_name, m.experts, d.hidden, m.score_bias, bias=m.router_bias,
-                  statics=m.statics)
+                  statics=m.statics, weight=m.router_weight)
     parts = [gate, routed] if m.router_first else [routed, gate]
     if m.shared and not m.shared_beside:
         parts.append(mlp(d, m.shared, m.shared_name, m.shared_form))

@@ -166,6 +166,44 @@ def _ernie_moe(c: Config, d: Decoder) -> None:
     d.moe = lambda i: m if (i + 1) % every == 0 and start <= i <= end else None
 
 
+def _dots1(c: Config, d: Decoder) -> None:
+    """GLM-4-MoE's experts with dots.llm1's defaults; windows from ``max_window_layers`` on,
+    when the config has a window."""
+    size = c.int("moe_intermediate_size", default=1408)
+    count = c.int("n_routed_experts", default=None)
+    if count is None:
+        raise c.error("n_routed_experts", None, "is required (dots1 has no default)")
+    m = Moe(count, c.int("num_experts_per_tok", default=None), size,
+            shared=size * c.int("n_shared_experts", default=0, min=0),
+            shared_name="shared_experts", score_bias=True, router_first=False)
+    first = c.int("first_k_dense_replace", default=0, min=0)
+    d.moe = lambda i: m if i >= first else None
+    start = c.int("max_window_layers", default=62, min=0)
+    d.window = _by_layer_type(c, d.layers, _window_size(c, 4096), lambda i: i >= start)
+
+
+def _hunyuan_moe(c: Config, d: Decoder) -> None:
+    """Every layer: routed experts of the model's intermediate size beside one shared MLP of
+    the same size; ``moe_topk`` (and ``num_experts``) may be given per layer, all alike."""
+    count, top = (_same_everywhere(c, name, default) for name, default in
+                  (("num_experts", 1), ("moe_topk", 1)))
+    m = Moe(count, top, d.intermediate, shared=d.intermediate, shared_name="shared_mlp",
+            router_weight="wg.weight")
+    d.moe = lambda i: m
+
+
+def _same_everywhere(c: Config, name: str, default: int) -> int:
+    value = c.raw(name)
+    if isinstance(value, list):
+        values = set(c.ints(name))
+        if len(values) != 1:
+            raise Unsupported(f"{c.model_type} with {name} varying by layer is not one "
+                              "paramcount declares")
+        return int(min(values))
+    n: int = c.int(name, default=default)
+    return n
+
+
 def _stablelm(c: Config, d: Decoder) -> None:
     if c.bool("qk_layernorm", default=False):
         raise Unsupported("stablelm with qk_layernorm (a LayerNorm per head) is not one "
@@ -245,6 +283,22 @@ FAMILIES: dict[str, Spec] = {
     "arcee": Spec("Arcee", dict(vocab=32000, hidden=2560, intermediate=18432, layers=32,
                                 heads=32, head_dim=80),
                   mlp_bias=("mlp_bias", False), switches={"mlp": "updown"}),
+    "nemotron": Spec("Nemotron", dict(vocab=256000, hidden=6144, intermediate=24576,
+                                      layers=32, heads=48, head_dim=128),
+                     mlp_bias=("mlp_bias", False),
+                     switches={"norm": "layernorm", "mlp": "updown"}),
+    "dots1": Spec("Dots1", dict(vocab=152064, hidden=4608, intermediate=10944, layers=62,
+                                heads=32), switches={"qk_norm": "head"}, setup=_dots1,
+                  heads=LM),
+    "hunyuan_v1_dense": Spec("HunYuanDenseV1", dict(vocab=290943, hidden=4096,
+                                                    intermediate=11008, layers=32, heads=32),
+                             switches={"qk_norm": "head",
+                                       "qk_names": ("query_layernorm", "key_layernorm")}),
+    "hunyuan_v1_moe": Spec("HunYuanMoEV1", dict(vocab=290943, hidden=4096, intermediate=11008,
+                                                layers=32, heads=32),
+                           switches={"qk_norm": "head",
+                                     "qk_names": ("query_layernorm", "key_layernorm")},
+                           setup=_hunyuan_moe),
 }
 
 for _type, _spec in FAMILIES.items():

@@ -151,11 +151,11 @@ def experts(name: str, count: int, hidden: int, intermediate: int, active: int |
 
 
 def router(name: str, count: int, hidden: int, score_bias: bool = False, bias: bool = False,
-           statics: bool = False) -> Node:
+           statics: bool = False, weight: str = "weight") -> Node:
     """The router that scores the experts: ``(experts, hidden)``, with a bias in gpt-oss;
     DeepSeek-V3 keeps a score-correction bias beside it as a buffer, ERNIE 4.5 as a frozen
-    parameter of its ``moe_statics``."""
-    weights = [Weight("weight", (count, hidden))]
+    parameter of its ``moe_statics``; Hunyuan names its matrix ``wg.weight``."""
+    weights = [Weight(weight, (count, hidden))]
     if bias:
         weights.append(Weight("bias", (count,)))
     if score_bias:

@@ -12,7 +12,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe (a table
                   of defaults and switches)
     hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
-    gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi
+    gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta distilbert vit
     seq2seq.py    t5 bart whisper
     clip.py       clip clip_text_model clip_vision_model siglip_vision_model
@@ -67,7 +67,8 @@ MODULES = {
                      "arcee", "nemotron", "dots1", "hunyuan_v1_dense", "hunyuan_v1_moe"),
                     "llamalike"),
     "qwen3_next": "hybrid",
-    **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
+    **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi", "mpt"),
+                    "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert", "vit"), "encoders"),
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),
     **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model", "siglip_vision_model"),

@@ -141,6 +141,12 @@ CASES = {
         "vocab_size": 128167, "num_experts": 64, "moe_topk": [8] * 32}),
     "hunyuan-moe-base": ("hunyuan_v1_moe", "HunYuanMoEV1Model", {
         **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": 2}),
+    "apertus": ("apertus", "ApertusForCausalLM", {}),                # Apertus-8B's shape
+    "apertus-70b": ("apertus", "ApertusForCausalLM", {
+        "hidden_size": 8192, "intermediate_size": 43008, "num_hidden_layers": 80,
+        "num_attention_heads": 64, "num_key_value_heads": 8}),
+    "apertus-relu2-base": ("apertus", "ApertusModel", {**TINY, "hidden_act": "relu2",
+                                                       "attention_bias": True}),
 }
 
 

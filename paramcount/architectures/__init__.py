@@ -9,7 +9,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     deepseek.py   deepseek_v2 deepseek_v3 (multi-head latent attention, shared experts)
     llamalike.py  gpt_oss granite granitemoe granitemoeshared cohere cohere2 glm glm4 glm4_moe
                   phimoe olmo2 olmo3 olmoe exaone4 smollm3 ernie4_5 ernie4_5_moe seed_oss
-                  stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe (a table
+                  stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe apertus (a table
                   of defaults and switches)
     hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
@@ -64,7 +64,8 @@ MODULES = {
     **dict.fromkeys(("gpt_oss", "granite", "granitemoe", "granitemoeshared", "cohere",
                      "cohere2", "glm", "glm4", "glm4_moe", "phimoe", "olmo2", "olmo3", "olmoe",
                      "exaone4", "smollm3", "ernie4_5", "ernie4_5_moe", "seed_oss", "stablelm",
-                     "arcee", "nemotron", "dots1", "hunyuan_v1_dense", "hunyuan_v1_moe"),
+                     "arcee", "nemotron", "dots1", "hunyuan_v1_dense", "hunyuan_v1_moe",
+                     "apertus"),
                     "llamalike"),
     "qwen3_next": "hybrid",
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi", "mpt"),

@@ -19,6 +19,7 @@ from paramcount.architectures.parts import (
     Roles,
     attends,
     blocks,
+    buffer,
     embedding,
     experts,
     linear,
@@ -78,6 +79,7 @@ class Decoder:
     o_bias: bool = False
     mlp_bias: bool = False
     mlp: str = "gated"          # gated (gate/up/down), fused (gate_up/down), plain (c_fc/c_proj)
+    activation: str = ""        # an activation with weights of its own, one of ACTIVATIONS
     norm: str = "rmsnorm"
     qk_norm: str = ""           # norms on queries and keys, one of QK_NORMS ("": none)
     qk_names: tuple[str, str] = ("q_norm", "k_norm")    # Hunyuan: query_/key_layernorm
@@ -150,10 +152,20 @@ MLP_FORMS: dict[str, Callable[[int, int], list[tuple[str, int, int]]]] = {
 }
 
 
+#: activations that learn: Apertus's xIELU has two scalar parameters and two scalar buffers
+ACTIVATIONS: dict[str, Callable[[], Node]] = {
+    "xielu": lambda: module("act_fn", "XIELUActivation", [
+        parameter("alpha_p", (1,)), parameter("alpha_n", (1,)), buffer("beta", ()),
+        buffer("eps", ())]),
+}
+
+
 def mlp(d: Decoder, intermediate: int, name: str = "mlp", form: str | None = None) -> Node:
     """The feed-forward network, in one of :data:`MLP_FORMS` (the model's, unless ``form``)."""
     shapes = MLP_FORMS[form or d.mlp](d.hidden, intermediate)
     parts = [linear(n, n_in, n_out, d.mlp_bias) for n, n_in, n_out in shapes]
+    if d.activation:
+        parts.append(ACTIVATIONS[d.activation]())
     return module(name, f"{d.prefix}MLP", parts, d.hidden)
 
 

@@ -204,6 +204,10 @@ def _same_everywhere(c: Config, name: str, default: int) -> int:
     return n
 
 
+def _apertus(c: Config, d: Decoder) -> None:
+    d.activation = "xielu" if c.str("hidden_act", default="xielu") == "xielu" else ""
+
+
 def _stablelm(c: Config, d: Decoder) -> None:
     if c.bool("qk_layernorm", default=False):
         raise Unsupported("stablelm with qk_layernorm (a LayerNorm per head) is not one "
@@ -299,6 +303,11 @@ FAMILIES: dict[str, Spec] = {
                            switches={"qk_norm": "head",
                                      "qk_names": ("query_layernorm", "key_layernorm")},
                            setup=_hunyuan_moe),
+    "apertus": Spec("Apertus", dict(vocab=131072, hidden=4096, intermediate=14336, layers=32,
+                                    heads=32),
+                    switches={"mlp": "updown", "qk_norm": "head", "norms": (
+                        "attention_layernorm", "feedforward_layernorm")},
+                    setup=_apertus, heads=LM),
 }
 
 for _type, _spec in FAMILIES.items():

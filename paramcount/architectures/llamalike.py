@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from paramcount.architectures import Unsupported, register
@@ -310,5 +309,11 @@ FAMILIES: dict[str, Spec] = {
                     setup=_apertus, heads=LM),
 }
 
+def _builder(spec: Spec) -> Callable[[Config, str, Roles], Node]:
+    def build_family(c: Config, head: str, roles: Roles) -> Node:
+        return build(spec, c, head, roles)
+    return build_family
+
+
 for _type, _spec in FAMILIES.items():
-    register(_type, _spec.prefix, _spec.heads)(partial(build, _spec))
+    register(_type, _spec.prefix, _spec.heads)(_builder(_spec))

@@ -53,6 +53,7 @@ CASES = {
     "command-r7b": ("cohere2", "Cohere2ForCausalLM", {
         "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
         "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128}),
+    "cohere2-derived-head-dim": ("cohere2", "Cohere2Model", TINY),
     "glm": ("glm", "GlmForCausalLM", {}),                             # GLM-4-9B
     "glm-classifier": ("glm", "GlmForSequenceClassification", {**TINY, "head_dim": 16}),
     "glm4": ("glm4", "Glm4ForCausalLM", {}),

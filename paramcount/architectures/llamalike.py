@@ -233,8 +233,9 @@ FAMILIES: dict[str, Spec] = {
                                   heads=64, tie=True),
                    switches={"norm": "layernorm_nobias", "norms": ("input_layernorm",)},
                    setup=_cohere, heads=LM),
+    # head_dim: hidden_size / num_attention_heads unless given (the config class derives it)
     "cohere2": Spec("Cohere2", dict(vocab=256000, hidden=8192, intermediate=22528, layers=40,
-                                    heads=64, head_dim=128, tie=True),
+                                    heads=64, tie=True),
                     switches={"norm": "layernorm_nobias", "norms": ("input_layernorm",)},
                     setup=_every_nth_full(4096, 4, "sliding_window_pattern"), heads=LM),
     "glm": Spec("Glm", dict(vocab=151552, hidden=4096, intermediate=13696, layers=40, heads=32,

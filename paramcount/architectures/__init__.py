@@ -12,6 +12,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe apertus (a table
                   of defaults and switches)
     hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
+    (windows.py holds the decoders' sliding-window rules)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta distilbert vit
     seq2seq.py    t5 bart whisper

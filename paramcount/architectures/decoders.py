@@ -30,6 +30,7 @@ from paramcount.architectures.parts import (
     stack,
     tie,
 )
+from paramcount.architectures.windows import by_layer_type, everywhere, qwen_window, window_size
 from paramcount.tree import Node
 
 HEADS = ("ForCausalLM", "Model", "ForSequenceClassification")
@@ -222,45 +223,6 @@ def with_head(d: Decoder, c: Config, head: str, roles: Roles, name: str = "model
     return module("", head, [body, lm], d.vocab)
 
 
-# -- sliding windows -----------------------------------------------------------------------------
-
-def _window_size(c: Config, default: int | None) -> int | None:
-    """``sliding_window``, the family's default when absent; ``null`` (or 0) turns it off."""
-    if c.has("sliding_window") and c.raw("sliding_window") is None:
-        return None
-    size: int | None = c.int("sliding_window", default=default, min=0)
-    return size or None
-
-
-def _everywhere(size: int | None) -> Callable[[int], int | None]:
-    return lambda i: size
-
-
-def _by_layer_type(c: Config, layers: int, size: int | None,
-                   sliding: Callable[[int], bool]) -> Callable[[int], int | None]:
-    """``size`` on the layers that ``layer_types`` names "sliding_attention", or (when the
-    config has no ``layer_types``) on those the family's rule picks, as its config class
-    fills ``layer_types`` in."""
-    types = c.raw("layer_types")
-    if types is not None:
-        if not isinstance(types, list) or len(types) != layers or not all(
-                isinstance(t, str) for t in types):
-            raise c.error("layer_types", types, f"is invalid; expected a list of {layers} "
-                          "names such as 'sliding_attention'")
-        return lambda i: size if types[i] == "sliding_attention" else None
-    return lambda i: size if sliding(i) else None
-
-
-def _qwen_window(c: Config, layers: int, alternating: bool) -> Callable[[int], int | None]:
-    """Qwen's rule: no window unless ``use_sliding_window``; then Qwen2 and Qwen3 slide on the
-    layers from ``max_window_layers`` on, Qwen2-MoE on every other layer below it."""
-    size = _window_size(c, 4096) if c.bool("use_sliding_window", default=False) else None
-    first = c.int("max_window_layers", default=28, min=0)
-    if alternating:
-        return _by_layer_type(c, layers, size, lambda i: i % 2 == 0 and i < first)
-    return _by_layer_type(c, layers, size, lambda i: i >= first)
-
-
 # -- the families --------------------------------------------------------------------------------
 
 def _common(c: Config, prefix: str, *, vocab: int, hidden: int, intermediate: int, layers: int,
@@ -290,7 +252,7 @@ def llama(c: Config, head: str, roles: Roles) -> Node:
 def mistral(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Mistral", vocab=32000, hidden=4096, intermediate=14336, layers=32,
                 heads=32, kv=8)
-    d.window = _everywhere(_window_size(c, 4096))
+    d.window = everywhere(window_size(c, 4096))
     return with_head(d, c, head, roles)
 
 
@@ -301,7 +263,7 @@ def mixtral(c: Config, head: str, roles: Roles) -> Node:
     m = Moe(c.int("num_local_experts", "num_experts", default=8),
             c.int("num_experts_per_tok", default=2), d.intermediate)
     d.moe = lambda i: m
-    d.window = _everywhere(_window_size(c, None))
+    d.window = everywhere(window_size(c, None))
     return with_head(d, c, head, roles)
 
 
@@ -310,7 +272,7 @@ def qwen2(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Qwen2", vocab=151936, hidden=4096, intermediate=22016, layers=32,
                 heads=32, kv=32)
     d.qkv_bias = True  # Qwen2's q, k and v always have a bias, its o never
-    d.window = _qwen_window(c, d.layers, alternating=False)
+    d.window = qwen_window(c, d.layers, alternating=False)
     return with_head(d, c, head, roles)
 
 
@@ -332,7 +294,7 @@ def qwen2_moe(c: Config, head: str, roles: Roles) -> Node:
             shared=c.int("shared_expert_intermediate_size", default=5632, min=0),
             shared_gate=True)
     d.moe = _qwen_sparse(c, m)
-    d.window = _qwen_window(c, d.layers, alternating=True)
+    d.window = qwen_window(c, d.layers, alternating=True)
     return with_head(d, c, head, roles)
 
 
@@ -342,7 +304,7 @@ def qwen3(c: Config, head: str, roles: Roles) -> Node:
                 heads=32, head_dim=128)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
     d.qk_norm = "head"
-    d.window = _qwen_window(c, d.layers, alternating=False)
+    d.window = qwen_window(c, d.layers, alternating=False)
     return with_head(d, c, head, roles)
 
 
@@ -357,7 +319,7 @@ def qwen3_moe(c: Config, head: str, roles: Roles) -> Node:
             router_first=False)
     d.moe = _qwen_sparse(c, m)
     sliding = c.bool("use_sliding_window", default=False)
-    d.window = _everywhere(_window_size(c, 4096) if sliding else None)
+    d.window = everywhere(window_size(c, 4096) if sliding else None)
     return with_head(d, c, head, roles)
 
 
@@ -376,7 +338,7 @@ def gemma2(c: Config, head: str, roles: Roles) -> Node:
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
     d.norms = SANDWICH
     # even layers (0, 2, ...) attend within the window, odd ones to everything
-    d.window = _by_layer_type(c, d.layers, _window_size(c, 4096), lambda i: i % 2 == 0)
+    d.window = by_layer_type(c, d.layers, window_size(c, 4096), lambda i: i % 2 == 0)
     return with_head(d, c, head, roles)
 
 
@@ -393,11 +355,11 @@ def gemma3_text(c: Config, head: str, roles: Roles) -> Node:
 def _gemma3_window(c: Config, layers: int) -> Callable[[int], int | None]:
     """Every ``sliding_window_pattern``-th layer attends to everything, the others within the
     window (halved, plus one, for bidirectional attention)."""
-    size = _window_size(c, 4096)
+    size = window_size(c, 4096)
     if size and c.bool("use_bidirectional_attention", default=False):
         size = size // 2 + 1
     pattern = c.int("sliding_window_pattern", default=6)
-    return _by_layer_type(c, layers, size, lambda i: (i + 1) % pattern != 0)
+    return by_layer_type(c, layers, size, lambda i: (i + 1) % pattern != 0)
 
 
 @register("olmo", "Olmo", HEADS)
@@ -414,7 +376,7 @@ def starcoder2(c: Config, head: str, roles: Roles) -> Node:
                 heads=24, kv=2, tie=True)
     d.qkv_bias = d.o_bias = d.mlp_bias = c.bool("use_bias", default=True)
     d.mlp, d.norm = "plain", "layernorm"
-    d.window = _everywhere(_window_size(c, None))
+    d.window = everywhere(window_size(c, None))
     return with_head(d, c, head, roles)
 
 
@@ -422,5 +384,5 @@ def starcoder2(c: Config, head: str, roles: Roles) -> Node:
 def phi3(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Phi3", vocab=32064, hidden=3072, intermediate=8192, layers=32, heads=32)
     d.fused_qkv, d.mlp = True, "fused"
-    d.window = _everywhere(_window_size(c, None))
+    d.window = everywhere(window_size(c, None))
     return with_head(d, c, head, roles)

@@ -15,17 +15,9 @@ from typing import Any
 
 from paramcount.architectures import Unsupported, register
 from paramcount.architectures.config import Config
-from paramcount.architectures.decoders import (
-    HEADS,
-    Decoder,
-    Moe,
-    _by_layer_type,
-    _common,
-    _everywhere,
-    _window_size,
-    with_head,
-)
+from paramcount.architectures.decoders import HEADS, Decoder, Moe, _common, with_head
 from paramcount.architectures.parts import Roles
+from paramcount.architectures.windows import by_layer_type, everywhere, window_size
 from paramcount.tree import Node
 
 #: a bias switch: a config field and its default, or a fixed value
@@ -83,14 +75,14 @@ def _every_nth_full(default_size: int | None, n: int, pattern: str | None = None
     period read from the field ``pattern`` where the config class reads one (0: no window);
     a string such as "LLLG" spells the pattern out (EXAONE 4)."""
     def setup(c: Config, d: Decoder) -> None:
-        size = _window_size(c, default_size)
+        size = window_size(c, default_size)
         spelled = c.raw(pattern) if pattern else None
         if isinstance(spelled, str) and spelled:
-            d.window = _by_layer_type(c, d.layers, size,
+            d.window = by_layer_type(c, d.layers, size,
                                       lambda i: spelled[i % len(spelled)] == "L")
             return
         p = c.int(pattern, default=n, min=0) if pattern else n
-        d.window = _by_layer_type(c, d.layers, size if p else None,
+        d.window = by_layer_type(c, d.layers, size if p else None,
                                   lambda i: (i + 1) % p != 0)
     return setup
 
@@ -105,16 +97,16 @@ def _gpt_oss(c: Config, d: Decoder) -> None:
             expert_bias=True)
     d.moe = lambda i: m
     # even layers (0, 2, ...) attend within 128 tokens, odd ones to everything
-    d.window = _by_layer_type(c, d.layers, _window_size(c, 128), lambda i: i % 2 == 0)
+    d.window = by_layer_type(c, d.layers, window_size(c, 128), lambda i: i % 2 == 0)
 
 
 def _smollm3(c: Config, d: Decoder) -> None:
     """A window (when used) on the layers without rotary positions, as the config fills
     ``layer_types`` in; by default every 4th layer has no rotary positions."""
-    size = _window_size(c, None) if c.bool("use_sliding_window", default=False) else None
+    size = window_size(c, None) if c.bool("use_sliding_window", default=False) else None
     every = c.int("no_rope_layer_interval", default=4)
     rope = c.ints("no_rope_layers") or tuple(int((i + 1) % every != 0) for i in range(d.layers))
-    d.window = _by_layer_type(c, d.layers, size, lambda i: i < len(rope) and not rope[i])
+    d.window = by_layer_type(c, d.layers, size, lambda i: i < len(rope) and not rope[i])
 
 
 def _granitemoe(c: Config, d: Decoder) -> None:
@@ -129,7 +121,7 @@ def _phimoe(c: Config, d: Decoder) -> None:
     m = Moe(c.int("num_local_experts", default=16), c.int("num_experts_per_tok", default=2),
             d.intermediate, router_name="router")
     d.moe = lambda i: m
-    d.window = _everywhere(_window_size(c, None))
+    d.window = everywhere(window_size(c, None))
 
 
 def _olmoe(c: Config, d: Decoder) -> None:
@@ -178,20 +170,20 @@ def _dots1(c: Config, d: Decoder) -> None:
     first = c.int("first_k_dense_replace", default=0, min=0)
     d.moe = lambda i: m if i >= first else None
     start = c.int("max_window_layers", default=62, min=0)
-    d.window = _by_layer_type(c, d.layers, _window_size(c, 4096), lambda i: i >= start)
+    d.window = by_layer_type(c, d.layers, window_size(c, 4096), lambda i: i >= start)
 
 
 def _hunyuan_moe(c: Config, d: Decoder) -> None:
     """Every layer: routed experts of the model's intermediate size beside one shared MLP of
     the same size; ``moe_topk`` (and ``num_experts``) may be given per layer, all alike."""
-    count, top = (_same_everywhere(c, name, default) for name, default in
+    count, top = (_sameeverywhere(c, name, default) for name, default in
                   (("num_experts", 1), ("moe_topk", 1)))
     m = Moe(count, top, d.intermediate, shared=d.intermediate, shared_name="shared_mlp",
             router_weight="wg.weight")
     d.moe = lambda i: m
 
 
-def _same_everywhere(c: Config, name: str, default: int) -> int:
+def _sameeverywhere(c: Config, name: str, default: int) -> int:
     value = c.raw(name)
     if isinstance(value, list):
         values = set(c.ints(name))

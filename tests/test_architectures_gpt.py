@@ -1,10 +1,12 @@
-"""GPT-style decoders (GPT-2, GPT-NeoX, GPT-J, OPT, Falcon, BLOOM, Phi) against transformers
+"""GPT-style decoders (GPT-2, GPT-NeoX, GPT-J, OPT, Falcon, BLOOM, Phi, MPT) against transformers
 building the same model on the meta device (see ``check_against_transformers``)."""
 
 from __future__ import annotations
 
 import pytest
 from test_sources_hf import check_against_transformers
+
+import paramcount
 
 SMALL = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
          "vocab_size": 100}
@@ -62,7 +64,25 @@ CASES = {
         "num_hidden_layers": 32}),
     "phi-qk-layernorm-gqa": ("phi", "PhiForCausalLM", {
         **SMALL, "intermediate_size": 256, "qk_layernorm": True, "num_key_value_heads": 2}),
+    "mpt": ("mpt", "MptForCausalLM", {}),
+    "mpt-7b": ("mpt", "MptForCausalLM", {"d_model": 4096, "n_heads": 32, "n_layers": 32,
+                                         "vocab_size": 50432}),
+    "mpt-30b-untied": ("mpt", "MptForCausalLM", {"d_model": 7168, "n_heads": 64,
+                                                 "n_layers": 48, "vocab_size": 50432,
+                                                 "tie_word_embeddings": False}),
+    "mpt-classifier": ("mpt", "MptForSequenceClassification", {
+        "d_model": 64, "n_heads": 4, "n_layers": 2, "vocab_size": 100, "num_labels": 3}),
+    "mpt-base": ("mpt", "MptModel", {"d_model": 64, "n_heads": 4, "n_layers": 2}),
 }
+
+
+def test_mpt_7b_by_hand():
+    """MPT-7B (6.7B on its model card): per block Wqkv 4096 × 12288, out_proj 4096², an MLP
+    of 2 × 4096 × 16384 and two bias-free norms; the LM head tied to the 50432-token table."""
+    s = paramcount.summarize({"model_type": "mpt", "architectures": ["MptForCausalLM"],
+                              **CASES["mpt-7b"][2]})
+    block = 4096 * 12288 + 4096 * 4096 + 2 * 4096 * 16384 + 2 * 4096
+    assert s.total_params == 32 * block + 4096 + 50432 * 4096 == 6_649_286_656
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -223,7 +223,7 @@ def test_an_undeclared_vision_tower_is_left_to_transformers():
 
 
 def test_an_undeclared_language_model_is_left_to_transformers():
-    text = {**LLAMA, "model_type": "granite"}
+    text = {**LLAMA, "model_type": "helium"}
     doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "text_config": text})
     s = paramcount.summarize(doc)
     assert "fallback" in s.meta

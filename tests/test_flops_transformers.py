@@ -208,6 +208,37 @@ def counted(case: Case) -> int:
     return flops
 
 
+# the families of paramcount/architectures/llamalike.py, hybrid.py and MPT; mixtures of experts
+# on CPU (routing reads the router's scores)
+CASES.update({
+    "gpt-oss": Case("gpt_oss", "GptOssForCausalLM", {
+        **DECODER, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2,
+        "sliding_window": 8}, device="cpu", attention="eager"),
+    "granitemoeshared": Case("granitemoeshared", "GraniteMoeSharedForCausalLM", {
+        **DECODER, "num_local_experts": 4, "num_experts_per_tok": 2,
+        "shared_intermediate_size": 48}, device="cpu"),
+    "cohere-parallel": Case("cohere", "CohereForCausalLM", {**DECODER, "use_qk_norm": True}),
+    "glm4": Case("glm4", "Glm4ForCausalLM", {**DECODER, "head_dim": 16, "pad_token_id": 0}),
+    "glm4-moe": Case("glm4_moe", "Glm4MoeForCausalLM", {
+        **DECODER, **MOE, "n_routed_experts": 4, "first_k_dense_replace": 1,
+        "pad_token_id": 0}, device="cpu"),
+    "olmo2": Case("olmo2", "Olmo2ForCausalLM", {**DECODER, "pad_token_id": 0}),
+    "olmoe": Case("olmoe", "OlmoeForCausalLM", {**DECODER, "num_experts": 4,
+                                                 "num_experts_per_tok": 2, "pad_token_id": 0},
+                  device="cpu"),
+    "ernie4_5-moe": Case("ernie4_5_moe", "Ernie4_5_MoeForCausalLM", {
+        **DECODER, **MOE, "moe_num_experts": 4, "moe_k": 2, "pad_token_id": 0},
+        device="cpu"),
+    "hunyuan-moe": Case("hunyuan_v1_moe", "HunYuanMoEV1ForCausalLM", {
+        **DECODER, "head_dim": 16, "num_experts": 4, "moe_topk": 2}, device="cpu"),
+    "nemotron": Case("nemotron", "NemotronForCausalLM", {**DECODER, "head_dim": 16,
+                                                          "pad_token_id": 0}),
+    "apertus": Case("apertus", "ApertusForCausalLM", {**DECODER, "pad_token_id": 0}),
+    "mpt": Case("mpt", "MptForCausalLM", {"d_model": 64, "n_heads": 4, "n_layers": 2,
+                                          "vocab_size": 100}, attention="eager"),
+})
+
+
 @pytest.fixture(autouse=True)
 def _quiet() -> Iterator[None]:
     verbosity = transformers.logging.get_verbosity()
@@ -334,6 +365,26 @@ WINDOWS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
+WINDOWS.update({
+    "gpt-oss-alternating": ("gpt_oss", "GptOssForCausalLM", {
+        **DECODER, "num_hidden_layers": 3, "head_dim": 16, "num_local_experts": 4,
+        "sliding_window": 8}),
+    "cohere2-every-fourth-global": ("cohere2", "Cohere2ForCausalLM", {
+        **DECODER, "num_hidden_layers": 5, "sliding_window": 8}),
+    "olmo3-every-fourth-global": ("olmo3", "Olmo3ForCausalLM", {
+        **DECODER, "num_hidden_layers": 5, "sliding_window": 8, "pad_token_id": 0}),
+    "exaone4-pattern-3": ("exaone4", "Exaone4ForCausalLM", {
+        **DECODER, "num_hidden_layers": 4, "sliding_window": 8, "sliding_window_pattern": 3,
+        "pad_token_id": 0}),
+    "smollm3-no-rope-layers": ("smollm3", "SmolLM3ForCausalLM", {
+        **DECODER, "num_hidden_layers": 4, "use_sliding_window": True, "sliding_window": 8,
+        "no_rope_layer_interval": 2, "pad_token_id": 0}),
+    "dots1-upper-layers": ("dots1", "Dots1ForCausalLM", {
+        **DECODER, **MOE, "num_hidden_layers": 3, "n_routed_experts": 4, "n_shared_experts": 1,
+        "sliding_window": 8, "max_window_layers": 1}),
+})
+
+
 def _visible(mask: Any) -> int | None:
     """How many keys the last query may attend to, when fewer than all (a sliding window)."""
     if mask is None:
@@ -387,11 +438,14 @@ CACHES = {name: CASES[name] for name in (
     "llama-gqa", "mistral-sliding-window", "gemma2", "falcon-multi-query",
     "falcon-new-architecture", "deepseek-v3-mla", "gpt2", "opt-projected", "t5", "bart",
     "whisper", "qwen2-moe-shared-expert")}
-# families paramcount does not declare: transformers builds them (the fallback), and the
-# attention modules are read off the modules it made
-CACHES["olmo2-fallback"] = Case("olmo2", "Olmo2ForCausalLM", DECODER)
-CACHES["cohere2-fallback-windows"] = Case("cohere2", "Cohere2ForCausalLM", {
+CACHES["olmo2"] = Case("olmo2", "Olmo2ForCausalLM", DECODER)
+CACHES["cohere2-windows"] = Case("cohere2", "Cohere2ForCausalLM", {
     **DECODER, "num_hidden_layers": 4, "sliding_window": 8})
+CACHES["gpt-oss-windows"] = CASES["gpt-oss"]
+# a family paramcount does not declare: transformers builds it (the fallback), and the
+# attention modules are read off the modules it made
+CACHES["helium-fallback"] = Case("helium", "HeliumForCausalLM", {**DECODER, "head_dim": 16,
+                                                                  "pad_token_id": 0})
 
 
 @pytest.mark.parametrize("name", CACHES)

@@ -7,7 +7,13 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     decoders.py   llama mistral mixtral qwen2 qwen2_moe qwen3 qwen3_moe gemma gemma2
                   gemma3_text olmo starcoder2 phi3
     deepseek.py   deepseek_v2 deepseek_v3 (multi-head latent attention, shared experts)
-    gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi
+    llamalike.py  gpt_oss granite granitemoe granitemoeshared cohere cohere2 glm glm4 glm4_moe
+                  phimoe olmo2 olmo3 olmoe exaone4 smollm3 ernie4_5 ernie4_5_moe seed_oss
+                  stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe apertus (a table
+                  of defaults and switches)
+    hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
+    (windows.py holds the decoders' sliding-window rules)
+    gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta xlm-roberta electra albert mpnet distilbert (BERT-like
                   families as rows of a table)
     deberta.py    deberta-v2 (disentangled relative attention)
@@ -63,7 +69,16 @@ MODULES = {
                      "gemma", "gemma2", "gemma3_text", "olmo", "starcoder2", "phi3"),
                     "decoders"),
     **dict.fromkeys(("deepseek_v2", "deepseek_v3"), "deepseek"),
-    **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi"), "gpt"),
+    # Llama with other defaults and switches, described as data (llamalike.FAMILIES)
+    **dict.fromkeys(("gpt_oss", "granite", "granitemoe", "granitemoeshared", "cohere",
+                     "cohere2", "glm", "glm4", "glm4_moe", "phimoe", "olmo2", "olmo3", "olmoe",
+                     "exaone4", "smollm3", "ernie4_5", "ernie4_5_moe", "seed_oss", "stablelm",
+                     "arcee", "nemotron", "dots1", "hunyuan_v1_dense", "hunyuan_v1_moe",
+                     "apertus"),
+                    "llamalike"),
+    "qwen3_next": "hybrid",
+    **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi", "mpt"),
+                    "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert"), "encoders"),
     **dict.fromkeys(("t5", "bart", "whisper"), "seq2seq"),
     **dict.fromkeys(("clip", "clip_text_model", "clip_vision_model", "siglip_vision_model"),

@@ -19,20 +19,26 @@ from paramcount.architectures.parts import (
     Roles,
     attends,
     blocks,
+    buffer,
     embedding,
     experts,
     linear,
     module,
     norm,
+    parameter,
     router,
     settled,
     settles,
     stack,
     tie,
 )
+from paramcount.architectures.windows import by_layer_type, everywhere, qwen_window, window_size
 from paramcount.tree import Node
 
 HEADS = ("ForCausalLM", "Model", "ForSequenceClassification")
+#: Gemma 2 and 3: norms before and after both attention and the MLP
+SANDWICH = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+            "post_feedforward_layernorm")
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,22 @@ class Moe:
     shared_gate: bool = False   # Qwen2-MoE's one-output gate on the shared expert
     score_bias: bool = False    # DeepSeek-V3's routing bias (a buffer)
     router_first: bool = True   # the order transformers registers gate and experts in
+    name: str = "mlp"           # the sparse block's name (Granite-MoE: "block_sparse_moe")
+    router_name: str = "gate"   # the router's name (gpt-oss, Granite-MoE, PhiMoE: "router")
+    router_bias: bool = False   # gpt-oss's router has a bias
+    expert_bias: bool = False   # gpt-oss's experts have biases, and store gate_up transposed
+    statics: bool = False       # ERNIE 4.5's routing bias: a frozen parameter, not a buffer
+    #: the shared expert's MLP form when it differs from the model's (Granite-MoE-Shared), and
+    #: whether it sits beside the sparse block in the layer rather than inside it
+    shared_form: str | None = None
+    shared_beside: bool = False
+    router_weight: str = "weight"   # Hunyuan's router is a linear inside it: "wg.weight"
 
 
 #: a per-layer rule that is None on every layer
 _NOWHERE = settles(0, lambda i: None)
+#: a per-layer rule that gives every layer the same kind
+_ONE_KIND = settles(0, lambda i: "")
 
 
 @dataclass
@@ -70,15 +88,24 @@ class Decoder:
     o_bias: bool = False
     mlp_bias: bool = False
     mlp: str = "gated"          # gated (gate/up/down), fused (gate_up/down), plain (c_fc/c_proj)
+    activation: str = ""        # an activation with weights of its own, one of ACTIVATIONS
     norm: str = "rmsnorm"
-    qk_norm: bool = False       # RMSNorm over head_dim on queries and keys
-    sandwich: bool = False      # Gemma 2/3: norms before and after the MLP too
+    qk_norm: str = ""           # norms on queries and keys, one of QK_NORMS ("": none)
+    qk_names: tuple[str, str] = ("q_norm", "k_norm")    # Hunyuan: query_/key_layernorm
+    #: the layer's norms, in transformers' order: pre-norms (Llama), sandwich (Gemma 2/3),
+    #: post-norms only (OLMo 2), or one norm before parallel attention and MLP (Cohere)
+    norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
     fused_qkv: bool = False     # Phi-3's single qkv_proj
+    sinks: bool = False         # gpt-oss: one learned attention-sink logit per head
+    query_gate: bool = False    # Qwen3-Next: q_proj also makes a gate for the attention output
     moe: Callable[[int], Moe | None] = _NOWHERE
     #: the sliding window of layer i's attention (None: it attends to every earlier token)
     window: Callable[[int], int | None] = _NOWHERE
     #: builds layer i's ``self_attn`` (DeepSeek replaces it with multi-head latent attention)
     attention: Callable[[Decoder, int], Node] | None = None
+    #: layer i's kind where layers differ in more than experts and window (Qwen3-Next's
+    #: linear and full attention): layers of one kind share one built block
+    kind: Callable[[int], str] = _ONE_KIND
 
 
 def attention(d: Decoder, i: int) -> Node:
@@ -89,15 +116,29 @@ def attention(d: Decoder, i: int) -> Node:
         parts = [linear("o_proj", q, d.hidden, d.o_bias),
                  linear("qkv_proj", d.hidden, q + 2 * kv, d.qkv_bias)]
     else:
-        parts = [linear("q_proj", d.hidden, q, d.qkv_bias),
+        gates = 2 if d.query_gate else 1
+        parts = [linear("q_proj", d.hidden, gates * q, d.qkv_bias),
                  linear("k_proj", d.hidden, kv, d.qkv_bias),
                  linear("v_proj", d.hidden, kv, d.qkv_bias),
                  linear("o_proj", q, d.hidden, d.o_bias)]
     if d.qk_norm:
-        parts += [norm("q_norm", d.head_dim, "rmsnorm"), norm("k_norm", d.head_dim, "rmsnorm")]
+        q_dim, k_dim, kind = QK_NORMS[d.qk_norm](d)
+        parts += [norm(d.qk_names[0], q_dim, kind), norm(d.qk_names[1], k_dim, kind)]
+    if d.sinks:
+        parts.insert(0, parameter("sinks", (d.heads,)))
     node = module("self_attn", f"{d.prefix}Attention", parts, d.hidden)
     node.remark = _attention_remark(d)
     return attends(node, d.heads, d.head_dim, d.hidden, kv_heads=d.kv_heads, window=d.window(i))
+
+
+#: query/key norms: RMSNorm over each head (Qwen3, Gemma 3), over the whole projection of the
+#: query and key heads (OLMo 2), or a bias-free LayerNorm of one weight per head and dimension
+#: (Cohere's ``(heads, head_dim)``, counted as its elements)
+QK_NORMS: dict[str, Callable[[Decoder], tuple[int, int, str]]] = {
+    "head": lambda d: (d.head_dim, d.head_dim, "rmsnorm"),
+    "projection": lambda d: (d.heads * d.head_dim, d.kv_heads * d.head_dim, "rmsnorm"),
+    "per_head": lambda d: (d.heads * d.head_dim, d.kv_heads * d.head_dim, "layernorm_nobias"),
+}
 
 
 def _attention_remark(d: Decoder) -> str:
@@ -107,52 +148,69 @@ def _attention_remark(d: Decoder) -> str:
     return f"{d.heads} heads of {d.head_dim}, {kind}"
 
 
-def mlp(d: Decoder, intermediate: int, name: str = "mlp") -> Node:
-    """The feed-forward network: SwiGLU-style gated, fused gated, or two plain projections."""
-    h, i, b = d.hidden, intermediate, d.mlp_bias
-    if d.mlp == "gated":
-        parts = [linear("gate_proj", h, i, b), linear("up_proj", h, i, b),
-                 linear("down_proj", i, h, b)]
-    elif d.mlp == "fused":
-        parts = [linear("gate_up_proj", h, 2 * i, b), linear("down_proj", i, h, b)]
-    else:
-        parts = [linear("c_fc", h, i, b), linear("c_proj", i, h, b)]
-    return module(name, f"{d.prefix}MLP", parts, h)
+#: feed-forward forms, as (name, inputs, outputs) of each projection for hidden size h and
+#: intermediate size i: SwiGLU-style gated, gated with gate and up fused (Phi-3, GLM), two
+#: plain projections (StarCoder 2), the same named up/down (Arcee, Nemotron), and Granite's
+#: fused shared expert
+MLP_FORMS: dict[str, Callable[[int, int], list[tuple[str, int, int]]]] = {
+    "gated": lambda h, i: [("gate_proj", h, i), ("up_proj", h, i), ("down_proj", i, h)],
+    "fused": lambda h, i: [("gate_up_proj", h, 2 * i), ("down_proj", i, h)],
+    "plain": lambda h, i: [("c_fc", h, i), ("c_proj", i, h)],
+    "updown": lambda h, i: [("up_proj", h, i), ("down_proj", i, h)],
+    "granite": lambda h, i: [("input_linear", h, 2 * i), ("output_linear", i, h)],
+}
+
+
+#: activations that learn: Apertus's xIELU has two scalar parameters and two scalar buffers
+ACTIVATIONS: dict[str, Callable[[], Node]] = {
+    "xielu": lambda: module("act_fn", "XIELUActivation", [
+        parameter("alpha_p", (1,)), parameter("alpha_n", (1,)), buffer("beta", ()),
+        buffer("eps", ())]),
+}
+
+
+def mlp(d: Decoder, intermediate: int, name: str = "mlp", form: str | None = None) -> Node:
+    """The feed-forward network, in one of :data:`MLP_FORMS` (the model's, unless ``form``)."""
+    shapes = MLP_FORMS[form or d.mlp](d.hidden, intermediate)
+    parts = [linear(n, n_in, n_out, d.mlp_bias) for n, n_in, n_out in shapes]
+    if d.activation:
+        parts.append(ACTIVATIONS[d.activation]())
+    return module(name, f"{d.prefix}MLP", parts, d.hidden)
 
 
 def sparse(d: Decoder, m: Moe, roles: Roles) -> Node:
     """A mixture of experts: the router, the routed experts, and any shared expert."""
-    routed = roles.routed(experts("experts", m.experts, d.hidden, m.intermediate, m.active),
-                          m.experts, m.active)
+    made = experts("experts", m.experts, d.hidden, m.intermediate, m.active,
+                   bias=m.expert_bias, transposed=m.expert_bias)
+    routed = roles.routed(made, m.experts, m.active)
     if m.active is not None:
         routed.remark += f", {m.active} per token"
-    gate = router("gate", m.experts, d.hidden, m.score_bias)
+    gate = router(m.router_name, m.experts, d.hidden, m.score_bias, bias=m.router_bias,
+                  statics=m.statics, weight=m.router_weight)
     parts = [gate, routed] if m.router_first else [routed, gate]
-    if m.shared:
-        parts.append(mlp(d, m.shared, m.shared_name))
+    if m.shared and not m.shared_beside:
+        parts.append(mlp(d, m.shared, m.shared_name, m.shared_form))
     if m.shared_gate:
         parts.append(linear("shared_expert_gate", d.hidden, 1, bias=False))
-    return module("mlp", f"{d.prefix}SparseMoeBlock", parts, d.hidden)
+    return module(m.name, f"{d.prefix}SparseMoeBlock", parts, d.hidden)
 
 
 def block(d: Decoder, i: int, roles: Roles) -> Node:
     m = d.moe(i)
     make_attention = d.attention or attention
-    parts = [make_attention(d, i), sparse(d, m, roles) if m else mlp(d, d.intermediate),
-             norm("input_layernorm", d.hidden, d.norm),
-             norm("post_attention_layernorm", d.hidden, d.norm)]
-    if d.sandwich:
-        parts += [norm("pre_feedforward_layernorm", d.hidden, d.norm),
-                  norm("post_feedforward_layernorm", d.hidden, d.norm)]
+    parts = [make_attention(d, i), sparse(d, m, roles) if m else mlp(d, d.intermediate)]
+    if m and m.shared and m.shared_beside:
+        parts.append(mlp(d, m.shared, m.shared_name, m.shared_form))
+    parts += [norm(name, d.hidden, d.norm) for name in d.norms]
     return module(str(i), f"{d.prefix}DecoderLayer", parts, d.hidden)
 
 
 def backbone(d: Decoder, roles: Roles, name: str = "model") -> Node:
-    def key(i: int) -> tuple[bool, int | None]:
-        return d.moe(i) is not None, d.window(i)
+    def key(i: int) -> tuple[bool, int | None, str]:
+        return d.moe(i) is not None, d.window(i), d.kind(i)
 
-    at = settled(d.moe, d.window)
-    if at is not None:  # the layers differ only before both rules settle
+    at = settled(d.moe, d.window, d.kind)
+    if at is not None:  # the layers differ only before every rule settles
         settles(at, key)
     layers = blocks(d.layers, key, lambda i: block(d, i, roles))
     parts = [roles.embedding(embedding("embed_tokens", d.vocab, d.hidden)),
@@ -176,47 +234,6 @@ def with_head(d: Decoder, c: Config, head: str, roles: Roles, name: str = "model
     else:
         roles.embedding(lm)
     return module("", head, [body, lm], d.vocab)
-
-
-# -- sliding windows -----------------------------------------------------------------------------
-
-def _window_size(c: Config, default: int | None) -> int | None:
-    """``sliding_window``, the family's default when absent; ``null`` (or 0) turns it off."""
-    if c.has("sliding_window") and c.raw("sliding_window") is None:
-        return None
-    size: int | None = c.int("sliding_window", default=default, min=0)
-    return size or None
-
-
-def _everywhere(size: int | None) -> Callable[[int], int | None]:
-    return settles(0, lambda i: size)
-
-
-def _by_layer_type(c: Config, layers: int, size: int | None,
-                   sliding: Callable[[int], bool], at: int | None = None
-                   ) -> Callable[[int], int | None]:
-    """``size`` on the layers that ``layer_types`` names "sliding_attention", or (when the
-    config has no ``layer_types``) on those the family's rule picks, as its config class
-    fills ``layer_types`` in; ``at``: where that rule settles (None: it never does)."""
-    types = c.raw("layer_types")
-    if types is not None:
-        if not isinstance(types, list) or len(types) != layers or not all(
-                isinstance(t, str) for t in types):
-            raise c.error("layer_types", types, f"is invalid; expected a list of {layers} "
-                          "names such as 'sliding_attention'")
-        return lambda i: size if types[i] == "sliding_attention" else None
-    rule = lambda i: size if sliding(i) else None  # noqa: E731
-    return rule if at is None else settles(at, rule)
-
-
-def _qwen_window(c: Config, layers: int, alternating: bool) -> Callable[[int], int | None]:
-    """Qwen's rule: no window unless ``use_sliding_window``; then Qwen2 and Qwen3 slide on the
-    layers from ``max_window_layers`` on, Qwen2-MoE on every other layer below it."""
-    size = _window_size(c, 4096) if c.bool("use_sliding_window", default=False) else None
-    first = c.int("max_window_layers", default=28, min=0)
-    if alternating:
-        return _by_layer_type(c, layers, size, lambda i: i % 2 == 0 and i < first, first)
-    return _by_layer_type(c, layers, size, lambda i: i >= first, first)
 
 
 # -- the families --------------------------------------------------------------------------------
@@ -248,7 +265,7 @@ def llama(c: Config, head: str, roles: Roles) -> Node:
 def mistral(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Mistral", vocab=32000, hidden=4096, intermediate=14336, layers=32,
                 heads=32, kv=8)
-    d.window = _everywhere(_window_size(c, 4096))
+    d.window = everywhere(window_size(c, 4096))
     return with_head(d, c, head, roles)
 
 
@@ -259,7 +276,7 @@ def mixtral(c: Config, head: str, roles: Roles) -> Node:
     m = Moe(c.int("num_local_experts", "num_experts", default=8),
             c.int("num_experts_per_tok", default=2), d.intermediate)
     d.moe = settles(0, lambda i: m)
-    d.window = _everywhere(_window_size(c, None))
+    d.window = everywhere(window_size(c, None))
     return with_head(d, c, head, roles)
 
 
@@ -268,7 +285,7 @@ def qwen2(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Qwen2", vocab=151936, hidden=4096, intermediate=22016, layers=32,
                 heads=32, kv=32)
     d.qkv_bias = True  # Qwen2's q, k and v always have a bias, its o never
-    d.window = _qwen_window(c, d.layers, alternating=False)
+    d.window = qwen_window(c, d.layers, alternating=False)
     return with_head(d, c, head, roles)
 
 
@@ -293,7 +310,7 @@ def qwen2_moe(c: Config, head: str, roles: Roles) -> Node:
             shared=c.int("shared_expert_intermediate_size", default=5632, min=0),
             shared_gate=True)
     d.moe = _qwen_sparse(c, m)
-    d.window = _qwen_window(c, d.layers, alternating=True)
+    d.window = qwen_window(c, d.layers, alternating=True)
     return with_head(d, c, head, roles)
 
 
@@ -302,8 +319,8 @@ def qwen3(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Qwen3", vocab=151936, hidden=4096, intermediate=22016, layers=32,
                 heads=32, head_dim=128)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
-    d.qk_norm = True
-    d.window = _qwen_window(c, d.layers, alternating=False)
+    d.qk_norm = "head"
+    d.window = qwen_window(c, d.layers, alternating=False)
     return with_head(d, c, head, roles)
 
 
@@ -312,13 +329,13 @@ def qwen3_moe(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Qwen3Moe", vocab=151936, hidden=2048, intermediate=6144, layers=24,
                 heads=32, kv=4)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
-    d.qk_norm = True
+    d.qk_norm = "head"
     m = Moe(c.int("num_local_experts", "num_experts", default=128, min=0),
             c.int("num_experts_per_tok", default=8), c.int("moe_intermediate_size", default=768),
             router_first=False)
     d.moe = _qwen_sparse(c, m)
     sliding = c.bool("use_sliding_window", default=False)
-    d.window = _everywhere(_window_size(c, 4096) if sliding else None)
+    d.window = everywhere(window_size(c, 4096) if sliding else None)
     return with_head(d, c, head, roles)
 
 
@@ -335,9 +352,9 @@ def gemma2(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Gemma2", vocab=256000, hidden=2304, intermediate=9216, layers=26,
                 heads=8, kv=4, head_dim=256, tie=True)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
-    d.sandwich = True
+    d.norms = SANDWICH
     # even layers (0, 2, ...) attend within the window, odd ones to everything
-    d.window = _by_layer_type(c, d.layers, _window_size(c, 4096), lambda i: i % 2 == 0)
+    d.window = by_layer_type(c, d.layers, window_size(c, 4096), lambda i: i % 2 == 0)
     return with_head(d, c, head, roles)
 
 
@@ -346,7 +363,7 @@ def gemma3_text(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Gemma3Text", vocab=262208, hidden=2304, intermediate=9216, layers=26,
                 heads=8, kv=4, head_dim=256, tie=True)
     d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
-    d.sandwich = d.qk_norm = True
+    d.norms, d.qk_norm = SANDWICH, "head"
     d.window = _gemma3_window(c, d.layers)
     return with_head(d, c, head, roles)
 
@@ -354,11 +371,11 @@ def gemma3_text(c: Config, head: str, roles: Roles) -> Node:
 def _gemma3_window(c: Config, layers: int) -> Callable[[int], int | None]:
     """Every ``sliding_window_pattern``-th layer attends to everything, the others within the
     window (halved, plus one, for bidirectional attention)."""
-    size = _window_size(c, 4096)
+    size = window_size(c, 4096)
     if size and c.bool("use_bidirectional_attention", default=False):
         size = size // 2 + 1
     pattern = c.int("sliding_window_pattern", default=6)
-    return _by_layer_type(c, layers, size, lambda i: (i + 1) % pattern != 0)
+    return by_layer_type(c, layers, size, lambda i: (i + 1) % pattern != 0)
 
 
 @register("olmo", "Olmo", HEADS)
@@ -375,7 +392,7 @@ def starcoder2(c: Config, head: str, roles: Roles) -> Node:
                 heads=24, kv=2, tie=True)
     d.qkv_bias = d.o_bias = d.mlp_bias = c.bool("use_bias", default=True)
     d.mlp, d.norm = "plain", "layernorm"
-    d.window = _everywhere(_window_size(c, None))
+    d.window = everywhere(window_size(c, None))
     return with_head(d, c, head, roles)
 
 
@@ -383,5 +400,5 @@ def starcoder2(c: Config, head: str, roles: Roles) -> Node:
 def phi3(c: Config, head: str, roles: Roles) -> Node:
     d = _common(c, "Phi3", vocab=32064, hidden=3072, intermediate=8192, layers=32, heads=32)
     d.fused_qkv, d.mlp = True, "fused"
-    d.window = _everywhere(_window_size(c, None))
+    d.window = everywhere(window_size(c, None))
     return with_head(d, c, head, roles)

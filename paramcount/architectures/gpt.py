@@ -1,5 +1,5 @@
 """GPT-style decoders, each with its own module names: GPT-2, GPT-NeoX, GPT-J, OPT, Falcon,
-BLOOM and Phi(-1, -1.5, -2).
+BLOOM, Phi(-1, -1.5, -2) and MPT.
 
 What sets them apart: GPT-2 stores its projections as ``Conv1D`` (weight ``(in, out)``) and
 learns position embeddings; GPT-NeoX, BLOOM and Falcon fuse q, k and v into one
@@ -274,3 +274,31 @@ def phi(c: Config, head: str, roles: Roles) -> Node:
         stack("layers", blocks(n, None, block), h), norm("final_layernorm", h)])
     tied = "model.embed_tokens" if c.bool("tie_word_embeddings", default=False) else None
     return _classify(c, head, body, h, lm_head(roles, h, vocab, tied, bias=True))
+
+
+@register("mpt", "Mpt", _CAUSAL)
+def mpt(c: Config, head: str, roles: Roles) -> Node:
+    """MPT as transformers builds it: ALiBi (no position table), fused ``Wqkv``, bias-free
+    projections and norms (``no_bias`` is not read), an MLP of 4 × ``d_model`` (nor is
+    ``expansion_ratio``), the LM head tied to ``wte`` unless the config says otherwise."""
+    h = c.int("hidden_size", "d_model", default=2048)
+    heads = c.int("num_attention_heads", "n_heads", default=16)
+    d = c.head_dim(h, heads)
+
+    def block(i: int) -> Node:
+        attn = module("attn", "MptAttention", [linear("Wqkv", h, 3 * h, bias=False),
+                                               linear("out_proj", h, h, bias=False)])
+        return module(str(i), "MptBlock", [
+            norm("norm_1", h, "layernorm_nobias"), attends(attn, heads, d, h),
+            norm("norm_2", h, "layernorm_nobias"),
+            module("ffn", "MptMLP", [linear("up_proj", h, 4 * h, bias=False),
+                                     linear("down_proj", 4 * h, h, bias=False)])], h)
+
+    vocab = c.int("vocab_size", default=50368)
+    n = c.layers("num_hidden_layers", "n_layers", default=24)
+    body = module("transformer", "MptModel", [
+        roles.embedding(embedding("wte", vocab, h)),
+        stack("blocks", blocks(n, lambda i: 0, block), h),
+        norm("norm_f", h, "layernorm_nobias")])
+    tied = "transformer.wte" if c.bool("tie_word_embeddings", default=True) else None
+    return _classify(c, head, body, h, lm_head(roles, h, vocab, tied))

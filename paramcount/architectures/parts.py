@@ -50,7 +50,7 @@ def conv1d(name: str, n_in: int, n_out: int) -> Node:
 
 def conv(name: str, channels_in: int, channels_out: int, kernel: Sequence[int],
          input_shape: Shape, stride: int | Sequence[int] = 1, padding: int = 0,
-         bias: bool = True) -> Node:
+         bias: bool = True, groups: int = 1) -> Node:
     """``nn.Conv1d``/``nn.Conv2d`` on a channels-first ``input_shape``: weight
     ``(out, in, *kernel)``; its MACs follow from the output size.
 
@@ -61,7 +61,7 @@ def conv(name: str, channels_in: int, channels_out: int, kernel: Sequence[int],
     return _layer(name, f"Conv{len(kernel)}d", {
         "in_channels": channels_in, "out_channels": channels_out, "kernel_size": list(kernel),
         "stride": list(stride) if isinstance(stride, Sequence) else stride,
-        "padding": padding, "bias": bias}, input_shape)
+        "padding": padding, "bias": bias, "groups": groups}, input_shape)
 
 
 def attends(node: Node, heads: int, head_dim: int, hidden: int, *, kv_heads: int | None = None,
@@ -133,29 +133,47 @@ def group_norm(name: str, groups: int, channels: int) -> Node:
                   (channels, None))
 
 
-def experts(name: str, count: int, hidden: int, intermediate: int, active: int | None) -> Node:
+def experts(name: str, count: int, hidden: int, intermediate: int, active: int | None,
+            bias: bool = False, transposed: bool = False) -> Node:
     """``count`` gated MLP experts stored as two fused tensors, as transformers >= 5 does:
     ``gate_up_proj`` ``(experts, 2·intermediate, hidden)`` and ``down_proj``
-    ``(experts, hidden, intermediate)``. A token passes through ``active`` of them (its MACs
-    unknown when the config does not say how many)."""
-    weights = (Weight("gate_up_proj", (count, 2 * intermediate, hidden)),
-               Weight("down_proj", (count, hidden, intermediate)))
-    formula = Formula("experts × (2 × intermediate × hidden + hidden × intermediate)",
-                      f"{count} × (2 × {intermediate} × {hidden} + {hidden} × {intermediate})")
-    # each token routed to an expert meets all of one expert's weights (one multiply-
+    ``(experts, hidden, intermediate)``; gpt-oss stores them ``transposed`` (input axis first)
+    and gives each a ``bias``. A token passes through ``active`` of them (its MACs unknown when
+    the config does not say how many)."""
+    up, down = (2 * intermediate, hidden), (hidden, intermediate)
+    if transposed:
+        up, down = up[::-1], down[::-1]
+    weights = [Weight("gate_up_proj", (count, *up)), Weight("down_proj", (count, *down))]
+    if bias:
+        weights[1:1] = [Weight("gate_up_proj_bias", (count, 2 * intermediate))]
+        weights.append(Weight("down_proj_bias", (count, hidden)))
+    terms = "2 × intermediate × hidden + hidden × intermediate"
+    values = f"2 × {intermediate} × {hidden} + {hidden} × {intermediate}"
+    if bias:
+        terms, values = f"{terms} + 2 × intermediate + hidden", \
+            f"{values} + 2 × {intermediate} + {hidden}"
+    formula = Formula(f"experts × ({terms})", f"{count} × ({values})")
+    # each token routed to an expert meets all of one expert's matrices (one multiply-
     # accumulate each), and tokens × active pass in all
-    per_expert = sum(w.size for w in weights) // count
+    per_expert = (3 * intermediate * hidden)
     compute = None if active is None else Compute(per_token=active * per_expert)
-    return Node(name, "Experts", (None, hidden), weights, input_shapes=((None, hidden),),
+    return Node(name, "Experts", (None, hidden), tuple(weights), input_shapes=((None, hidden),),
                 formula=formula, remark=f"{count} experts", compute=compute)
 
 
-def router(name: str, count: int, hidden: int, score_bias: bool = False) -> Node:
-    """The router that scores the experts: ``(experts, hidden)``; DeepSeek-V3 keeps a
-    score-correction bias beside it as a buffer."""
-    weights = [Weight("weight", (count, hidden))]
+def router(name: str, count: int, hidden: int, score_bias: bool = False, bias: bool = False,
+           statics: bool = False, weight: str = "weight") -> Node:
+    """The router that scores the experts: ``(experts, hidden)``, with a bias in gpt-oss;
+    DeepSeek-V3 keeps a score-correction bias beside it as a buffer, ERNIE 4.5 as a frozen
+    parameter of its ``moe_statics``; Hunyuan names its matrix ``wg.weight``."""
+    weights = [Weight(weight, (count, hidden))]
+    if bias:
+        weights.append(Weight("bias", (count,)))
     if score_bias:
         weights.append(Weight("e_score_correction_bias", (count,), buffer=True))
+    if statics:
+        weights.append(Weight("moe_statics.e_score_correction_bias", (1, count),
+                              trainable=False))
     return Node(name, "Router", (None, count), tuple(weights), input_shapes=((None, hidden),),
                 formula=Formula("experts × hidden", f"{count} × {hidden}"),
                 compute=Compute(per_token=weights[0].size))  # F.linear(hidden, weight)

@@ -108,34 +108,46 @@ class Node:
         """Elements of PyTorch buffers (BatchNorm running statistics), not parameters."""
         return self._sum("buffer")
 
+    # The walks below keep their own stack: a recursive generator passes every item up
+    # through each level above it (a million steps for 100,000 tensors five deep).
+
     def walk(self, depth: int = 0) -> Iterator[tuple[int, Node]]:
-        """This node's descendants with their depth (children are depth 1)."""
-        for child in self.children:
-            yield depth + 1, child
-            yield from child.walk(depth + 1)
+        """This node's descendants with their depth (children are depth 1), parents first."""
+        for d, node, _ in self.walk_times(depth):
+            yield d, node
 
     def walk_times(self, depth: int = 0, times: int = 1) -> Iterator[tuple[int, Node, int]]:
         """:meth:`walk` with how many times each node counts (a folded group's block counts
         ``repeat`` times, and so does everything in it)."""
-        inner = times * self.each
-        for child in self.children:
-            yield depth + 1, child, inner
-            yield from child.walk_times(depth + 1, inner)
+        stack = [(depth + 1, c, times * self.each) for c in reversed(self.children)]
+        while stack:
+            item = stack.pop()
+            yield item
+            d, node, t = item
+            if node.children:
+                inner = t * node.each
+                stack.extend((d + 1, c, inner) for c in reversed(node.children))
 
     def all_weights(self, prefix: str = "") -> Iterator[tuple[str, Weight]]:
         """Every owned weight below this node, with its dotted path (a folded group's block
         once: see :meth:`weights_times`)."""
-        for w in self.weights:
-            yield f"{prefix}{w.name}", w
-        for child in self.children:
-            yield from child.all_weights(f"{prefix}{child.name}.")
+        stack: list[tuple[str, Node]] = [(prefix, self)]
+        while stack:
+            here, node = stack.pop()
+            for w in node.weights:
+                yield f"{here}{w.name}", w
+            stack.extend((f"{here}{c.name}.", c) for c in reversed(node.children))
 
     def weights_times(self, times: int = 1) -> Iterator[tuple[Weight, int]]:
         """Every owned weight below this node with how many times it counts."""
-        for w in self.weights:
-            yield w, times
-        for child in self.children:
-            yield from child.weights_times(times * self.each)
+        stack: list[tuple[Node, int]] = [(self, times)]
+        while stack:
+            node, t = stack.pop()
+            for w in node.weights:
+                yield w, t
+            if node.children:
+                inner = t * node.each
+                stack.extend((c, inner) for c in reversed(node.children))
 
 
 def _is(w: Weight, pick: str) -> bool:

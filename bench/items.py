@@ -3,14 +3,16 @@
 Builds, in ``bench/out/`` (or ``--dir``), sparse files of N tensors named
 ``model.layers.{i // 10}.mod{i % 10}.weight`` (shape [4, 4]) as safetensors (BF16), a PyTorch
 zip archive (bfloat16 storages) and GGUF (F32, ``blk.{i // 10}.mod{i % 10}.weight``), then
-times whole processes: ``paramcount FILE --format json`` and the safetensors library's
-``safe_open`` listing every name and shape of the same header (the reference a header-only
-count should not be slower than). Wall and user CPU are medians of ``--runs`` fresh processes
-(``os.wait4``'s rusage of each child).
+times whole processes: ``paramcount FILE --format json``, ``paramcount FILE`` (the table,
+piped) and the safetensors library's ``safe_open`` listing every name and shape of the same
+header (the reference a header-only count should not be slower than). Wall and user+system
+CPU are medians of ``--runs`` fresh processes (``os.wait4``'s rusage of each child), the
+commands of a file taking turns.
 
     python bench/items.py                  # 10,000 and 100,000 tensors
     python bench/items.py --n 100000 --runs 5
-    python bench/items.py --profile FILE   # in-process phases and a cProfile of one count
+    python bench/items.py --tree OLD --tree .   # two versions of paramcount, interleaved
+    python bench/items.py --profile FILE   # one count's time and cProfile, in this process
 """
 
 from __future__ import annotations
@@ -76,10 +78,10 @@ def build(folder: Path, counts: list[int]) -> list[tuple[str, int, Path]]:
     return files
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and user+system CPU seconds of one fresh process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=child_env())
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
@@ -87,10 +89,16 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def medians(cmd: list[str], runs: int) -> tuple[float, float]:
-    results = [timed(cmd) for _ in range(runs)]
-    return (statistics.median(r[0] for r in results),
-            statistics.median(r[1] for r in results))
+def paired(cmds: list[tuple[list[str], dict[str, str]]], runs: int
+           ) -> list[tuple[float, float]]:
+    """Median wall and CPU of each command, the commands taking turns run after run (so that
+    a change in the machine's load falls on all of them alike)."""
+    results: list[list[tuple[float, float]]] = [[] for _ in cmds]
+    for _ in range(runs):
+        for out, (cmd, env) in zip(results, cmds, strict=True):
+            out.append(timed(cmd, env))
+    return [(statistics.median(r[0] for r in out), statistics.median(r[1] for r in out))
+            for out in results]
 
 
 def profile(path: Path) -> None:
@@ -123,20 +131,29 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=OUT)
     parser.add_argument("--only", default="", help="only these formats (safetensors, gguf, torch)")
     parser.add_argument("--profile", type=Path, help="profile one count of this file")
+    parser.add_argument("--tree", type=Path, action="append",
+                        help="run paramcount from this source tree (repeatable: before and "
+                        "after a change, runs interleaved); default: this checkout")
     args = parser.parse_args()
     if args.profile:
         profile(args.profile)
         return
-    print(f"{'file':<24} {'tool':<12} {'wall s':>7} {'cpu s':>7}")
+    trees = args.tree or [Path(__file__).resolve().parent.parent]
+    print(f"{'file':<26} {'command':<22} {'tree':<16} {'wall s':>7} {'cpu s':>7}")
     for kind, _, path in build(args.dir, args.n or [10_000, 100_000]):
         if args.only not in kind:
             continue
-        rows = [("paramcount", [PY, "-m", "paramcount", str(path), "--format", "json"])]
+        rows = [(f"paramcount {fmt}", tree, [PY, "-m", "paramcount", str(path), *flags],
+                 child_env(PYTHONPATH=str(tree)))
+                for fmt, flags in (("--format json", ["--format", "json"]), ("(table)", []))
+                for tree in trees]
         if kind == "safetensors":
-            rows.append(("safe_open", [PY, "-c", SAFE_OPEN, str(path)]))
-        for tool, cmd in rows:
-            wall, cpu = medians(cmd, args.runs)
-            print(f"{path.name:<24} {tool:<12} {wall:>7.3f} {cpu:>7.3f}", flush=True)
+            rows.append(("safe_open", None, [PY, "-c", SAFE_OPEN, str(path)], child_env()))
+        figures = paired([(cmd, env) for _, _, cmd, env in rows], args.runs)
+        for (label, tree, _, _), (wall, cpu) in zip(rows, figures, strict=True):
+            where = tree.name if tree else ""
+            print(f"{path.name:<26} {label:<22} {where:<16} {wall:>7.3f} {cpu:>7.3f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

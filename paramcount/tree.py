@@ -11,6 +11,8 @@ and counted, where it was made.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +89,9 @@ class Node:
         return self.repeat if self.folded else 1
 
     def _sum(self, pick: str) -> int:
+        known = _COUNTED.get()
+        if known is not None and id(self) in known:
+            return known[id(self)][_PICKS[pick]]
         own = sum(w.size for w in self.weights if _is(w, pick))
         return own + self.each * sum(c._sum(pick) for c in self.children)
 
@@ -177,9 +182,37 @@ def weight_counts(weights: Iterable[Weight]) -> Counts:
     return params, trainable, params - trainable, buffers
 
 
+#: where each count is in :data:`Counts`
+_PICKS = {"param": 0, "trainable": 1, "frozen": 2, "buffer": 3}
+#: the counts of every node of a tree being rendered (see :func:`counted`)
+_COUNTED: ContextVar[dict[int, Counts] | None] = ContextVar("counted", default=None)
+
+
+@contextmanager
+def counted(root: Node) -> Iterator[None]:
+    """Within this block every node under ``root`` answers ``params`` and the other counts
+    from one bottom-up pass, made on entry, instead of walking its subtree each time (a
+    table asks every row, its parents and the totals; folding asks every block). The tree
+    must not change meanwhile: renderers only read it.
+
+    >>> root = Node("m", "M", children=[Node("fc", "L", weights=(Weight("w", (2, 3)),))])
+    >>> with counted(root):
+    ...     root.params, root.children[0].buffers
+    (6, 0)
+    """
+    token = _COUNTED.set(subtree_counts(root))
+    try:
+        yield
+    finally:
+        _COUNTED.reset(token)
+
+
 def subtree_counts(root: Node) -> dict[int, Counts]:
     """Every node's counts, its own weights and its descendants', by ``id(node)``, in one
     bottom-up pass (a node's ``params`` walks its subtree each time it is asked)."""
+    known = _COUNTED.get()
+    if known is not None and id(root) in known:  # made already, for a tree holding root
+        return known
     out: dict[int, Counts] = {}
 
     def visit(node: Node) -> Counts:

@@ -212,8 +212,8 @@ _SPACED_KEY = re.compile(r'"[ \t\n\r]+:')
 
 
 def _loads(path: str, text: str) -> Any:
-    """The header, every object's keys unique (a name given twice is refused, as the
-    safetensors library refuses it).
+    """The header, every object's keys unique (a name given twice is refused: which of the
+    two would be the tensor?).
 
     Plain ``json.loads`` keeps the last of two equal keys; an ``object_hook`` tallies the keys
     it kept. In text with no backslash every quote delimits a string, so each key ends in a
@@ -255,7 +255,7 @@ def _tensor(path: str, name: str, entry: Any, data_size: int) -> Tensor:
     shape = entry.get("shape")
     shape = fast_shape(shape) or check_shape(shape, _where(path, name))
     offsets = entry.get("data_offsets")
-    if not (type(offsets) is list and len(offsets) == 2  # not a subclass
+    if not (type(offsets) is list and len(offsets) == 2  # bool is not an offset
             and type(offsets[0]) is int and type(offsets[1]) is int):
         raise SpecError(f"{_where(path, name)}: data_offsets must be two integers "
                         "[begin, end]")

@@ -88,30 +88,30 @@ class Node:
         """How many times each child counts: ``repeat`` in a folded group, else once."""
         return self.repeat if self.folded else 1
 
-    def _sum(self, pick: str) -> int:
+    def counts(self) -> Counts:
+        """Parameters, trainable, non-trainable and buffer elements, this node and below:
+        looked up while the tree is being rendered (:func:`counted`), else one walk."""
         known = _COUNTED.get()
-        if known is not None and id(self) in known:
-            return known[id(self)][_PICKS[pick]]
-        own = sum(w.size for w in self.weights if _is(w, pick))
-        return own + self.each * sum(c._sum(pick) for c in self.children)
+        found = known.get(id(self)) if known is not None else None
+        return found if found is not None else subtree_counts(self)[id(self)]
 
     @property
     def params(self) -> int:
         """Parameters (trainable and not), buffers excluded, this node and below."""
-        return self._sum("param")
+        return self.counts()[0]
 
     @property
     def trainable_params(self) -> int:
-        return self._sum("trainable")
+        return self.counts()[1]
 
     @property
     def non_trainable_params(self) -> int:
-        return self._sum("frozen")
+        return self.counts()[2]
 
     @property
     def buffers(self) -> int:
         """Elements of PyTorch buffers (BatchNorm running statistics), not parameters."""
-        return self._sum("buffer")
+        return self.counts()[3]
 
     # The walks below keep their own stack: a recursive generator passes every item up
     # through each level above it (a million steps for 100,000 tensors five deep).
@@ -155,14 +155,6 @@ class Node:
                 stack.extend((c, inner) for c in reversed(node.children))
 
 
-def _is(w: Weight, pick: str) -> bool:
-    if pick == "buffer":
-        return w.buffer
-    if w.buffer:
-        return False
-    return pick == "param" or (pick == "trainable") == w.trainable
-
-
 Counts = tuple[int, int, int, int]  # params, trainable, non-trainable, buffers
 
 
@@ -182,8 +174,6 @@ def weight_counts(weights: Iterable[Weight]) -> Counts:
     return params, trainable, params - trainable, buffers
 
 
-#: where each count is in :data:`Counts`
-_PICKS = {"param": 0, "trainable": 1, "frozen": 2, "buffer": 3}
 #: the counts of every node of a tree being rendered (see :func:`counted`)
 _COUNTED: ContextVar[dict[int, Counts] | None] = ContextVar("counted", default=None)
 
@@ -240,8 +230,9 @@ class Row:
 
 def signature(node: Node) -> tuple[Any, ...]:
     """What makes two blocks identical for folding: types, counts, shapes, recursively."""
-    return (node.type, node.params, node.trainable_params, node.buffers, node.output_shape,
-            node.calls, node.each, tuple(signature(c) for c in node.children))
+    params, trainable, _, buffers = node.counts()
+    return (node.type, params, trainable, buffers, node.output_shape, node.calls, node.each,
+            tuple(signature(c) for c in node.children))
 
 
 def _identical(children: list[Node]) -> bool:

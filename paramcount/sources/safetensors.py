@@ -100,8 +100,9 @@ def experts_note(tensors: Sequence[Tensor]) -> list[str]:
     >>> experts_note([Tensor("mlp.experts.0.w1.weight", (2, 2), "F32", 16)])[0][:30]
     'Routed experts (1 per layer) r'
     """
-    numbered = {int(m[1]) for t in tensors if (m := _EXPERT.search(t.name))}
-    if not numbered and not any(_FUSED_EXPERTS.search(t.name) for t in tensors):
+    named = [t.name for t in tensors if "experts." in t.name]  # the patterns' common part
+    numbered = {int(m[1]) for n in named if (m := _EXPERT.search(n))}
+    if not numbered and not any(_FUSED_EXPERTS.search(n) for n in named):
         return []
     count = f" ({max(numbered) + 1} per layer)" if numbered else ""
     return [f"Routed experts{count} recognised by name: the experts used per token are "
@@ -215,22 +216,17 @@ def _loads(path: str, text: str) -> Any:
     """The header, every object's keys unique (a name given twice is refused: which of the
     two would be the tensor?).
 
-    Plain ``json.loads`` keeps the last of two equal keys; an ``object_hook`` tallies the keys
-    it kept. In text with no backslash every quote delimits a string, so each key ends in a
-    quote and a colon: as many of those as keys kept means no key was dropped. Otherwise the
-    text is parsed again, every pair seen (several times slower at 100,000 tensors).
+    Plain ``json.loads`` keeps the last of two equal keys. In text with no backslash every
+    quote delimits a string, so each key ends in a quote and a colon: as many of those as
+    keys kept in the header and its entries means no key was dropped (keys deeper down, in a
+    malformed entry, are not tallied: the text is then parsed again, every pair seen, several
+    times slower at 100,000 tensors).
     """
-    kept = 0
-
-    def tally(obj: dict[str, Any]) -> dict[str, Any]:
-        nonlocal kept
-        kept += len(obj)
-        return obj
-
-    doc = json.loads(text, object_hook=tally)
-    if ("\\" not in text and kept == text.count('":')
-            and _SPACED_KEY.search(text) is None):
-        return doc
+    doc = json.loads(text)
+    if isinstance(doc, dict) and "\\" not in text and _SPACED_KEY.search(text) is None:
+        kept = len(doc) + sum(len(v) for v in doc.values() if type(v) is dict)
+        if kept == text.count('":'):
+            return doc
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -21,7 +21,7 @@ def prod(dims: Sequence[int]) -> int:
     >>> prod((3, 3, 1, 2))
     18
     """
-    return math.prod(int(d) for d in dims)
+    return math.prod(map(int, dims))
 
 
 def known(dims: Sequence[Dim]) -> int | None:

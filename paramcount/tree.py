@@ -11,6 +11,8 @@ and counted, where it was made.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,64 +88,71 @@ class Node:
         """How many times each child counts: ``repeat`` in a folded group, else once."""
         return self.repeat if self.folded else 1
 
-    def _sum(self, pick: str) -> int:
-        own = sum(w.size for w in self.weights if _is(w, pick))
-        return own + self.each * sum(c._sum(pick) for c in self.children)
+    def counts(self) -> Counts:
+        """Parameters, trainable, non-trainable and buffer elements, this node and below:
+        looked up while the tree is being rendered (:func:`counted`), else one walk."""
+        known = _COUNTED.get()
+        found = known.get(id(self)) if known is not None else None
+        return found if found is not None else subtree_counts(self)[id(self)]
 
     @property
     def params(self) -> int:
         """Parameters (trainable and not), buffers excluded, this node and below."""
-        return self._sum("param")
+        return self.counts()[0]
 
     @property
     def trainable_params(self) -> int:
-        return self._sum("trainable")
+        return self.counts()[1]
 
     @property
     def non_trainable_params(self) -> int:
-        return self._sum("frozen")
+        return self.counts()[2]
 
     @property
     def buffers(self) -> int:
         """Elements of PyTorch buffers (BatchNorm running statistics), not parameters."""
-        return self._sum("buffer")
+        return self.counts()[3]
+
+    # The walks below keep their own stack: a recursive generator passes every item up
+    # through each level above it (a million steps for 100,000 tensors five deep).
 
     def walk(self, depth: int = 0) -> Iterator[tuple[int, Node]]:
-        """This node's descendants with their depth (children are depth 1)."""
-        for child in self.children:
-            yield depth + 1, child
-            yield from child.walk(depth + 1)
+        """This node's descendants with their depth (children are depth 1), parents first."""
+        for d, node, _ in self.walk_times(depth):
+            yield d, node
 
     def walk_times(self, depth: int = 0, times: int = 1) -> Iterator[tuple[int, Node, int]]:
         """:meth:`walk` with how many times each node counts (a folded group's block counts
         ``repeat`` times, and so does everything in it)."""
-        inner = times * self.each
-        for child in self.children:
-            yield depth + 1, child, inner
-            yield from child.walk_times(depth + 1, inner)
+        stack = [(depth + 1, c, times * self.each) for c in reversed(self.children)]
+        while stack:
+            item = stack.pop()
+            yield item
+            d, node, t = item
+            if node.children:
+                inner = t * node.each
+                stack.extend((d + 1, c, inner) for c in reversed(node.children))
 
     def all_weights(self, prefix: str = "") -> Iterator[tuple[str, Weight]]:
         """Every owned weight below this node, with its dotted path (a folded group's block
         once: see :meth:`weights_times`)."""
-        for w in self.weights:
-            yield f"{prefix}{w.name}", w
-        for child in self.children:
-            yield from child.all_weights(f"{prefix}{child.name}.")
+        stack: list[tuple[str, Node]] = [(prefix, self)]
+        while stack:
+            here, node = stack.pop()
+            for w in node.weights:
+                yield f"{here}{w.name}", w
+            stack.extend((f"{here}{c.name}.", c) for c in reversed(node.children))
 
     def weights_times(self, times: int = 1) -> Iterator[tuple[Weight, int]]:
         """Every owned weight below this node with how many times it counts."""
-        for w in self.weights:
-            yield w, times
-        for child in self.children:
-            yield from child.weights_times(times * self.each)
-
-
-def _is(w: Weight, pick: str) -> bool:
-    if pick == "buffer":
-        return w.buffer
-    if w.buffer:
-        return False
-    return pick == "param" or (pick == "trainable") == w.trainable
+        stack: list[tuple[Node, int]] = [(self, times)]
+        while stack:
+            node, t = stack.pop()
+            for w in node.weights:
+                yield w, t
+            if node.children:
+                inner = t * node.each
+                stack.extend((c, inner) for c in reversed(node.children))
 
 
 Counts = tuple[int, int, int, int]  # params, trainable, non-trainable, buffers
@@ -165,9 +174,35 @@ def weight_counts(weights: Iterable[Weight]) -> Counts:
     return params, trainable, params - trainable, buffers
 
 
+#: the counts of every node of a tree being rendered (see :func:`counted`)
+_COUNTED: ContextVar[dict[int, Counts] | None] = ContextVar("counted", default=None)
+
+
+@contextmanager
+def counted(root: Node) -> Iterator[None]:
+    """Within this block every node under ``root`` answers ``params`` and the other counts
+    from one bottom-up pass, made on entry, instead of walking its subtree each time (a
+    table asks every row, its parents and the totals; folding asks every block). The tree
+    must not change meanwhile: renderers only read it.
+
+    >>> root = Node("m", "M", children=[Node("fc", "L", weights=(Weight("w", (2, 3)),))])
+    >>> with counted(root):
+    ...     root.params, root.children[0].buffers
+    (6, 0)
+    """
+    token = _COUNTED.set(subtree_counts(root))
+    try:
+        yield
+    finally:
+        _COUNTED.reset(token)
+
+
 def subtree_counts(root: Node) -> dict[int, Counts]:
     """Every node's counts, its own weights and its descendants', by ``id(node)``, in one
     bottom-up pass (a node's ``params`` walks its subtree each time it is asked)."""
+    known = _COUNTED.get()
+    if known is not None and id(root) in known:  # made already, for a tree holding root
+        return known
     out: dict[int, Counts] = {}
 
     def visit(node: Node) -> Counts:
@@ -195,8 +230,9 @@ class Row:
 
 def signature(node: Node) -> tuple[Any, ...]:
     """What makes two blocks identical for folding: types, counts, shapes, recursively."""
-    return (node.type, node.params, node.trainable_params, node.buffers, node.output_shape,
-            node.calls, node.each, tuple(signature(c) for c in node.children))
+    params, trainable, _, buffers = node.counts()
+    return (node.type, params, trainable, buffers, node.output_shape, node.calls, node.each,
+            tuple(signature(c) for c in node.children))
 
 
 def _identical(children: list[Node]) -> bool:

@@ -197,6 +197,25 @@ def test_duplicate_names_in_a_header_are_refused(tmp_path):
         paramcount.summarize(path)
 
 
+_ENTRY = b'{"dtype":"F32","shape":[1],"data_offsets":[0,4]}'
+
+
+@pytest.mark.parametrize("raw, twice", [
+    (b'{"w":' + _ENTRY + b',"w":' + _ENTRY + b'}', "w"),  # compact, as safetensors writes
+    (b'{"w" :' + _ENTRY + b',\n"w"\t:' + _ENTRY + b'}', "w"),  # spaces before the colons
+    (b'{"a\\u00e9":' + _ENTRY + b',"a\\u00e9":' + _ENTRY + b'}', "a\u00e9"),  # escapes
+    (b'{"w":{"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]}}', "dtype"),
+    (b'{"__metadata__":{"k":"1","k":"2"},"w":' + _ENTRY + b'}', "k"),
+    (b'{"x":' + _ENTRY + b',"w":' + _ENTRY + b',"y" :' + _ENTRY[:-1]  # one key spaced, one
+     + b',"shape":[1]}}', "shape"),  # repeated: the tally of quote-colons alone would agree
+])
+def test_a_key_given_twice_anywhere_in_the_header_is_refused(tmp_path, raw, twice):
+    path = tmp_path / "dup.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(4))
+    with pytest.raises(SpecError, match=f"names {twice!r} twice"):
+        paramcount.summarize(path)
+
+
 def _index(tmp_path, weight_map):
     index = tmp_path / "model.safetensors.index.json"
     index.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))

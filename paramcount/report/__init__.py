@@ -34,7 +34,10 @@ def render(summary: Summary, fmt: str = "table", view: View | None = None) -> st
     the summary's own view)."""
     if fmt not in RENDERERS:
         raise SpecError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    from paramcount.tree import counted
+
     module, function = RENDERERS[fmt]
-    text: str = getattr(import_module(f"paramcount.report.{module}"), function)(
-        summary, view or summary.view)
+    with counted(summary.root):  # a renderer asks every row and its parents for counts
+        text: str = getattr(import_module(f"paramcount.report.{module}"), function)(
+            summary, view or summary.view)
     return text

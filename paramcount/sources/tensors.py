@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ MAX_NUMEL = 2**63
 _MAX_PATH = 32  # module nesting kept in the tree; deeper names keep their tail as one name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Tensor:
     """One stored tensor: what a checkpoint header says about it.
 
@@ -63,6 +63,17 @@ class Tensor:
     label: str | None = None
     trainable: bool = True
 
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: str, nbytes: int,
+                 key: Hashable | None = None, buffer: bool = False,
+                 path: tuple[str, ...] | None = None, label: str | None = None,
+                 trainable: bool = True) -> None:
+        # not the frozen dataclass's __init__, which sets each field through
+        # object.__setattr__ (three times slower; readers make one per stored tensor)
+        d = self.__dict__
+        d["name"], d["shape"], d["dtype"], d["nbytes"] = name, shape, dtype, nbytes
+        d["key"], d["buffer"], d["path"], d["label"] = key, buffer, path, label
+        d["trainable"] = trainable
+
     @property
     def size(self) -> int:
         n = 1
@@ -77,7 +88,7 @@ def is_torch_buffer(name: str) -> bool:
     >>> is_torch_buffer("bn1.running_var"), is_torch_buffer("fc.weight")
     (True, False)
     """
-    return name.rsplit(".", 1)[-1] in BUFFER_SUFFIXES
+    return name.endswith(BUFFER_SUFFIXES) and name.rsplit(".", 1)[-1] in BUFFER_SUFFIXES
 
 
 def check_shape(dims: Any, where: str) -> tuple[int, ...]:
@@ -89,6 +100,22 @@ def check_shape(dims: Any, where: str) -> tuple[int, ...]:
             raise SpecError(f"{where}: dimension {quote(d)} is not an integer")
         if d < 0 or d > MAX_DIM:
             raise SpecError(f"{where}: dimension {d} is out of range")
+    return tuple(dims)
+
+
+def fast_shape(dims: Any) -> tuple[int, ...] | None:
+    """``dims`` as a shape when it plainly is one (a list or tuple of ints in range), else
+    None: :func:`check_shape` then says what is wrong (the common case without building a
+    message).
+
+    >>> fast_shape([4, 4]), fast_shape([4, -1]), fast_shape([True])
+    ((4, 4), None, None)
+    """
+    if type(dims) is not list and type(dims) is not tuple:
+        return None
+    for d in dims:
+        if type(d) is not int or d < 0 or d > MAX_DIM:  # bool is not a size
+            return None
     return tuple(dims)
 
 
@@ -134,19 +161,24 @@ def check_overlaps(where: str, spans: list[tuple[int, int, str]]) -> None:
 
 # -- the tree -------------------------------------------------------------------------------
 
-@dataclass
 class _Trie:
-    children: dict[str, _Trie] = field(default_factory=dict)
-    weights: list[Weight] = field(default_factory=list)
-    tied: list[Tied] = field(default_factory=list)
+    __slots__ = ("children", "tied", "weights")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Trie] = {}
+        self.weights: list[Weight] = []
+        self.tied: list[Tied] = []
 
 
 def _place(t: Tensor) -> tuple[tuple[str, ...], str]:
     if t.path is not None:
         path, label = t.path, t.label or t.name
     else:
-        parts = [p for p in t.name.split(".") if p] or [t.name or "?"]
-        path, label = tuple(parts[:-1]), parts[-1]
+        parts = t.name.split(".")
+        if "" in parts:  # "a..b", ".a", "": empty parts dropped
+            parts = [p for p in parts if p] or [t.name or "?"]
+        label = parts.pop()
+        path = tuple(parts)
     if len(path) > _MAX_PATH:
         path = (*path[:_MAX_PATH - 1], ".".join(path[_MAX_PATH - 1:]))
     return path or (label,), label  # a top-level tensor is a row of its own
@@ -168,14 +200,17 @@ def build_tree(tensors: Iterable[Tensor], name: str,
         path, label = _place(t)
         node = root
         for part in path:
-            node = node.children.setdefault(part, _Trie())
-        weight = Weight(label, t.shape, trainable=t.trainable and not t.buffer, buffer=t.buffer,
-                        dtype=t.dtype, nbytes=t.nbytes)
-        owner = owners.get(t.key) if t.key is not None else None
-        if owner is not None:
-            node.tied.append(Tied(weight, owner))
-            continue
+            below = node.children.get(part)
+            if below is None:
+                below = node.children[part] = _Trie()
+            node = below
+        weight = Weight(label, t.shape, t.trainable and not t.buffer, t.buffer, t.dtype,
+                        t.nbytes)
         if t.key is not None:
+            owner = owners.get(t.key)
+            if owner is not None:
+                node.tied.append(Tied(weight, owner))
+                continue
             owners[t.key] = t.name
         node.weights.append(weight)
     return _node(name, root, (), types or {})
@@ -212,10 +247,16 @@ def _guess_type(node: Node, path: tuple[str, ...]) -> str:
         return "ModuleList"
     if node.children:
         return "Block" if path[-1].isdigit() else "Module"
-    names = {w.name: w for w in (*node.weights, *(t.weight for t in node.tied))}
-    if "running_mean" in names:
-        return "BatchNorm"
-    main = names.get("weight") or names.get("kernel")
+    weights = [*node.weights, *(t.weight for t in node.tied)] if node.tied else node.weights
+    main = kernel = None  # the last of each name, as a dict of them keeps
+    for w in weights:
+        if w.name == "weight":
+            main = w
+        elif w.name == "kernel":
+            kernel = w
+        elif w.name == "running_mean":
+            return "BatchNorm"
+    main = main or kernel
     if main is None:
         return "Tensors"
     rank, label = len(main.shape), path[-1]
@@ -262,10 +303,7 @@ def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
     for t in tensors:  # what every reader found, checked once more before it is believed
         if t.name in seen:
             raise SpecError(f"{source}: the tensor name {quote(t.name)} appears twice")
-        check_numel(check_shape(t.shape, f"{source}: tensor {quote(t.name)}"),
-                    f"{source}: tensor {quote(t.name)}")
-        if not isinstance(t.nbytes, int) or t.nbytes < 0:
-            raise SpecError(f"{source}: tensor {quote(t.name)} has {t.nbytes} bytes")
+        _check(t, source)
         seen.add(t.name)
     tied = _tied_names(tensors)
     info = {**(meta or {}), "tensors": len(tensors) - len(tied)}  # stored once each
@@ -276,6 +314,18 @@ def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
                       meta=info)
     summary.notes += [*_file_note(info), *_tied_note(tied), *notes]
     return summary
+
+
+def _check(t: Tensor, source: str) -> None:
+    shape = fast_shape(t.shape)
+    numel = 1
+    for d in shape or ():
+        numel *= d
+    if shape is None or numel > MAX_NUMEL:  # the message, only for a tensor refused
+        where = f"{source}: tensor {quote(t.name)}"
+        check_numel(check_shape(t.shape, where), where)
+    if not isinstance(t.nbytes, int) or t.nbytes < 0:
+        raise SpecError(f"{source}: tensor {quote(t.name)} has {t.nbytes} bytes")
 
 
 def _file_note(meta: Mapping[str, Any]) -> list[str]:

@@ -141,6 +141,12 @@ class _Refused(Exception):
 
 
 def _ints(value: Any, what: str) -> tuple[int, ...]:
+    if type(value) is tuple or type(value) is list:  # the common case, fast
+        for v in value:
+            if type(v) is not int or v < 0 or v >= 2**63:
+                break
+        else:
+            return tuple(value)
     if not isinstance(value, tuple | list) or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63 for v in value):
         raise SpecError(f"a tensor's {what} must be non-negative integers, got {quote(value)}")

@@ -67,8 +67,8 @@ class Format:
 FORMATS: tuple[Format, ...] = (
     Format("spec", "paramcount's model format: layers and blocks, in YAML or JSON",
            (".yaml", ".yml", ".json"), document=True),
-    Format("hf", "a Hugging Face config.json: 32 families counted by paramcount, others "
-           "built by transformers on the meta device", (".json",), document=True,
+    Format("hf", "a Hugging Face config.json: the model types paramcount declares counted by "
+           "it, others built by transformers on the meta device", (".json",), document=True,
            options=frozenset({"head"})),
     Format("keras", "a Keras model: a .keras archive, a Keras 2 or 3 HDF5 file, or a "
            "model config", (".keras", ".h5", ".hdf5", ".json"), magic=(b"\x89HDF\r\n\x1a\n",),

@@ -178,16 +178,19 @@ class _Lazy:
         from paramcount.sources.keras import h5
 
         if self._file is None:
-            self._file = h5.open_h5(_member(self.zf, _WEIGHTS, self.path),
-                                          f"{self.path}: {_WEIGHTS}")
+            where = f"{self.path}: {_WEIGHTS}"
+            with h5.damaged(where):
+                self._file = h5.open_h5(_member(self.zf, _WEIGHTS, self.path), where)
         return self._file
 
     def layer(self, path: tuple[str, ...], names: tuple[str, ...]) -> Any:
+        """The stored weights of one layer; libhdf5's errors on a damaged member are one line."""
         from paramcount.sources.keras import h5
 
-        if self._store is None:
-            self._store = h5.Keras3Store(self.root)
-        return self._store.layer(path, names)
+        with h5.damaged(f"{self.path}: {_WEIGHTS}"):
+            if self._store is None:
+                self._store = h5.Keras3Store(self.root)
+            return self._store.layer(path, names)
 
     def close(self) -> None:
         if self._file is not None:

@@ -175,9 +175,7 @@ def _qwen2_vision(c: Config) -> Node:
     """Qwen2-VL's vision transformer (``visual``): a 3-D patch embedding over frames, blocks of
     fused-QKV attention and an MLP, and the merger that folds each 2×2 patches into one token
     of the language model's width (the projector)."""
-    channels = c.int("in_channels", default=3)
     dim = c.int("embed_dim", default=1280)
-    patch, frames = c.int("patch_size", default=14), c.int("temporal_patch_size", default=2)
     inner = dim * c.int("mlp_ratio", default=4)
 
     def block(i: int) -> Node:
@@ -188,25 +186,15 @@ def _qwen2_vision(c: Config) -> Node:
             module("mlp", "VisionMlp", [linear("fc1", dim, inner), linear("fc2", inner, dim)],
                    dim)], dim)
 
-    merged = dim * c.int("spatial_merge_size", default=2) ** 2
-    out = c.int("hidden_size", default=3584)
-    merger = module("merger", "PatchMerger", [norm("ln_q", dim), module("mlp", "Sequential", [
-        linear("0", merged, merged), linear("2", merged, out)], out)], out)
-    embed = module("patch_embed", "PatchEmbed", [conv(
-        "proj", channels, dim, (frames, patch, patch), (channels, frames, patch, patch),
-        stride=(frames, patch, patch), bias=False)], dim)
-    layers = stack("blocks", blocks(c.layers("depth", default=32), None, block), dim)
-    return module("visual", "Qwen2VisionTransformerPretrainedModel", [embed, layers, merger],
-                  out)
+    return _patch_vision(c, dim, c.int("hidden_size", default=3584), block, "layernorm",
+                         ("PatchEmbed", "PatchMerger", "Qwen2VisionTransformerPretrainedModel"))
 
 
 def _qwen2_5_vision(c: Config) -> Node:
     """Qwen2.5-VL's vision transformer: Qwen2-VL's with RMSNorms, a gated MLP of
     ``intermediate_size`` (biases kept), and windowed attention in all blocks but
     ``fullatt_block_indexes`` (a difference of compute, not of weights)."""
-    channels = c.int("in_channels", default=3)
     dim = c.int("hidden_size", default=3584)
-    patch, frames = c.int("patch_size", default=14), c.int("temporal_patch_size", default=2)
     inner = c.int("intermediate_size", default=3420)
 
     def block(i: int) -> Node:
@@ -218,17 +206,27 @@ def _qwen2_5_vision(c: Config) -> Node:
                                             linear("up_proj", dim, inner),
                                             linear("down_proj", inner, dim)], dim)], dim)
 
+    return _patch_vision(c, dim, c.int("out_hidden_size", default=3584), block, "rmsnorm",
+                         ("Qwen2_5_VisionPatchEmbed", "Qwen2_5_VLPatchMerger",
+                          "Qwen2_5_VisionTransformerPretrainedModel"))
+
+
+def _patch_vision(c: Config, dim: int, out: int, block: Callable[[int], Node], kind: str,
+                  types: tuple[str, str, str]) -> Node:
+    """Qwen2-VL's and Qwen2.5-VL's vision tower around their blocks: the 3-D patch embedding
+    over frames, the blocks, and the merger that folds each 2×2 patches into one token of the
+    language model's width ``out`` (its norm of ``kind``)."""
+    channels = c.int("in_channels", default=3)
+    patch, frames = c.int("patch_size", default=14), c.int("temporal_patch_size", default=2)
     merged = dim * c.int("spatial_merge_size", default=2) ** 2
-    out = c.int("out_hidden_size", default=3584)
-    merger = module("merger", "Qwen2_5_VLPatchMerger", [
-        norm("ln_q", dim, "rmsnorm"), module("mlp", "Sequential", [
-            linear("0", merged, merged), linear("2", merged, out)], out)], out)
-    embed = module("patch_embed", "Qwen2_5_VisionPatchEmbed", [conv(
+    embed_type, merger_type, model_type = types
+    embed = module("patch_embed", embed_type, [conv(
         "proj", channels, dim, (frames, patch, patch), (channels, frames, patch, patch),
         stride=(frames, patch, patch), bias=False)], dim)
     layers = stack("blocks", blocks(c.layers("depth", default=32), None, block), dim)
-    return module("visual", "Qwen2_5_VisionTransformerPretrainedModel", [embed, layers, merger],
-                  out)
+    merger = module("merger", merger_type, [norm("ln_q", dim, kind), module("mlp", "Sequential", [
+        linear("0", merged, merged), linear("2", merged, out)], out)], out)
+    return module("visual", model_type, [embed, layers, merger], out)
 
 
 def _qwen_vl(c: Config, head: str, roles: Roles, prefix: str,

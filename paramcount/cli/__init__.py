@@ -7,6 +7,7 @@
     paramcount transformer --layers N --d-model D --heads H --vocab V [opts]
                                                   a decoder-only transformer from its shape
     paramcount memory SOURCE [options]            memory to serve or train a model
+    paramcount gpus                               the GPUs `memory --gpu NAME` knows
     paramcount diff A B [options]                 compare two models row by row
     paramcount scan SOURCE... [options]           one row per model, for many models at once
     paramcount completion bash|zsh                a shell completion script
@@ -25,6 +26,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from paramcount import __version__
@@ -40,7 +42,7 @@ from paramcount.cli.options import (
 )
 from paramcount.cli.terminal import wants_rich
 from paramcount.collector import paused
-from paramcount.errors import CheckFailed, ParamcountError, check_positive
+from paramcount.errors import CheckFailed, ParamcountError, SpecError, check_positive
 from paramcount.quoting import LIMIT, one_line, quote
 from paramcount.report import FORMATS
 
@@ -50,7 +52,7 @@ if TYPE_CHECKING:  # the commands import what they use when they run
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
-MODULE_COMMANDS = ("memory", "diff", "scan", "completion")
+MODULE_COMMANDS = ("memory", "diff", "scan", "completion", "gpus")
 
 
 def _output_options(p: argparse.ArgumentParser, framework: bool = False) -> None:
@@ -83,7 +85,7 @@ def _summary_parser() -> argparse.ArgumentParser:
                usage="paramcount SOURCE [options] | paramcount COMMAND ...",
                formatter_class=argparse.RawDescriptionHelpFormatter,
                epilog=f"{sources_help()}\n\ncommands: layer, zoo, layers, transformer, memory, "
-                      "diff, scan, completion (see `paramcount COMMAND --help`)")
+                      "gpus, diff, scan, completion (see `paramcount COMMAND --help`)")
     p.add_argument("source", metavar="SOURCE",
                    help="a model file or folder, or a zoo name (see below)")
     source_arguments(p, "the model file or zoo entry")
@@ -159,9 +161,19 @@ def _transformer_parser() -> argparse.ArgumentParser:
                 description="A decoder-only transformer from its shape: GPT-2's layout, or "
                             "Llama's with --gated, --norm rmsnorm or --kv-heads, or Mixtral's "
                             "with --experts; counted as transformers builds it.")
-    for flag, text in (("--layers", "blocks"), ("--d-model", "model width"),
-                       ("--heads", "attention heads"), ("--vocab", "vocabulary size")):
+    for flag, text in (("--heads", "attention heads"), ("--vocab", "vocabulary size")):
         p.add_argument(flag, type=int, required=True, metavar="N", help=text)
+    for flag, text in (("--layers", "blocks"), ("--d-model", "model width")):
+        p.add_argument(flag, type=int, default=None, metavar="N",
+                       help=f"{text} (left out with a target: solved for)")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--target-params", metavar="COUNT",
+                        help="solve the one shape number left out (--layers, --d-model, or "
+                             "else --ffn) for this count (7B, 125M); show the exact counts "
+                             "on either side")
+    target.add_argument("--target-memory", metavar="SIZE",
+                        help="as --target-params, for weights of this size at --dtype "
+                             "(default bf16): 16GB, 24GiB")
     for flag, text in (("--kv-heads", "key/value heads (grouped-query attention)"),
                        ("--head-dim", "width of a head (default d-model / heads)"),
                        ("--context", "positions (learned by a GPT-style model)"),
@@ -310,11 +322,46 @@ def _transformer(ns: argparse.Namespace) -> str:
     from paramcount.architectures.custom import transformer_config
     from paramcount.sources.hf import from_dict
 
-    doc = transformer_config(
-        ns.layers, ns.d_model, ns.heads, ns.vocab, kv_heads=ns.kv_heads, head_dim=ns.head_dim,
-        context=ns.context, ffn=ns.ffn, gated=ns.gated, tied=ns.tied, norm=ns.norm,
-        experts=ns.experts, experts_per_token=ns.experts_per_token)
+    shape = {"layers": ns.layers, "d_model": ns.d_model, "heads": ns.heads, "vocab": ns.vocab,
+             "kv_heads": ns.kv_heads, "head_dim": ns.head_dim, "context": ns.context,
+             "ffn": ns.ffn, "gated": ns.gated, "tied": ns.tied, "norm": ns.norm,
+             "experts": ns.experts, "experts_per_token": ns.experts_per_token}
+    if ns.target_params is not None or ns.target_memory is not None:
+        return _design(shape, ns)
+    for key in ("layers", "d_model"):
+        if shape[key] is None:
+            raise SpecError(f"--{key.replace('_', '-')} is required (or give --target-params "
+                            "or --target-memory to solve for it)")
+    doc = transformer_config(**shape)
     return _emit(from_dict(doc, source="paramcount transformer"), ns)
+
+
+def _design(shape: dict[str, Any], ns: argparse.Namespace) -> str:
+    """``paramcount transformer`` with a target: the shape number left out, solved for."""
+    from paramcount.architectures import design
+    from paramcount.architectures.custom import transformer_config
+    from paramcount.report.text import json_text
+    from paramcount.sources.hf import from_dict
+
+    if ns.target_params is not None:
+        target = design.parse_count(ns.target_params)
+    else:
+        target = _params_in(ns.target_memory, ns.dtype)
+    solution = design.solve(target, shape)
+    if ns.format == "json":
+        return json_text(design.as_dict(solution), indent=2)
+    best = {**shape, solution.unknown: solution.nearest.value}
+    summary = from_dict(transformer_config(**best), source="paramcount transformer")
+    return "\n".join([*design.report(solution, shape), "", _emit(summary, ns)])
+
+
+def _params_in(size: str, dtype: str | None) -> int:
+    """Parameters whose weights fit in ``size`` at ``dtype`` (default bf16)."""
+    from paramcount.dtypes import DTYPE_BYTES, dtype_name
+    from paramcount.units import parse_size
+
+    per = Fraction(DTYPE_BYTES[dtype_name(dtype or "bf16")]).limit_denominator(1024)
+    return int(parse_size(size, "--target-memory") / per)
 
 
 def _one_layer(ns: argparse.Namespace) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from paramcount.cli import serving
 from paramcount.cli.options import (
     Parser,
     format_argument,
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="nodes the GPUs are spread over (DeepSpeed's estimator)")
     other.add_argument("--buffer-factor", type=positive_number, default=1.5, metavar="F",
                        help="DeepSpeed's additional_buffer_factor (default 1.5)")
+    serving.arguments(p)
     source_arguments(p.add_argument_group("source"), "the model file or zoo entry")
     format_argument(p, FORMATS)
     limit_arguments(p)
@@ -97,7 +99,13 @@ def run(args: list[str]) -> str:
     from paramcount.report.memory import render
 
     ns = _parser().parse_args(args)
+    if ns.gpu is not None and ns.gpu.lower() == "list":
+        from paramcount.memory.gpus import listing
+
+        return listing()
     summary = load(ns)
+    if serving.asked(ns):
+        return serving.run(summary, ns, _options(ns))
     if ns.estimator != "paramcount":
         return render(_other(summary, ns), ns.format)
     from paramcount import memory

@@ -51,7 +51,7 @@ def test_names_are_unique_and_every_row_cites_a_source():
 
 
 def test_unknown_gpu_is_one_line():
-    with pytest.raises(SpecError, match="unknown GPU 'H900'.*h100"):
+    with pytest.raises(SpecError, match=r"unknown GPU 'H900'.*h100"):
         gpu("H900")
 
 

@@ -69,10 +69,9 @@ def test_mixtral_gptq_on_two_a100s():
 
 
 def test_gguf_stored_bytes(tmp_path):
-    from tests.test_sources_gguf_arch import V, H, _llama, write_gguf
+    from tests.test_sources_gguf_arch import H, V, _llama, base_meta, write_gguf
 
     config, arch, extra, tensors = _llama()
-    from tests.test_sources_gguf_arch import base_meta
 
     path = tmp_path / "tiny.gguf"
     write_gguf(path, arch, {**base_meta(config), **extra}, tensors)

@@ -26,7 +26,6 @@ import sys
 import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from paramcount import __version__
@@ -357,6 +356,8 @@ def _design(shape: dict[str, Any], ns: argparse.Namespace) -> str:
 
 def _params_in(size: str, dtype: str | None) -> int:
     """Parameters whose weights fit in ``size`` at ``dtype`` (default bf16)."""
+    from fractions import Fraction
+
     from paramcount.dtypes import DTYPE_BYTES, dtype_name
     from paramcount.units import parse_size
 

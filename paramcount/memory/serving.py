@@ -18,7 +18,8 @@ from typing import Any
 from paramcount.errors import SpecError
 from paramcount.memory.breakdown import MemoryEstimate
 from paramcount.memory.facts import ModelFacts
-from paramcount.memory.gpus import Gpu, gpu as catalog_gpu
+from paramcount.memory.gpus import Gpu
+from paramcount.memory.gpus import gpu as catalog_gpu
 from paramcount.memory.inverse import Answer, max_batch, max_context, min_gpus
 from paramcount.memory.search import Suggestion
 from paramcount.memory.speed import EFFICIENCY, Roofline, roofline

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramcount.errors import SpecError
-from paramcount.memory.gpus import T, Gpu
+from paramcount.memory.gpus import Gpu, T
 from paramcount.memory.serving import ServingPlan
 from paramcount.memory.speed import Roofline, compute_dtype
 from paramcount.report import memory as memory_report

@@ -103,7 +103,7 @@ def _gpu_line(g: Gpu, e: Any) -> str:
 
 
 def _answer_lines(plan: ServingPlan) -> list[str]:
-    budget = "" if plan.budget is None else f" in {fmt_gb(plan.budget)} per GPU"
+    budget = "" if plan.budget is None else f" in {fmt_both(plan.budget)} per GPU"
     a, e = plan.answer, plan.estimate
     if plan.question == "min_gpus":
         s = plan.layout

@@ -80,6 +80,9 @@ def run(summary: Any, ns: argparse.Namespace, options: dict[str, Any]) -> str:
     from paramcount.memory.speed import EFFICIENCY
     from paramcount.report.serving import render
 
+    if ns.estimator != "paramcount":
+        raise SpecError(f"--estimator {ns.estimator} reproduces another tool's table; "
+                        "--gpu, --bandwidth and the inverse questions are paramcount's")
     efficiency = EFFICIENCY if ns.efficiency is None else parse_efficiency(ns.efficiency)
     bandwidth = None if ns.bandwidth is None else parse_bandwidth(ns.bandwidth)
     result = plan(summary, gpu=ns.gpu, bandwidth=bandwidth, question=ns.question,

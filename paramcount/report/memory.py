@@ -29,6 +29,9 @@ the asked GPU count or else on the fewest more; null when nothing up to ``max_gp
 Another tool's estimate
 (``--estimator deepspeed`` or ``accelerate``) has ``estimator``, ``title``, ``columns`` and
 ``rows`` (bytes as integers, null for N/A) instead. Sizes are integers of bytes.
+A serving plan (``--gpu``, ``--bandwidth``, ``--max-context``, ``--max-batch``, ``--min-gpus``)
+adds ``gpu``, ``max_context``, ``max_batch``, ``min_gpus``, ``decode_tokens_per_s``, ``ttft_s``
+and the roofline's keys: :mod:`paramcount.report.serving`.
 """
 
 from __future__ import annotations

@@ -115,3 +115,19 @@ def test_cli_answers(capsys):
 def test_errors_are_one_line(capsys, args, message):
     code, _, err = run(capsys, "llama-3-8b", *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_gguf_files_stored_bytes(tmp_path, capsys):
+    from tests.test_sources_gguf_arch import _llama, base_meta, write_gguf
+
+    config, arch, extra, tensors = _llama()
+    path = tmp_path / "tiny.gguf"
+    write_gguf(path, arch, {**base_meta(config), **extra}, tensors)
+    s = paramcount.summarize(str(path))
+    budget = 2**20
+    a = inverse.max_context(ModelFacts.of(s), budget, dtype="stored")
+    assert per_gpu(s, context=a.value, dtype="stored") <= budget
+    assert per_gpu(s, context=a.value + 1, dtype="stored") > budget
+    code, out, _ = run(capsys, str(path), "--dtype", "stored", "--gpu-memory", "1MiB",
+                       "--max-context", "--format", "markdown")
+    assert code == 0 and f"{a.value:,} tokens" in out

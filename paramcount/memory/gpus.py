@@ -14,7 +14,8 @@ Conventions, the same for every row:
   of it: Metal's ``MTLDevice.recommendedMaxWorkingSetSize`` (what llama.cpp's Metal backend
   reads) is about two thirds of the memory up to 36 GiB and three quarters above, by macOS's
   default ``iogpu.wired_limit_mb`` heuristic, so :attr:`Gpu.usable` is that share; Apple
-  publishes FP32 TFLOPS for some chips only, and its GPUs run FP16 at the FP32 rate.
+  publishes FP32 TFLOPS for some chips only; FP16 is taken at the FP32 rate (a planning
+  assumption: Apple publishes no FP16 figure).
 """
 
 from __future__ import annotations

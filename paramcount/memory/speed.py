@@ -13,8 +13,8 @@ A decode step produces one token for each of ``batch`` sequences. It reads
 Its FLOPs are ``batch × (F1 + 2 × heads × (head_dim + v_head_dim) × (cached tokens - 1)
 per attention module)``, F1 the FLOPs of one token alone: the FLOP counter's
 (:mod:`paramcount.flops`) at one position when it knows every layer, else 2 × the active
-parameters. Prefill is ``context`` such tokens at once, attention over every pair of
-positions (the FLOP counter's convention, no causal discount: an upper bound); time to first
+parameters. Prefill is ``context × batch`` such tokens at once, each attending to the full
+context (the FLOP counter's convention, no causal discount: an upper bound); time to first
 token (TTFT) is the longer of its FLOPs and one read of the weights and caches.
 
 With ``tp`` tensor-parallel GPUs each reads and computes its share at once; ``pp`` pipeline

@@ -111,6 +111,8 @@ def test_cli_answers(capsys):
     (["--gpu", "h100", "--max-context", "--train"], "serving question"),
     (["--gpu", "h100", "--efficiency", "2"], "--efficiency '2'"),
     (["--bandwidth", "fast"], "--bandwidth 'fast'"),
+    (["--gpu", "h100", "--estimator", "deepspeed"], "--estimator deepspeed reproduces"),
+    (["--gpu", "h100", "--max-batch", "--context", "0"], "--context must be"),
 ])
 def test_errors_are_one_line(capsys, args, message):
     code, _, err = run(capsys, "llama-3-8b", *args)

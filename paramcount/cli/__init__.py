@@ -9,6 +9,8 @@
     paramcount memory SOURCE [options]            memory to serve or train a model
     paramcount diff A B [options]                 compare two models row by row
     paramcount scan SOURCE... [options]           one row per model, for many models at once
+    paramcount report SOURCE -o FILE [options]    a self-contained HTML page: treemap and table
+    paramcount serve [--port N]                   that page on 127.0.0.1, with a form
     paramcount completion bash|zsh                a shell completion script
 
 Bad input prints one line, ``paramcount: error: ...``, and exits with status 2. Anything else
@@ -50,7 +52,7 @@ if TYPE_CHECKING:  # the commands import what they use when they run
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
-MODULE_COMMANDS = ("memory", "diff", "scan", "completion")
+MODULE_COMMANDS = ("memory", "diff", "scan", "report", "serve", "completion")
 
 
 def _output_options(p: argparse.ArgumentParser, framework: bool = False) -> None:
@@ -83,7 +85,7 @@ def _summary_parser() -> argparse.ArgumentParser:
                usage="paramcount SOURCE [options] | paramcount COMMAND ...",
                formatter_class=argparse.RawDescriptionHelpFormatter,
                epilog=f"{sources_help()}\n\ncommands: layer, zoo, layers, transformer, memory, "
-                      "diff, scan, completion (see `paramcount COMMAND --help`)")
+                      "diff, scan, report, serve, completion (see `paramcount COMMAND --help`)")
     p.add_argument("source", metavar="SOURCE",
                    help="a model file or folder, or a zoo name (see below)")
     source_arguments(p, "the model file or zoo entry")

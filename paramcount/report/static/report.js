@@ -126,6 +126,11 @@
           if (e.key === "Enter" || e.key === " ") { e.preventDefault(); zoom(); }
         });
         var inner = sized(node), top = r.h > 34 ? 18 : 0;
+        if (inner.length === 1 && inner[0].node.x > 1 && inner[0].node.x <= 256) {
+          var one = inner[0], n = one.node.x;  // identical blocks: drawn as n tiles of one
+          inner = [];
+          for (var k = 0; k < n; k++) { inner.push({node: one.node, value: one.value / n}); }
+        }
         if (r.w > 30 && r.h - top > 12) {
           squarify(inner, 2, top, r.w - 5, r.h - top - 4).forEach(function (s) {
             div.appendChild(self.cell(s, 2));

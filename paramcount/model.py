@@ -183,6 +183,13 @@ class Summary:
         """The summary as an HTML table, which Jupyter shows for a summary in a cell."""
         return self.render("html")
 
+    def plot(self, seq_len: int | None = None) -> Any:
+        """The treemap of ``paramcount report`` (with the table beside it), which a notebook
+        shows in a cell; FLOPs of a forward pass of ``seq_len`` tokens."""
+        from paramcount.report.page import Plot, summary_page
+
+        return Plot(summary_page(self, seq_len))
+
     def __rich__(self) -> Any:
         """The summary as a rich table (``rich.print(summary)``); rich calls this, so it is
         imported only when present."""

@@ -21,7 +21,9 @@ HEAVY = ("yaml", "rich", "numpy", "torch", "h5py", "huggingface_hub", "fsspec", 
 #: the machinery of other commands
 OTHER_COMMANDS = ("paramcount.comparison", "paramcount.memory", "paramcount.scanning",
                   "paramcount.cli.diff", "paramcount.cli.memory", "paramcount.cli.scan",
-                  "paramcount.report.html", "paramcount.report.explain")
+                  "paramcount.report.html", "paramcount.report.explain",
+                  "paramcount.cli.report", "paramcount.cli.serve", "paramcount.report.page",
+                  "paramcount.report.treemap", "http.server", "socketserver")
 #: layer families a Dense does not need
 OTHER_FAMILIES = ("paramcount.layers.recurrent", "paramcount.layers.conv",
                   "paramcount.layers.attention", "paramcount.layers.pooling",

@@ -10,6 +10,8 @@
     paramcount gpus                               the GPUs `memory --gpu NAME` knows
     paramcount diff A B [options]                 compare two models row by row
     paramcount scan SOURCE... [options]           one row per model, for many models at once
+    paramcount report SOURCE -o FILE [options]    a self-contained HTML page: treemap and table
+    paramcount serve [--port N]                   that page on 127.0.0.1, with a form
     paramcount completion bash|zsh                a shell completion script
 
 Bad input prints one line, ``paramcount: error: ...``, and exits with status 2. Anything else
@@ -51,7 +53,7 @@ if TYPE_CHECKING:  # the commands import what they use when they run
 
 COMMANDS = ("layer", "zoo", "layers", "transformer")
 #: commands with a module of their own in this package, imported when used
-MODULE_COMMANDS = ("memory", "diff", "scan", "completion", "gpus")
+MODULE_COMMANDS = ("memory", "diff", "scan", "report", "serve", "completion", "gpus")
 
 
 def _output_options(p: argparse.ArgumentParser, framework: bool = False) -> None:
@@ -84,7 +86,7 @@ def _summary_parser() -> argparse.ArgumentParser:
                usage="paramcount SOURCE [options] | paramcount COMMAND ...",
                formatter_class=argparse.RawDescriptionHelpFormatter,
                epilog=f"{sources_help()}\n\ncommands: layer, zoo, layers, transformer, memory, "
-                      "gpus, diff, scan, completion (see `paramcount COMMAND --help`)")
+                      "gpus, diff, scan, report, serve, completion (see `paramcount COMMAND --help`)")
     p.add_argument("source", metavar="SOURCE",
                    help="a model file or folder, or a zoo name (see below)")
     source_arguments(p, "the model file or zoo entry")

@@ -221,9 +221,15 @@ def _footer(result: Result) -> list[str]:
 
 
 def render_html(result: Result) -> str:
-    """The table in HTML, the fit and the assumptions below (``_repr_html_``)."""
+    """The table in HTML, the fit and the assumptions below (``_repr_html_``); an estimate of
+    paramcount's has the report's bar of each GPU's memory above (SVG, no script)."""
     title, head, groups, right = _shown(result)
-    return html_table(title, head, groups, right, _footer(result), kind="memory")
+    table = html_table(title, head, groups, right, _footer(result), kind="memory")
+    if not isinstance(result, MemoryEstimate):
+        return table
+    from paramcount.report.page import memory_svg
+
+    return memory_svg(result) + "\n" + table
 
 
 def rich_memory(result: Result) -> Any:

@@ -9,7 +9,8 @@ Conventions, the same for every row:
 - FLOPS: dense tensor-core peaks. Datasheets print "with sparsity" figures, twice the dense
   ones; this table holds the dense ones (the sparse figure halved). GeForce cards: the rate
   with FP32 accumulation, which is what PyTorch's matrix products use (the whitepapers also
-  print a doubled FP16-accumulate rate). ``None``: the vendor publishes no figure.
+  print a doubled FP16-accumulate rate); their FP8 and FP4 rates are left out, as no
+  FP32-accumulate figure for them could be confirmed. ``None``: no figure.
 - Apple M-series: one row per chip at its largest unified memory. The GPU may not wire all
   of it: Metal's ``MTLDevice.recommendedMaxWorkingSetSize`` (what llama.cpp's Metal backend
   reads) is about two thirds of the memory up to 36 GiB and three quarters above, by macOS's
@@ -91,7 +92,7 @@ _GEFORCE = "fp32-accumulate tensor rates, dense"
 #: every GPU paramcount knows, in the order ``paramcount gpus`` lists them
 CATALOG: tuple[Gpu, ...] = (
     _nvidia("H100 SXM", 80, 3.35, 67, 494.7, 989.4, 1978.9, _H100, ("h100", "h100-sxm")),
-    _nvidia("H100 PCIe", 80, 2.0, 51, 378, 756, 1513, _H100, ("h100-pcie",)),
+    _nvidia("H100 PCIe", 80, 2.0, 51, 378, 756.5, 1513, _H100, ("h100-pcie",)),
     _nvidia("H200 SXM", 141, 4.8, 67, 494.7, 989.4, 1978.9,
             "NVIDIA H200 Tensor Core GPU datasheet (SXM column), sparse figures halved",
             ("h200", "h200-sxm")),
@@ -112,12 +113,12 @@ CATALOG: tuple[Gpu, ...] = (
     _nvidia("RTX 3090", 24, 0.936, 35.6, 35.6, 71, None,
             f"NVIDIA Ampere GA102 GPU architecture whitepaper, appendix A ({_GEFORCE})",
             ("rtx3090", "3090")),
-    _nvidia("RTX 4090", 24, 1.008, 82.6, 82.6, 165.2, 330.3,
+    _nvidia("RTX 4090", 24, 1.008, 82.6, 82.6, 165.2, None,
             f"NVIDIA Ada Lovelace GPU architecture whitepaper, appendix A ({_GEFORCE})",
             ("rtx4090", "4090")),
-    _nvidia("RTX 5090", 32, 1.792, 104.8, 104.8, 209.5, 419,
+    _nvidia("RTX 5090", 32, 1.792, 104.8, 104.8, 209.5, None,
             f"NVIDIA RTX Blackwell GPU architecture whitepaper, appendix A ({_GEFORCE})",
-            ("rtx5090", "5090"), fp4=838),
+            ("rtx5090", "5090")),
     Gpu("MI300X", 192 * GIB, _t(5.3) or 0,
         {"fp32": _t(163.4), "tf32": _t(653.7), "bf16": _t(1307.4), "fp16": _t(1307.4),
          "fp8": _t(2614.9)}, "AMD Instinct MI300X accelerator datasheet (dense figures)",

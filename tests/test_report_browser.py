@@ -1,7 +1,9 @@
 """The report page and ``paramcount serve``, opened in a real browser (Playwright driving
 headless Chromium): the treemap's rectangles add up to totals read from the DOM, a click zooms
-and the breadcrumb returns, the keyboard does the same, no console error, no request leaves the
-file, and light and dark screenshots land in ``tests/artifacts/``.
+and the breadcrumb returns, the keyboard does the same, the table's every column is in view at
+1280×800, rectangles with room are labelled, the page and the notebook's SVG draw the same
+rectangles, no console error, no request leaves the file, and light and dark screenshots land in
+``tests/artifacts/``.
 
 The totals come from hand calculations, from the gguf package's reader of the file written, or
 from the figure transformers gives for GPT-2 (124,439,808), never from the code under test.

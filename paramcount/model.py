@@ -180,8 +180,11 @@ class Summary:
         return self.render("explain")
 
     def _repr_html_(self) -> str:
-        """The summary as an HTML table, which Jupyter shows for a summary in a cell."""
-        return self.render("html")
+        """The treemap (static SVG, no script) above the summary's HTML table, which Jupyter
+        shows for a summary in a cell."""
+        from paramcount.report.svg import summary_svg
+
+        return "\n".join(filter(None, (summary_svg(self), self.render("html"))))
 
     def plot(self, seq_len: int | None = None) -> Any:
         """The treemap of ``paramcount report`` (with the table beside it), which a notebook

@@ -1,7 +1,9 @@
 """The report page and ``paramcount serve``, opened in a real browser (Playwright driving
 headless Chromium): the treemap's rectangles add up to totals read from the DOM, a click zooms
-and the breadcrumb returns, the keyboard does the same, no console error, no request leaves the
-file, and light and dark screenshots land in ``tests/artifacts/``.
+and the breadcrumb returns, the keyboard does the same, the table's every column is in view at
+1280×800, rectangles with room are labelled, the page and the notebook's SVG draw the same
+rectangles, no console error, no request leaves the file, and light and dark screenshots land in
+``tests/artifacts/``.
 
 The totals come from hand calculations, from the gguf package's reader of the file written, or
 from the figure transformers gives for GPT-2 (124,439,808), never from the code under test.
@@ -287,4 +289,80 @@ def test_serve_form_reports_compares_and_words_errors_as_the_cli(browser, served
     page.fill("#pc-gpu_memory", "80GB")
     page.click("#pc-go")
     assert page.locator(".pc-gpu").count() == 1 and page.locator(".pc-level1").count() > 0
+    opened.close()
+
+
+def test_every_column_of_the_table_is_in_view_at_1280x800(browser, tmp_path):
+    opened = Opened(browser)
+    page = opened.page
+    page.goto(report(tmp_path, "llama-3-8b").as_uri())
+    heads = page.locator(".pc-table thead th").all_inner_texts()
+    column = heads.index("Param #") + 1
+    cells = page.locator(f".pc-table thead th:nth-child({column}), "
+                         f".pc-table tbody td:nth-child({column})")
+    assert cells.count() == 1 + 17  # the header and every row
+    for box in (cells.nth(i).bounding_box() for i in range(cells.count())):
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1280, box
+    first = page.locator(f".pc-table tbody tr:first-child td:nth-child({column})")
+    assert first.bounding_box()["y"] + first.bounding_box()["height"] <= 800
+    assert first.inner_text() == "7,504,924,672"  # the table's figure is readable
+    opened.close()
+
+
+def test_rectangles_with_room_carry_their_name_and_size(browser, tmp_path):
+    opened = Opened(browser)
+    page = opened.page
+    page.goto(report(tmp_path, "llama-3-8b").as_uri())
+    # one level below: the 32 layers inside model, 32 × 218,112,000 by hand (q, o 4096²;
+    # k, v 4096×1024; an MLP of 3 × 4096 × 14336; two norms of 4096)
+    layer = 2 * 4096**2 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096
+    layers = page.locator('.pc-level2[data-name="layers"] .pc-label')
+    assert 32 * layer == 6_979_584_000 and layers.inner_text() == "layers 6.98B"
+    page.click('.pc-level1[data-name="model"]')
+    tiles = page.locator('.pc-level1[data-name="layers"] .pc-level2 .pc-label')
+    assert tiles.all_inner_texts() == [f"{i} 218.1M" for i in range(32)]
+    opened.close()
+
+
+def _page_cells(page: Any) -> list[tuple[int, float, float, float, float]]:
+    """The page's rectangles (level, x, y, w, h), those inside a rectangle placed in the map."""
+    return [tuple(c) for c in page.eval_on_selector_all(".pc-pane:first-child .pc-cell", """
+        els => els.map(e => {
+          const s = e.style, p = e.parentElement.classList.contains("pc-cell")
+            ? e.parentElement.style : {left: "0", top: "0"};
+          return [e.classList.contains("pc-level1") ? 1 : 2,
+                  parseFloat(p.left) + parseFloat(s.left), parseFloat(p.top) + parseFloat(s.top),
+                  parseFloat(s.width), parseFloat(s.height)];
+        })""")]
+
+
+def test_the_page_and_the_notebooks_svg_draw_the_same_rectangles(browser, tmp_path):
+    import paramcount
+    from paramcount.report.svg import Palette, treemap_svg
+    from paramcount.report.treemap import tree_data
+
+    tree = tree_data(paramcount.summarize("zoo:gpt2"))
+    h = next(c for c in tree["c"][0]["c"] if c["n"] == "h")
+    opened = Opened(browser)
+    page = opened.page
+    page.goto(report(tmp_path, "gpt2").as_uri())
+    page.eval_on_selector(".pc-map", "m => { m.style.width = '800px'; "
+                                     "m.style.height = '520px'; }")
+    page.select_option("#pc-metric", "1")
+    page.select_option("#pc-metric", "0")  # drawn again at 800 × 520
+    svg = browser.new_page()
+    for node, zoom in ((tree, None), (h, '.pc-level1[data-name="h"]')):
+        if zoom:
+            page.click(zoom)
+        drawn = _page_cells(page)
+        svg.set_content(treemap_svg(node, Palette("f"), (800, 520)))
+        read = svg.eval_on_selector_all("g", """els => els.map(g => {
+            const r = g.querySelector("rect"), b = r.getBBox();
+            return [g.classList.contains("pc-level1") ? 1 : 2, b.x, b.y, b.width, b.height];
+          })""")
+        assert len(drawn) == len(read) >= 8
+        for one, other in zip(drawn, read, strict=True):
+            assert one[0] == other[0] and all(abs(a - b) <= 1 for a, b in zip(
+                one[1:], other[1:], strict=True)), (one, other)
+    svg.close()
     opened.close()

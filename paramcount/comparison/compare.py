@@ -74,6 +74,8 @@ class Diff:
     #: the leading components stripped from A's and B's paths (empty: none)
     prefix: tuple[Parts, Parts] = ((), ())
     types_compared: bool = True
+    #: the two summaries compared (what ``plot()`` and the inline treemaps draw)
+    summaries: tuple[Summary, Summary] | None = field(default=None, repr=False, compare=False)
 
     @property
     def delta(self) -> Counts:
@@ -138,10 +140,23 @@ class Diff:
         return render_diff(self)
 
     def _repr_html_(self) -> str:
-        """The table as HTML, which Jupyter shows for a diff in a cell."""
+        """Both models' treemaps side by side (static SVG, coloured by change) above the
+        table, which Jupyter shows for a diff in a cell."""
         from paramcount.report.diff import render_html
+        from paramcount.report.svg import diff_svg
 
-        return render_html(self)
+        return "\n".join(filter(None, (diff_svg(self), render_html(self))))
+
+    def plot(self) -> Any:
+        """The page of ``paramcount report A --compare B``: both models' zoomable treemaps,
+        coloured by change, above the diff's table, which a notebook shows in a cell."""
+        from paramcount.errors import SpecError
+        from paramcount.report.page import Plot, diff_page
+
+        if self.summaries is None:
+            raise SpecError("this diff does not hold the summaries it compared: "
+                            "make it with paramcount.diff(a, b)")
+        return Plot(diff_page(*self.summaries, self))
 
     def __rich__(self) -> Any:
         """The table as a rich renderable (``rich.print(diff)``); rich calls this, so it is
@@ -225,7 +240,7 @@ def compare(a: Summary, b: Summary) -> Diff:
                      "a checkpoint stores no parameter-free layer")
     notes += [f"{label}'s totals are lower bounds: {sum(s.unknown_layers.values())} layer(s) of "
               "unknown type not counted" for label, s in (("A", a), ("B", b)) if s.lower_bound]
-    return Diff(side_a, side_b, found, notes, prefix, types)
+    return Diff(side_a, side_b, found, notes, prefix, types, (a, b))
 
 
 def _side(s: Summary, counts: dict[int, Counts]) -> Side:

@@ -1,6 +1,7 @@
 // paramcount report: draws the treemaps of #pc-data (a squarified layout, Bruls et al. 2000)
-// as positioned elements, and makes the table collapsible and searchable. No library, no
-// fetch: everything it needs is in the page.
+// as positioned elements, by the rules of paramcount/report/layout.py (a browser test holds the
+// two equal), and makes the table collapsible and searchable. No library, no fetch: everything
+// it needs is in the page.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("pc-data").textContent);
@@ -25,8 +26,23 @@
     return keys[key];
   }
   function label(node) { return node.n + (node.x ? " ×" + node.x : ""); }
-  function tip(node) {
-    var v = node.v, lines = [label(node) + " (" + node.t + ")",
+  // The name of a rectangle: a tile of identical blocks is its own block (7, or "h #8").
+  function name(node, tile) {
+    if (tile === undefined) { return label(node); }
+    return /^[0-9]+$/.test(node.n) ? String(Number(node.n) + tile) : node.n + " #" + (tile + 1);
+  }
+  // What a rectangle has room for: name and size, or name, or nothing (never a cut label).
+  var CHAR = 7, LINE = 15;
+  function fits(text, size, w, h) {
+    if (h < LINE) { return ""; }
+    var tries = [text + " " + size, text];
+    for (var i = 0; i < tries.length; i++) {
+      if (tries[i].length * CHAR + 8 <= w) { return tries[i]; }
+    }
+    return "";
+  }
+  function tip(node, tile) {
+    var v = node.v, lines = [name(node, tile) + " (" + node.t + ")",
       "parameters: " + fmt(v[0]), "stored bytes: " + fmt(v[1])];
     if (node.x) { lines.push(node.x + " identical blocks of " + fmt(v[0] / node.x) + " each"); }
     if (v[2]) { lines.push("FLOPs: " + fmt(v[2])); }
@@ -106,18 +122,18 @@
     div.style.left = r.x + "px"; div.style.top = r.y + "px";
     div.style.width = Math.max(r.w - 1, 0) + "px"; div.style.height = Math.max(r.h - 1, 0) + "px";
     div.style.background = colourOf(node);
-    div.dataset.value = node.v[state.metric];
+    div.dataset.value = r.item.tile === undefined ? node.v[state.metric] : r.item.value;
     div.dataset.name = node.n;
-    div.title = tip(node);
+    div.title = tip(node, r.item.tile);
     if (node.m) { div.classList.add("pc-marked"); }
     if (level === 1) {
       div.tabIndex = 0;
       div.setAttribute("role", "treeitem");
       div.setAttribute("aria-label", label(node) + ", " + short(node.v[state.metric], state.metric));
-      var name = document.createElement("span");
-      name.className = "pc-label";
-      name.textContent = label(node) + " " + short(node.v[state.metric], state.metric);
-      div.appendChild(name);
+      var text = document.createElement("span");
+      text.className = "pc-label";
+      text.textContent = label(node) + " " + short(node.v[state.metric], state.metric);
+      div.appendChild(text);
       if (node.c) {
         div.classList.add("pc-zoomable");
         var zoom = function () { self.stack.push(node); self.draw(); self.focusFirst(); };
@@ -129,13 +145,24 @@
         if (inner.length === 1 && inner[0].node.x > 1 && inner[0].node.x <= 256) {
           var one = inner[0], n = one.node.x;  // identical blocks: drawn as n tiles of one
           inner = [];
-          for (var k = 0; k < n; k++) { inner.push({node: one.node, value: one.value / n}); }
+          for (var k = 0; k < n; k++) {
+            inner.push({node: one.node, value: one.value / n, tile: k});
+          }
         }
         if (r.w > 30 && r.h - top > 12) {
           squarify(inner, 2, top, r.w - 5, r.h - top - 4).forEach(function (s) {
             div.appendChild(self.cell(s, 2));
           });
         }
+      }
+    } else {
+      var said = fits(name(node, r.item.tile), short(r.item.value, state.metric),
+                      Math.max(r.w - 1, 0), Math.max(r.h - 1, 0));
+      if (said) {
+        var small = document.createElement("span");
+        small.className = "pc-label";
+        small.textContent = said;
+        div.appendChild(small);
       }
     }
     return div;

@@ -28,6 +28,12 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   a language model)
     vision_language.py mistral3 paligemma idefics3
 
+diffusers' models, by the ``_class_name`` of their config.json (:data:`DIFFUSERS`)::
+
+    unet.py       UNet2DConditionModel (Stable Diffusion 1.x, 2.x, SDXL)
+    autoencoder.py AutoencoderKL
+    dit.py        SD3Transformer2DModel FluxTransformer2DModel (MMDiT)
+
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
 """
@@ -98,6 +104,15 @@ MODULES = {
 }
 
 
+#: diffusers' model classes -> the module that declares them; a diffusers config.json names its
+#: class in ``_class_name`` and has no model_type, and the class stands for it
+DIFFUSERS = {
+    "UNet2DConditionModel": "unet",
+    "AutoencoderKL": "autoencoder",
+    **dict.fromkeys(("SD3Transformer2DModel", "FluxTransformer2DModel"), "dit"),
+}
+
+
 def register(model_type: str, prefix: str, heads: tuple[str, ...], base: str = "Model",
              saved: tuple[tuple[str, str], ...] = ()) -> Callable[[BuildFn], BuildFn]:
     """Register a builder for one ``model_type``; a model_type registered twice is an error."""
@@ -110,18 +125,19 @@ def register(model_type: str, prefix: str, heads: tuple[str, ...], base: str = "
 
 
 def families() -> dict[str, Family]:
-    """Every supported model_type and its family."""
+    """Every supported model_type and its family (transformers'; diffusers' classes apart)."""
     for name in sorted(set(MODULES.values())):
         importlib.import_module(f"paramcount.architectures.{name}")
-    return _FAMILIES
+    return {k: f for k, f in _FAMILIES.items() if k in MODULES}
 
 
 def family_of(model_type: str | None, architecture: str | None) -> Family | None:
     """The family of a config: by ``model_type``, else by the architecture's class prefix."""
     if model_type is not None:
-        if model_type not in MODULES:
+        module = MODULES.get(model_type) or DIFFUSERS.get(model_type)
+        if module is None:
             return None
-        importlib.import_module(f"paramcount.architectures.{MODULES[model_type]}")
+        importlib.import_module(f"paramcount.architectures.{module}")
         return _FAMILIES[model_type]
     if not architecture:
         return None
@@ -179,5 +195,5 @@ def supported() -> list[str]:
     return sorted(MODULES)
 
 
-__all__ = ["Config", "Family", "Unsupported", "build", "families", "family_of", "head_of",
-           "loaded_path", "register", "supported"]
+__all__ = ["DIFFUSERS", "Config", "Family", "Unsupported", "build", "families", "family_of",
+           "head_of", "loaded_path", "register", "supported"]

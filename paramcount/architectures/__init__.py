@@ -34,6 +34,10 @@ diffusers' models, by the ``_class_name`` of their config.json (:data:`DIFFUSERS
     autoencoder.py AutoencoderKL
     dit.py        SD3Transformer2DModel FluxTransformer2DModel (MMDiT)
 
+timm's image models, by the ``architecture`` of a timm config.json (model type ``timm``)::
+
+    timm_nets.py  resnet resnext wide_resnet vit deit convnext efficientnet (names as data)
+
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
 """
@@ -113,6 +117,10 @@ DIFFUSERS = {
 }
 
 
+#: timm's models: one model type, the name in the config's ``architecture`` picks the model
+TIMM = {"timm": "timm_nets"}
+
+
 def register(model_type: str, prefix: str, heads: tuple[str, ...], base: str = "Model",
              saved: tuple[tuple[str, str], ...] = ()) -> Callable[[BuildFn], BuildFn]:
     """Register a builder for one ``model_type``; a model_type registered twice is an error."""
@@ -134,7 +142,7 @@ def families() -> dict[str, Family]:
 def family_of(model_type: str | None, architecture: str | None) -> Family | None:
     """The family of a config: by ``model_type``, else by the architecture's class prefix."""
     if model_type is not None:
-        module = MODULES.get(model_type) or DIFFUSERS.get(model_type)
+        module = MODULES.get(model_type) or DIFFUSERS.get(model_type) or TIMM.get(model_type)
         if module is None:
             return None
         importlib.import_module(f"paramcount.architectures.{module}")
@@ -171,7 +179,7 @@ def build(config: Config, family: Family, head: str) -> tuple[Node, dict[str, in
     """Build the model's tree and its figures (non-embedding and active parameters)."""
     roles = Roles()
     root = family.build(config, head, roles)
-    root.name = family.prefix + head
+    root.name = family.prefix + head or root.name  # timm's: the model's name
     return root, roles.figures(root)
 
 
@@ -195,5 +203,5 @@ def supported() -> list[str]:
     return sorted(MODULES)
 
 
-__all__ = ["DIFFUSERS", "Config", "Family", "Unsupported", "build", "families", "family_of",
+__all__ = ["DIFFUSERS", "TIMM", "Config", "Family", "Unsupported", "build", "families", "family_of",
            "head_of", "loaded_path", "register", "supported"]

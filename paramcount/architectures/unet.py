@@ -164,10 +164,11 @@ def unet(c: Config, head: str, roles: Roles) -> Node:
     n = len(out)
     only(c, "num_attention_heads", (None,), None)  # diffusers refuses it too
     embeddings, temb = _embeddings(c, out[0])
-    sizes: dict[str, Any] = {"out": out, "temb": temb, "heads": per_block(c, "attention_head_dim", 8, n),
-             "layers": per_block(c, "layers_per_block", 2, n),
-             "cross": per_block(c, "cross_attention_dim", 1280, n),
-             "depth": per_block(c, "transformer_layers_per_block", 1, n, nested=True)}
+    sizes: dict[str, Any] = {
+        "out": out, "temb": temb, "heads": per_block(c, "attention_head_dim", 8, n),
+        "layers": per_block(c, "layers_per_block", 2, n),
+        "cross": per_block(c, "cross_attention_dim", 1280, n),
+        "depth": per_block(c, "transformer_layers_per_block", 1, n, nested=True)}
     reverse = c.raw("reverse_transformer_layers_per_block") or sizes["depth"][::-1]
     channels = c.int("in_channels", default=4)
     at = image(c, channels, None)

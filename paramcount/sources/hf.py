@@ -8,7 +8,8 @@ head counted once); the dtype is the config's ``torch_dtype`` (``dtype`` in tran
 
 A diffusers model's config.json names its class in ``_class_name`` instead
 (``UNet2DConditionModel``, ``AutoencoderKL``, ``SD3Transformer2DModel``,
-``FluxTransformer2DModel``); the class is both its model type and its architecture.
+``FluxTransformer2DModel``); the class is both its model type and its architecture. A timm
+model's config.json names the model in ``architecture`` (``resnet50``): model type ``timm``.
 
 An unknown ``model_type`` is built by transformers itself on the meta device when transformers
 and torch are installed (the output says so, with the time it took); otherwise it is one clear
@@ -81,6 +82,8 @@ def from_dict(doc: Any, source: str = "<dict>", head: str | None = None,
     except Unsupported as err:
         if is_diffusers(doc):
             raise _not_diffusers(model_type) from None
+        if is_timm(doc):
+            raise
         return _fallback(doc, source, head, err, model_type)
     meta = {"model_type": family.model_type, "architecture": root.name,
             **quantization(doc)}
@@ -123,7 +126,19 @@ def _not_diffusers(name: str | None) -> SpecError:
                      f"{', '.join(DIFFUSERS)})")
 
 
+def is_timm(doc: Mapping[str, Any]) -> bool:
+    """Whether a config is a timm model's: its name in ``architecture``, no model_type.
+
+    >>> is_timm({"architecture": "resnet50", "num_classes": 1000})
+    True
+    """
+    return isinstance(doc.get("architecture"), str) and "model_type" not in doc \
+        and "_class_name" not in doc
+
+
 def _identity(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    if is_timm(doc):
+        return "timm", None
     if is_diffusers(doc):
         name = doc["_class_name"]
         if not isinstance(name, str):

@@ -5,8 +5,9 @@ that exist for torch 2.13 are built against CUDA torch and do not load beside th
 build (``operator torchvision::nms does not exist``). The checks are, instead:
 
 - published totals, exact: the figures torchvision's model documentation prints for the same
-  architectures (timm's resnet, resnext, wide_resnet, vit, convnext and efficientnet match
-  them layer for layer), and timm's own published figures where torchvision has no twin;
+  architectures (timm's resnet, resnext, wide_resnet, vit, convnext, efficientnet and
+  mobilenetv3 match them layer for layer), and timm's own published figures where torchvision
+  has no twin;
 - timm's model cards' ``Params (M)``, rounded as they print them;
 - transformers building its port of the same architecture on the meta device (ResNet, ViT,
   ConvNeXt, EfficientNet), total against total;
@@ -39,6 +40,7 @@ PUBLISHED = {
     "efficientnet_b2": 9_109_994, "efficientnet_b3": 12_233_232,
     "efficientnet_b4": 19_341_616, "efficientnet_b5": 30_389_784,
     "efficientnet_b6": 43_040_704, "efficientnet_b7": 66_347_960,
+    "mobilenetv3_large_100": 5_483_032, "mobilenetv3_small_100": 2_542_856,
 }
 
 
@@ -54,7 +56,7 @@ def test_published_totals(name):
     ("vit_base_patch16_384.augreg_in21k_ft_in1k", 86.9),
     ("deit_base_distilled_patch16_224.fb_in1k", 87.3), ("convnext_nano.in12k_ft_in1k", 15.6),
     ("convnext_atto.d2_in1k", 3.7), ("efficientnet_b3.ra2_in1k", 12.2),
-    ("vit_huge_patch14_224.orig_in21k", 630.8),
+    ("vit_huge_patch14_224.orig_in21k", 630.8), ("mobilenetv3_large_100.ra_in1k", 5.5),
 ])
 def test_model_cards(name, millions):
     fields = {"num_classes": 0} if name.endswith("orig_in21k") else {}  # that card's head: none
@@ -104,6 +106,9 @@ def test_vit_base_by_hand():
                          "conv_head", "bn2", "classifier"}),
     ("convnext_tiny", {"stem.0", "stages.1.downsample.1", "stages.3.blocks.2.gamma",
                        "stages.0.blocks.0.mlp.fc2", "head.norm", "head.fc"}),
+    ("mobilenetv3_large_100", {"conv_stem", "blocks.0.0.conv_dw", "blocks.1.1.conv_pwl",
+                               "blocks.2.0.se.conv_expand", "blocks.6.0.conv", "blocks.6.0.bn1",
+                               "conv_head", "classifier"}),
     ("deit_tiny_distilled_patch16_224", {"cls_token", "dist_token", "pos_embed",
                                          "patch_embed.proj", "blocks.11.attn.qkv", "head",
                                          "head_dist"}),

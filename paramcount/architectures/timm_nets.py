@@ -1,9 +1,9 @@
 """timm's image models, by the names people type (``resnet50``, ``vit_base_patch16_224``,
-``convnext_tiny``, ``efficientnet_b0``), from timm's own architecture definitions written here
-as data: :data:`MODELS` maps a name to its family and the arguments timm's model function
-gives it, and one builder per family makes the tree, named as timm names its modules
-(``layer1.0.conv1``, ``blocks.0.attn.qkv``, ``stages.1.downsample.1``), so that a timm
-checkpoint's tensors line up with it.
+``convnext_tiny``, ``efficientnet_b0``, ``mobilenetv3_large_100``), from timm's own
+architecture definitions written here as data: :data:`MODELS` maps a name to its family and
+the arguments timm's model function gives it, and one builder per family makes the tree,
+named as timm names its modules (``layer1.0.conv1``, ``blocks.0.attn.qkv``,
+``stages.1.downsample.1``), so that a timm checkpoint's tensors line up with it.
 
 A timm Hub repo's ``config.json`` names the model in ``architecture`` (with ``num_classes``
 and, sometimes, ``model_args``); the name's tag (``.a1_in1k``) is the weights, not the
@@ -77,6 +77,8 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     **{n: ("vit", a) for n, a in _VITS.items()},
     **{n: ("convnext", a) for n, a in _CONVNEXTS.items()},
     **{n: ("efficientnet", a) for n, a in _EFFICIENTNETS.items()},
+    "mobilenetv3_large_100": ("mobilenetv3", {"size": "large"}),
+    "mobilenetv3_small_100": ("mobilenetv3", {"size": "small"}),
 }
 
 
@@ -243,26 +245,38 @@ def round_channels(channels: float, divisor: int = 8) -> int:
     return out + divisor if out < 0.9 * channels else out
 
 
-def _se(n: int, reduced: int) -> Node:
-    return module("se", "SqueezeExcite", [
+def _se(n: int, reduced: int | None) -> list[Node]:
+    """Squeeze-and-excitation of ``n`` channels through ``reduced`` (None: none)."""
+    if reduced is None:
+        return []
+    return [module("se", "SqueezeExcite", [
         conv("conv_reduce", n, reduced, (1, 1), (n, 1, 1)),
-        conv("conv_expand", reduced, n, (1, 1), (reduced, 1, 1))], n)
+        conv("conv_expand", reduced, n, (1, 1), (reduced, 1, 1))], n)]
 
 
-def _efficient_block(kind: str, n_in: int, n_out: int, k: int, stride: int, e: int,
-                     at: Image) -> tuple[Node, Image]:
-    reduced = round(n_in * 0.25)
+def _mbconv(kind: str, n_in: int, n_out: int, k: int, stride: int, mid: int,
+            reduced: int | None, at: Image) -> tuple[Node, Image]:
+    """timm's mobile blocks: ``ds`` (depthwise, then pointwise), ``ir`` (expand to ``mid``,
+    depthwise, project), ``cn`` (a 1×1 convolution), with squeeze-and-excitation."""
+    if kind == "cn":
+        pw, x = _conv("conv", n_in, n_out, k, at, stride)
+        return module("", "ConvBnAct", [pw, _bn("bn1", n_out)]), x
     if kind == "ds":
         dw, x = _conv("conv_dw", n_in, n_in, k, at, stride, groups=n_in)
         pw, x = _conv("conv_pw", n_in, n_out, 1, x)
-        return module("", "DepthwiseSeparableConv", [dw, _bn("bn1", n_in), _se(n_in, reduced),
-                                                     pw, _bn("bn2", n_out)]), x
-    mid = n_in * e
+        return module("", "DepthwiseSeparableConv", [
+            dw, _bn("bn1", n_in), *_se(n_in, reduced), pw, _bn("bn2", n_out)]), x
     pw, x = _conv("conv_pw", n_in, mid, 1, at)
     dw, x = _conv("conv_dw", mid, mid, k, x, stride, groups=mid)
     pwl, x = _conv("conv_pwl", mid, n_out, 1, x)
     return module("", "InvertedResidual", [pw, _bn("bn1", mid), dw, _bn("bn2", mid),
-                                           _se(mid, reduced), pwl, _bn("bn3", n_out)]), x
+                                           *_se(mid, reduced), pwl, _bn("bn3", n_out)]), x
+
+
+def _efficient_block(kind: str, n_in: int, n_out: int, k: int, stride: int, e: int,
+                     at: Image) -> tuple[Node, Image]:
+    # EfficientNet's squeeze is a quarter of the block's input channels, expanded or not
+    return _mbconv(kind, n_in, n_out, k, stride, n_in * e, round(n_in * 0.25), at)
 
 
 def _efficientnet(c: Config, a: dict[str, Any], at: Image) -> list[Node]:
@@ -284,7 +298,48 @@ def _efficientnet(c: Config, a: dict[str, Any], at: Image) -> list[Node]:
             _bn("bn2", features), *_head(c, features, "classifier")]
 
 
-_BUILDERS = {"resnet": _resnet, "vit": _vit, "convnext": _convnext,
+# -- MobileNetV3 (timm/models/mobilenetv3.py) --------------------------------------------------
+
+#: the stages of mobilenetv3_large_100 and _small_100: (block, repeats, kernel, stride,
+#: expansion, channels, squeeze-and-excitation); "cn" is the last 1×1 convolution
+_MOBILENETV3 = {
+    "large": ((("ds", 1, 3, 1, 1, 16, False),),
+              (("ir", 1, 3, 2, 4, 24, False), ("ir", 1, 3, 1, 3, 24, False)),
+              (("ir", 3, 5, 2, 3, 40, True),),
+              (("ir", 1, 3, 2, 6, 80, False), ("ir", 1, 3, 1, 2.5, 80, False),
+               ("ir", 2, 3, 1, 2.3, 80, False)),
+              (("ir", 2, 3, 1, 6, 112, True),), (("ir", 3, 5, 2, 6, 160, True),),
+              (("cn", 1, 1, 1, 1, 960, False),)),
+    "small": ((("ds", 1, 3, 2, 1, 16, True),),
+              (("ir", 1, 3, 2, 4.5, 24, False), ("ir", 1, 3, 1, 3.67, 24, False)),
+              (("ir", 1, 5, 2, 4, 40, True), ("ir", 2, 5, 1, 6, 40, True)),
+              (("ir", 2, 5, 1, 3, 48, True),), (("ir", 3, 5, 2, 6, 96, True),),
+              (("cn", 1, 1, 1, 1, 576, False),)),
+}
+_MOBILENETV3_HEAD = {"large": 1280, "small": 1024}
+
+
+def _mobilenetv3(c: Config, a: dict[str, Any], at: Image) -> list[Node]:
+    stem, x = _conv("conv_stem", at[0], 16, 3, at, 2)
+    stages, n_in = [], 16
+    for i, stage in enumerate(_MOBILENETV3[a["size"]]):
+        blocks: list[Node] = []
+        for kind, repeats, k, stride, e, n_out, se in stage:
+            for j in range(repeats):
+                mid = round_channels(n_in * e)  # SE squeezes the expanded channels here
+                block, x = _mbconv(kind, n_in, n_out, k, stride if j == 0 else 1, mid,
+                                   round_channels(mid * 0.25) if se else None, x)
+                block.name = str(len(blocks))
+                blocks.append(block)
+                n_in = n_out
+        stages.append(module(str(i), "Sequential", blocks))
+    features = _MOBILENETV3_HEAD[a["size"]]
+    head = conv("conv_head", n_in, features, (1, 1), (n_in, 1, 1))  # after pooling, biased
+    return [stem, _bn("bn1", 16), module("blocks", "Sequential", stages), head,
+            *_head(c, features, "classifier")]
+
+
+_BUILDERS = {"mobilenetv3": _mobilenetv3, "resnet": _resnet, "vit": _vit, "convnext": _convnext,
              "efficientnet": _efficientnet}
 
 
@@ -294,8 +349,8 @@ def architecture(c: Config) -> str:
     base = name.partition(".")[0]
     if base not in MODELS:
         raise SpecError(f"timm model {name!r} is not one paramcount declares (it builds "
-                        f"{len(MODELS)} names of the resnet, resnext, vit, deit, convnext and "
-                        "efficientnet families)")
+                        f"{len(MODELS)} names of the resnet, resnext, vit, deit, convnext, "
+                        "efficientnet and mobilenetv3 families)")
     return base
 
 

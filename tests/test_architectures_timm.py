@@ -5,12 +5,12 @@ that exist for torch 2.13 are built against CUDA torch and do not load beside th
 build (``operator torchvision::nms does not exist``). The checks are, instead:
 
 - published totals, exact: the figures torchvision's model documentation prints for the same
-  architectures (timm's resnet, resnext, wide_resnet, vit, convnext, efficientnet and
-  mobilenetv3 match them layer for layer), and timm's own published figures where torchvision
-  has no twin;
+  architectures (timm's resnet, resnext, wide_resnet, vit, convnext, efficientnet,
+  mobilenetv3 and swin match them layer for layer), and timm's own published figures where
+  torchvision has no twin;
 - timm's model cards' ``Params (M)``, rounded as they print them;
 - transformers building its port of the same architecture on the meta device (ResNet, ViT,
-  ConvNeXt, EfficientNet), total against total;
+  ConvNeXt, EfficientNet, Swin), total against total;
 - a hand calculation of ViT-B/16, written out below.
 """
 
@@ -41,6 +41,8 @@ PUBLISHED = {
     "efficientnet_b4": 19_341_616, "efficientnet_b5": 30_389_784,
     "efficientnet_b6": 43_040_704, "efficientnet_b7": 66_347_960,
     "mobilenetv3_large_100": 5_483_032, "mobilenetv3_small_100": 2_542_856,
+    "swin_tiny_patch4_window7_224": 28_288_354, "swin_small_patch4_window7_224": 49_606_258,
+    "swin_base_patch4_window7_224": 87_768_224,
 }
 
 
@@ -57,6 +59,8 @@ def test_published_totals(name):
     ("deit_base_distilled_patch16_224.fb_in1k", 87.3), ("convnext_nano.in12k_ft_in1k", 15.6),
     ("convnext_atto.d2_in1k", 3.7), ("efficientnet_b3.ra2_in1k", 12.2),
     ("vit_huge_patch14_224.orig_in21k", 630.8), ("mobilenetv3_large_100.ra_in1k", 5.5),
+    ("swin_large_patch4_window7_224.ms_in22k_ft_in1k", 196.5),
+    ("swin_base_patch4_window12_384.ms_in22k_ft_in1k", 87.9),
 ])
 def test_model_cards(name, millions):
     fields = {"num_classes": 0} if name.endswith("orig_in21k") else {}  # that card's head: none
@@ -86,6 +90,10 @@ def _transformers(cls: str, **config):
     ("convnext_base", "ConvNext", {"hidden_sizes": [128, 256, 512, 1024],
                                    "depths": [3, 3, 27, 3]}),
     ("efficientnet_b7", "EfficientNet", {}),
+    ("swin_tiny_patch4_window7_224", "Swin", {}),
+    ("swin_base_patch4_window12_384", "Swin", {"embed_dim": 128, "depths": [2, 2, 18, 2],
+                                               "num_heads": [4, 8, 16, 32], "window_size": 12,
+                                               "image_size": 384}),
 ])
 def test_equal_to_transformers_port(name, cls, config):
     assert paramcount.summarize(f"timm:{name}").total_params == _transformers(cls, **config)
@@ -109,6 +117,10 @@ def test_vit_base_by_hand():
     ("mobilenetv3_large_100", {"conv_stem", "blocks.0.0.conv_dw", "blocks.1.1.conv_pwl",
                                "blocks.2.0.se.conv_expand", "blocks.6.0.conv", "blocks.6.0.bn1",
                                "conv_head", "classifier"}),
+    ("swin_tiny_patch4_window7_224", {"patch_embed.proj", "patch_embed.norm",
+                                      "layers.1.downsample.reduction",
+                                      "layers.3.blocks.1.attn.relative_position_bias_table",
+                                      "norm", "head.fc"}),
     ("deit_tiny_distilled_patch16_224", {"cls_token", "dist_token", "pos_embed",
                                          "patch_embed.proj", "blocks.11.attn.qkv", "head",
                                          "head_dist"}),
@@ -145,7 +157,7 @@ def test_the_cli(capsys):
 
 @pytest.mark.parametrize("source, message", [
     ("timm:resnet5", "timm model 'resnet5' is not one paramcount declares"),
-    ("timm:swin_tiny_patch4_window7_224", "is not one paramcount declares"),
+    ("timm:regnety_040", "is not one paramcount declares"),
 ])
 def test_errors(source, message):
     with pytest.raises(SpecError) as err:

@@ -37,7 +37,7 @@ diffusers' models, by the ``_class_name`` of their config.json (:data:`DIFFUSERS
 timm's image models, by the ``architecture`` of a timm config.json (model type ``timm``)::
 
     timm_nets.py  resnet resnext wide_resnet vit deit convnext efficientnet
-                  mobilenetv3 (names as data)
+                  mobilenetv3 swin (names as data)
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.

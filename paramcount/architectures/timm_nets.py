@@ -79,6 +79,9 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     **{n: ("efficientnet", a) for n, a in _EFFICIENTNETS.items()},
     "mobilenetv3_large_100": ("mobilenetv3", {"size": "large"}),
     "mobilenetv3_small_100": ("mobilenetv3", {"size": "small"}),
+    **{f"swin_{size}_patch4_window{w}_{img}": ("swin", {"size": size, "window": w})
+       for size in ("tiny", "small", "base", "large") for w, img in ((7, 224), (12, 384))
+       if size in ("base", "large") or w == 7},
 }
 
 
@@ -177,13 +180,8 @@ def _vit(c: Config, a: dict[str, Any], at: Image) -> list[Node]:
                                                          linear("proj", dim, dim)], dim),
         norm("norm2", dim), module("mlp", "Mlp", [linear("fc1", dim, 4 * dim),
                                                   linear("fc2", 4 * dim, dim)], dim)], dim)
-    copies = []
-    for i in range(depth):
-        copy = object.__new__(Node)
-        copy.__dict__.update(block.__dict__, name=str(i))
-        copies.append(copy)
-    items += [module("blocks", "Sequential", copies, dim), norm("norm", dim), *_head(c, dim,
-                                                                                       "head")]
+    items += [module("blocks", "Sequential", _copies(block, depth), dim), norm("norm", dim),
+              *_head(c, dim, "head")]
     if a.get("distilled") and c.int("num_classes", default=1000, min=0) > 0:
         items += _head(c, dim, "head_dist")
     return items
@@ -214,12 +212,7 @@ def _convnext(c: Config, a: dict[str, Any], at: Image) -> list[Node]:
             parameter("gamma", (dim,)), dw, norm("norm", dim),
             module("mlp", "Mlp", [linear("fc1", dim, 4 * dim), linear("fc2", 4 * dim, dim)],
                    dim)], dim)
-        copies = []
-        for j in range(count):
-            copy = object.__new__(Node)
-            copy.__dict__.update(block.__dict__, name=str(j))
-            copies.append(copy)
-        parts.append(module("blocks", "Sequential", copies, dim))
+        parts.append(module("blocks", "Sequential", _copies(block, count), dim))
         stages.append(module(str(i), "ConvNeXtStage", parts, dim))
         prev = dim
     head = module("head", "NormMlpClassifierHead", [norm("norm", prev), *_head(c, prev)], prev)
@@ -339,8 +332,54 @@ def _mobilenetv3(c: Config, a: dict[str, Any], at: Image) -> list[Node]:
             *_head(c, features, "classifier")]
 
 
-_BUILDERS = {"mobilenetv3": _mobilenetv3, "resnet": _resnet, "vit": _vit, "convnext": _convnext,
-             "efficientnet": _efficientnet}
+# -- Swin Transformer (timm/models/swin_transformer.py) ---------------------------------------
+
+#: Swin widths: (embed_dim, depths, num_heads)
+_SWIN_SIZES = {"tiny": (96, (2, 2, 6, 2), (3, 6, 12, 24)),
+               "small": (96, (2, 2, 18, 2), (3, 6, 12, 24)),
+               "base": (128, (2, 2, 18, 2), (4, 8, 16, 32)),
+               "large": (192, (2, 2, 18, 2), (6, 12, 24, 48))}
+
+
+def _swin(c: Config, a: dict[str, Any], at: Image) -> list[Node]:
+    """Patches of 4×4, then stages of windowed attention blocks (each head has a learned bias
+    per relative position in its window); each stage after the first merges 2×2 patches."""
+    dim, depths, heads = _SWIN_SIZES[a["size"]]
+    relative = (2 * a["window"] - 1) ** 2
+    patches = conv("proj", at[0], dim, (4, 4), at, stride=4)
+    stages, prev = [], dim
+    for i, (depth, h) in enumerate(zip(depths, heads, strict=True)):
+        width = dim * 2 ** i
+        parts = [] if i == 0 else [module("downsample", "PatchMerging", [
+            norm("norm", 4 * prev), linear("reduction", 4 * prev, width, bias=False)], width)]
+        block = module("", "SwinTransformerBlock", [
+            norm("norm1", width),
+            module("attn", "WindowAttention", [
+                parameter("relative_position_bias_table", (relative, h)),
+                linear("qkv", width, 3 * width), linear("proj", width, width)], width),
+            norm("norm2", width), module("mlp", "Mlp", [
+                linear("fc1", width, 4 * width), linear("fc2", 4 * width, width)], width)],
+            width)
+        parts.append(module("blocks", "Sequential", _copies(block, depth), width))
+        stages.append(module(str(i), "SwinTransformerStage", parts, width))
+        prev = width
+    return [module("patch_embed", "PatchEmbed", [patches, norm("norm", dim)], dim),
+            module("layers", "Sequential", stages), norm("norm", prev),
+            module("head", "ClassifierHead", _head(c, prev), prev)]
+
+
+def _copies(block: Node, count: int) -> list[Node]:
+    """``count`` copies of one block, named ``0``..``count-1`` (built once: they are equal)."""
+    out = []
+    for j in range(count):
+        copy = object.__new__(Node)
+        copy.__dict__.update(block.__dict__, name=str(j))
+        out.append(copy)
+    return out
+
+
+_BUILDERS = {"resnet": _resnet, "vit": _vit, "convnext": _convnext, "efficientnet": _efficientnet,
+             "mobilenetv3": _mobilenetv3, "swin": _swin}
 
 
 def architecture(c: Config) -> str:
@@ -350,7 +389,7 @@ def architecture(c: Config) -> str:
     if base not in MODELS:
         raise SpecError(f"timm model {name!r} is not one paramcount declares (it builds "
                         f"{len(MODELS)} names of the resnet, resnext, vit, deit, convnext, "
-                        "efficientnet and mobilenetv3 families)")
+                        "efficientnet, mobilenetv3 and swin families)")
     return base
 
 

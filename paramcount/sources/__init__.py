@@ -105,8 +105,9 @@ NAMED: tuple[Named, ...] = (
           "them); a bare NAME that is no file names one too", "paramcount.zoo",
           frozenset({"head"})),
     Named("timm", "timm:", ("timm:NAME[.TAG]",), "a timm image model by the name timm "
-          "gives it (resnet, resnext, vit, deit, convnext, efficientnet, mobilenetv3), from "
-          "paramcount's table of timm's architectures, without timm", "paramcount.sources.timm"),
+          "gives it (resnet, resnext, vit, deit, convnext, efficientnet, mobilenetv3, "
+          "swin), from paramcount's table of timm's architectures, without timm",
+          "paramcount.sources.timm"),
     Named("hub", "hf://", ("ORG/NAME[@REVISION]", "hf://ORG/NAME[@REVISION][/PATH]",
                            "https://huggingface.co/ORG/NAME"),
           "a Hugging Face Hub repo or a file or folder in it: from the local Hugging Face "

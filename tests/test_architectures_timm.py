@@ -173,3 +173,46 @@ def test_a_bad_img_size():
     with pytest.raises(SpecError, match="model_args"):
         paramcount.summarize({"architecture": "vit_base_patch16_224",
                               "model_args": {"img_size": "big"}})
+
+
+def _resnet18_tensors() -> dict[str, tuple[int, ...]]:
+    """resnet18's state dict as timm (and torchvision) save it, written out by hand."""
+    out: dict[str, tuple[int, ...]] = {"conv1.weight": (64, 3, 7, 7)}
+
+    def bn(name: str, n: int) -> None:
+        out.update({f"{name}.{k}": (n,) for k in ("weight", "bias", "running_mean",
+                                                  "running_var")})
+        out[f"{name}.num_batches_tracked"] = ()
+
+    bn("bn1", 64)
+    n_in = 64
+    for i, width in enumerate((64, 128, 256, 512)):
+        for j in range(2):
+            p = f"layer{i + 1}.{j}"
+            first = n_in if j == 0 else width
+            out[f"{p}.conv1.weight"] = (width, first, 3, 3)
+            out[f"{p}.conv2.weight"] = (width, width, 3, 3)
+            bn(f"{p}.bn1", width)
+            bn(f"{p}.bn2", width)
+            if j == 0 and i > 0:
+                out[f"{p}.downsample.0.weight"] = (width, n_in, 1, 1)
+                bn(f"{p}.downsample.1", width)
+        n_in = width
+    out.update({"fc.weight": (1000, 512), "fc.bias": (1000,)})
+    return out
+
+
+def test_a_timm_repo_folder_takes_the_tree_of_its_config(tmp_path):
+    """A timm repo as the Hub holds it (config.json, model.safetensors): the checkpoint's
+    tensors are exactly the architecture's, so the tree is the config's."""
+    np = pytest.importorskip("numpy")
+    safetensors = pytest.importorskip("safetensors.numpy")
+    tensors = {k: np.zeros(s, dtype=np.int64 if k.endswith("tracked") else np.float16)
+               for k, s in _resnet18_tensors().items()}
+    safetensors.save_file(tensors, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps({
+        "architecture": "resnet18", "num_classes": 1000, "num_features": 512,
+        "pretrained_cfg": {"tag": "a1_in1k"}}))
+    s = paramcount.summarize(tmp_path)
+    assert s.total_params == 11_689_512 and s.name == "resnet18"
+    assert any("holds exactly its weights" in n for n in s.notes)

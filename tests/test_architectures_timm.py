@@ -165,8 +165,9 @@ def test_errors(source, message):
     assert message in str(err.value)
 
 
-def test_an_unknown_name_suggests_the_closest():
+def test_an_unknown_name_suggests_the_closest(capsys):
     assert main(["timm:resnet5"]) == 2
+    assert "did you mean 'resnet50'?" in capsys.readouterr().err
 
 
 def test_a_bad_img_size():

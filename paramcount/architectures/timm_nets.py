@@ -12,6 +12,7 @@ architecture. BatchNorm statistics are buffers, as in PyTorch.
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -387,7 +388,9 @@ def architecture(c: Config) -> str:
     name = c.str("architecture", default="")
     base = name.partition(".")[0]
     if base not in MODELS:
-        raise SpecError(f"timm model {name!r} is not one paramcount declares (it builds "
+        close = difflib.get_close_matches(base, list(MODELS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SpecError(f"timm model {name!r} is not one paramcount declares ({hint}it builds "
                         f"{len(MODELS)} names of the resnet, resnext, vit, deit, convnext, "
                         "efficientnet, mobilenetv3 and swin families)")
     return base

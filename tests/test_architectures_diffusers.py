@@ -91,6 +91,7 @@ CASES = {
     "tiny-unet-text-time": ("UNet2DConditionModel", {
         **TINY_UNET, "addition_embed_type": "text_time", "addition_time_embed_dim": 4,
         "projection_class_embeddings_input_dim": 20, "use_linear_projection": True,
+        "mid_block_only_cross_attention": True, "upcast_attention": True,
         "reverse_transformer_layers_per_block": [[1, 3], [2, 1]]}, None),
     "sd-vae": ("AutoencoderKL", SD_VAE, 83_653_863),
     "sd3-flux-vae": ("AutoencoderKL", SD3_VAE, 83_819_683),
@@ -164,6 +165,8 @@ def test_a_config_json_file_and_the_cli(tmp_path, capsys):
     ({"_class_name": "SD3Transformer2DModel", "qk_norm": "l2"},
      "qk_norm='l2' is not counted by paramcount"),
     ({"_class_name": 3}, "_class_name=3 is not a class name"),
+    ({"_class_name": "UNet2DConditionModel", "only_cross_attention": True},
+     "only_cross_attention=True is not counted by paramcount (it declares False)"),
     ({"_class_name": "UNet2DConditionModel", "attention_head_dim": [8, "x", 8, 8]},
      "attention_head_dim=[8, 'x', 8, 8] is not a positive integer or one per block"),
 ])

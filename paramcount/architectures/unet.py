@@ -53,12 +53,11 @@ def _spatial(name: str, c: Config, channels: int, heads: int, depth: int, cross:
     head_dim = channels // heads
     inner = heads * head_dim
     linear_io = c.bool("use_linear_projection", default=False)
-    self_cross = cross if c.bool("only_cross_attention", default=False) else None
     length = positions(at)
 
     def block(i: int) -> Node:
         return module(str(i), "BasicTransformerBlock", [
-            norm("norm1", inner), attention("attn1", inner, heads, head_dim, cross=self_cross),
+            norm("norm1", inner), attention("attn1", inner, heads, head_dim),
             norm("norm2", inner), attention("attn2", inner, heads, head_dim, cross=cross),
             norm("norm3", inner), feed_forward("ff", inner)], inner)
 
@@ -158,7 +157,7 @@ def unet(c: Config, head: str, roles: Roles) -> Node:
             raise c.error(name, kinds, f"is not {len(out)} of {', '.join(known)} (the blocks "
                           "paramcount declares, one per block_out_channels)")
     only(c, "mid_block_type", MID, "UNetMidBlock2DCrossAttn")
-    for name in ("dual_cross_attention", "class_embeddings_concat"):
+    for name in ("dual_cross_attention", "class_embeddings_concat", "only_cross_attention"):
         only(c, name, (False,), False)
     only(c, "attention_type", ("default",), "default")
     n = len(out)

@@ -1,10 +1,11 @@
 """diffusers' models from their config.json alone (UNet2DConditionModel, AutoencoderKL,
-SD3Transformer2DModel, FluxTransformer2DModel), against diffusers building the same model on
-the meta device: the total, the persistent buffers, and every module's count (each node of our
-tree names a real module of the model, with as many parameters under it). Released configs are
-written here field by field from the repos' config.json; published totals are a second check.
-A pipeline folder of configs alone (model_index.json and each component's config.json) is
-summed, and equals diffusers' and transformers' components built on the meta device."""
+SD3Transformer2DModel, FluxTransformer2DModel, PixArtTransformer2DModel), against diffusers
+building the same model on the meta device: the total, the persistent buffers, and every
+module's count (each node of our tree names a real module of the model, with as many parameters
+under it). Released configs are written here field by field from the repos' config.json;
+published totals are a second check. A pipeline folder of configs alone (model_index.json and
+each component's config.json) is summed, and equals diffusers' and transformers' components
+built on the meta device."""
 
 from __future__ import annotations
 
@@ -109,6 +110,14 @@ CASES = {
     "flux-dev": ("FluxTransformer2DModel", FLUX_DEV, 11_901_408_320),
     "flux-schnell": ("FluxTransformer2DModel", {}, None),
     "tiny-flux": ("FluxTransformer2DModel", TINY_FLUX, None),
+    "pixart-alpha-1024": ("PixArtTransformer2DModel", {"caption_channels": 4096}, None),
+    "pixart-sigma-1024": ("PixArtTransformer2DModel", {
+        "caption_channels": 4096, "use_additional_conditions": False, "interpolation_scale": 2},
+        None),
+    "tiny-pixart": ("PixArtTransformer2DModel", {
+        "num_layers": 2, "num_attention_heads": 2, "attention_head_dim": 8,
+        "cross_attention_dim": 12, "caption_channels": 10, "sample_size": 16,
+        "attention_bias": False, "out_channels": None}, None),
 }
 
 
@@ -123,9 +132,10 @@ def test_diffusers_models_equal_diffusers(name):
 
 def test_published_totals():
     """Second check, figures the model cards and papers print: SD 1.5's UNet 860M, SDXL's
-    2.6B, Flux 12B, SD3 Medium 2B, SD3.5 Large 8.1B (rounded as they print them)."""
+    2.6B, Flux 12B, SD3 Medium 2B, SD3.5 Large 8.1B, PixArt-α 0.6B (rounded as they print
+    them)."""
     rounded = {"sd15-unet": (860, 6), "sdxl-unet": (26, 8), "flux-dev": (12, 9),
-               "sd3-medium": (2, 9), "sd35-large": (81, 8)}
+               "sd3-medium": (2, 9), "sd35-large": (81, 8), "pixart-alpha-1024": (6, 8)}
     for name, (figure, digits) in rounded.items():
         cls, fields, _ = CASES[name]
         total = paramcount.summarize({"_class_name": cls, **fields}).total_params

@@ -32,7 +32,8 @@ diffusers' models, by the ``_class_name`` of their config.json (:data:`DIFFUSERS
 
     unet.py       UNet2DConditionModel (Stable Diffusion 1.x, 2.x, SDXL)
     autoencoder.py AutoencoderKL
-    dit.py        SD3Transformer2DModel FluxTransformer2DModel (MMDiT)
+    dit.py        SD3Transformer2DModel FluxTransformer2DModel (MMDiT),
+                  PixArtTransformer2DModel (DiT)
 
 timm's image models, by the ``architecture`` of a timm config.json (model type ``timm``)::
 
@@ -114,7 +115,8 @@ MODULES = {
 DIFFUSERS = {
     "UNet2DConditionModel": "unet",
     "AutoencoderKL": "autoencoder",
-    **dict.fromkeys(("SD3Transformer2DModel", "FluxTransformer2DModel"), "dit"),
+    **dict.fromkeys(("SD3Transformer2DModel", "FluxTransformer2DModel",
+                     "PixArtTransformer2DModel"), "dit"),
 }
 
 

@@ -8,6 +8,9 @@ feed-forward. SD3's last block keeps only the text stream's input (``context_pre
 adds a second, image-only attention to its first blocks (``dual_attention_layers``) and RMS
 norms of queries and keys (``qk_norm``). Flux follows its joint blocks with single-stream blocks
 (attention and MLP side by side, one output projection) and can embed the guidance scale.
+PixArt's ``PixArtTransformer2DModel`` (PixArt-α and Σ) is a plain DiT instead: one stream,
+cross-attention to the text, every block modulated by one shared adaptive LayerNorm
+(``adaln_single``) through a table of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +24,17 @@ from paramcount.architectures.diffusion import (
     only,
     timestep_embedding,
 )
-from paramcount.architectures.parts import Roles, blocks, buffer, conv, linear, module, norm, stack
+from paramcount.architectures.parts import (
+    Roles,
+    blocks,
+    buffer,
+    conv,
+    linear,
+    module,
+    norm,
+    parameter,
+    stack,
+)
 from paramcount.tree import Node
 
 #: the sinusoidal timestep features both embed
@@ -130,3 +143,50 @@ def flux(c: Config, head: str, roles: Roles) -> Node:
                  single, None, lambda i: _flux_single(dim, heads, head_dim)), dim),
              *_out(dim, patch, c.int("out_channels", default=None) or channels)]
     return module("", "FluxTransformer2DModel", items)
+
+
+def _pixart_block(dim: int, heads: int, head_dim: int, cross: int, bias: bool) -> Node:
+    """``BasicTransformerBlock`` with ``norm_type="ada_norm_single"``: LayerNorms without
+    parameters, a ``scale_shift_table`` of six rows, self- and cross-attention, GELU MLP."""
+    return module("", "BasicTransformerBlock", [
+        norm("norm1", dim, "none"), attention("attn1", dim, heads, head_dim, bias=bias),
+        norm("norm2", dim, "none"), attention("attn2", dim, heads, head_dim, cross=cross,
+                                              bias=bias),
+        feed_forward("ff", dim, "gelu-approximate"), parameter("scale_shift_table", (6, dim))],
+        dim)
+
+
+@register("PixArtTransformer2DModel", "PixArtTransformer2DModel", ("",), base="")
+def pixart(c: Config, head: str, roles: Roles) -> Node:
+    heads, head_dim = c.int("num_attention_heads", default=16), \
+        c.int("attention_head_dim", default=72)
+    dim, patch = heads * head_dim, c.int("patch_size", default=2)
+    channels, side = c.int("in_channels", default=4), c.int("sample_size", default=128)
+    only(c, "norm_type", ("ada_norm_single",), "ada_norm_single")
+    only(c, "attention_type", ("default",), "default")
+    extra = c.bool("use_additional_conditions", default=side == 128)  # diffusers' rule
+    size = dim // 3
+    embed = [timestep_embedding("timestep_embedder", TIMESTEP_FEATURES, dim)]
+    if extra:  # the image's resolution and aspect ratio, embedded as timesteps are
+        embed += [timestep_embedding("resolution_embedder", TIMESTEP_FEATURES, size),
+                  timestep_embedding("aspect_ratio_embedder", TIMESTEP_FEATURES, size)]
+    adaln = module("adaln_single", "AdaLayerNormSingle", [
+        module("emb", "PixArtAlphaCombinedTimestepSizeEmbeddings", embed, dim),
+        linear("linear", dim, 6 * dim, length=1)], dim)
+    # out_channels: 8 (a mean and a variance) unless the config says otherwise; null: in_channels
+    out = c.int("out_channels", default=channels) if c.has("out_channels") else 8
+    cross = c.int("cross_attention_dim", default=1152)
+    bias = c.bool("attention_bias", default=True)
+    items = [module("pos_embed", "PatchEmbed", [
+        conv("proj", channels, dim, (patch, patch), (channels, side, side), stride=patch)], dim),
+        stack("transformer_blocks", blocks(c.layers("num_layers", default=28), None,
+                                           lambda i: _pixart_block(dim, heads, head_dim, cross,
+                                                                   bias)), dim),
+        norm("norm_out", dim, "none"), parameter("scale_shift_table", (2, dim)),
+        linear("proj_out", dim, patch * patch * out),
+        adaln]
+    caption = c.int("caption_channels", default=None)
+    if caption is not None:
+        items.append(module("caption_projection", "PixArtAlphaTextProjection", [
+            linear("linear_1", caption, dim), linear("linear_2", dim, dim)], dim))
+    return module("", "PixArtTransformer2DModel", items)

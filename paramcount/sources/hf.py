@@ -8,8 +8,9 @@ head counted once); the dtype is the config's ``torch_dtype`` (``dtype`` in tran
 
 A diffusers model's config.json names its class in ``_class_name`` instead
 (``UNet2DConditionModel``, ``AutoencoderKL``, ``SD3Transformer2DModel``,
-``FluxTransformer2DModel``); the class is both its model type and its architecture. A timm
-model's config.json names the model in ``architecture`` (``resnet50``): model type ``timm``.
+``FluxTransformer2DModel``, ``PixArtTransformer2DModel``); the class is both its model type
+and its architecture. A timm model's config.json names the model in ``architecture``
+(``resnet50``): model type ``timm``.
 
 An unknown ``model_type`` is built by transformers itself on the meta device when transformers
 and torch are installed (the output says so, with the time it took); otherwise it is one clear

@@ -10,10 +10,10 @@ default (safetensors first, then the file without a variant), and the others are
 A component with only its ``config.json`` is counted from it when it is a transformers model (a
 text encoder: ``CLIPTextModel``, ``T5EncoderModel``), as the class ``model_index.json`` names,
 or a diffusers model paramcount declares (``UNet2DConditionModel``, ``AutoencoderKL``,
-``SD3Transformer2DModel``, ``FluxTransformer2DModel``); otherwise it is listed as not counted,
-and the total is a lower bound. A pipeline of configs alone is thus counted before a byte of
-its weights is downloaded. Components without
-weights (schedulers, tokenizers, feature extractors) are listed with 0 parameters; those set to
+``SD3Transformer2DModel``, ``FluxTransformer2DModel``, ``PixArtTransformer2DModel``);
+otherwise it is listed as not counted, and the total is a lower bound. A pipeline of configs
+alone is thus counted before a byte of its weights is downloaded. Components without weights
+(schedulers, tokenizers, feature extractors) are listed with 0 parameters; those set to
 ``null`` are left out with a note, as are checkpoints outside the components' folders (a
 single-file checkpoint of the whole pipeline beside them).
 """

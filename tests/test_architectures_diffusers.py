@@ -114,6 +114,14 @@ CASES = {
     "pixart-sigma-1024": ("PixArtTransformer2DModel", {
         "caption_channels": 4096, "use_additional_conditions": False, "interpolation_scale": 2},
         None),
+    # PixArt-XL-2-1024-MS's transformer/config.json names the older class
+    "pixart-alpha-legacy": ("Transformer2DModel", {
+        "activation_fn": "gelu-approximate", "attention_bias": True, "attention_head_dim": 72,
+        "caption_channels": 4096, "cross_attention_dim": 1152, "in_channels": 4,
+        "norm_elementwise_affine": False, "norm_eps": 1e-06, "norm_num_groups": 32,
+        "norm_type": "ada_norm_single", "num_attention_heads": 16, "num_embeds_ada_norm": 1000,
+        "num_layers": 28, "out_channels": 8, "patch_size": 2, "sample_size": 128,
+        "use_additional_conditions": None}, 611_349_152),
     "tiny-pixart": ("PixArtTransformer2DModel", {
         "num_layers": 2, "num_attention_heads": 2, "attention_head_dim": 8,
         "cross_attention_dim": 12, "caption_channels": 10, "sample_size": 16,
@@ -175,6 +183,8 @@ def test_a_config_json_file_and_the_cli(tmp_path, capsys):
     ({"_class_name": "SD3Transformer2DModel", "qk_norm": "l2"},
      "qk_norm='l2' is not counted by paramcount"),
     ({"_class_name": 3}, "_class_name=3 is not a class name"),
+    ({"_class_name": "Transformer2DModel", "in_channels": 4},
+     "patch_size=None leaves a Transformer2DModel that paramcount does not count"),
     ({"_class_name": "UNet2DConditionModel", "only_cross_attention": True},
      "only_cross_attention=True is not counted by paramcount (it declares False)"),
     ({"_class_name": "UNet2DConditionModel", "attention_head_dim": [8, "x", 8, 8]},

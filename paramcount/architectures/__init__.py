@@ -33,7 +33,7 @@ diffusers' models, by the ``_class_name`` of their config.json (:data:`DIFFUSERS
     unet.py       UNet2DConditionModel (Stable Diffusion 1.x, 2.x, SDXL)
     autoencoder.py AutoencoderKL
     dit.py        SD3Transformer2DModel FluxTransformer2DModel (MMDiT),
-                  PixArtTransformer2DModel (DiT)
+                  PixArtTransformer2DModel (DiT; Transformer2DModel, its older name)
 
 timm's image models, by the ``architecture`` of a timm config.json (model type ``timm``)::
 
@@ -116,7 +116,7 @@ DIFFUSERS = {
     "UNet2DConditionModel": "unet",
     "AutoencoderKL": "autoencoder",
     **dict.fromkeys(("SD3Transformer2DModel", "FluxTransformer2DModel",
-                     "PixArtTransformer2DModel"), "dit"),
+                     "PixArtTransformer2DModel", "Transformer2DModel"), "dit"),
 }
 
 

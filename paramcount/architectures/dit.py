@@ -156,6 +156,19 @@ def _pixart_block(dim: int, heads: int, head_dim: int, cross: int, bias: bool) -
         dim)
 
 
+@register("Transformer2DModel", "Transformer2DModel", ("",), base="")
+def legacy_pixart(c: Config, head: str, roles: Roles) -> Node:
+    """The class older PixArt repos name: diffusers builds the same modules from it when its
+    config is PixArt's (patches and ``norm_type="ada_norm_single"``); its other forms (a UNet's
+    inner transformer, discrete inputs) are not counted from a config of their own."""
+    if c.raw("patch_size") is None:
+        raise c.error("patch_size", None, "leaves a Transformer2DModel that paramcount does not "
+                      "count from its config (it declares PixArt's, with patches)")
+    root = pixart(c, head, roles)
+    root.type = "Transformer2DModel"
+    return root
+
+
 @register("PixArtTransformer2DModel", "PixArtTransformer2DModel", ("",), base="")
 def pixart(c: Config, head: str, roles: Roles) -> Node:
     heads, head_dim = c.int("num_attention_heads", default=16), \
@@ -164,7 +177,8 @@ def pixart(c: Config, head: str, roles: Roles) -> Node:
     channels, side = c.int("in_channels", default=4), c.int("sample_size", default=128)
     only(c, "norm_type", ("ada_norm_single",), "ada_norm_single")
     only(c, "attention_type", ("default",), "default")
-    extra = c.bool("use_additional_conditions", default=side == 128)  # diffusers' rule
+    extra = c.raw("use_additional_conditions")
+    extra = side == 128 if extra is None else c.bool("use_additional_conditions", default=False)
     size = dim // 3
     embed = [timestep_embedding("timestep_embedder", TIMESTEP_FEATURES, dim)]
     if extra:  # the image's resolution and aspect ratio, embedded as timesteps are

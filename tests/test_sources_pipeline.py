@@ -144,14 +144,23 @@ def test_a_text_encoder_with_only_its_config_is_counted_from_it(pipeline, tmp_pa
     assert s.meta["components"]["text_encoder"]["from"] == "config"
 
 
-def test_a_diffusers_model_with_only_its_config_is_not_counted(pipeline, tmp_path):
+def test_a_diffusers_model_with_only_its_config_is_counted_from_it(pipeline, tmp_path):
     folder, counts = pipeline
     s = summarize(_copy(folder, tmp_path, ("unet/diffusion_pytorch_model.safetensors",
                                            "unet/diffusion_pytorch_model.fp16.safetensors")))
-    assert s.total_params == counts["vae"] + counts["text_encoder"]
-    assert s.lower_bound and s.unknown_layers == {"UNet2DConditionModel": 1}
-    assert "unet params" not in s.figures
-    assert ("unet: no weights paramcount reads in unet/, and a diffusers UNet2DConditionModel "
+    assert s.total_params == sum(counts.values()) and not s.lower_bound
+    assert s.meta["components"]["unet"]["from"] == "config"
+    assert s.figures["unet params"] == counts["unet"]
+
+
+def test_a_diffusers_class_paramcount_does_not_declare_is_not_counted(tmp_path):
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "unet" / "config.json").write_text(json.dumps({"_class_name": "UNet2DModel"}))
+    (tmp_path / "model_index.json").write_text(json.dumps(
+        {"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"]}))
+    s = summarize(tmp_path)
+    assert s.lower_bound and s.unknown_layers == {"UNet2DModel": 1}
+    assert ("unet: no weights paramcount reads in unet/, and a diffusers UNet2DModel "
             "is not counted from its config.json") in s.notes
 
 

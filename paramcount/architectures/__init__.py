@@ -28,6 +28,18 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   a language model)
     vision_language.py mistral3 paligemma idefics3
 
+diffusers' models, by the ``_class_name`` of their config.json (:data:`DIFFUSERS`)::
+
+    unet.py       UNet2DConditionModel (Stable Diffusion 1.x, 2.x, SDXL)
+    autoencoder.py AutoencoderKL
+    dit.py        SD3Transformer2DModel FluxTransformer2DModel (MMDiT),
+                  PixArtTransformer2DModel (DiT; Transformer2DModel, its older name)
+
+timm's image models, by the ``architecture`` of a timm config.json (model type ``timm``)::
+
+    timm_nets.py  resnet resnext wide_resnet vit deit convnext efficientnet
+                  mobilenetv3 swin (names as data)
+
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
 """
@@ -98,6 +110,20 @@ MODULES = {
 }
 
 
+#: diffusers' model classes -> the module that declares them; a diffusers config.json names its
+#: class in ``_class_name`` and has no model_type, and the class stands for it
+DIFFUSERS = {
+    "UNet2DConditionModel": "unet",
+    "AutoencoderKL": "autoencoder",
+    **dict.fromkeys(("SD3Transformer2DModel", "FluxTransformer2DModel",
+                     "PixArtTransformer2DModel", "Transformer2DModel"), "dit"),
+}
+
+
+#: timm's models: one model type, the name in the config's ``architecture`` picks the model
+TIMM = {"timm": "timm_nets"}
+
+
 def register(model_type: str, prefix: str, heads: tuple[str, ...], base: str = "Model",
              saved: tuple[tuple[str, str], ...] = ()) -> Callable[[BuildFn], BuildFn]:
     """Register a builder for one ``model_type``; a model_type registered twice is an error."""
@@ -110,18 +136,19 @@ def register(model_type: str, prefix: str, heads: tuple[str, ...], base: str = "
 
 
 def families() -> dict[str, Family]:
-    """Every supported model_type and its family."""
+    """Every supported model_type and its family (transformers'; diffusers' classes apart)."""
     for name in sorted(set(MODULES.values())):
         importlib.import_module(f"paramcount.architectures.{name}")
-    return _FAMILIES
+    return {k: f for k, f in _FAMILIES.items() if k in MODULES}
 
 
 def family_of(model_type: str | None, architecture: str | None) -> Family | None:
     """The family of a config: by ``model_type``, else by the architecture's class prefix."""
     if model_type is not None:
-        if model_type not in MODULES:
+        module = MODULES.get(model_type) or DIFFUSERS.get(model_type) or TIMM.get(model_type)
+        if module is None:
             return None
-        importlib.import_module(f"paramcount.architectures.{MODULES[model_type]}")
+        importlib.import_module(f"paramcount.architectures.{module}")
         return _FAMILIES[model_type]
     if not architecture:
         return None
@@ -155,7 +182,7 @@ def build(config: Config, family: Family, head: str) -> tuple[Node, dict[str, in
     """Build the model's tree and its figures (non-embedding and active parameters)."""
     roles = Roles()
     root = family.build(config, head, roles)
-    root.name = family.prefix + head
+    root.name = family.prefix + head or root.name  # timm's: the model's name
     return root, roles.figures(root)
 
 
@@ -179,5 +206,5 @@ def supported() -> list[str]:
     return sorted(MODULES)
 
 
-__all__ = ["Config", "Family", "Unsupported", "build", "families", "family_of", "head_of",
-           "loaded_path", "register", "supported"]
+__all__ = ["DIFFUSERS", "TIMM", "Config", "Family", "Unsupported", "build", "families", "family_of",
+           "head_of", "loaded_path", "register", "supported"]

@@ -68,13 +68,14 @@ if TYPE_CHECKING:  # mypy holds every reader to its protocol (the tables import 
         onnx,
         safetensors,
         spec,
+        timm,
         torch,
         url,
     )
 
     _READERS: tuple[Loader, ...] = (folder, gguf, numpy, onnx, safetensors, torch)
     _DOCUMENTS: tuple[DocumentLoader, ...] = (hf, keras, spec)
-    _NAMED: tuple[NameLoader, ...] = (zoo, hub, url)
+    _NAMED: tuple[NameLoader, ...] = (zoo, timm, hub, url)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,10 @@ NAMED: tuple[Named, ...] = (
     Named("zoo", "zoo:", ("zoo:NAME", "NAME"), "a built-in architecture (`paramcount zoo` lists "
           "them); a bare NAME that is no file names one too", "paramcount.zoo",
           frozenset({"head"})),
+    Named("timm", "timm:", ("timm:NAME[.TAG]",), "a timm image model by the name timm "
+          "gives it (resnet, resnext, vit, deit, convnext, efficientnet, mobilenetv3, "
+          "swin), from paramcount's table of timm's architectures, without timm",
+          "paramcount.sources.timm"),
     Named("hub", "hf://", ("ORG/NAME[@REVISION]", "hf://ORG/NAME[@REVISION][/PATH]",
                            "https://huggingface.co/ORG/NAME"),
           "a Hugging Face Hub repo or a file or folder in it: from the local Hugging Face "

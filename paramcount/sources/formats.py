@@ -132,8 +132,9 @@ def document_kind(doc: Any, where: str) -> Format:
             return BY_NAME["spec"]
         if "class_name" in doc and "config" in doc:
             return BY_NAME["keras"]
-        if "model_type" in doc or "architectures" in doc:
-            return BY_NAME["hf"]
+        if any(k in doc for k in ("model_type", "architectures", "_class_name")) or \
+                isinstance(doc.get("architecture"), str):
+            return BY_NAME["hf"]  # _class_name: diffusers' config.json; architecture: timm's
         if "layers" in doc:
             return BY_NAME["spec"]
     raise SpecError(f"{where}: not a model description paramcount knows (expected paramcount's "

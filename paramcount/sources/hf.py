@@ -6,6 +6,12 @@ The model built is ``architectures[0]`` (``LlamaForCausalLM``: backbone and LM h
 ``architectures``. The count follows PyTorch's convention (``model.parameters()``, a tied LM
 head counted once); the dtype is the config's ``torch_dtype`` (``dtype`` in transformers >= 5).
 
+A diffusers model's config.json names its class in ``_class_name`` instead
+(``UNet2DConditionModel``, ``AutoencoderKL``, ``SD3Transformer2DModel``,
+``FluxTransformer2DModel``, ``PixArtTransformer2DModel``); the class is both its model type
+and its architecture. A timm model's config.json names the model in ``architecture``
+(``resnet50``): model type ``timm``.
+
 An unknown ``model_type`` is built by transformers itself on the meta device when transformers
 and torch are installed (the output says so, with the time it took); otherwise it is one clear
 error naming the model_type and the families paramcount declares.
@@ -17,7 +23,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from paramcount.architectures import Config, Unsupported, build, family_of, head_of, supported
+from paramcount.architectures import (
+    DIFFUSERS,
+    Config,
+    Unsupported,
+    build,
+    family_of,
+    head_of,
+    supported,
+)
 from paramcount.dtypes import dtype_name
 from paramcount.errors import ParamcountError, SpecError
 from paramcount.layers.base import PYTORCH
@@ -67,6 +81,10 @@ def from_dict(doc: Any, source: str = "<dict>", head: str | None = None,
         # a model made of others (LLaVA) meets a part it does not declare only as it builds
         root, figures = build(Config(doc, family.model_type), family, suffix)
     except Unsupported as err:
+        if is_diffusers(doc):
+            raise _not_diffusers(model_type) from None
+        if is_timm(doc):
+            raise
         return _fallback(doc, source, head, err, model_type)
     meta = {"model_type": family.model_type, "architecture": root.name,
             **quantization(doc)}
@@ -91,7 +109,42 @@ def declared(doc: Mapping[str, Any]) -> bool:
         return False
 
 
+def is_diffusers(doc: Mapping[str, Any]) -> bool:
+    """Whether a config is a diffusers model's: its class in ``_class_name``, no model_type.
+
+    >>> is_diffusers({"_class_name": "AutoencoderKL"}), is_diffusers({"model_type": "gpt2"})
+    (True, False)
+    """
+    return "_class_name" in doc and "model_type" not in doc
+
+
+def _not_diffusers(name: str | None) -> SpecError:
+    what = f"diffusers class {quote(name)}"
+    if isinstance(name, str) and name.endswith("Pipeline"):
+        return SpecError(f"{what} is a pipeline: count its folder or repo (its model_index.json "
+                         "and the components' folders)")
+    return SpecError(f"{what} is not one paramcount counts from its config.json (it declares "
+                     f"{', '.join(DIFFUSERS)})")
+
+
+def is_timm(doc: Mapping[str, Any]) -> bool:
+    """Whether a config is a timm model's: its name in ``architecture``, no model_type.
+
+    >>> is_timm({"architecture": "resnet50", "num_classes": 1000})
+    True
+    """
+    return isinstance(doc.get("architecture"), str) and "model_type" not in doc \
+        and "_class_name" not in doc
+
+
 def _identity(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    if is_timm(doc):
+        return "timm", None
+    if is_diffusers(doc):
+        name = doc["_class_name"]
+        if not isinstance(name, str):
+            raise SpecError(f"_class_name={quote(name)} is not a class name")
+        return name, name
     model_type = doc.get("model_type")
     if model_type is not None and not isinstance(model_type, str):
         raise SpecError(f"model_type={quote(model_type)} is not a string")

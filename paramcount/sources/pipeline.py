@@ -8,9 +8,12 @@ component: the same tensors stored several times (``diffusion_pytorch_model.safe
 its ``fp16`` variant, a ``.bin`` copy) are counted once, from the file diffusers loads by
 default (safetensors first, then the file without a variant), and the others are named.
 A component with only its ``config.json`` is counted from it when it is a transformers model (a
-text encoder: ``CLIPTextModel``, ``T5EncoderModel``), as the class ``model_index.json`` names;
-otherwise it is listed as not counted, and the total is a lower bound. Components without
-weights (schedulers, tokenizers, feature extractors) are listed with 0 parameters; those set to
+text encoder: ``CLIPTextModel``, ``T5EncoderModel``), as the class ``model_index.json`` names,
+or a diffusers model paramcount declares (``UNet2DConditionModel``, ``AutoencoderKL``,
+``SD3Transformer2DModel``, ``FluxTransformer2DModel``, ``PixArtTransformer2DModel``);
+otherwise it is listed as not counted, and the total is a lower bound. A pipeline of configs
+alone is thus counted before a byte of its weights is downloaded. Components without weights
+(schedulers, tokenizers, feature extractors) are listed with 0 parameters; those set to
 ``null`` are left out with a note, as are checkpoints outside the components' folders (a
 single-file checkpoint of the whole pipeline beside them).
 """
@@ -195,24 +198,38 @@ def _listed(labels: list[str]) -> str:
 
 def _from_config(tree: Tree, part: Component, summary: Summary) -> tuple[Node, dict[str, Any]]:
     """A component with only its ``config.json``: a transformers model is counted from it, as
-    the class ``model_index.json`` names (the one diffusers would load); any other is not, and
-    leaves the total a lower bound."""
+    the class ``model_index.json`` names (the one diffusers would load), and so is a diffusers
+    model of a class paramcount declares; any other is not, and leaves the total a lower
+    bound."""
     from paramcount.sources import hf
 
     file = tree.open(f"{part.name}/config.json")
     config = blob_config(file)
-    if config is None or part.library != "transformers" or "model_type" not in config:
+    if config is None or not _buildable(part, config):
         # a remote repo's .bin weights are not read either: only their config is left
         return _uncounted(part, summary, f"no weights paramcount reads in {part.name}/, and a "
                           f"{part.library} {part.cls} is not counted from its config.json")
+    if part.library == "diffusers":
+        config = {**config, "_class_name": part.cls}
+    else:
+        config = {**config, "architectures": [part.cls]}
     try:
-        built = hf.from_dict({**config, "architectures": [part.cls]}, source=file.label)
+        built = hf.from_dict(config, source=file.label)
     except ParamcountError as err:
         return _uncounted(part, summary, f"config.json cannot be counted ({err}): not counted")
     summary.notes.append(f"{part.name}: no weights; counted from its config.json as {part.cls}")
     node = built.root
     node.remark = "from config.json"
     return node, {"from": "config", "file": f"{part.name}/config.json", "dtype": built.dtype}
+
+
+def _buildable(part: Component, config: dict[str, Any]) -> bool:
+    """Whether paramcount counts this component from its config.json."""
+    from paramcount.architectures import DIFFUSERS
+
+    if part.library == "transformers":
+        return "model_type" in config
+    return part.library == "diffusers" and part.cls in DIFFUSERS and "model_type" not in config
 
 
 def _weightless(part: Component, summary: Summary) -> tuple[Node, dict[str, Any]]:

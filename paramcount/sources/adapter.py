@@ -132,7 +132,7 @@ def _placed(tensors: list[Tensor], kind: str, copies: tuple[str, ...], biases: b
         at = next((i for i, p in enumerate(parts) if _ADAPTER_PART.match(p)), None)
         if at is not None and at > 0:
             weight = ".".join(parts[at:]).removesuffix(".weight")
-            out.append(replace(t, path=tuple(parts[:at]), label=weight))
+            out.append(t.but(path=tuple(parts[:at]), label=weight))
             types[tuple(parts[:at])] = kind
             continue
         copied = _copied(parts, copies)
@@ -140,7 +140,7 @@ def _placed(tensors: list[Tensor], kind: str, copies: tuple[str, ...], biases: b
             types[copied] = COPY
         trained = copied is not None or BASE_LAYER not in parts or (
             parts[-1] == "bias" and biases)
-        out.append(replace(t, path=tuple(parts[:-1]), label=parts[-1], trainable=trained))
+        out.append(t.but(path=tuple(parts[:-1]), label=parts[-1], trainable=trained))
     return out, types
 
 

@@ -149,7 +149,7 @@ def read_tensors(file: Blob) -> tuple[list[Tensor], int]:
     """The tensors a safetensors file declares, checked, and the file's size."""
     header, data_size, size = read_header(file)
     label = file.label
-    tensors = []
+    tensors: list[Tensor] = []
     append = tensors.append
     for name, entry in header.items():
         if name == "__metadata__":

@@ -20,10 +20,9 @@ Conventions:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,35 +45,51 @@ MAX_NUMEL = 2**63
 _MAX_PATH = 32  # module nesting kept in the tree; deeper names keep their tail as one name
 
 
-@dataclass(frozen=True, init=False)
 class Tensor:
     """One stored tensor: what a checkpoint header says about it.
 
     ``key`` identifies the stored data (a storage, a byte range): tensors with equal keys are
     the same data, counted once. ``path`` and ``label`` place the tensor in the tree when its
     name is not a dotted module path (ONNX rows are graph nodes).
+
+    A plain class with slots, not a dataclass: readers make one per stored tensor, and a
+    frozen dataclass's fields cost three times as much to set and more to read. It is not
+    changed once made: :meth:`but` makes a changed copy.
+
+    >>> t = Tensor("fc.weight", (4, 2), "float32", 32)
+    >>> t.size, t.but(name="fc.w") == Tensor("fc.w", (4, 2), "float32", 32)
+    (8, True)
     """
 
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    nbytes: int
-    key: Hashable | None = None
-    buffer: bool = False
-    path: tuple[str, ...] | None = None
-    label: str | None = None
-    trainable: bool = True
+    __slots__ = ("buffer", "dtype", "key", "label", "name", "nbytes", "path", "shape",
+                 "trainable")
+    _FIELDS = ("name", "shape", "dtype", "nbytes", "key", "buffer", "path", "label",
+               "trainable")
 
     def __init__(self, name: str, shape: tuple[int, ...], dtype: str, nbytes: int,
                  key: Hashable | None = None, buffer: bool = False,
                  path: tuple[str, ...] | None = None, label: str | None = None,
                  trainable: bool = True) -> None:
-        # not the frozen dataclass's __init__, which sets each field through
-        # object.__setattr__ (three times slower; readers make one per stored tensor)
-        d = self.__dict__
-        d["name"], d["shape"], d["dtype"], d["nbytes"] = name, shape, dtype, nbytes
-        d["key"], d["buffer"], d["path"], d["label"] = key, buffer, path, label
-        d["trainable"] = trainable
+        self.name, self.shape, self.dtype, self.nbytes = name, shape, dtype, nbytes
+        self.key, self.buffer, self.path, self.label = key, buffer, path, label
+        self.trainable = trainable
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self._FIELDS)
+
+    def but(self, **changes: Any) -> Tensor:
+        """This tensor with some fields changed."""
+        return Tensor(**{**dict(zip(self._FIELDS, self._fields(), strict=True)), **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Tensor and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={v!r}" for f, v in zip(self._FIELDS, self._fields(), strict=True))
+        return f"Tensor({inner})"
 
     @property
     def size(self) -> int:
@@ -188,7 +203,8 @@ class _Trie:
         self.tied: list[Tied] = []
 
 
-def _place(t: Tensor) -> tuple[tuple[str, ...] | list[str], str]:
+def _place(t: Tensor) -> tuple[Sequence[str], str]:
+    path: Sequence[str]
     if t.path is not None:
         path, label = t.path, t.label or t.name
     else:
@@ -224,7 +240,12 @@ def build_tree(tensors: Iterable[Tensor], name: str,
     root = _Trie()
     owners: dict[Hashable, str] = {}
     for t in tensors:
-        path, label = _place(t)
+        parts = t.name.split(".") if t.path is None else None
+        if parts is not None and 1 < len(parts) <= _MAX_PATH + 1 and "" not in parts:
+            label = parts.pop()  # the common name, placed as _place would
+            path: Sequence[str] = parts
+        else:
+            path, label = _place(t)
         node = root
         for part in path:
             below = node.children.get(part)
@@ -381,15 +402,14 @@ def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
 def _check(t: Tensor, source: str) -> int:
     """The tensor's elements, its shape and bytes checked."""
     numel = 1
-    shape = t.shape
-    if type(shape) is tuple:
-        for d in shape:
+    plain = type(t.shape) is tuple
+    if plain:
+        for d in t.shape:
             if type(d) is not int or d < 0 or d > MAX_DIM:
+                plain = False
                 break
             numel *= d
-        else:
-            shape = None  # plainly a shape
-    if shape is not None or numel > MAX_NUMEL:  # the message, only for a tensor refused
+    if not plain or numel > MAX_NUMEL:  # the message, only for a tensor refused
         where = f"{source}: tensor {quote(t.name)}"
         numel = check_numel(check_shape(t.shape, where), where)
     if not isinstance(t.nbytes, int) or t.nbytes < 0:
@@ -450,11 +470,11 @@ def hf_ties(config: Mapping[str, Any] | None, tensors: list[Tensor]) -> list[Ten
     if embed is None:
         return tensors
     key = embed.key if embed.key is not None else ("tie_word_embeddings", embed.name)
-    out = [replace(t, key=key) if t is embed else t for t in tensors]
+    out = [t.but(key=key) if t is embed else t for t in tensors]
     head = next((i for i, t in enumerate(out) if t.name in _HEADS), None)
     if head is not None:
         if sorted(out[head].shape) == sorted(embed.shape):
-            out[head] = replace(out[head], key=key)
+            out[head] = out[head].but(key=key)
         return out
     if _is_causal_lm(config) and "." in embed.name:
         out.append(Tensor("lm_head.weight", embed.shape, embed.dtype, embed.nbytes, key=key))

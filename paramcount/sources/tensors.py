@@ -223,8 +223,11 @@ def _weight(label: str, t: Tensor) -> Weight:
 
 
 def build_tree(tensors: Iterable[Tensor], name: str,
-               types: Mapping[tuple[str, ...], str] | None = None) -> Node:
-    """The module tree of ``tensors``; ``types`` names some nodes' types by their path.
+               types: Mapping[tuple[str, ...], str] | None = None,
+               tied: Mapping[str, str] | None = None) -> Node:
+    """The module tree of ``tensors``; ``types`` names some nodes' types by their path;
+    ``tied``: each tied tensor's owner by name, when the caller has them (see
+    :func:`_tied_names`).
 
     A group of numbered blocks that are identical (names, shapes, dtypes, bytes, types) and
     would pass :data:`~paramcount.tree.FOLD_AT` nodes is built once and folded
@@ -237,8 +240,10 @@ def build_tree(tensors: Iterable[Tensor], name: str,
     >>> (layers.name, layers.repeat, root.params)
     ('layers', 2, 12)
     """
+    tensors = list(tensors)
+    if tied is None:
+        tied = _tied_names(tensors)
     root = _Trie()
-    owners: dict[Hashable, str] = {}
     for t in tensors:
         parts = t.name.split(".") if t.path is None else None
         if parts is not None and 1 < len(parts) <= _MAX_PATH + 1 and "" not in parts:
@@ -252,13 +257,10 @@ def build_tree(tensors: Iterable[Tensor], name: str,
             if below is None:
                 below = node.children[part] = _Trie()
             node = below
-        if t.key is not None:
-            owner = owners.get(t.key)
-            if owner is not None:
-                node.tied.append(Tied(_weight(label, t), owner))
-                continue
-            owners[t.key] = t.name
-        node.weights.append((label, t))
+        if tied and t.name in tied:
+            node.tied.append(Tied(_weight(label, t), tied[t.name]))
+        else:
+            node.weights.append((label, t))
     return _node(name, root, (), types or {}, _FOLDING.get())
 
 
@@ -392,7 +394,7 @@ def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
     info = {**(meta or {}), "tensors": len(tensors) - len(tied)}  # stored once each
     if tied:
         info["tied"] = tied
-    root = build_tree(tensors, name, types)
+    root = build_tree(tensors, name, types, tied)
     summary = Summary(root, source=source, framework=framework, dtype=_dominant(tally),
                       meta=info)
     summary.notes += [*_file_note(info), *_tied_note(tied), *notes]

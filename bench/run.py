@@ -153,7 +153,32 @@ def keras_cases(work: Path, quick: bool, only: str) -> list[Case]:
     return out
 
 
-CASES = [zoo_cases, config_cases, compute_cases, checkpoint_cases, keras_cases]
+#: safe_open listing the same header as paramcount, printing the elements of every tensor
+SAFE_OPEN_ELEMENTS = """
+import math, sys
+from safetensors import safe_open
+with safe_open(sys.argv[1], "np") as f:
+    print(sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys()))
+"""
+
+
+def item_cases(work: Path, quick: bool, only: str) -> list[Case]:
+    """Per-item cost: a safetensors header of 100,000 [4, 4] tensors (10,000 with ``quick``),
+    paramcount's JSON against safe_open listing it (bench/items.py has GGUF and the PyTorch
+    zip, the table, and two versions of paramcount interleaved)."""
+    import items
+
+    n = 10_000 if quick else 100_000
+    name = f"items-{n // 1000}k safetensors"
+    if only not in name:
+        return []
+    ((_, _, path),) = [f for f in items.build(work / "items", [n]) if f[0] == "safetensors"]
+    return [Case(name, "safetensors.safe_open",
+                 [PY, "-m", "paramcount", str(path), "--format", "json"],
+                 [PY, "-c", SAFE_OPEN_ELEMENTS, str(path)], path)]
+
+
+CASES = [zoo_cases, config_cases, compute_cases, checkpoint_cases, keras_cases, item_cases]
 LIVE = {"live resnet50": ("resnet50", 1024), "live gpt2": ("gpt2", 1024)}
 
 

@@ -183,8 +183,10 @@ def diff(a: Any, b: Any, **options: Any) -> Diff:
     (True, 1.3)
     """
     from paramcount.sources import summarize
+    from paramcount.sources.tensors import every_block
 
-    sa, sb = summarize(a, **options), summarize(b, **options)
+    with every_block():  # paths are matched one by one
+        sa, sb = summarize(a, **options), summarize(b, **options)
     return _with_adapter(sa, sb) or compare(sa, sb)
 
 

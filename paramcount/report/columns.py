@@ -109,15 +109,15 @@ def _stored_split(summary: Summary) -> tuple[int, int, int] | None:
     """Stored bytes of all parameters, the trainable and the frozen ones, when every
     parameter's bytes are known (a checkpoint's; a quantized weight's packed bytes)."""
     trainable = frozen = 0
-    for _, w in summary.root.all_weights():
+    for w, times in summary.root.weights_times():  # a folded group's block, × its copies
         if w.buffer:
             continue
         if w.nbytes is None:
             return None
         if w.trainable:
-            trainable += w.nbytes
+            trainable += w.nbytes * times
         else:
-            frozen += w.nbytes
+            frozen += w.nbytes * times
     if not trainable + frozen:
         return None
     return trainable + frozen, trainable, frozen

@@ -32,7 +32,13 @@ from paramcount.errors import ParamcountError, SpecError
 from paramcount.model import Summary
 from paramcount.quoting import quote
 from paramcount.sources.blobs import Tree
-from paramcount.sources.tensors import Progress, Tensor, blob_config, summarize_tensors
+from paramcount.sources.tensors import (
+    Progress,
+    Tensor,
+    blob_config,
+    every_block,
+    summarize_tensors,
+)
 from paramcount.tree import Node
 
 CONFIG = "adapter_config.json"
@@ -78,8 +84,9 @@ def load_tree(tree: Tree, weights: str, progress: Progress | None = None) -> Sum
                             (None, "none"))
     name = Path(tree.label.split("@")[0]).name or "adapter"
     meta = {**meta, "peft": {"kind": kind, **{k: config[k] for k in SHOWN if k in config}}}
-    summary = summarize_tensors(placed, name, tree.open(weights).label, meta=meta, types=types,
-                                notes=[_said(config, kind)])
+    with every_block():  # its modules are applied to a base one by one
+        summary = summarize_tensors(placed, name, tree.open(weights).label, meta=meta,
+                                    types=types, notes=[_said(config, kind)])
     _with_base(summary, config.get("base_model_name_or_path"), tree)
     return summary
 
@@ -125,7 +132,7 @@ def _placed(tensors: list[Tensor], kind: str, copies: tuple[str, ...], biases: b
         at = next((i for i, p in enumerate(parts) if _ADAPTER_PART.match(p)), None)
         if at is not None and at > 0:
             weight = ".".join(parts[at:]).removesuffix(".weight")
-            out.append(replace(t, path=tuple(parts[:at]), label=weight))
+            out.append(t.but(path=tuple(parts[:at]), label=weight))
             types[tuple(parts[:at])] = kind
             continue
         copied = _copied(parts, copies)
@@ -133,7 +140,7 @@ def _placed(tensors: list[Tensor], kind: str, copies: tuple[str, ...], biases: b
             types[copied] = COPY
         trained = copied is not None or BASE_LAYER not in parts or (
             parts[-1] == "bias" and biases)
-        out.append(replace(t, path=tuple(parts[:-1]), label=parts[-1], trainable=trained))
+        out.append(t.but(path=tuple(parts[:-1]), label=parts[-1], trainable=trained))
     return out, types
 
 
@@ -205,7 +212,8 @@ def _resolve(summary: Summary, name: str, tree: Tree) -> Summary | None:
         return None
     token = _resolving.set(True)
     try:
-        base = summarize(_beside(name, tree))
+        with every_block():  # the adapter's modules are found in it path by path
+            base = summarize(_beside(name, tree))
     except (ParamcountError, OSError) as err:
         summary.notes.append(f"The base model {name} was not resolved: {err}")
         return None

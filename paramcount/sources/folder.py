@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from paramcount.sources.blobs import LocalTree, Tree
 from paramcount.sources.formats import BY_NAME, FORMATS, by_suffix
 from paramcount.sources.regular import open_regular
 from paramcount.sources.shards import check_index, declared, index_shards
-from paramcount.sources.tensors import Progress, blob_config
+from paramcount.sources.tensors import Progress, blob_config, every_block
 from paramcount.tree import Node
 
 #: files a trainer writes next to the weights: not models
@@ -83,9 +84,12 @@ def load_tree(tree: Tree, progress: Progress | None = None, **options: Any) -> S
     total = sum(len(m.files) for m in models)
     done = 0
     summaries = []
-    for model in models:
-        summaries.append(_read(model, tree, _shifted(progress, done, total), options))
-        done += len(model.files)
+    # a config.json beside checkpoints is checked against them path by path
+    configs = any(_folder(m.files[0]) + "config.json" in tree.files() for m in models)
+    with every_block() if configs else nullcontext():
+        for model in models:
+            summaries.append(_read(model, tree, _shifted(progress, done, total), options))
+            done += len(model.files)
     kept = _distinct(models, summaries)
     if len(kept) == 1:
         model, summary = kept[0]
@@ -309,8 +313,8 @@ def signature(summary: Summary) -> tuple[int, frozenset[tuple[tuple[int, ...], i
     """What makes two checkpoints one model: the multiset of their tensors' shapes, each shape
     sorted (a Keras kernel is a PyTorch weight transposed)."""
     shapes: Counter[tuple[int, ...]] = Counter()
-    for _, w in summary.root.all_weights():
-        shapes[tuple(sorted(w.shape))] += 1
+    for w, times in summary.root.weights_times():
+        shapes[tuple(sorted(w.shape))] += times
     return summary.total_params, frozenset(shapes.items())
 
 

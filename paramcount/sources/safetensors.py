@@ -26,6 +26,7 @@ from paramcount.quoting import quote
 from paramcount.sources.blobs import Blob, LocalFile
 from paramcount.sources.shards import load_sharded, read_shards
 from paramcount.sources.tensors import (
+    MAX_DIM,
     Progress,
     Tensor,
     check_overlaps,
@@ -147,10 +148,34 @@ def model_name(path: Path) -> str:
 def read_tensors(file: Blob) -> tuple[list[Tensor], int]:
     """The tensors a safetensors file declares, checked, and the file's size."""
     header, data_size, size = read_header(file)
-    tensors = []
+    label = file.label
+    tensors: list[Tensor] = []
+    append = tensors.append
     for name, entry in header.items():
-        if name != "__metadata__":
-            tensors.append(_tensor(file.label, name, entry, data_size))
+        if name == "__metadata__":
+            continue
+        # the common entry checked inline, anything else by _tensor (which says what is wrong)
+        if type(entry) is dict:
+            dtype, shape = entry.get("dtype"), entry.get("shape")
+            offsets = entry.get("data_offsets")
+            if (type(dtype) is str and dtype in DTYPES and type(shape) is list
+                    and type(offsets) is list and len(offsets) == 2):
+                begin, end = offsets
+                canonical, bits = DTYPES[dtype]
+                numel = 1
+                for d in shape:
+                    if type(d) is not int or d < 0 or d > MAX_DIM:
+                        break
+                    numel *= d
+                else:
+                    if (type(begin) is int and type(end) is int
+                            and 0 <= begin <= end <= data_size
+                            and numel * bits == (end - begin) * 8):
+                        append(Tensor(name, tuple(shape), canonical, end - begin,
+                                      (label, begin, end) if end > begin else None,
+                                      is_torch_buffer(name)))
+                        continue
+        append(_tensor(label, name, entry, data_size))
     check_overlaps(file.label, [(t.key[1], t.key[2], t.name) for t in tensors
                                 if isinstance(t.key, tuple)])
     return tensors, size

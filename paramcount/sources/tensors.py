@@ -20,8 +20,9 @@ Conventions:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from paramcount.layers.base import PYTORCH, Weight
 from paramcount.model import Summary
 from paramcount.quoting import decimal, quote
 from paramcount.sources.blobs import Blob, LocalFile
-from paramcount.tree import Node, Tied
+from paramcount.tree import FOLD_AT, Node, Tied
 
 #: called as ``progress(done, total)`` after each file is read
 Progress = Callable[[int, int], None]
@@ -44,35 +45,51 @@ MAX_NUMEL = 2**63
 _MAX_PATH = 32  # module nesting kept in the tree; deeper names keep their tail as one name
 
 
-@dataclass(frozen=True, init=False)
 class Tensor:
     """One stored tensor: what a checkpoint header says about it.
 
     ``key`` identifies the stored data (a storage, a byte range): tensors with equal keys are
     the same data, counted once. ``path`` and ``label`` place the tensor in the tree when its
     name is not a dotted module path (ONNX rows are graph nodes).
+
+    A plain class with slots, not a dataclass: readers make one per stored tensor, and a
+    frozen dataclass's fields cost three times as much to set and more to read. It is not
+    changed once made: :meth:`but` makes a changed copy.
+
+    >>> t = Tensor("fc.weight", (4, 2), "float32", 32)
+    >>> t.size, t.but(name="fc.w") == Tensor("fc.w", (4, 2), "float32", 32)
+    (8, True)
     """
 
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    nbytes: int
-    key: Hashable | None = None
-    buffer: bool = False
-    path: tuple[str, ...] | None = None
-    label: str | None = None
-    trainable: bool = True
+    __slots__ = ("buffer", "dtype", "key", "label", "name", "nbytes", "path", "shape",
+                 "trainable")
+    _FIELDS = ("name", "shape", "dtype", "nbytes", "key", "buffer", "path", "label",
+               "trainable")
 
     def __init__(self, name: str, shape: tuple[int, ...], dtype: str, nbytes: int,
                  key: Hashable | None = None, buffer: bool = False,
                  path: tuple[str, ...] | None = None, label: str | None = None,
                  trainable: bool = True) -> None:
-        # not the frozen dataclass's __init__, which sets each field through
-        # object.__setattr__ (three times slower; readers make one per stored tensor)
-        d = self.__dict__
-        d["name"], d["shape"], d["dtype"], d["nbytes"] = name, shape, dtype, nbytes
-        d["key"], d["buffer"], d["path"], d["label"] = key, buffer, path, label
-        d["trainable"] = trainable
+        self.name, self.shape, self.dtype, self.nbytes = name, shape, dtype, nbytes
+        self.key, self.buffer, self.path, self.label = key, buffer, path, label
+        self.trainable = trainable
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self._FIELDS)
+
+    def but(self, **changes: Any) -> Tensor:
+        """This tensor with some fields changed."""
+        return Tensor(**{**dict(zip(self._FIELDS, self._fields(), strict=True)), **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Tensor and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={v!r}" for f, v in zip(self._FIELDS, self._fields(), strict=True))
+        return f"Tensor({inner})"
 
     @property
     def size(self) -> int:
@@ -161,16 +178,33 @@ def check_overlaps(where: str, spans: list[tuple[int, int, str]]) -> None:
 
 # -- the tree -------------------------------------------------------------------------------
 
+#: whether :func:`build_tree` folds a large group of identical blocks (see :func:`every_block`)
+_FOLDING: ContextVar[bool] = ContextVar("folding", default=True)
+
+
+@contextmanager
+def every_block() -> Iterator[None]:
+    """Within this block checkpoints are read with every block built, none folded: for what
+    matches trees path by path (a diff, a config checked against its checkpoint, an adapter
+    applied to its base)."""
+    token = _FOLDING.set(False)
+    try:
+        yield
+    finally:
+        _FOLDING.reset(token)
+
+
 class _Trie:
     __slots__ = ("children", "tied", "weights")
 
     def __init__(self) -> None:
         self.children: dict[str, _Trie] = {}
-        self.weights: list[Weight] = []
+        self.weights: list[tuple[str, Tensor]] = []  # (label, tensor): a Weight once built
         self.tied: list[Tied] = []
 
 
-def _place(t: Tensor) -> tuple[tuple[str, ...], str]:
+def _place(t: Tensor) -> tuple[Sequence[str], str]:
+    path: Sequence[str]
     if t.path is not None:
         path, label = t.path, t.label or t.name
     else:
@@ -178,15 +212,27 @@ def _place(t: Tensor) -> tuple[tuple[str, ...], str]:
         if "" in parts:  # "a..b", ".a", "": empty parts dropped
             parts = [p for p in parts if p] or [t.name or "?"]
         label = parts.pop()
-        path = tuple(parts)
+        path = parts
     if len(path) > _MAX_PATH:
         path = (*path[:_MAX_PATH - 1], ".".join(path[_MAX_PATH - 1:]))
     return path or (label,), label  # a top-level tensor is a row of its own
 
 
+def _weight(label: str, t: Tensor) -> Weight:
+    return Weight(label, t.shape, t.trainable and not t.buffer, t.buffer, t.dtype, t.nbytes)
+
+
 def build_tree(tensors: Iterable[Tensor], name: str,
-               types: Mapping[tuple[str, ...], str] | None = None) -> Node:
-    """The module tree of ``tensors``; ``types`` names some nodes' types by their path.
+               types: Mapping[tuple[str, ...], str] | None = None,
+               tied: Mapping[str, str] | None = None) -> Node:
+    """The module tree of ``tensors``; ``types`` names some nodes' types by their path;
+    ``tied``: each tied tensor's owner by name, when the caller has them (see
+    :func:`_tied_names`).
+
+    A group of numbered blocks that are identical (names, shapes, dtypes, bytes, types) and
+    would pass :data:`~paramcount.tree.FOLD_AT` nodes is built once and folded
+    (``Node.folded``), as a config's repeated layers are: 100,000 tensors in 10,000 equal
+    blocks cost one block (not within :func:`every_block`).
 
     >>> root = build_tree([Tensor("layers.0.w", (2, 3), "float32", 24),
     ...                    Tensor("layers.1.w", (2, 3), "float32", 24)], "m")
@@ -194,26 +240,28 @@ def build_tree(tensors: Iterable[Tensor], name: str,
     >>> (layers.name, layers.repeat, root.params)
     ('layers', 2, 12)
     """
+    tensors = list(tensors)
+    if tied is None:
+        tied = _tied_names(tensors)
     root = _Trie()
-    owners: dict[Hashable, str] = {}
     for t in tensors:
-        path, label = _place(t)
+        parts = t.name.split(".") if t.path is None else None
+        if parts is not None and 1 < len(parts) <= _MAX_PATH + 1 and "" not in parts:
+            label = parts.pop()  # the common name, placed as _place would
+            path: Sequence[str] = parts
+        else:
+            path, label = _place(t)
         node = root
         for part in path:
             below = node.children.get(part)
             if below is None:
                 below = node.children[part] = _Trie()
             node = below
-        weight = Weight(label, t.shape, t.trainable and not t.buffer, t.buffer, t.dtype,
-                        t.nbytes)
-        if t.key is not None:
-            owner = owners.get(t.key)
-            if owner is not None:
-                node.tied.append(Tied(weight, owner))
-                continue
-            owners[t.key] = t.name
-        node.weights.append(weight)
-    return _node(name, root, (), types or {})
+        if tied and t.name in tied:
+            node.tied.append(Tied(_weight(label, t), tied[t.name]))
+        else:
+            node.weights.append((label, t))
+    return _node(name, root, (), types or {}, _FOLDING.get())
 
 
 def _numbered(trie: _Trie) -> bool:
@@ -225,15 +273,47 @@ def _numbered(trie: _Trie) -> bool:
 
 
 def _node(name: str, trie: _Trie, path: tuple[str, ...],
-          types: Mapping[tuple[str, ...], str]) -> Node:
+          types: Mapping[tuple[str, ...], str], fold: bool) -> Node:
     group = _numbered(trie)
     items = sorted(trie.children.items(), key=lambda kv: int(kv[0])) if group \
         else list(trie.children.items())
-    children = [_node(k, sub, (*path, k), types) for k, sub in items]
-    node = Node(name=name, type="", weights=tuple(trie.weights), children=children,
-                tied=tuple(trie.tied), repeat=len(children) if group else 1)
+    folded = group and fold and _foldable(items, path, types)
+    children = [_node(k, sub, (*path, k), types, fold)
+                for k, sub in items[:1 if folded else None]]
+    node = Node(name=name, type="", weights=tuple(_weight(*w) for w in trie.weights),
+                children=children, tied=tuple(trie.tied), repeat=len(items) if group else 1,
+                folded=folded)
     node.type = types.get(path) or _guess_type(node, path)
     return node
+
+
+def _foldable(items: list[tuple[str, _Trie]], path: tuple[str, ...],
+              types: Mapping[tuple[str, ...], str]) -> bool:
+    """Whether a group's numbered blocks are one block repeated and, built one by one, would
+    pass FOLD_AT nodes (below that each copy is its own node, as it always was)."""
+    first = _signature(items[0][1], (*path, items[0][0]), types)
+    if first is None or len(items) * first[1] <= FOLD_AT:
+        return False
+    return all(_signature(sub, (*path, k), types) == first for k, sub in items[1:])
+
+
+def _signature(trie: _Trie, path: tuple[str, ...], types: Mapping[tuple[str, ...], str]
+               ) -> tuple[Any, int] | None:
+    """What a block builds into, apart from its name (weights' names, shapes, dtypes, bytes
+    and roles; its type where ``types`` names one; its children's, in order), and its
+    nodes; None for a block with a tied weight (the tie names its owner's path)."""
+    if trie.tied:
+        return None
+    nodes = 1
+    below: list[Any] = [types.get(path)] if types else []
+    for k, sub in trie.children.items():
+        sig = _signature(sub, (*path, k) if types else path, types)
+        if sig is None:
+            return None
+        below += (k, sig[0])
+        nodes += sig[1]
+    return ([(label, t.shape, t.dtype, t.nbytes, t.trainable, t.buffer)
+             for label, t in trie.weights], below), nodes
 
 
 _EMBEDDING = re.compile(r"emb|wte|wpe|tok|shared|word", re.IGNORECASE)
@@ -279,9 +359,13 @@ def dominant_dtype(tensors: Iterable[Tensor]) -> str:
     """
     tally: dict[str, int] = {}
     for t in tensors:
-        if t.dtype in DTYPE_BYTES:
-            tally[t.dtype] = tally.get(t.dtype, 0) + t.size
-    return max(tally, key=lambda d: tally[d]) if tally else "float32"
+        tally[t.dtype] = tally.get(t.dtype, 0) + t.size
+    return _dominant(tally)
+
+
+def _dominant(tally: Mapping[str, int]) -> str:
+    known = {d: n for d, n in tally.items() if d in DTYPE_BYTES}
+    return max(known, key=lambda d: known[d]) if known else "float32"
 
 
 def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
@@ -300,32 +384,39 @@ def summarize_tensors(tensors: Iterable[Tensor], name: str, source: str,
     """
     tensors = list(tensors)
     seen: set[str] = set()
+    tally: dict[str, int] = {}  # elements by stored dtype
     for t in tensors:  # what every reader found, checked once more before it is believed
         if t.name in seen:
             raise SpecError(f"{source}: the tensor name {quote(t.name)} appears twice")
-        _check(t, source)
+        tally[t.dtype] = tally.get(t.dtype, 0) + _check(t, source)
         seen.add(t.name)
     tied = _tied_names(tensors)
     info = {**(meta or {}), "tensors": len(tensors) - len(tied)}  # stored once each
     if tied:
         info["tied"] = tied
-    root = build_tree(tensors, name, types)
-    summary = Summary(root, source=source, framework=framework, dtype=dominant_dtype(tensors),
+    root = build_tree(tensors, name, types, tied)
+    summary = Summary(root, source=source, framework=framework, dtype=_dominant(tally),
                       meta=info)
     summary.notes += [*_file_note(info), *_tied_note(tied), *notes]
     return summary
 
 
-def _check(t: Tensor, source: str) -> None:
-    shape = fast_shape(t.shape)
+def _check(t: Tensor, source: str) -> int:
+    """The tensor's elements, its shape and bytes checked."""
     numel = 1
-    for d in shape or ():
-        numel *= d
-    if shape is None or numel > MAX_NUMEL:  # the message, only for a tensor refused
+    plain = type(t.shape) is tuple
+    if plain:
+        for d in t.shape:
+            if type(d) is not int or d < 0 or d > MAX_DIM:
+                plain = False
+                break
+            numel *= d
+    if not plain or numel > MAX_NUMEL:  # the message, only for a tensor refused
         where = f"{source}: tensor {quote(t.name)}"
-        check_numel(check_shape(t.shape, where), where)
+        numel = check_numel(check_shape(t.shape, where), where)
     if not isinstance(t.nbytes, int) or t.nbytes < 0:
         raise SpecError(f"{source}: tensor {quote(t.name)} has {t.nbytes} bytes")
+    return numel
 
 
 def _file_note(meta: Mapping[str, Any]) -> list[str]:
@@ -381,11 +472,11 @@ def hf_ties(config: Mapping[str, Any] | None, tensors: list[Tensor]) -> list[Ten
     if embed is None:
         return tensors
     key = embed.key if embed.key is not None else ("tie_word_embeddings", embed.name)
-    out = [replace(t, key=key) if t is embed else t for t in tensors]
+    out = [t.but(key=key) if t is embed else t for t in tensors]
     head = next((i for i, t in enumerate(out) if t.name in _HEADS), None)
     if head is not None:
         if sorted(out[head].shape) == sorted(embed.shape):
-            out[head] = replace(out[head], key=key)
+            out[head] = out[head].but(key=key)
         return out
     if _is_causal_lm(config) and "." in embed.name:
         out.append(Tensor("lm_head.weight", embed.shape, embed.dtype, embed.nbytes, key=key))

@@ -93,6 +93,10 @@ class Scheme:
     unpack: Callable[[Packed, Settings], Unpacked | None]
     guess: Callable[[Mapping[str, Tensor]], bool] | None = None
     settings: Callable[[Mapping[str, Any]], Settings] | None = None
+    #: name endings without a dot, one of which some tensor's name must have for ``guess`` to
+    #: be tried: a header has few distinct last parts (``weight``, ``bias``) and many names,
+    #: so :func:`logical` asks those once instead of every scheme scanning every name
+    marks: tuple[str, ...] = ()
 
 
 @dataclass
@@ -231,7 +235,10 @@ def logical(tensors: list[Tensor], config: Mapping[str, Any] | None, read: Read 
         settings = replace(scheme.settings(config["quantization"]), read=read)
         source = "quantization_config"
     else:
-        scheme = next((s for s in schemes() if s.guess is not None and s.guess(by_name)), None)
+        tails = {n[n.rfind(".") + 1:] for n in by_name}
+        scheme = next((s for s in schemes() if s.guess is not None
+                       and (not s.marks or any(t.endswith(s.marks) for t in tails))
+                       and s.guess(by_name)), None)
         if scheme is None:
             return tensors, None, []
         settings, source = Settings(read=read), "tensor names"

@@ -112,4 +112,5 @@ def guess(by_name: Mapping[str, Tensor]) -> bool:
 
 
 BITSANDBYTES = Scheme("bitsandbytes", ("bitsandbytes",), "weight", (*FOUR_BIT, *EIGHT_BIT),
-                      "weight", unpack, guess, settings)
+                      "weight", unpack, guess, settings,
+                      marks=("SCB", "bitsandbytes__nf4", "bitsandbytes__fp4"))

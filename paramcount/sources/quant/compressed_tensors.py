@@ -123,4 +123,4 @@ COMPRESSED_TENSORS = Scheme(
     "compressed-tensors", ("compressed-tensors",), ("weight_packed", "weight"),
     ("weight_scale", "weight_zero_point", "weight_shape", "weight_g_idx", "weight_global_scale",
      "input_global_scale", "input_scale", "input_zero_point"), "weight", unpack, guess=_guess,
-    settings=_settings)
+    settings=_settings, marks=("weight_packed",))

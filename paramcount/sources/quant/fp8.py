@@ -55,4 +55,4 @@ def _guess(by_name: Mapping[str, Tensor]) -> bool:
 
 
 FP8 = Scheme("fp8", ("fp8",), "weight", ("weight_scale_inv", "input_scale"), "weight", unpack,
-             guess=_guess, settings=_settings)
+             guess=_guess, settings=_settings, marks=("weight_scale_inv",))

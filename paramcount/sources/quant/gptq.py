@@ -139,6 +139,7 @@ def _settings(qc: Mapping[str, object]) -> Settings:
 
 _OVERHEAD = ("qzeros", "scales", "g_idx")
 GPTQ = Scheme("gptq", ("gptq",), "qweight", _OVERHEAD, "weight", unpack_gptq,
-              guess=lambda names: _orientation(names) == "gptq", settings=_settings)
+              guess=lambda names: _orientation(names) == "gptq", settings=_settings,
+              marks=("qweight",))
 AWQ = Scheme("awq", ("awq",), "qweight", _OVERHEAD, "weight", unpack_awq,
-             guess=lambda names: _orientation(names) == "awq")
+             guess=lambda names: _orientation(names) == "awq", marks=("qweight",))

@@ -69,4 +69,4 @@ def _guess(by_name: Mapping[str, Tensor]) -> bool:
 
 
 MLX = Scheme("mlx", ("mlx",), "weight", ("scales", "biases"), "weight", unpack, guess=_guess,
-             settings=_settings)
+             settings=_settings, marks=("biases",))

@@ -52,4 +52,4 @@ def _guess(by_name: Mapping[str, Tensor]) -> bool:
 
 
 MXFP4 = Scheme("mxfp4", ("mxfp4",), "_blocks", ("_scales",), "", unpack, guess=_guess,
-               settings=lambda qc: Settings(4, BLOCK, qc))
+               settings=lambda qc: Settings(4, BLOCK, qc), marks=("_blocks",))

@@ -70,4 +70,4 @@ def _guess(by_name: Mapping[str, Tensor]) -> bool:
 
 MODELOPT = Scheme("modelopt", ("modelopt",), "weight",
                   ("weight_scale", "weight_scale_2", "input_scale"), "weight", unpack,
-                  guess=_guess, settings=_settings)
+                  guess=_guess, settings=_settings, marks=("weight_scale_2",))

@@ -67,4 +67,4 @@ def guess(by_name: Mapping[str, Tensor]) -> bool:
 
 QUANTO = Scheme("quanto", ("quanto",), (PACKED, PLAIN),
                 ("weight._scale", "weight._shift", "input_scale", "output_scale"),
-                "weight", unpack, guess)
+                "weight", unpack, guess, marks=("_data",))

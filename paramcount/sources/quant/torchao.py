@@ -122,4 +122,5 @@ def guess(by_name: Mapping[str, Tensor]) -> bool:
     return any(n.endswith(QDATA) for n in by_name)
 
 
-TORCHAO = Scheme("torchao", ("torchao",), QDATA, OVERHEAD, ".weight", unpack, guess, settings)
+TORCHAO = Scheme("torchao", ("torchao",), QDATA, OVERHEAD, ".weight", unpack, guess, settings,
+                   marks=(QDATA[1:],))

@@ -136,6 +136,21 @@ class Attention:
 
 
 @dataclass(frozen=True)
+class Recurrent:
+    """The fixed state a recurrent token mixer (Mamba, Mamba-2, a gated delta net) keeps for
+    each sequence, whatever its length: ``conv`` elements of its causal convolution's window
+    (channels × kernel, as transformers' cache holds it) and ``ssm`` elements of its
+    recurrent (state-space or linear-attention) state."""
+
+    conv: int
+    ssm: int
+
+    @property
+    def elements(self) -> int:
+        return self.conv + self.ssm
+
+
+@dataclass(frozen=True)
 class Built:
     """What a layer makes of its inputs: weights, output shape, closed form and notes."""
 

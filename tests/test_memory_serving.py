@@ -279,3 +279,42 @@ def test_cli_vllm_json_has_kv_tokens_and_the_parts(capsys, tmp_path):
     kinds = {p["kind"]: p for p in doc["kv_parts"]}
     assert kinds["full attention"]["modules"] == 10
     assert kinds["full attention"]["bytes_per_token"] == 10 * 2 * 16 * 128
+
+
+# -- GGUF ------------------------------------------------------------------------------------------
+
+def test_gguf_hybrid_keeps_llamacpp_mamba_state_and_the_attention_cache(tmp_path):
+    gguf = pytest.importorskip("gguf")
+    import numpy as np
+
+    path = tmp_path / "hybrid.gguf"
+    writer = gguf.GGUFWriter(str(path), "jamba")
+    writer.add_block_count(2)
+    writer.add_embedding_length(32)
+    writer.add_head_count([0, 4])  # layer 0 is Mamba, layer 1 attention
+    writer.add_head_count_kv([0, 2])
+    writer.add_ssm_conv_kernel(4)
+    writer.add_ssm_inner_size(64)
+    writer.add_ssm_state_size(8)
+    writer.add_ssm_time_step_rank(4)
+    shapes = {"token_embd.weight": (100, 32), "output_norm.weight": (32,),
+              "blk.0.attn_norm.weight": (32,), "blk.0.ssm_in.weight": (128, 32),
+              "blk.0.ssm_conv1d.weight": (64, 4), "blk.0.ssm_conv1d.bias": (64,),
+              "blk.0.ssm_x.weight": (20, 64), "blk.0.ssm_dt.weight": (64, 4),
+              "blk.0.ssm_dt.bias": (64,), "blk.0.ssm_a": (64, 8), "blk.0.ssm_d": (64,),
+              "blk.0.ssm_out.weight": (32, 64), "blk.1.attn_norm.weight": (32,),
+              "blk.1.attn_q.weight": (32, 32), "blk.1.attn_k.weight": (16, 32),
+              "blk.1.attn_v.weight": (16, 32), "blk.1.attn_output.weight": (32, 32)}
+    for name, shape in shapes.items():
+        writer.add_tensor(name, np.zeros(shape, np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    est = memory.estimate(summarize(str(path)), context=100, engine="llamacpp")
+    by_kind = {p.kind: p for p in est.kv_parts}
+    # llama.cpp (src/llama-hparams.cpp): n_embd_r = (d_conv - 1) × d_inner = 3 × 64 and
+    # n_embd_s = d_state × d_inner = 8 × 64, kept in float32
+    assert by_kind["recurrent state"].bytes == (3 * 64 + 8 * 64) * 4
+    # the attention layer: K and V × 2 heads × (32 / 4) × 100 tokens × f16 (llama.cpp's default)
+    assert by_kind["full attention"].bytes == 2 * 2 * 8 * 100 * 2

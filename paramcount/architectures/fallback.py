@@ -216,4 +216,4 @@ def _state(module: Any) -> Recurrent | None:
         if not all(isinstance(v, int) for v in sizes):
             return None
         ssm = sizes[0] * sizes[1] * sizes[2]
-    return Recurrent(channels * int(kernel[0]), ssm)
+    return Recurrent(channels, int(kernel[0]), ssm)

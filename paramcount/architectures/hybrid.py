@@ -52,7 +52,7 @@ def delta_net(c: Config, d: Decoder) -> Node:
     node.remark = f"linear attention: {k_heads} key heads, {v_heads} value heads"
     # what transformers' cache keeps: the convolution's whole kernel, and per value head a
     # key-width × value-width matrix
-    node.state = Recurrent(mixed * kernel, v_heads * c.int("linear_key_head_dim", default=128)
+    node.state = Recurrent(mixed, kernel, v_heads * c.int("linear_key_head_dim", default=128)
                            * v_dim)
     return node
 

@@ -147,18 +147,10 @@ def _inference(facts: ModelFacts, o: Options, p: Parallel) -> tuple[list[Compone
     else:
         dtype = weights.weight_dtype(facts, o.dtype)
         w, detail = weights.weight_bytes(facts, dtype), weights.describe(facts, dtype)
-    compute = weights.cache_dtype(facts, dtype, None)
-    cache = _cache(facts, o, dtype, compute)
+    cache = serving.cache_for(facts, o, dtype)
     rows, notes = serving.lines(facts, o, p, w, detail, cache)
     return [Component(r.name, r.per_gpu, r.per_gpu * p.gpus, r.cpu,
                       r.detail + (", the rest in RAM" if r.cpu else "")) for r in rows], notes
-
-
-def _cache(facts: ModelFacts, o: Options, dtype: str, compute: str) -> serving.Cache:
-    both = o.kv_dtype
-    key = weights.cache_dtype(facts, dtype, o.kv_key_dtype or both)
-    value = weights.cache_dtype(facts, dtype, o.kv_value_dtype or o.kv_key_dtype or both)
-    return serving.cache_dtypes(key, value, o, compute)
 
 
 def _serving_facts(result: MemoryEstimate, facts: ModelFacts, o: Options, p: Parallel) -> None:
@@ -168,8 +160,7 @@ def _serving_facts(result: MemoryEstimate, facts: ModelFacts, o: Options, p: Par
         result.assumptions += [f"{e.version}: {r.what} ({r.source})" for r in e.rules]
     if o.context is None:
         return
-    dtype = _dtype(facts, o)
-    cache = _cache(facts, o, dtype, weights.cache_dtype(facts, dtype, None))
+    cache = serving.cache_for(facts, o, _dtype(facts, o))
     result.kv_parts = serving.cache_parts(facts, o, p, cache, e)
     rows = [serving.Line(c.name, c.per_gpu, c.detail) for c in result.components]
     result.kv_tokens = serving.kv_tokens(facts, o, p, rows, cache)
@@ -254,8 +245,7 @@ def settings(facts: ModelFacts, o: Options) -> dict[str, Any]:
             dtype = weights.weight_dtype(facts, o.dtype)
             out.update(dtype=dtype)
         if o.context is not None and (facts.cached or facts.states):
-            compute = weights.cache_dtype(facts, dtype, None)
-            cache = _cache(facts, o, dtype, compute)
+            cache = serving.cache_for(facts, o, dtype)
             out.update(kv_dtype=cache.key)
             if cache.value != cache.key:
                 out.update(kv_key_dtype=cache.key, kv_value_dtype=cache.value)

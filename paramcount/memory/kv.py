@@ -122,12 +122,13 @@ def token_bytes(attention: Attention, tp: int, key: str, value: str) -> Fraction
 
 def parts(facts: ModelFacts, context: int, batch: int, key: str, value: str | None = None,
           encoder_length: int | None = None, tp: int = 1,
-          state_dtype: str | None = None, block: int = 1, swa_extra: int = 0
-          ) -> list[KvPart]:
+          state_dtype: str | None = None, block: int = 1, swa_extra: int = 0,
+          full_kernel: bool = True) -> list[KvPart]:
     """The cache of one tensor-parallel rank by layer type (all layers: pipeline stages divide
     it afterwards), for ``batch`` sequences of ``context`` tokens; recurrent states at
     ``state_dtype`` (default: the key dtype), split over ranks by heads as vLLM shards them;
-    ``block`` and ``swa_extra`` as an engine pages and pads (:func:`engine_tokens`)."""
+    ``block`` and ``swa_extra`` as an engine pages and pads (:func:`engine_tokens`);
+    ``full_kernel`` False: a convolution keeps ``kernel - 1`` inputs (vLLM, llama.cpp)."""
     value = key if value is None else value
     enc = context if encoder_length is None else encoder_length
     groups: dict[tuple[str, int], tuple[int, Fraction]] = {}
@@ -141,7 +142,8 @@ def parts(facts: ModelFacts, context: int, batch: int, key: str, value: str | No
            for (k, tokens), (n, per) in groups.items()]
     if facts.states:
         each = dtype_bytes(state_dtype or key)
-        seq = sum((Fraction(math.ceil(s.elements / tp) * n) * each for s, n in facts.states),
+        seq = sum((Fraction(math.ceil(s.elements(full_kernel) / tp) * n) * each
+                   for s, n in facts.states),
                   Fraction(0))
         out.append(KvPart(STATE, sum(n for _, n in facts.states), Fraction(0), 0, seq,
                           math.ceil(seq * batch)))
@@ -190,10 +192,10 @@ def describe(facts: ModelFacts, context: int, batch: int, dtype: str,
             f"{batch} × {kinds}")
 
 
-def describe_state(facts: ModelFacts, batch: int, dtype: str) -> str:
+def describe_state(facts: ModelFacts, batch: int, dtype: str, full_kernel: bool = True) -> str:
     """The recurrent state's arithmetic in words."""
     modules = sum(n for _, n in facts.states)
-    sizes = sorted({s.elements for s, _ in facts.states})
+    sizes = sorted({s.elements(full_kernel) for s, _ in facts.states})
     return (f"{modules} modules × {_span(sizes)} per sequence (convolution + state) × batch "
             f"{batch} × {per_element(dtype)} ({dtype}), whatever the context")
 

@@ -48,7 +48,7 @@ def cache_parts(facts: ModelFacts, o: Options, p: Parallel, c: Cache, e: Engine 
     block = 1 if e is None else _block(o, e)
     extra = (o.ubatch or 512) if e is engines.LLAMACPP else 0
     return kv.parts(facts, o.context, o.batch, c.key, c.value, o.encoder_length, p.tp,
-                    c.state, block, extra)
+                    c.state, block, extra, full_kernel=e is None or e is engines.TRANSFORMERS)
 
 
 def lines(facts: ModelFacts, o: Options, p: Parallel, weights: int, weights_detail: str,
@@ -73,7 +73,8 @@ def lines(facts: ModelFacts, o: Options, p: Parallel, weights: int, weights_deta
                             attn - math.ceil(attn * gpu_share)))
         if state:
             out.append(Line("recurrent state", math.ceil(shard(state, p.pp) * gpu_share),
-                            kv.describe_state(facts, o.batch, c.state)))
+                            kv.describe_state(facts, o.batch, c.state,
+                                              e is None or e is engines.TRANSFORMERS)))
     out += _engine_lines(facts, o, p, e)
     if e is engines.VLLM:
         u = o.gpu_memory_utilization or engines.VLLM.utilization or 1
@@ -153,7 +154,8 @@ def kv_tokens(facts: ModelFacts, o: Options, p: Parallel, out: list[Line], c: Ca
     pool = engines.vllm_pool(o.gpu_memory, u, used, 0, 0)
     grow = Fraction(0)
     fixed = Fraction(0)
-    for x in kv.parts(facts, 1 << 40, 1, c.key, c.value, None, p.tp, c.state):
+    for x in kv.parts(facts, 1 << 40, 1, c.key, c.value, None, p.tp, c.state,
+                      full_kernel=False):
         if x.kind in (kv.FULL, kv.LATENT, kv.CROSS):
             grow += x.per_token / p.pp
         else:
@@ -165,10 +167,18 @@ def kv_tokens(facts: ModelFacts, o: Options, p: Parallel, out: list[Line], c: Ca
     return max(0, tokens // block * block)
 
 
-def cache_dtypes(key: str, value: str, o: Options, compute: str) -> Cache:
-    """Keys and values at their dtypes; the recurrent state at the compute dtype (as
-    transformers and vLLM keep it), float32 under llama.cpp."""
+def cache_for(facts: ModelFacts, o: Options, dtype: str) -> Cache:
+    """The cache's dtypes for weights served in ``dtype``: keys at ``--kv-key-dtype`` (else
+    ``--kv-dtype``, else the weights' float dtype; llama.cpp: f16, its default cache type),
+    values at ``--kv-value-dtype`` (else as the keys); the recurrent state at the compute dtype
+    (as transformers and vLLM keep it), float32 under llama.cpp."""
+    from paramcount.memory.weights import cache_dtype
+
     llamacpp = o.engine is not None and engines.engine(o.engine) is engines.LLAMACPP
+    both = o.kv_dtype or ("float16" if llamacpp else None)
+    key = cache_dtype(facts, dtype, o.kv_key_dtype or both)
+    value = cache_dtype(facts, dtype, o.kv_value_dtype or o.kv_key_dtype or both)
+    compute = cache_dtype(facts, dtype, None)
     return Cache(key, value, "float32" if llamacpp else compute)
 
 

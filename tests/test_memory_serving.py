@@ -318,3 +318,28 @@ def test_gguf_hybrid_keeps_llamacpp_mamba_state_and_the_attention_cache(tmp_path
     assert by_kind["recurrent state"].bytes == (3 * 64 + 8 * 64) * 4
     # the attention layer: K and V × 2 heads × (32 / 4) × 100 tokens × f16 (llama.cpp's default)
     assert by_kind["full attention"].bytes == 2 * 2 * 8 * 100 * 2
+
+
+# -- parallel serving under vLLM ---------------------------------------------------------------------
+
+def test_vllm_expert_parallelism_splits_the_experts_not_the_rest():
+    est = memory.estimate(summarize("mixtral-8x7b"), dtype="bf16", engine="vllm", gpus=8, tp=2,
+                          ep=8)
+    # Mixtral-8x7B: 32 layers × 8 experts × 3 matrices of 4,096 × 14,336 split 8 ways; the
+    # other 1,605,636,096 parameters (attention, routers, norms, embedding and head) 2 ways
+    experts = 32 * 8 * 3 * 4096 * 14336
+    rest = 46_702_792_704 - experts
+    assert est.component("weights").per_gpu == 2 * (experts // 8 + rest // 2)
+
+
+def test_vllm_pipeline_first_stage_holds_the_embedding():
+    est = memory.estimate(summarize("gemma-2-9b"), dtype="bf16", engine="vllm", pp=2)
+    # Gemma-2-9B ties its head to the 256,000 × 3,584 embedding, which the first stage holds
+    embedding = 256000 * 3584
+    layers = 9_241_705_984 - embedding
+    assert est.component("weights").per_gpu == 2 * (layers // 2 + embedding)
+
+
+def test_expert_parallelism_is_vllms():
+    with pytest.raises(SpecError, match="--ep shards experts"):
+        memory.estimate(summarize("mixtral-8x7b"), ep=2, gpus=2)

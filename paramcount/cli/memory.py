@@ -33,7 +33,7 @@ from paramcount.model import Summary
 from paramcount.report.memory import FORMATS
 
 _SERVING = ("kv_key_dtype", "kv_value_dtype", "engine", "chunk", "gpu_memory_utilization",
-            "block_size", "max_num_batched_tokens", "max_num_seqs", "ubatch", "gpu_layers")
+            "block_size", "max_num_batched_tokens", "max_num_seqs", "ubatch", "gpu_layers", "ep")
 _TRAINING = ("optimizer", "precision", "recompute", "zero", "offload", "sequence_parallel")
 
 
@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="vLLM's profiled chunk (default 8192 on GPUs of 70 GiB+, else 2048)")
     eng.add_argument("--max-num-seqs", type=int, metavar="N",
                      help="vLLM's sampler rows (default 1024 on GPUs of 70 GiB+, else 256)")
+    eng.add_argument("--ep", type=int, metavar="E",
+                     help="vLLM's expert parallelism: the experts split over E GPUs")
     eng.add_argument("--ubatch", type=int, metavar="N", help="llama.cpp's ubatch (default 512)")
     eng.add_argument("--gpu-layers", "-ngl", type=int, metavar="N",
                      help="llama.cpp: layers on the GPU, the rest in RAM (default: all)")

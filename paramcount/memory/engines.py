@@ -71,6 +71,9 @@ VLLM = Engine("vllm", "vLLM 0.11 (V1 engine)", (
          "state per sequence",
          "vllm/config/cache.py CacheConfig.block_size; vllm/v1/core/single_type_kv_cache_manager.py "
          "SlidingWindowManager"),
+    Rule("a Mamba layer keeps, per sequence, its convolution's last kernel − 1 inputs and its "
+         "state, both split over tensor-parallel ranks",
+         "vllm/model_executor/layers/mamba/mamba_utils.py MambaStateShapeCalculator"),
     Rule("tensor parallelism shards KV heads and replicates a head when there are fewer heads "
          "than ranks; MLA's latent is replicated on every rank",
          "vllm/model_executor/layers/linear.py QKVParallelLinear; "

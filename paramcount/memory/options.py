@@ -51,6 +51,9 @@ class Options:
     #: llama.cpp: tokens per ubatch (512) and repeating layers on the GPU (-ngl; None: all)
     ubatch: int | None = None
     gpu_layers: int | None = None
+    #: vLLM: expert parallelism over this many GPUs (experts split over them instead of
+    #: tensor parallel ranks; 1: none)
+    ep: int = 1
     #: serving without an engine: a prefill chunk of this many tokens (activation peak and
     #: logits buffer)
     chunk: int | None = None
@@ -63,13 +66,16 @@ def validate(o: Options) -> None:
                         (o.tp, "--tp"), (o.pp, "--pp"), (o.block_size, "--block-size"),
                         (o.max_num_batched_tokens, "--max-num-batched-tokens"),
                         (o.max_num_seqs, "--max-num-seqs"), (o.ubatch, "--ubatch"),
-                        (o.chunk, "--chunk")):
+                        (o.chunk, "--chunk"), (o.ep, "--ep")):
         check_positive(value, flag)
     if o.gpu_layers is not None and o.gpu_layers < 0:
         raise SpecError(f"--gpu-layers must be 0 or more, got {o.gpu_layers}")
     u = o.gpu_memory_utilization
     if u is not None and not 0 < u <= 1:
         raise SpecError(f"--gpu-memory-utilization must be in (0, 1], got {u}")
+    if o.ep > 1 and (o.engine or "").lower() != "vllm":
+        raise SpecError("--ep shards experts as vLLM's --enable-expert-parallel does: add "
+                        "--engine vllm")
     if o.train and (o.engine or o.chunk):
         raise SpecError("--engine and --chunk describe serving; leave out --train")
     if o.train:

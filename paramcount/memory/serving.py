@@ -56,8 +56,12 @@ def lines(facts: ModelFacts, o: Options, p: Parallel, weights: int, weights_deta
     """The serving components of one GPU (pipeline stages divide the layers' shares)."""
     e = engines.engine(o.engine)
     gpu_share = _gpu_share(facts, o, e)
-    out = [Line("weights", math.ceil(shard(weights, p.model_parallel) * gpu_share),
-                weights_detail, weights - math.ceil(weights * gpu_share))]
+    if e is engines.VLLM and (p.pp > 1 or o.ep > 1):
+        on_gpu, weights_detail = _vllm_weights(facts, o, p, weights, weights_detail)
+    else:
+        on_gpu = shard(weights, p.model_parallel)
+    out = [Line("weights", math.ceil(on_gpu * gpu_share), weights_detail,
+                weights - math.ceil(weights * gpu_share))]
     notes = []
     if o.context is None:
         notes.append("no KV cache: give --context TOKENS to include one")
@@ -114,6 +118,34 @@ def _engine_lines(facts: ModelFacts, o: Options, p: Parallel, e: Engine | None) 
                  f"peak of one layer over {chunk:,} tokens × 2 B (estimated)"),
             Line("logits", act.logits_bytes(facts, rows),
                  f"{rows:,} rows × {facts.vocab or 0:,} vocabulary × 4 B (float32)")]
+
+
+def _vllm_weights(facts: ModelFacts, o: Options, p: Parallel, weights: int, detail: str
+                  ) -> tuple[int, str]:
+    """One GPU's weights as vLLM places them: the embedding on the first pipeline stage, the
+    head on the last, the layers split evenly between stages; tensor parallelism splits all
+    (vocabulary-parallel embedding and head); expert parallelism splits the experts ``ep``
+    ways instead of ``tp``. Bytes follow elements (a quantized model's kinds differ a little)."""
+    from paramcount.memory.quantized import kind
+
+    by_kind: dict[str, int] = {}
+    for t in facts.tensors:
+        k = kind(t)
+        by_kind[k] = by_kind.get(k, 0) + math.prod(t.shape)
+    total = sum(by_kind.values()) or 1
+
+    def share(*kinds: str) -> Fraction:
+        return Fraction(weights * sum(by_kind.get(k, 0) for k in kinds), total)
+
+    embed, head, experts = share("embedding"), share("head"), share("experts")
+    layers = Fraction(weights) - embed - head - experts
+    stage = layers / (p.tp * p.pp) + experts / (p.pp * (o.ep if o.ep > 1 else p.tp))
+    first, last = stage + embed / p.tp, stage + head / p.tp
+    if p.pp == 1:
+        first = last = first + head / p.tp
+    how = (f"; stage 1 of {p.pp} holds the embedding, stage {p.pp} the head" if p.pp > 1
+           else "") + (f"; experts over {o.ep} GPUs" if o.ep > 1 else "")
+    return math.ceil(max(first, last)), detail + how
 
 
 def _gpu_share(facts: ModelFacts, o: Options, e: Engine | None) -> Fraction:

@@ -156,7 +156,7 @@ def test_llamacpp_cache_types_for_keys_and_values_by_hand():
 
 
 def test_a_weight_only_block_type_is_no_cache_type():
-    with pytest.raises(SpecError, match="llama.cpp's cache types"):
+    with pytest.raises(SpecError, match=r"llama\.cpp's cache types"):
         memory.estimate(summarize("llama-3-8b"), context=8, kv_dtype="Q4_K")
 
 
@@ -264,7 +264,7 @@ def test_bad_serving_options(options, message):
         memory.estimate(summarize(LLAMA2_7B), context=16, **options)
 
 
-# -- the command line --------------------------------------------------------------------------------
+# -- the command line ----------------------------------------------------------------------
 
 def test_cli_vllm_json_has_kv_tokens_and_the_parts(capsys, tmp_path):
     path = tmp_path / "config.json"
@@ -320,7 +320,7 @@ def test_gguf_hybrid_keeps_llamacpp_mamba_state_and_the_attention_cache(tmp_path
     assert by_kind["full attention"].bytes == 2 * 2 * 8 * 100 * 2
 
 
-# -- parallel serving under vLLM ---------------------------------------------------------------------
+# -- parallel serving under vLLM ------------------------------------------------------------
 
 def test_vllm_expert_parallelism_splits_the_experts_not_the_rest():
     est = memory.estimate(summarize("mixtral-8x7b"), dtype="bf16", engine="vllm", gpus=8, tp=2,

@@ -213,7 +213,8 @@ def _state(module: Any) -> Recurrent | None:
         sizes = [getattr(module, k, None) for k in (
             ("num_v_heads", "head_k_dim", "head_v_dim") if hasattr(module, "head_k_dim")
             else ("num_heads", "head_dim", "ssm_state_size"))]
-        if not all(isinstance(v, int) for v in sizes):
+        ints = [v for v in sizes if isinstance(v, int)]
+        if len(ints) != 3:
             return None
-        ssm = sizes[0] * sizes[1] * sizes[2]
+        ssm = ints[0] * ints[1] * ints[2]
     return Recurrent(channels, int(kernel[0]), ssm)

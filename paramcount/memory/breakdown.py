@@ -15,8 +15,8 @@ from typing import Any
 from paramcount.errors import SpecError
 from paramcount.memory import activations as act
 from paramcount.memory import engines, search, serving, weights
-from paramcount.memory.kv import KvPart
 from paramcount.memory.facts import ModelFacts
+from paramcount.memory.kv import KvPart
 from paramcount.memory.notes import assumptions
 from paramcount.memory.options import Options, validate
 from paramcount.memory.parallel import Parallel, check, shard

@@ -69,8 +69,8 @@ VLLM = Engine("vllm", "vLLM 0.11 (V1 engine)", (
     Rule("KV pages of block_size (16) tokens: each sequence's context rounds up to whole pages; "
          "a sliding-window layer keeps ceil(window / block_size) + 1 pages, a Mamba layer one "
          "state per sequence",
-         "vllm/config/cache.py CacheConfig.block_size; vllm/v1/core/single_type_kv_cache_manager.py "
-         "SlidingWindowManager"),
+         "vllm/config/cache.py CacheConfig.block_size; "
+         "vllm/v1/core/single_type_kv_cache_manager.py SlidingWindowManager"),
     Rule("a Mamba layer keeps, per sequence, its convolution's last kernel − 1 inputs and its "
          "state, both split over tensor-parallel ranks",
          "vllm/model_executor/layers/mamba/mamba_utils.py MambaStateShapeCalculator"),

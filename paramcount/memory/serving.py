@@ -20,6 +20,7 @@ from paramcount.memory.engines import Engine
 from paramcount.memory.facts import ModelFacts
 from paramcount.memory.options import Options
 from paramcount.memory.parallel import Parallel, shard
+from paramcount.memory.weights import dtype_bytes
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def lines(facts: ModelFacts, o: Options, p: Parallel, weights: int, weights_deta
             out.append(Line("recurrent state", math.ceil(shard(state, p.pp) * gpu_share),
                             kv.describe_state(facts, o.batch, c.state,
                                               e is None or e is engines.TRANSFORMERS)))
-    out += _engine_lines(facts, o, p, e)
+    out += _engine_lines(facts, o, p, e, c)
     if e is engines.VLLM:
         u = o.gpu_memory_utilization or engines.VLLM.utilization or 1
         need = sum(x.per_gpu for x in out)
@@ -88,15 +89,18 @@ def lines(facts: ModelFacts, o: Options, p: Parallel, weights: int, weights_deta
     return out, notes
 
 
-def _engine_lines(facts: ModelFacts, o: Options, p: Parallel, e: Engine | None) -> list[Line]:
-    """The activation peak, the logits and fixed overheads of the engine (or of ``--chunk``)."""
-    e_bytes = 2
+def _engine_lines(facts: ModelFacts, o: Options, p: Parallel, e: Engine | None, c: Cache
+                  ) -> list[Line]:
+    """The activation peak, the logits and fixed overheads of the engine (or of ``--chunk``):
+    activations at the compute dtype (llama.cpp: float32), logits in float32."""
+    e_bytes = math.ceil(dtype_bytes(c.state))
     if e is engines.VLLM:
         tokens, seqs = _vllm_batch(o)
         copies = engines.SAMPLER_COPIES
         return [Line("activation peak", shard(act.prefill_peak_bytes(facts, tokens, e_bytes),
                                                p.tp) + copies * act.logits_bytes(facts, seqs),
-                     f"profiled by vLLM: {tokens:,} tokens through the widest layer × 2 B + "
+                     f"profiled by vLLM: {tokens:,} tokens through the widest layer × "
+                     f"{e_bytes} B + "
                      f"{copies} × {seqs:,} rows of float32 logits (estimated)"),
                 Line("non-torch memory", engines.VLLM.non_torch,
                      "CUDA context and buffers outside torch (measured on H100, 0.13 GiB)")]
@@ -105,17 +109,15 @@ def _engine_lines(facts: ModelFacts, o: Options, p: Parallel, e: Engine | None) 
         return [Line("compute buffer", act.prefill_peak_bytes(facts, ub, 4) +
                      act.logits_bytes(facts, ub),
                      f"one ubatch of {ub} tokens in float32 + its logits (estimated)")]
-    chunk = o.chunk
-    rows = 1 * o.batch
-    if e is engines.TRANSFORMERS and chunk is None and o.context is not None:
-        chunk = o.context * o.batch
+    # transformers: the whole prompt is one chunk, and generate() keeps the last token's logits
+    whole = o.context * o.batch if e is engines.TRANSFORMERS and o.context else None
+    chunk = o.chunk or whole
     if chunk is None:
         return []
-    if e is None:
-        rows = chunk
+    rows = o.batch if e is engines.TRANSFORMERS else chunk
     return [Line("prefill activations", shard(act.prefill_peak_bytes(facts, chunk, e_bytes),
                                               p.tp),
-                 f"peak of one layer over {chunk:,} tokens × 2 B (estimated)"),
+                 f"peak of one layer over {chunk:,} tokens × {e_bytes} B (estimated)"),
             Line("logits", act.logits_bytes(facts, rows),
                  f"{rows:,} rows × {facts.vocab or 0:,} vocabulary × 4 B (float32)")]
 
@@ -212,10 +214,3 @@ def cache_for(facts: ModelFacts, o: Options, dtype: str) -> Cache:
     value = cache_dtype(facts, dtype, o.kv_value_dtype or o.kv_key_dtype or both)
     compute = cache_dtype(facts, dtype, None)
     return Cache(key, value, "float32" if llamacpp else compute)
-
-
-def bytes_per_token(facts: ModelFacts, c: Cache, tp: int = 1) -> Fraction:
-    """Bytes one token adds in every cached attention module (windows ignored), one rank."""
-    return sum((n * kv.token_bytes(a, tp, c.key, c.value) for a, n in facts.cached),
-               Fraction(0))
-

@@ -1,5 +1,6 @@
 """The serving budget: the cache by layer type against what transformers' own cache holds after a
-prefill (full attention, sliding windows, Mamba, Mamba-2, hybrid Jamba and Qwen3-Next), the
+prefill (full attention, sliding windows, Mamba, Mamba-2, and the hybrids Jamba, Qwen3-Next,
+Falcon-H1, Zamba2 and Bamba), the
 published per-token figures (DeepSeek-V3's MLA, Gemma-3-27B's local:global windows), llama.cpp's
 cache types by hand, and the engine rules: vLLM's KV pool against the measurements llm-d
 published (llm-d/llm-d-benchmark, config_explorer/empirical-vllm-memory-results.md), vLLM's
@@ -44,6 +45,20 @@ HYBRID = {
                    linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=8,
                    linear_value_head_dim=8, linear_conv_kernel_dim=4,
                    full_attention_interval=2)),
+    "falcon_h1": ("FalconH1ForCausalLM", dict(hidden_size=32, num_hidden_layers=2,
+                  vocab_size=100, num_attention_heads=4, num_key_value_heads=2,
+                  intermediate_size=64, mamba_d_state=8, mamba_n_heads=8, mamba_d_head=8,
+                  mamba_n_groups=1, mamba_d_conv=4, mamba_expand=2, head_dim=8,
+                  mamba_d_ssm=64)),
+    "zamba2": ("Zamba2ForCausalLM", dict(hidden_size=32, num_hidden_layers=4, vocab_size=100,
+               num_attention_heads=4, num_key_value_heads=4, intermediate_size=64,
+               mamba_d_state=8, mamba_headdim=8, n_mamba_heads=8, mamba_ngroups=1,
+               mamba_d_conv=4, mamba_expand=2, attention_head_dim=16, num_mem_blocks=1,
+               use_mem_rope=False, layers_block_type=["mamba", "hybrid", "mamba", "hybrid"])),
+    "bamba": ("BambaForCausalLM", dict(hidden_size=32, num_hidden_layers=2, vocab_size=100,
+              num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
+              mamba_d_state=8, mamba_n_heads=8, mamba_d_head=8, mamba_n_groups=1,
+              mamba_d_conv=4, mamba_expand=2, attn_layer_indices=[1])),
     "gemma3_text": ("Gemma3ForCausalLM", dict(hidden_size=32, num_hidden_layers=6,
                     vocab_size=100, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
                     intermediate_size=64, sliding_window=4, sliding_window_pattern=3)),
@@ -85,7 +100,8 @@ def parts(est) -> dict[str, int]:
 
 # -- the cache by layer type, against transformers' own cache ---------------------------------
 
-@pytest.mark.parametrize("name", ["mamba", "mamba2", "jamba", "qwen3_next"])
+@pytest.mark.parametrize("name", ["mamba", "mamba2", "jamba", "qwen3_next", "falcon_h1",
+                                  "zamba2", "bamba"])
 def test_recurrent_state_is_what_transformers_caches(name):
     held = held_after_prefill(name, batch=2, tokens=10)
     est = memory.estimate(summary(name), dtype="fp32", context=10, batch=2)

@@ -44,8 +44,13 @@ class KvPart:
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "modules": self.modules, "tokens": self.tokens,
-                "bytes_per_token": float(self.per_token),
-                "bytes_per_sequence": float(self.per_sequence), "bytes": self.bytes}
+                "bytes_per_token": _number(self.per_token),
+                "bytes_per_sequence": _number(self.per_sequence), "bytes": self.bytes}
+
+
+def _number(x: Fraction) -> int | float:
+    """An integer when whole (JSON keeps it exact), else a float (a q4_0 cache's 0.5625 B)."""
+    return x.numerator if x.denominator == 1 else float(x)
 
 
 def kind(attention: Attention) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paramcount.layers import Formula, Layer, Weight
-from paramcount.layers.base import Attention
+from paramcount.layers.base import Attention, Recurrent
 from paramcount.shapes import Shape
 
 
@@ -72,6 +72,8 @@ class Node:
     name_base: str | None = None
     #: attention this node computes over its projections (scores, mixing) and caches
     attention: Attention | None = None
+    #: the fixed per-sequence state this node keeps when it mixes tokens recurrently
+    state: Recurrent | None = None
     #: MACs this node computes beyond its layer's and its children's (see :class:`Compute`)
     compute: Compute | None = None
 

@@ -321,7 +321,7 @@ def test_experts_per_token_unknown_without_expert_used_count(tmp_path):
 def test_unknown_architecture_keeps_the_tensors_tree(tmp_path):
     c, _, _, tensors = CASES["llama"]()
     path = tmp_path / "x.gguf"
-    write_gguf(path, "mamba", base_meta(c), tensors)
+    write_gguf(path, "rwkv6", base_meta(c), tensors)
     g = paramcount.summarize(path)
     assert sorted(dict(g.weights())) == sorted(tensors)
     assert any("not one paramcount reads from GGUF metadata" in n for n in g.notes)

@@ -21,7 +21,7 @@ from typing import Any
 
 from paramcount.budget import current
 from paramcount.errors import SpecError
-from paramcount.layers.base import PYTORCH, Attention, Weight
+from paramcount.layers.base import PYTORCH, Attention, Recurrent, Weight
 from paramcount.model import Summary
 from paramcount.quoting import LIMIT, quote
 from paramcount.tree import Node, Tied, signature
@@ -162,6 +162,7 @@ def _fill(node: Node, module: Any, path: str, seen: dict[int, str]) -> None:
             weights.append(Weight(name, tuple(int(d) for d in b.shape), buffer=True))
     node.weights, node.tied = tuple(weights), tuple(tied)
     node.attention = _attention(module)
+    node.state = _state(module)
     for name, child in module.named_children():
         sub = Node(name=name, type=type(child).__name__)
         _fill(sub, child, f"{path}{name}.", seen)
@@ -192,3 +193,28 @@ def _attention(module: Any) -> Attention | None:
     return Attention(heads, head_dim, kv, hidden=getattr(q, "in_features", None),
                      window=window if isinstance(window, int) and window > 0 else None,
                      cross=bool(getattr(module, "is_cross_attention", False)))
+
+
+def _state(module: Any) -> Recurrent | None:
+    """The per-sequence state of a recurrent mixer, as transformers' cache holds it: the causal
+    convolution's channels × kernel, and the recurrent state, whose size the weights give for
+    Mamba (``A_log``: channels × state size) and the module's own sizes for Mamba-2 (heads ×
+    ``head_dim`` × ``ssm_state_size``: Mamba2, Bamba, FalconH1, Zamba2) and a gated delta net
+    (value heads × key head width × value head width); None for anything else."""
+    conv, a_log = getattr(module, "conv1d", None), getattr(module, "A_log", None)
+    channels, kernel = getattr(conv, "out_channels", None), getattr(conv, "kernel_size", None)
+    shape = getattr(a_log, "shape", None)
+    if not isinstance(channels, int) or not isinstance(kernel, tuple) or shape is None:
+        return None
+    dims = [int(d) for d in shape]
+    if len(dims) == 2:
+        ssm = dims[0] * dims[1]
+    else:
+        sizes = [getattr(module, k, None) for k in (
+            ("num_v_heads", "head_k_dim", "head_v_dim") if hasattr(module, "head_k_dim")
+            else ("num_heads", "head_dim", "ssm_state_size"))]
+        ints = [v for v in sizes if isinstance(v, int)]
+        if len(ints) != 3:
+            return None
+        ssm = ints[0] * ints[1] * ints[2]
+    return Recurrent(channels, int(kernel[0]), ssm)

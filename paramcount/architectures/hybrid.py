@@ -26,6 +26,7 @@ from paramcount.architectures.decoders import (
     with_head,
 )
 from paramcount.architectures.parts import Roles, conv, linear, module, norm, parameter
+from paramcount.layers.base import Recurrent
 from paramcount.tree import Node
 
 LINEAR, FULL = "linear_attention", "full_attention"
@@ -49,6 +50,10 @@ def delta_net(c: Config, d: Decoder) -> Node:
              linear("out_proj", values, d.hidden, bias=False)]
     node = module("linear_attn", f"{d.prefix}GatedDeltaNet", parts, d.hidden)
     node.remark = f"linear attention: {k_heads} key heads, {v_heads} value heads"
+    # what transformers' cache keeps: the convolution's whole kernel, and per value head a
+    # key-width × value-width matrix
+    node.state = Recurrent(mixed, kernel, v_heads * c.int("linear_key_head_dim", default=128)
+                           * v_dim)
     return node
 
 

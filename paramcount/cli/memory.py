@@ -5,6 +5,7 @@
     paramcount memory model.gguf --dtype stored --context 4096
     paramcount memory llama-3-8b --dtype int4 --scheme gptq --group-size 128
     paramcount memory config.json --estimator deepspeed --zero 3 --gpus 8
+    paramcount memory gemma-2-9b --context 32768 --engine vllm --gpu-memory 80GiB
 
 With ``--gpu-memory``, an estimate that does not fit suggests the most preferred layout that
 does: on the ``--gpus`` asked for (default 1), else on the fewest more GPUs (powers of two and
@@ -32,6 +33,8 @@ from paramcount.errors import check_positive
 from paramcount.model import Summary
 from paramcount.report.memory import FORMATS
 
+_SERVING = ("kv_key_dtype", "kv_value_dtype", "engine", "chunk", "gpu_memory_utilization",
+            "block_size", "max_num_batched_tokens", "max_num_seqs", "ubatch", "gpu_layers", "ep")
 _TRAINING = ("optimizer", "precision", "recompute", "zero", "offload", "sequence_parallel")
 
 
@@ -53,7 +56,28 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--group-size", type=int, metavar="N",
                        help="the scheme's group of input features (default: 128 for gptq and "
                             "awq, 64 for nf4/fp4; -1: one per row); fp8: N×N blocks")
-    serve.add_argument("--kv-dtype", help="KV cache dtype (default: the weights' float dtype)")
+    serve.add_argument("--kv-dtype", help="KV cache dtype: fp16, bf16, fp8, q8_0 (1.0625 B), "
+                                          "q4_0 (0.5625 B), ... (default: the weights' float "
+                                          "dtype)")
+    serve.add_argument("--kv-key-dtype", help="the keys' cache dtype (llama.cpp's -ctk)")
+    serve.add_argument("--kv-value-dtype", help="the values' cache dtype (llama.cpp's -ctv)")
+    serve.add_argument("--engine", choices=("vllm", "llamacpp", "transformers"),
+                       help="add what this engine adds (default: the model's own minimum)")
+    serve.add_argument("--chunk", type=int, metavar="TOKENS",
+                       help="a prefill chunk: its activation peak and logits buffer")
+    eng = p.add_argument_group("engine settings")
+    eng.add_argument("--gpu-memory-utilization", type=positive_number, metavar="U",
+                     help="vLLM's share of GPU memory (default 0.9)")
+    eng.add_argument("--block-size", type=int, metavar="N", help="vLLM's KV page (default 16)")
+    eng.add_argument("--max-num-batched-tokens", type=int, metavar="N",
+                     help="vLLM's profiled chunk (default 8192 on GPUs of 70 GiB+, else 2048)")
+    eng.add_argument("--max-num-seqs", type=int, metavar="N",
+                     help="vLLM's sampler rows (default 1024 on GPUs of 70 GiB+, else 256)")
+    eng.add_argument("--ep", type=int, metavar="E",
+                     help="vLLM's expert parallelism: the experts split over E GPUs")
+    eng.add_argument("--ubatch", type=int, metavar="N", help="llama.cpp's ubatch (default 512)")
+    eng.add_argument("--gpu-layers", "-ngl", type=int, metavar="N",
+                     help="llama.cpp: layers on the GPU, the rest in RAM (default: all)")
     shape = p.add_argument_group("tokens")
     shape.add_argument("--batch", type=int, default=1, metavar="N",
                        help="sequences per model replica (training: the micro-batch)")
@@ -134,6 +158,9 @@ def _options(ns: argparse.Namespace) -> dict[str, Any]:
         "batch": ns.batch, "context": ns.context, "encoder_length": ns.encoder_length,
         "gpus": ns.gpus, "tp": ns.tp, "pp": ns.pp, **given,
     }
+    for key in _SERVING:
+        if getattr(ns, key) is not None:
+            options[key] = getattr(ns, key)
     if ns.sequence_parallel is not None:
         options["sequence_parallel"] = ns.sequence_parallel
     if ns.gpu_memory is not None:

@@ -76,7 +76,7 @@ def parse_efficiency(text: str) -> tuple[float, float]:
 
 def run(summary: Any, ns: argparse.Namespace, options: dict[str, Any]) -> str:
     """The serving plan the options ask for, rendered."""
-    from paramcount.memory.serving import plan
+    from paramcount.memory.planning import plan
     from paramcount.memory.speed import EFFICIENCY
     from paramcount.report.serving import render
 

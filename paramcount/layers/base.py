@@ -136,6 +136,25 @@ class Attention:
 
 
 @dataclass(frozen=True)
+class Recurrent:
+    """The fixed state a recurrent token mixer (Mamba, Mamba-2, a gated delta net) keeps for
+    each sequence, whatever its length: its causal convolution's last inputs (``channels`` ×
+    ``kernel`` as transformers' cache holds them; vLLM and llama.cpp keep ``kernel - 1``) and
+    ``ssm`` elements of its recurrent (state-space or linear-attention) state.
+
+    >>> Recurrent(64, 4, 512).elements(), Recurrent(64, 4, 512).elements(full_kernel=False)
+    (768, 704)
+    """
+
+    channels: int
+    kernel: int
+    ssm: int
+
+    def elements(self, full_kernel: bool = True) -> int:
+        return self.channels * (self.kernel if full_kernel else self.kernel - 1) + self.ssm
+
+
+@dataclass(frozen=True)
 class Built:
     """What a layer makes of its inputs: weights, output shape, closed form and notes."""
 

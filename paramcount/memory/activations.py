@@ -102,3 +102,45 @@ def check_recompute(name: str) -> str:
     if name not in RECOMPUTE:
         raise SpecError(f"unknown recompute {name!r}; expected none, selective or full")
     return name
+
+
+# -- serving: the prefill peak and the logits buffer -----------------------------------------
+
+#: bytes of one logit: engines upcast the head's output to float32 before sampling (vLLM's
+#: sampler, transformers' generate, llama.cpp's output buffer)
+LOGIT_BYTES = 4
+
+
+def prefill_peak_bytes(facts: ModelFacts, chunk: int, e: int) -> int:
+    """Activation bytes alive at once while one layer runs over a prefill chunk of ``chunk``
+    tokens: serving keeps no layer's activations for a backward pass, so the peak is inside
+    the widest layer: the residual stream and its normed copy (``2h``) and the two widest
+    projections' outputs alive together (an MLP's gate and up), at ``e`` bytes each.
+    Attention scores are not counted: the fused kernels engines use (FlashAttention, SDPA)
+    never hold them. An estimate from the layer widths, not a profile.
+
+    >>> from paramcount.memory.facts import ModelFacts
+    >>> f = ModelFacts("m", "m", "bf16", 0, 0, 0, attentions=((Attention(32, 128, hidden=4096),
+    ...                1),), param_outputs=(((None, 14336), 64), ((None, 32000), 1)), vocab=32000)
+    >>> prefill_peak_bytes(f, 2048, 2) == 2048 * 2 * (2 * 4096 + 2 * 14336)
+    True
+    """
+    h = max((width(a) for a, _ in facts.attentions), default=0)
+    return chunk * e * (2 * h + 2 * widest(facts))
+
+
+def widest(facts: ModelFacts) -> int:
+    """The widest output of a layer with parameters, the head's vocabulary excepted."""
+    widths = [int(shape[-1]) for shape, _ in facts.param_outputs
+              if shape and shape[-1] is not None and shape[-1] != facts.vocab]
+    return max(widths, default=0)
+
+
+def logits_bytes(facts: ModelFacts, rows: int) -> int:
+    """The head's output for ``rows`` tokens, in float32 (0 without a known vocabulary).
+
+    >>> from paramcount.memory.facts import ModelFacts
+    >>> logits_bytes(ModelFacts("m", "m", "bf16", 0, 0, 0, vocab=128256), 256)
+    131334144
+    """
+    return rows * (facts.vocab or 0) * LOGIT_BYTES

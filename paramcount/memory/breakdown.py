@@ -14,8 +14,9 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.memory import activations as act
-from paramcount.memory import kv, search, weights
+from paramcount.memory import engines, search, serving, weights
 from paramcount.memory.facts import ModelFacts
+from paramcount.memory.kv import KvPart
 from paramcount.memory.notes import assumptions
 from paramcount.memory.options import Options, validate
 from paramcount.memory.parallel import Parallel, check, shard
@@ -52,6 +53,11 @@ class MemoryEstimate(PrintsAsTable):
     suggestion: Suggestion | None = None
     #: the weights as a quantization scheme stores them (:mod:`paramcount.memory.quantized`)
     quantization: QuantizedWeights | None = None
+    #: serving: the cache of one GPU by layer type (full attention, sliding window, latent,
+    #: cross-attention, recurrent state)
+    kv_parts: list[KvPart] = field(default_factory=list)
+    #: serving under vLLM with a GPU's memory: the tokens its KV pool holds on one GPU
+    kv_tokens: int | None = None
 
     @property
     def per_gpu(self) -> int:
@@ -106,6 +112,7 @@ def estimate(facts: ModelFacts, options: Options) -> MemoryEstimate:
                             settings(facts, options), options.gpu_memory)
     if not options.train:
         result.quantization = quantized(facts, options)
+        _serving_facts(result, facts, options, p)
     if result.fits is False:
         result.suggestion = suggest(facts, options, p)
     return result
@@ -140,17 +147,30 @@ def _inference(facts: ModelFacts, o: Options, p: Parallel) -> tuple[list[Compone
     else:
         dtype = weights.weight_dtype(facts, o.dtype)
         w, detail = weights.weight_bytes(facts, dtype), weights.describe(facts, dtype)
-    out = [_spread("weights", shard(w, p.model_parallel), p, detail)]
-    notes = []
+    cache = serving.cache_for(facts, o, dtype)
+    rows, notes = serving.lines(facts, o, p, w, detail, cache)
+    return [Component(r.name, r.per_gpu, r.per_gpu * p.gpus, r.cpu,
+                      r.detail + (", the rest in RAM" if r.cpu else "")) for r in rows], notes
+
+
+def _serving_facts(result: MemoryEstimate, facts: ModelFacts, o: Options, p: Parallel) -> None:
+    """The cache by layer type, vLLM's KV token capacity and the engine's rules."""
+    e = engines.engine(o.engine)
+    if e is not None:
+        result.assumptions += [f"{e.version}: {r.what} ({r.source})" for r in e.rules]
     if o.context is None:
-        notes.append("no KV cache: give --context TOKENS to include one")
-    else:
-        cache = weights.cache_dtype(facts, dtype, o.kv_dtype)
-        rank = kv.kv_cache_bytes(facts, o.context, o.batch, cache, o.encoder_length, p.tp)
-        out.append(_spread("KV cache", shard(rank, p.pp), p,
-                           kv.describe(facts, o.context, o.batch, cache,
-                                       o.encoder_length)))
-    return out, notes
+        return
+    cache = serving.cache_for(facts, o, _dtype(facts, o))
+    result.kv_parts = serving.cache_parts(facts, o, p, cache, e)
+    rows = [serving.Line(c.name, c.per_gpu, c.detail) for c in result.components]
+    result.kv_tokens = serving.kv_tokens(facts, o, p, rows, cache)
+
+
+def _dtype(facts: ModelFacts, o: Options) -> str:
+    q = quantized(facts, o)
+    if q is not None:
+        return "float16" if q.scheme == "gguf" else q.kept_dtype
+    return weights.weight_dtype(facts, o.dtype)
 
 
 def _training(facts: ModelFacts, o: Options, p: Parallel) -> tuple[list[Component], list[str]]:
@@ -224,6 +244,13 @@ def settings(facts: ModelFacts, o: Options) -> dict[str, Any]:
         else:
             dtype = weights.weight_dtype(facts, o.dtype)
             out.update(dtype=dtype)
-        if o.context is not None and facts.has_attention:
-            out.update(kv_dtype=weights.cache_dtype(facts, dtype, o.kv_dtype))
+        if o.context is not None and (facts.cached or facts.states):
+            cache = serving.cache_for(facts, o, dtype)
+            out.update(kv_dtype=cache.key)
+            if cache.value != cache.key:
+                out.update(kv_key_dtype=cache.key, kv_value_dtype=cache.value)
+            if facts.states:
+                out.update(state_dtype=cache.state)
+        if o.engine is not None:
+            out.update(engine=o.engine)
     return out

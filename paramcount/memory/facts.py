@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from paramcount.layers.base import Attention
+from paramcount.layers.base import Attention, Recurrent
 from paramcount.model import Summary
 from paramcount.shapes import Shape
 from paramcount.tree import Node
@@ -72,6 +72,10 @@ class ModelFacts:
     tensors: tuple[TensorFact, ...] = ()
     #: the config's ``quantization_config``, when the source carries one
     quantization: dict[str, Any] | None = None
+    #: each distinct recurrent state (Mamba, linear attention) and how many modules keep it
+    states: tuple[tuple[Recurrent, int], ...] = ()
+    #: the vocabulary the output head scores (its logits buffer), when the model has one
+    vocab: int | None = None
 
     @classmethod
     def of(cls, summary: Summary) -> ModelFacts:
@@ -84,7 +88,7 @@ class ModelFacts:
                    tuple(walk.attentions.items()), tuple(cached.items()), walk.largest_layer,
                    walk.largest_unit, tuple(walk.outputs), summary.lower_bound,
                    tuple(walk.cache_notes), tuple(_tensors(summary.root)),
-                   _quantization(summary))
+                   _quantization(summary), tuple(walk.states.items()), _vocab(summary, walk.vocab))
 
     @property
     def frozen(self) -> int:
@@ -103,6 +107,8 @@ class ModelFacts:
 class _Walk:
     def __init__(self) -> None:
         self.attentions: Counter[Attention] = Counter()
+        self.states: Counter[Recurrent] = Counter()
+        self.vocab = 0  # rows of the largest embedding table: the tokens a head scores
         self.largest_layer = 0
         self.largest_unit = 0
         self.outputs: list[tuple[Shape, int]] = []
@@ -123,6 +129,10 @@ class _Walk:
             self.attentions[attention] += node.calls * times
             if attention.cached:
                 self.cache_notes.update(dict.fromkeys(node.notes))
+        if node.state is not None:
+            self.states[node.state] += node.calls * times
+        if node.type == "Embedding" and node.weights and len(node.weights[0].shape) == 2:
+            self.vocab = max(self.vocab, node.weights[0].shape[0])
         if not node.children:
             self.largest_unit = max(self.largest_unit, _elements(node))
             if node.params and node.output_shape is not None:
@@ -157,3 +167,12 @@ def _quantization(summary: Summary) -> dict[str, Any] | None:
     :func:`paramcount.sources.hf.quantization`), for a file, a folder or a Hub id alike."""
     config = summary.meta.get("quantization_config")
     return dict(config) if isinstance(config, dict) else None
+
+
+def _vocab(summary: Summary, embedding_rows: int) -> int | None:
+    """The vocabulary a head scores (its logits buffer): the source's ``vocab_size`` where it
+    read one (a GGUF's token list), else the rows of the largest embedding table."""
+    value = summary.meta.get("vocab_size")
+    if isinstance(value, int) and value > 0:
+        return value
+    return embedding_rows or None

@@ -35,21 +35,30 @@ def _inference(facts: ModelFacts, o: Options, p: Parallel) -> list[str]:
         dtype = "float16" if q.scheme == "gguf" else q.kept_dtype
         out = [_scheme_line(q)]
     if o.context is not None:
-        cache = weights.cache_dtype(facts, dtype, o.kv_dtype)
+        from paramcount.memory.serving import cache_for
+
+        c = cache_for(facts, o, dtype)
+        cache = c.key if c.value == c.key else f"{c.key} (keys) and {c.value} (values)"
+        given = o.kv_dtype or o.kv_key_dtype or o.kv_value_dtype or o.engine == "llamacpp"
         out += [
             "KV cache: each attention module keeps key/value heads × (head_dim + value "
             "head_dim) elements per token (grouped- and multi-query attention: only the "
             "key/value heads; a latent cache: its latent width) for min(context, sliding "
             "window) tokens (transformers keeps window - 1 between steps, the window during "
             f"one), in {cache}"
-            + ("" if o.kv_dtype else " (the weights' dtype when a float, else float16)"),
+            + ("" if given else " (the weights' dtype when a float, else float16)"),
             "cross-attention caches the encoder's output: --encoder-length tokens "
             "(default: the context); an encoder's self-attention, run once, caches nothing",
             f"batch {o.batch}: sequences each model replica serves at once",
             *facts.cache_notes,
         ]
-    out.append("activations of the forward pass (one layer's working set at a time) are "
-               "not included")
+        if facts.states:
+            out.append("recurrent layers (Mamba, linear attention) keep a fixed state per "
+                       "sequence: their convolution's channels × kernel and their state "
+                       f"(transformers' and vLLM's layout), in {c.state}")
+    if not (o.engine or o.chunk):
+        out.append("activations of the forward pass (one layer's working set at a time) are "
+                   "not included")
     if p.gpus > 1:
         out.append("tensor parallelism splits the weights and the key/value heads tp ways (a "
                    "head is never split: fewer key/value heads than ranks are replicated); "

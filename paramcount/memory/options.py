@@ -37,14 +37,47 @@ class Options:
     pp: int = 1
     #: bytes of one GPU's memory, to say whether the estimate fits
     gpu_memory: int | None = None
+    #: serving: keys' and values' cache dtypes apart (default: ``kv_dtype``)
+    kv_key_dtype: str | None = None
+    kv_value_dtype: str | None = None
+    #: serving: an engine profile (vllm, llamacpp, transformers; None: the model's minimum)
+    engine: str | None = None
+    #: vLLM: the share of GPU memory it takes, tokens per KV page, the profiled chunk and
+    #: sampler rows (None: the engine's defaults)
+    gpu_memory_utilization: float | None = None
+    block_size: int | None = None
+    max_num_batched_tokens: int | None = None
+    max_num_seqs: int | None = None
+    #: llama.cpp: tokens per ubatch (512) and repeating layers on the GPU (-ngl; None: all)
+    ubatch: int | None = None
+    gpu_layers: int | None = None
+    #: vLLM: expert parallelism over this many GPUs (experts split over them instead of
+    #: tensor parallel ranks; 1: none)
+    ep: int = 1
+    #: serving without an engine: a prefill chunk of this many tokens (activation peak and
+    #: logits buffer)
+    chunk: int | None = None
 
 
 def validate(o: Options) -> None:
     """Each option's value, checked before anything is computed."""
     for value, flag in ((o.batch, "--batch"), (o.context, "--context"),
                         (o.encoder_length, "--encoder-length"), (o.gpus, "--gpus"),
-                        (o.tp, "--tp"), (o.pp, "--pp")):
+                        (o.tp, "--tp"), (o.pp, "--pp"), (o.block_size, "--block-size"),
+                        (o.max_num_batched_tokens, "--max-num-batched-tokens"),
+                        (o.max_num_seqs, "--max-num-seqs"), (o.ubatch, "--ubatch"),
+                        (o.chunk, "--chunk"), (o.ep, "--ep")):
         check_positive(value, flag)
+    if o.gpu_layers is not None and o.gpu_layers < 0:
+        raise SpecError(f"--gpu-layers must be 0 or more, got {o.gpu_layers}")
+    u = o.gpu_memory_utilization
+    if u is not None and not 0 < u <= 1:
+        raise SpecError(f"--gpu-memory-utilization must be in (0, 1], got {u}")
+    if o.ep > 1 and (o.engine or "").lower() != "vllm":
+        raise SpecError("--ep shards experts as vLLM's --enable-expert-parallel does: add "
+                        "--engine vllm")
+    if o.train and (o.engine or o.chunk):
+        raise SpecError("--engine and --chunk describe serving; leave out --train")
     if o.train:
         precision(o.precision)
         optimizer(o.optimizer)

@@ -16,6 +16,8 @@ from paramcount.memory.facts import ModelFacts
 #: dtypes that hold activations and KV caches (a quantized weight dtype does not)
 FLOAT_DTYPES = frozenset({"float64", "float32", "float16", "bfloat16", "float8",
                           "float8_e4m3fn", "float8_e5m2"})
+#: the block types llama.cpp's ``--cache-type-k/-v`` accept (common/arg.cpp's kv_cache_types)
+CACHE_BLOCK_TYPES = frozenset({"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL"})
 STORED = "stored"
 
 
@@ -73,9 +75,10 @@ def cache_dtype(facts: ModelFacts, weights: str, kv_dtype: str | None) -> str:
     dtype, else float16 (a quantized model computes in 16 bits)."""
     if kv_dtype is not None:
         name = dtype_name(kv_dtype)
-        if name not in FLOAT_DTYPES and name not in ("int8", "int4"):
-            raise SpecError(f"--kv-dtype {kv_dtype!r}: a KV cache is kept in a float dtype "
-                            "or int8/int4, not in a block-quantized one")
+        if name not in FLOAT_DTYPES | CACHE_BLOCK_TYPES and name not in ("int8", "int4"):
+            raise SpecError(f"--kv-dtype {kv_dtype!r}: a KV cache is kept in a float dtype, "
+                            "int8/int4 or one of llama.cpp's cache types (q8_0, q4_0, q4_1, "
+                            "q5_0, q5_1, iq4_nl)")
         return name
     if weights == STORED:
         weights = _main_stored(facts) or "float16"

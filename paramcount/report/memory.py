@@ -9,6 +9,16 @@ optimizer, recompute, ...), ``parallel`` (``gpus``, ``dp``, ``tp``, ``pp``, ``ze
 ``all_gpus_bytes`` and ``cpu_bytes``, ``gpu_memory_bytes``, ``fits`` and ``margin_bytes``
 (null without ``--gpu-memory``), ``suggestion`` and ``assumptions``.
 
+Serving with ``--context`` adds ``kv_parts``: the cache of one GPU by layer type, each with
+``kind`` (``full attention``, ``sliding window``, ``latent (MLA)``, ``cross-attention``,
+``recurrent state``), ``modules``, ``tokens`` (each module keeps; 0 for a recurrent state),
+``bytes_per_token`` and ``bytes_per_sequence`` (one sequence, all those modules) and ``bytes``
+(the whole batch, before pipeline stages divide it). ``kv_tokens`` is the tokens vLLM's KV pool
+holds on one GPU (``--engine vllm`` with ``--gpu-memory``; else null), in whole pages, after
+each of ``--batch`` sequences' fixed part (windows, recurrent state). ``settings`` gains
+``engine`` (when one is asked), ``kv_key_dtype`` and ``kv_value_dtype`` (when they differ) and
+``state_dtype`` (a model with recurrent layers).
+
 ``quantization`` is null unless the weights are sized by a storage scheme (``--scheme``, a GGUF
 type as ``--dtype``, or a config's ``quantization_config``); then it holds ``scheme`` (gptq, awq,
 nf4, fp4, int8, fp8, mxfp4, nvfp4, packed or int for compressed-tensors, gguf), ``label`` (in
@@ -83,6 +93,7 @@ def to_dict(result: Result) -> dict[str, Any]:
         "suggestion": None if e.suggestion is None else _suggestion(e.suggestion),
         "quantization": None if e.quantization is None else quantized_dict(e.quantization),
         "assumptions": e.assumptions,
+        "kv_parts": [p.to_dict() for p in e.kv_parts], "kv_tokens": e.kv_tokens,
     }
 
 

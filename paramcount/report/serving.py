@@ -27,7 +27,7 @@ from typing import Any
 
 from paramcount.errors import SpecError
 from paramcount.memory.gpus import Gpu, T
-from paramcount.memory.serving import ServingPlan
+from paramcount.memory.planning import ServingPlan
 from paramcount.memory.speed import Roofline, compute_dtype
 from paramcount.report import memory as memory_report
 from paramcount.report.text import escape_markdown, json_text

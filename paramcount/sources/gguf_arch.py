@@ -36,6 +36,7 @@ from paramcount.architectures.parts import (
     tie,
 )
 from paramcount.layers import Weight
+from paramcount.layers.base import Recurrent
 from paramcount.quoting import quote
 from paramcount.sources.tensors import Tensor
 from paramcount.tree import Compute, Node
@@ -46,9 +47,11 @@ ARCHITECTURES: dict[str, int] = {
     "llama": 0, "qwen2": 0, "qwen3": 0, "qwen2moe": 0, "qwen3moe": 0, "gemma": 0,
     "gemma2": 2, "gemma3": 6, "deepseek2": 0, "phi3": 0, "gpt2": 0, "falcon": 0,
     "starcoder2": 0, "olmo": 0, "olmo2": 0, "stablelm": 0, "granite": 0, "internlm2": 0,
-    "mistral3": 0,
+    "mistral3": 0, "mamba": 0, "mamba2": 0, "jamba": 0, "falcon-h1": 0, "granitehybrid": 0,
 }
-_BLOCK = re.compile(r"^blk\.(?P<i>[0-9]{1,9})\.(?P<stem>[a-z0-9_]+)\.(?P<part>weight|bias)$")
+#: a block's tensor; Mamba's ``ssm_a`` and ``ssm_d`` carry no ``.weight``
+_BLOCK = re.compile(
+    r"^blk\.(?P<i>[0-9]{1,9})\.(?P<stem>[a-z0-9_]+)(?:\.(?P<part>weight|bias))?$")
 _TOP = re.compile(r"^(?P<stem>[a-z0-9_]+)\.(?P<part>weight|bias)$")
 
 #: a block's rows in model order: norms around the attention and feed-forward groups
@@ -90,6 +93,8 @@ class HParams:
     experts_used: int | None
     window: int | None
     sliding: tuple[bool, ...]
+    #: a Mamba layer's state as llama.cpp keeps it (``ssm.*`` metadata), None without one
+    ssm: Recurrent | None = None
 
     @classmethod
     def read(cls, arch: str, kv: Mapping[str, Any], tensors: int) -> HParams:
@@ -99,7 +104,9 @@ class HParams:
             raise NotPlaced("no block_count or embedding_length")
         if not 0 < blocks <= tensors:
             raise NotPlaced(f"block_count {blocks:,} for {tensors:,} tensors")
-        heads = _per_layer(kv, "attention.head_count", blocks, None)
+        ssm = _ssm(kv)
+        heads = _per_layer(kv, "attention.head_count", blocks, None if ssm is None else
+                           (0,) * blocks)
         if heads is None:
             raise NotPlaced("no attention.head_count")
         kv_heads = _per_layer(kv, "attention.head_count_kv", blocks, heads)
@@ -112,7 +119,7 @@ class HParams:
                    values or keys or default,
                    (mla_k, mla_v) if mla_k and mla_v else None,
                    _int(kv, "expert_count") or 0, _int(kv, "expert_used_count"), window,
-                   _sliding(kv, arch, blocks) if window else (False,) * blocks)
+                   _sliding(kv, arch, blocks) if window else (False,) * blocks, ssm)
 
     def window_of(self, i: int) -> int | None:
         return self.window if self.sliding[i] else None
@@ -135,6 +142,18 @@ def _per_layer(kv: Mapping[str, Any], key: str, blocks: int,
             raise NotPlaced(f"{key} has {len(value)} values for {blocks} blocks")
         return tuple(value)
     return default
+
+
+def _ssm(kv: Mapping[str, Any]) -> Recurrent | None:
+    """A Mamba layer's state from ``ssm.*`` metadata, as llama.cpp sizes it (``n_embd_r`` and
+    ``n_embd_s`` in src/llama-hparams.cpp): a convolution of ``conv_kernel`` over
+    ``inner_size + 2 × group_count × state_size`` channels, and ``state_size × inner_size``."""
+    kernel, inner, state = (_int(kv, f"ssm.{k}") for k in ("conv_kernel", "inner_size",
+                                                           "state_size"))
+    if not kernel or not inner or not state:
+        return None
+    groups = _int(kv, "ssm.group_count") or 0
+    return Recurrent(inner + 2 * groups * state, kernel, state * inner)
 
 
 def _sliding(kv: Mapping[str, Any], arch: str, blocks: int) -> tuple[bool, ...]:
@@ -193,7 +212,7 @@ def _group(tensors: Sequence[Tensor], count: int) -> tuple[Parts, list[Parts]]:
     for t in tensors:
         m = _BLOCK.match(t.name)
         if m and int(m["i"]) < count:
-            blocks[int(m["i"])].setdefault(m["stem"], {})[m["part"]] = t
+            blocks[int(m["i"])].setdefault(m["stem"], {})[m["part"] or m["stem"]] = t
             continue
         m = _TOP.match(t.name)
         if not m:
@@ -221,8 +240,12 @@ def _block(i: int, parts: Parts, hp: HParams, roles: Roles) -> Node:
         moe = any(c.name.endswith("_exps") for c in ffn)
         rows.append(module("ffn", "MoE" if moe else "FeedForward", ffn, hp.hidden))
     rows += [_leaf(s, parts.pop(s), hp, roles) for s in _AFTER_FFN if s in parts]
+    mixer = "ssm_conv1d" in parts and hp.ssm is not None
     rows += [_leaf(s, p, hp, roles) for s, p in parts.items()]
-    return module(str(i), "Block", rows, hp.hidden)
+    block = module(str(i), "Block", rows, hp.hidden)
+    if mixer:  # a Mamba layer keeps its state per sequence
+        block.state = hp.ssm
+    return block
 
 
 def _group_of(parts: Parts, stems: Sequence[str], hp: HParams, roles: Roles) -> list[Node]:

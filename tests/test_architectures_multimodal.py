@@ -133,6 +133,22 @@ IDEFICS3_CASES = {
 }
 
 
+SMOLVLM_CASES = {
+    "small": IDEFICS3_CASES["small"],
+    "tied-scale-4": IDEFICS3_CASES["tied-scale-4"],
+    "smolvlm2-2.2b": {  # HuggingFaceTB/SmolVLM2-2.2B-Instruct
+        "scale_factor": 3,
+        "vision_config": {"hidden_size": 1152, "intermediate_size": 4304,
+                          "num_attention_heads": 16, "num_hidden_layers": 27,
+                          "image_size": 384, "patch_size": 14},
+        "text_config": {"hidden_size": 2048, "intermediate_size": 8192,
+                        "num_attention_heads": 32, "num_key_value_heads": 32,
+                        "num_hidden_layers": 24, "vocab_size": 49280,
+                        "tie_word_embeddings": False}},
+    "smolvlm-defaults": {},
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -150,7 +166,9 @@ MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs]
     ("idefics3", a, IDEFICS3_CASES, ("vision_model", "connector", "text_model"))
     for a in ("Idefics3ForConditionalGeneration", "Idefics3Model")] + [
     ("mistral3", a, MISTRAL3_CASES, PARTS)
-    for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")]
+    for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")] + [
+    ("smolvlm", a, SMOLVLM_CASES, ("vision_model", "connector", "text_model"))
+    for a in ("SmolVLMForConditionalGeneration", "SmolVLMModel")]
 
 
 @pytest.mark.parametrize(("model_type", "architecture", "fields", "parts"), [

@@ -26,7 +26,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   siglip_vision_model
     multimodal.py llava llava_next gemma3 qwen2_vl qwen2_5_vl (a vision tower, a projector,
                   a language model)
-    vision_language.py mistral3 paligemma idefics3
+    vision_language.py mistral3 paligemma idefics3 smolvlm
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
@@ -93,7 +93,7 @@ MODULES = {
     "umt5": "seq2seq",
     **dict.fromkeys(("convnext", "convnextv2"), "convnext"),
     "qwen2_5_vl": "multimodal",
-    **dict.fromkeys(("mistral3", "paligemma", "idefics3"), "vision_language"),
+    **dict.fromkeys(("mistral3", "paligemma", "idefics3", "smolvlm"), "vision_language"),
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
 }
 

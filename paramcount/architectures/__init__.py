@@ -23,7 +23,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     speech.py     wav2vec2 hubert wavlm (convolutional feature encoder)
     seq2seq.py    t5 umt5 bart whisper
     clip.py       clip clip_text_model clip_vision_model siglip siglip_text_model
-                  siglip_vision_model
+                  siglip_vision_model siglip2 siglip2_text_model siglip2_vision_model
     multimodal.py llava llava_next gemma3 qwen2_vl qwen2_5_vl (a vision tower, a projector,
                   a language model)
     vision_language.py mistral3 paligemma idefics3 smolvlm
@@ -88,7 +88,8 @@ MODULES = {
     **dict.fromkeys(("xlm-roberta", "electra", "albert", "mpnet"), "encoders"),
     "deberta-v2": "deberta",
     "modernbert": "modernbert",
-    **dict.fromkeys(("siglip", "siglip_text_model"), "clip"),
+    **dict.fromkeys(("siglip", "siglip_text_model", "siglip2", "siglip2_text_model",
+                     "siglip2_vision_model"), "clip"),
     **dict.fromkeys(("wav2vec2", "hubert", "wavlm"), "speech"),
     "umt5": "seq2seq",
     **dict.fromkeys(("convnext", "convnextv2"), "convnext"),

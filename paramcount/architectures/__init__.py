@@ -19,6 +19,8 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     deberta.py    deberta-v2 (disentangled relative attention)
     modernbert.py modernbert (fused QKV, GLU MLP, local and global layers)
     vision.py     vit deit dinov2 dinov2_with_registers
+    swin.py       swin (windowed attention in stages, patch merging)
+    beit.py       beit data2vec-vision (relative position biases, layer scales)
     convnext.py   convnext convnextv2 (convolutional stages)
     speech.py     wav2vec2 hubert wavlm (convolutional feature encoder)
     seq2seq.py    t5 umt5 bart whisper
@@ -96,6 +98,8 @@ MODULES = {
     "qwen2_5_vl": "multimodal",
     **dict.fromkeys(("mistral3", "paligemma", "idefics3", "smolvlm"), "vision_language"),
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
+    "swin": "swin",
+    **dict.fromkeys(("beit", "data2vec-vision"), "beit"),
 }
 
 

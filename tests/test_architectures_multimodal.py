@@ -149,6 +149,25 @@ SMOLVLM_CASES = {
 }
 
 
+MLLAMA_VISION = {"hidden_size": 16, "intermediate_size": 32, "attention_heads": 2,
+                 "num_hidden_layers": 2, "num_global_layers": 1, "image_size": 32,
+                 "patch_size": 8, "max_num_tiles": 2, "vision_output_dim": 48,
+                 "supported_aspect_ratios": [[1, 1], [1, 2], [2, 1]]}
+MLLAMA_TEXT = {**LLAMA, "hidden_size": 24, "num_hidden_layers": 4, "pad_token_id": 0,
+               "cross_attention_layers": [1, 3]}
+MLLAMA_CASES = {
+    "small": {"vision_config": MLLAMA_VISION, "text_config": MLLAMA_TEXT},
+    "llama-3.2-11b-vision-defaults": {},   # the config class's defaults are the 11B's
+    "llama-3.2-11b-vision": {  # meta-llama/Llama-3.2-11B-Vision-Instruct
+        "vision_config": {"image_size": 560}, "text_config": {"rope_theta": 500000.0}},
+    "llama-3.2-90b-vision": {  # meta-llama/Llama-3.2-90B-Vision-Instruct
+        "vision_config": {"image_size": 560},
+        "text_config": {"hidden_size": 8192, "intermediate_size": 28672,
+                        "num_attention_heads": 64, "num_hidden_layers": 100,
+                        "cross_attention_layers": list(range(3, 100, 5))}},
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -168,7 +187,10 @@ MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs]
     ("mistral3", a, MISTRAL3_CASES, PARTS)
     for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")] + [
     ("smolvlm", a, SMOLVLM_CASES, ("vision_model", "connector", "text_model"))
-    for a in ("SmolVLMForConditionalGeneration", "SmolVLMModel")]
+    for a in ("SmolVLMForConditionalGeneration", "SmolVLMModel")] + [
+    ("mllama", a, MLLAMA_CASES, ("vision_model", "multi_modal_projector", "language_model"))
+    for a in ("MllamaForConditionalGeneration", "MllamaModel")] + [
+    ("mllama", "MllamaForCausalLM", {"small": MLLAMA_CASES["small"]}, ())]
 
 
 @pytest.mark.parametrize(("model_type", "architecture", "fields", "parts"), [

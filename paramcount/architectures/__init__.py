@@ -29,6 +29,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     multimodal.py llava llava_next gemma3 qwen2_vl qwen2_5_vl (a vision tower, a projector,
                   a language model)
     vision_language.py mistral3 paligemma idefics3 smolvlm
+    mllama.py     mllama (a tiled vision encoder; a Llama with cross-attention layers)
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
@@ -99,6 +100,7 @@ MODULES = {
     **dict.fromkeys(("mistral3", "paligemma", "idefics3", "smolvlm"), "vision_language"),
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
     "swin": "swin",
+    "mllama": "mllama",
     **dict.fromkeys(("beit", "data2vec-vision"), "beit"),
 }
 

@@ -295,3 +295,33 @@ def test_a_checkpoint_saved_by_transformers_is_read_with_its_config(tmp_path):
     assert s.figures["language_model params"] == sum(
         p.numel() for p in model.model.language_model.parameters())
     assert not any("does not describe" in n for n in s.notes)
+
+
+BLIP_SMALL = {"vision_config": {"hidden_size": 16, "intermediate_size": 32,
+                                "num_attention_heads": 2, "num_hidden_layers": 2,
+                                "image_size": 32, "patch_size": 8},
+              "text_config": {"hidden_size": 24, "intermediate_size": 32,
+                              "num_attention_heads": 2, "num_hidden_layers": 2,
+                              "vocab_size": 100, "encoder_hidden_size": 16,
+                              "max_position_embeddings": 40, "bos_token_id": 1,
+                              "sep_token_id": 2}}
+BLIP_CASES = {
+    "small": BLIP_SMALL,
+    "small-untied": {**BLIP_SMALL, "tie_word_embeddings": False,
+                     "text_config": {**BLIP_SMALL["text_config"], "tie_word_embeddings": False}},
+    "small-encoder-only": {**BLIP_SMALL, "text_config": {**BLIP_SMALL["text_config"],
+                                                         "is_decoder": False}},
+    "blip-base-defaults": {},   # Salesforce/blip-image-captioning-base, blip-vqa-base, ...
+    "blip-image-captioning-large": {"vision_config": {
+        "hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16,
+        "num_hidden_layers": 24}, "text_config": {"encoder_hidden_size": 1024}},
+}
+BLIP_HEADS = ("BlipForConditionalGeneration", "BlipForQuestionAnswering",
+              "BlipForImageTextRetrieval", "BlipModel")
+
+
+@pytest.mark.parametrize(("architecture", "case"), [
+    (a, c) for a in BLIP_HEADS for c in BLIP_CASES])
+def test_blip_equals_transformers(architecture, case):
+    s = check_against_transformers(_doc("blip", architecture, BLIP_CASES[case]))
+    assert "fallback" not in s.meta

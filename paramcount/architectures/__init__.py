@@ -30,6 +30,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   a language model)
     vision_language.py mistral3 paligemma idefics3 smolvlm
     mllama.py     mllama (a tiled vision encoder; a Llama with cross-attention layers)
+    blip.py       blip (a ViT; a BERT that cross-attends to it, as encoder and decoder)
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
@@ -101,6 +102,7 @@ MODULES = {
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
     "swin": "swin",
     "mllama": "mllama",
+    "blip": "blip",
     **dict.fromkeys(("beit", "data2vec-vision"), "beit"),
 }
 

@@ -325,3 +325,74 @@ BLIP_HEADS = ("BlipForConditionalGeneration", "BlipForQuestionAnswering",
 def test_blip_equals_transformers(architecture, case):
     s = check_against_transformers(_doc("blip", architecture, BLIP_CASES[case]))
     assert "fallback" not in s.meta
+
+
+BLIP2_SMALL = {
+    "vision_config": {**BLIP_SMALL["vision_config"]},
+    "qformer_config": {"hidden_size": 24, "intermediate_size": 32, "num_attention_heads": 2,
+                       "num_hidden_layers": 3, "vocab_size": 100},
+    "text_config": {"model_type": "opt", "hidden_size": 32, "ffn_dim": 48,
+                    "num_attention_heads": 2, "num_hidden_layers": 2, "vocab_size": 100,
+                    "word_embed_proj_dim": 32, "pad_token_id": 1, "bos_token_id": 2,
+                    "eos_token_id": 2},
+    "num_query_tokens": 4}
+BLIP2_CASES = {
+    "small-opt": BLIP2_SMALL,
+    "small-opt-untied-no-qkv-bias-text-input": {
+        **BLIP2_SMALL, "vision_config": {**BLIP_SMALL["vision_config"], "qkv_bias": False},
+        "qformer_config": {**BLIP2_SMALL["qformer_config"], "use_qformer_text_input": True,
+                           "cross_attention_frequency": 1},
+        "text_config": {**BLIP2_SMALL["text_config"], "tie_word_embeddings": False}},
+    "small-t5": {**BLIP2_SMALL, "text_config": {
+        "model_type": "t5", "d_model": 32, "d_ff": 48, "d_kv": 16, "num_heads": 2,
+        "num_layers": 2, "vocab_size": 100}},
+    "blip2-opt-2.7b": {  # Salesforce/blip2-opt-2.7b
+        "text_config": {"model_type": "opt", "hidden_size": 2560, "ffn_dim": 10240,
+                        "num_attention_heads": 32, "num_hidden_layers": 32,
+                        "vocab_size": 50272, "word_embed_proj_dim": 2560}},
+    # Salesforce/blip2-flan-t5-xl, its LM head tied as transformers builds it from the config
+    # (the checkpoint's own head: see the test below)
+    "blip2-flan-t5-xl-tied": {
+        "text_config": {"model_type": "t5", "d_model": 2048, "d_ff": 5120, "d_kv": 64,
+                        "num_heads": 32, "num_layers": 24, "vocab_size": 32128,
+                        "feed_forward_proj": "gated-gelu"}},
+}
+
+
+@pytest.mark.parametrize(("architecture", "case"), [
+    (a, c) for a in ("Blip2ForConditionalGeneration", "Blip2Model") for c in BLIP2_CASES])
+def test_blip2_equals_transformers(architecture, case):
+    doc = _doc("blip-2", architecture, BLIP2_CASES[case])
+    model = build_with_transformers(doc)
+    s = check_against_transformers(doc, model)
+    assert "fallback" not in s.meta
+    for part in ("vision_model", "qformer", "language_model"):
+        assert s.figures[f"{part} params"] == sum(
+            p.numel() for p in getattr(model, part).parameters())
+
+
+def test_blip2_flan_t5_xl_untied_head_by_hand():
+    """Salesforce/blip2-flan-t5-xl's text config says tie_word_embeddings: false: as for T5
+    v1.1 (see test_umt5_small_untied_head_by_hand), its checkpoint holds an LM head of its own,
+    one 32,128 × 2,048 matrix more than the tied model transformers builds from the config;
+    the model card's total is 3.94B."""
+    tied = _doc("blip-2", "Blip2ForConditionalGeneration", BLIP2_CASES["blip2-flan-t5-xl-tied"])
+    text = {**tied["text_config"], "tie_word_embeddings": False}
+    untied = paramcount.summarize({**tied, "text_config": text}).total_params
+    assert untied - paramcount.summarize(tied).total_params == 32128 * 2048
+    assert round(untied, -7) == 3_940_000_000
+
+
+@pytest.mark.parametrize("model_type, architecture, fields, published", [
+    ("mllama", "MllamaForConditionalGeneration", MLLAMA_CASES["llama-3.2-11b-vision"],
+     10_670_000_000),
+    ("mllama", "MllamaForConditionalGeneration", MLLAMA_CASES["llama-3.2-90b-vision"],
+     88_590_000_000),
+    ("blip-2", "Blip2ForConditionalGeneration", BLIP2_CASES["blip2-opt-2.7b"],
+     3_740_000_000),
+])
+def test_published_totals(model_type, architecture, fields, published):
+    """The Hub's model pages: Llama-3.2-11B-Vision 10.67B, Llama-3.2-90B-Vision 88.59B,
+    blip2-opt-2.7b 3.74B parameters."""
+    total = paramcount.summarize(_doc(model_type, architecture, fields)).total_params
+    assert round(total, -7) == published

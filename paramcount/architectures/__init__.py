@@ -31,6 +31,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     vision_language.py mistral3 paligemma idefics3 smolvlm
     mllama.py     mllama (a tiled vision encoder; a Llama with cross-attention layers)
     blip.py       blip (a ViT; a BERT that cross-attends to it, as encoder and decoder)
+    blip2.py      blip-2 (BLIP's ViT, a Q-Former, and an OPT or T5 language model)
 
 Which model is built follows ``architectures[0]``: ``LlamaForCausalLM`` is the backbone plus an
 LM head, ``LlamaModel`` (or ``head="base"``) the bare backbone.
@@ -103,6 +104,7 @@ MODULES = {
     "swin": "swin",
     "mllama": "mllama",
     "blip": "blip",
+    "blip-2": "blip2",
     **dict.fromkeys(("beit", "data2vec-vision"), "beit"),
 }
 

@@ -29,30 +29,39 @@ from paramcount.architectures.parts import (
 from paramcount.tree import Node
 
 
-def vision_model(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
-    h, heads = c.int("hidden_size", default=768), c.int("num_attention_heads", default=12)
-    d, inner = c.head_dim(h, heads), c.int("intermediate_size", default=3072)
-    image, patch = c.int("image_size", default=384), c.int("patch_size", default=16)
+#: the vision config classes' defaults: hidden, intermediate, layers, heads, image, patch
+VISION_DEFAULTS = {"Blip": (768, 3072, 12, 12, 384, 16), "Blip2": (1408, 6144, 39, 16, 224, 14)}
+
+
+def vision_model(c: Config, roles: Roles, name: str, prefix: str = "Blip") -> tuple[Node, int]:
+    """The ViT; BLIP-2's (``prefix``) may drop the bias of its fused projection
+    (``qkv_bias``)."""
+    h0, inner0, layers0, heads0, image0, patch0 = VISION_DEFAULTS[prefix]
+    h, heads = c.int("hidden_size", default=h0), c.int("num_attention_heads", default=heads0)
+    d, inner = c.head_dim(h, heads), c.int("intermediate_size", default=inner0)
+    image, patch = c.int("image_size", default=image0), c.int("patch_size", default=patch0)
     n = (image // patch) ** 2 + 1
+    bias = prefix == "Blip" or c.bool("qkv_bias", default=True)
 
     def layer(i: int) -> Node:
-        attn = attends(module("self_attn", "BlipAttention", [
-            linear("qkv", h, 3 * h, length=n), linear("projection", h, h, length=n)], h),
+        attn = attends(module("self_attn", f"{prefix}Attention", [
+            linear("qkv", h, 3 * h, bias, length=n), linear("projection", h, h, length=n)], h),
             heads, d, h, queries=n, keys=n, cached=False)
-        return module(str(i), "BlipEncoderLayer", [
+        return module(str(i), f"{prefix}EncoderLayer", [
             attn, norm("layer_norm1", h),
-            module("mlp", "BlipMLP", [linear("fc1", h, inner, length=n),
-                                      linear("fc2", inner, h, length=n)], h),
+            module("mlp", f"{prefix}MLP", [linear("fc1", h, inner, length=n),
+                                           linear("fc2", inner, h, length=n)], h),
             norm("layer_norm2", h)], h)
 
-    embeddings = module("embeddings", "BlipVisionEmbeddings", [
+    embeddings = module("embeddings", f"{prefix}VisionEmbeddings", [
         parameter("class_embedding", (1, 1, h)),
         conv("patch_embedding", 3, h, (patch, patch), (3, image, image), stride=patch),
         roles.embedding(parameter("position_embedding", (1, n, h)))], h)
-    layers = stack("layers", blocks(c.layers("num_hidden_layers", default=12), None, layer), h)
-    return module(name, "BlipVisionModel", [
-        embeddings, module("encoder", "BlipEncoder", [layers], h), norm("post_layernorm", h)],
-        h), h
+    layers = stack("layers", blocks(c.layers("num_hidden_layers", default=layers0), None,
+                                    layer), h)
+    return module(name, f"{prefix}VisionModel", [
+        embeddings, module("encoder", f"{prefix}Encoder", [layers], h),
+        norm("post_layernorm", h)], h), h
 
 
 def _attention(name: str, h: int, heads: int, keys_width: int, cross: bool,

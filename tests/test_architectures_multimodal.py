@@ -34,6 +34,20 @@ CASES = {
     "gemma-text": {**SMALL, "text_config": GEMMA},
     "siglip-tower": {**SMALL, "vision_config": {**VISION, "model_type": "siglip_vision_model"}},
     "llava-1.5-7b-defaults": {},  # no sub-configs: LLaVA-1.5's CLIP ViT-L/14-336 and Llama
+    "pixtral-tower": {**SMALL, "vision_config": {
+        "model_type": "pixtral", "hidden_size": 32, "intermediate_size": 64,
+        "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 64, "patch_size": 8,
+        "head_dim": 16}},
+    "pixtral-12b": {  # mistral-community/pixtral-12b
+        "vision_feature_layer": -1, "vision_feature_select_strategy": "full",
+        "vision_config": {"model_type": "pixtral", "hidden_size": 1024,
+                          "intermediate_size": 4096, "num_attention_heads": 16,
+                          "num_hidden_layers": 24, "image_size": 1024, "patch_size": 16,
+                          "head_dim": 64},
+        "text_config": {"model_type": "mistral", "hidden_size": 5120, "head_dim": 128,
+                        "intermediate_size": 14336, "num_attention_heads": 32,
+                        "num_key_value_heads": 8, "num_hidden_layers": 40,
+                        "vocab_size": 131072}},
 }
 FAMILIES = {"llava": ("LlavaForConditionalGeneration", "LlavaModel"),
             "llava_next": ("LlavaNextForConditionalGeneration", "LlavaNextModel")}

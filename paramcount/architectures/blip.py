@@ -28,7 +28,6 @@ from paramcount.architectures.parts import (
 )
 from paramcount.tree import Node
 
-
 #: the vision config classes' defaults: hidden, intermediate, layers, heads, image, patch
 VISION_DEFAULTS = {"Blip": (768, 3072, 12, 12, 384, 16), "Blip2": (1408, 6144, 39, 16, 224, 14)}
 

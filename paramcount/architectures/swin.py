@@ -72,7 +72,7 @@ def _swin_model(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
                                                     (1, grid[0] * grid[1], h))))
     embeddings.append(norm("norm", h))
     stages = [_stage(c, i, d, n, grid, i == len(depths) - 1)
-              for i, (d, n) in enumerate(zip(depths, heads))]
+              for i, (d, n) in enumerate(zip(depths, heads, strict=True))]
     width = h * 2 ** (len(depths) - 1)
     return module(name, "SwinModel", [
         module("embeddings", "SwinEmbeddings", embeddings, h),

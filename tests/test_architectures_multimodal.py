@@ -266,10 +266,10 @@ def test_the_tied_head_is_owned_by_the_language_model():
 
 
 def test_an_undeclared_vision_tower_is_left_to_transformers():
-    pixtral = {"model_type": "pixtral", "hidden_size": 16, "intermediate_size": 32,
-               "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 32,
-               "patch_size": 8, "head_dim": 8}
-    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "vision_config": pixtral})
+    siglip2 = {"model_type": "siglip2_vision_model", "hidden_size": 16,
+               "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 2,
+               "patch_size": 8, "num_patches": 16}
+    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "vision_config": siglip2})
     s = paramcount.summarize(doc)
     assert "fallback" in s.meta
     model = build_with_transformers(doc)

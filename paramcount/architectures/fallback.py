@@ -92,7 +92,7 @@ def active_params(model: Any, doc: Mapping[str, Any]) -> int | None:
 def _experts(module: Any) -> int | None:
     """How many experts a module named ``experts`` holds (None: it is not such a module)."""
     children = list(module.children())
-    if type(module).__name__ == "ModuleList" and len(children) > 1:
+    if type(module).__name__ in ("ModuleList", "ModuleDict") and len(children) > 1:
         return len(children)
     count = getattr(module, "num_experts", None)
     shapes = [tuple(p.shape) for p in module.parameters(recurse=False)]

@@ -275,6 +275,22 @@ SIGLIP_CASES = {
     "classifier": ("siglip", "SiglipForImageClassification", {**SIGLIP_SMALL,
                                                               "num_labels": 10}),
     "text-tower": ("siglip_text_model", "SiglipTextModel", SIGLIP_SMALL["text_config"]),
+    # SigLIP 2: flattened patches embedded by a linear layer, up to num_patches of them
+    "siglip2-base-patch16-naflex": ("siglip2", "Siglip2Model", {  # google/siglip2-base-...
+        "text_config": {"vocab_size": 256000}}),
+    "siglip2-so400m-patch16-naflex": ("siglip2", "Siglip2Model", {
+        "text_config": {**SIGLIP_SO400M["text_config"], "vocab_size": 256000},
+        "vision_config": {**SIGLIP_SO400M["vision_config"], "patch_size": 16,
+                          "num_patches": 256}}),
+    "siglip2-small": ("siglip2", "Siglip2Model", {
+        **SIGLIP_SMALL, "vision_config": {**SMALL, "patch_size": 4, "num_patches": 16}}),
+    "siglip2-classifier-no-head": ("siglip2", "Siglip2ForImageClassification", {
+        "vision_config": {**SMALL, "patch_size": 4, "num_patches": 9,
+                          "vision_use_head": False}, "num_labels": 5}),
+    "siglip2-text-tower": ("siglip2_text_model", "Siglip2TextModel",
+                           SIGLIP_SMALL["text_config"]),
+    "siglip2-vision-tower": ("siglip2_vision_model", "Siglip2VisionModel", {
+        **SMALL, "patch_size": 4, "num_patches": 16, "num_channels": 1}),
 }
 
 

@@ -112,6 +112,12 @@ CASES = {
         "num_attention_heads": 32, "vocab_size": 100352, "use_qkv_bias": True}),
     "stablelm-parallel-classifier": ("stablelm", "StableLmForSequenceClassification", {
         **TINY, "use_parallel_residual": True}),
+    "stablelm-qk-layernorm": ("stablelm", "StableLmForCausalLM", {
+        **TINY, "qk_layernorm": True}),
+    "stablelm-2-12b": ("stablelm", "StableLmForCausalLM", {  # stabilityai/stablelm-2-12b
+        "hidden_size": 5120, "intermediate_size": 13824, "num_hidden_layers": 40,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 100352,
+        "qk_layernorm": True, "use_parallel_residual": True}),
     "arcee": ("arcee", "ArceeForCausalLM", {}),
     "afm-4.5b": ("arcee", "ArceeForCausalLM", {
         "hidden_size": 2560, "intermediate_size": 18432, "num_hidden_layers": 36,
@@ -219,10 +225,9 @@ def test_gpt_oss_windows_alternate():
     assert windows[:3] == [128, None, 128]
 
 
-def test_stablelm_qk_layernorm_falls_back_to_transformers():
-    s = paramcount.summarize({"model_type": "stablelm", "architectures": ["StableLmForCausalLM"],
-                              **TINY, "num_key_value_heads": 4, "qk_layernorm": True})
-    model = build_with_transformers({"model_type": "stablelm", **TINY, "num_key_value_heads": 4,
-                                     "qk_layernorm": True,
-                                     "architectures": ["StableLmForCausalLM"]})
-    assert s.total_params == sum(p.numel() for p in model.parameters())
+def test_stablelm_qk_layernorm_by_hand():
+    """One bias-free LayerNorm of head_dim (16) per query head (4) and per key head (2), in
+    each of the 3 layers."""
+    plain = paramcount.summarize(_doc("stablelm-parallel-classifier"))
+    doc = {**_doc("stablelm-parallel-classifier"), "qk_layernorm": True}
+    assert paramcount.summarize(doc).total_params - plain.total_params == 3 * (4 + 2) * 16

@@ -34,6 +34,20 @@ CASES = {
     "gemma-text": {**SMALL, "text_config": GEMMA},
     "siglip-tower": {**SMALL, "vision_config": {**VISION, "model_type": "siglip_vision_model"}},
     "llava-1.5-7b-defaults": {},  # no sub-configs: LLaVA-1.5's CLIP ViT-L/14-336 and Llama
+    "pixtral-tower": {**SMALL, "vision_config": {
+        "model_type": "pixtral", "hidden_size": 32, "intermediate_size": 64,
+        "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 64, "patch_size": 8,
+        "head_dim": 16}},
+    "pixtral-12b": {  # mistral-community/pixtral-12b
+        "vision_feature_layer": -1, "vision_feature_select_strategy": "full",
+        "vision_config": {"model_type": "pixtral", "hidden_size": 1024,
+                          "intermediate_size": 4096, "num_attention_heads": 16,
+                          "num_hidden_layers": 24, "image_size": 1024, "patch_size": 16,
+                          "head_dim": 64},
+        "text_config": {"model_type": "mistral", "hidden_size": 5120, "head_dim": 128,
+                        "intermediate_size": 14336, "num_attention_heads": 32,
+                        "num_key_value_heads": 8, "num_hidden_layers": 40,
+                        "vocab_size": 131072}},
 }
 FAMILIES = {"llava": ("LlavaForConditionalGeneration", "LlavaModel"),
             "llava_next": ("LlavaNextForConditionalGeneration", "LlavaNextModel")}
@@ -133,6 +147,41 @@ IDEFICS3_CASES = {
 }
 
 
+SMOLVLM_CASES = {
+    "small": IDEFICS3_CASES["small"],
+    "tied-scale-4": IDEFICS3_CASES["tied-scale-4"],
+    "smolvlm2-2.2b": {  # HuggingFaceTB/SmolVLM2-2.2B-Instruct
+        "scale_factor": 3,
+        "vision_config": {"hidden_size": 1152, "intermediate_size": 4304,
+                          "num_attention_heads": 16, "num_hidden_layers": 27,
+                          "image_size": 384, "patch_size": 14},
+        "text_config": {"hidden_size": 2048, "intermediate_size": 8192,
+                        "num_attention_heads": 32, "num_key_value_heads": 32,
+                        "num_hidden_layers": 24, "vocab_size": 49280,
+                        "tie_word_embeddings": False}},
+    "smolvlm-defaults": {},
+}
+
+
+MLLAMA_VISION = {"hidden_size": 16, "intermediate_size": 32, "attention_heads": 2,
+                 "num_hidden_layers": 2, "num_global_layers": 1, "image_size": 32,
+                 "patch_size": 8, "max_num_tiles": 2, "vision_output_dim": 48,
+                 "supported_aspect_ratios": [[1, 1], [1, 2], [2, 1]]}
+MLLAMA_TEXT = {**LLAMA, "hidden_size": 24, "num_hidden_layers": 4, "pad_token_id": 0,
+               "cross_attention_layers": [1, 3]}
+MLLAMA_CASES = {
+    "small": {"vision_config": MLLAMA_VISION, "text_config": MLLAMA_TEXT},
+    "llama-3.2-11b-vision-defaults": {},   # the config class's defaults are the 11B's
+    "llama-3.2-11b-vision": {  # meta-llama/Llama-3.2-11B-Vision-Instruct
+        "vision_config": {"image_size": 560}, "text_config": {"rope_theta": 500000.0}},
+    "llama-3.2-90b-vision": {  # meta-llama/Llama-3.2-90B-Vision-Instruct
+        "vision_config": {"image_size": 560},
+        "text_config": {"hidden_size": 8192, "intermediate_size": 28672,
+                        "num_attention_heads": 64, "num_hidden_layers": 100,
+                        "cross_attention_layers": list(range(3, 100, 5))}},
+}
+
+
 def _doc(model_type: str, architecture: str, fields: dict) -> dict:
     return {"model_type": model_type, "architectures": [architecture], **fields}
 
@@ -150,7 +199,12 @@ MODULES = [(t, a, CASES, PARTS) for t, archs in FAMILIES.items() for a in archs]
     ("idefics3", a, IDEFICS3_CASES, ("vision_model", "connector", "text_model"))
     for a in ("Idefics3ForConditionalGeneration", "Idefics3Model")] + [
     ("mistral3", a, MISTRAL3_CASES, PARTS)
-    for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")]
+    for a in ("Mistral3ForConditionalGeneration", "Mistral3Model")] + [
+    ("smolvlm", a, SMOLVLM_CASES, ("vision_model", "connector", "text_model"))
+    for a in ("SmolVLMForConditionalGeneration", "SmolVLMModel")] + [
+    ("mllama", a, MLLAMA_CASES, ("vision_model", "multi_modal_projector", "language_model"))
+    for a in ("MllamaForConditionalGeneration", "MllamaModel")] + [
+    ("mllama", "MllamaForCausalLM", {"small": MLLAMA_CASES["small"]}, ())]
 
 
 @pytest.mark.parametrize(("model_type", "architecture", "fields", "parts"), [
@@ -212,10 +266,10 @@ def test_the_tied_head_is_owned_by_the_language_model():
 
 
 def test_an_undeclared_vision_tower_is_left_to_transformers():
-    pixtral = {"model_type": "pixtral", "hidden_size": 16, "intermediate_size": 32,
-               "num_attention_heads": 2, "num_hidden_layers": 2, "image_size": 32,
-               "patch_size": 8, "head_dim": 8}
-    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "vision_config": pixtral})
+    siglip2 = {"model_type": "siglip2_vision_model", "hidden_size": 16,
+               "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 2,
+               "patch_size": 8, "num_patches": 16}
+    doc = _doc("llava", "LlavaForConditionalGeneration", {**SMALL, "vision_config": siglip2})
     s = paramcount.summarize(doc)
     assert "fallback" in s.meta
     model = build_with_transformers(doc)
@@ -255,3 +309,104 @@ def test_a_checkpoint_saved_by_transformers_is_read_with_its_config(tmp_path):
     assert s.figures["language_model params"] == sum(
         p.numel() for p in model.model.language_model.parameters())
     assert not any("does not describe" in n for n in s.notes)
+
+
+BLIP_SMALL = {"vision_config": {"hidden_size": 16, "intermediate_size": 32,
+                                "num_attention_heads": 2, "num_hidden_layers": 2,
+                                "image_size": 32, "patch_size": 8},
+              "text_config": {"hidden_size": 24, "intermediate_size": 32,
+                              "num_attention_heads": 2, "num_hidden_layers": 2,
+                              "vocab_size": 100, "encoder_hidden_size": 16,
+                              "max_position_embeddings": 40, "bos_token_id": 1,
+                              "sep_token_id": 2}}
+BLIP_CASES = {
+    "small": BLIP_SMALL,
+    "small-untied": {**BLIP_SMALL, "tie_word_embeddings": False,
+                     "text_config": {**BLIP_SMALL["text_config"], "tie_word_embeddings": False}},
+    "small-encoder-only": {**BLIP_SMALL, "text_config": {**BLIP_SMALL["text_config"],
+                                                         "is_decoder": False}},
+    "blip-base-defaults": {},   # Salesforce/blip-image-captioning-base, blip-vqa-base, ...
+    "blip-image-captioning-large": {"vision_config": {
+        "hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16,
+        "num_hidden_layers": 24}, "text_config": {"encoder_hidden_size": 1024}},
+}
+BLIP_HEADS = ("BlipForConditionalGeneration", "BlipForQuestionAnswering",
+              "BlipForImageTextRetrieval", "BlipModel")
+
+
+@pytest.mark.parametrize(("architecture", "case"), [
+    (a, c) for a in BLIP_HEADS for c in BLIP_CASES])
+def test_blip_equals_transformers(architecture, case):
+    s = check_against_transformers(_doc("blip", architecture, BLIP_CASES[case]))
+    assert "fallback" not in s.meta
+
+
+BLIP2_SMALL = {
+    "vision_config": {**BLIP_SMALL["vision_config"]},
+    "qformer_config": {"hidden_size": 24, "intermediate_size": 32, "num_attention_heads": 2,
+                       "num_hidden_layers": 3, "vocab_size": 100},
+    "text_config": {"model_type": "opt", "hidden_size": 32, "ffn_dim": 48,
+                    "num_attention_heads": 2, "num_hidden_layers": 2, "vocab_size": 100,
+                    "word_embed_proj_dim": 32, "pad_token_id": 1, "bos_token_id": 2,
+                    "eos_token_id": 2},
+    "num_query_tokens": 4}
+BLIP2_CASES = {
+    "small-opt": BLIP2_SMALL,
+    "small-opt-untied-no-qkv-bias-text-input": {
+        **BLIP2_SMALL, "vision_config": {**BLIP_SMALL["vision_config"], "qkv_bias": False},
+        "qformer_config": {**BLIP2_SMALL["qformer_config"], "use_qformer_text_input": True,
+                           "cross_attention_frequency": 1},
+        "text_config": {**BLIP2_SMALL["text_config"], "tie_word_embeddings": False}},
+    "small-t5": {**BLIP2_SMALL, "text_config": {
+        "model_type": "t5", "d_model": 32, "d_ff": 48, "d_kv": 16, "num_heads": 2,
+        "num_layers": 2, "vocab_size": 100}},
+    "blip2-opt-2.7b": {  # Salesforce/blip2-opt-2.7b
+        "text_config": {"model_type": "opt", "hidden_size": 2560, "ffn_dim": 10240,
+                        "num_attention_heads": 32, "num_hidden_layers": 32,
+                        "vocab_size": 50272, "word_embed_proj_dim": 2560}},
+    # Salesforce/blip2-flan-t5-xl, its LM head tied as transformers builds it from the config
+    # (the checkpoint's own head: see the test below)
+    "blip2-flan-t5-xl-tied": {
+        "text_config": {"model_type": "t5", "d_model": 2048, "d_ff": 5120, "d_kv": 64,
+                        "num_heads": 32, "num_layers": 24, "vocab_size": 32128,
+                        "feed_forward_proj": "gated-gelu"}},
+}
+
+
+@pytest.mark.parametrize(("architecture", "case"), [
+    (a, c) for a in ("Blip2ForConditionalGeneration", "Blip2Model") for c in BLIP2_CASES])
+def test_blip2_equals_transformers(architecture, case):
+    doc = _doc("blip-2", architecture, BLIP2_CASES[case])
+    model = build_with_transformers(doc)
+    s = check_against_transformers(doc, model)
+    assert "fallback" not in s.meta
+    for part in ("vision_model", "qformer", "language_model"):
+        assert s.figures[f"{part} params"] == sum(
+            p.numel() for p in getattr(model, part).parameters())
+
+
+def test_blip2_flan_t5_xl_untied_head_by_hand():
+    """Salesforce/blip2-flan-t5-xl's text config says tie_word_embeddings: false: as for T5
+    v1.1 (see test_umt5_small_untied_head_by_hand), its checkpoint holds an LM head of its own,
+    one 32,128 × 2,048 matrix more than the tied model transformers builds from the config;
+    the model card's total is 3.94B."""
+    tied = _doc("blip-2", "Blip2ForConditionalGeneration", BLIP2_CASES["blip2-flan-t5-xl-tied"])
+    text = {**tied["text_config"], "tie_word_embeddings": False}
+    untied = paramcount.summarize({**tied, "text_config": text}).total_params
+    assert untied - paramcount.summarize(tied).total_params == 32128 * 2048
+    assert round(untied, -7) == 3_940_000_000
+
+
+@pytest.mark.parametrize("model_type, architecture, fields, published", [
+    ("mllama", "MllamaForConditionalGeneration", MLLAMA_CASES["llama-3.2-11b-vision"],
+     10_670_000_000),
+    ("mllama", "MllamaForConditionalGeneration", MLLAMA_CASES["llama-3.2-90b-vision"],
+     88_590_000_000),
+    ("blip-2", "Blip2ForConditionalGeneration", BLIP2_CASES["blip2-opt-2.7b"],
+     3_740_000_000),
+])
+def test_published_totals(model_type, architecture, fields, published):
+    """The Hub's model pages: Llama-3.2-11B-Vision 10.67B, Llama-3.2-90B-Vision 88.59B,
+    blip2-opt-2.7b 3.74B parameters."""
+    total = paramcount.summarize(_doc(model_type, architecture, fields)).total_params
+    assert round(total, -7) == published

@@ -19,14 +19,19 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     deberta.py    deberta-v2 (disentangled relative attention)
     modernbert.py modernbert (fused QKV, GLU MLP, local and global layers)
     vision.py     vit deit dinov2 dinov2_with_registers
+    swin.py       swin (windowed attention in stages, patch merging)
+    beit.py       beit data2vec-vision (relative position biases, layer scales)
     convnext.py   convnext convnextv2 (convolutional stages)
     speech.py     wav2vec2 hubert wavlm (convolutional feature encoder)
     seq2seq.py    t5 umt5 bart whisper
     clip.py       clip clip_text_model clip_vision_model siglip siglip_text_model
-                  siglip_vision_model
+                  siglip_vision_model siglip2 siglip2_text_model siglip2_vision_model
     multimodal.py llava llava_next gemma3 qwen2_vl qwen2_5_vl (a vision tower, a projector,
                   a language model)
-    vision_language.py mistral3 paligemma idefics3
+    vision_language.py mistral3 paligemma idefics3 smolvlm
+    mllama.py     mllama (a tiled vision encoder; a Llama with cross-attention layers)
+    blip.py       blip (a ViT; a BERT that cross-attends to it, as encoder and decoder)
+    blip2.py      blip-2 (BLIP's ViT, a Q-Former, and an OPT or T5 language model)
 
 diffusers' models, by the ``_class_name`` of their config.json (:data:`DIFFUSERS`)::
 
@@ -100,13 +105,19 @@ MODULES = {
     **dict.fromkeys(("xlm-roberta", "electra", "albert", "mpnet"), "encoders"),
     "deberta-v2": "deberta",
     "modernbert": "modernbert",
-    **dict.fromkeys(("siglip", "siglip_text_model"), "clip"),
+    **dict.fromkeys(("siglip", "siglip_text_model", "siglip2", "siglip2_text_model",
+                     "siglip2_vision_model"), "clip"),
     **dict.fromkeys(("wav2vec2", "hubert", "wavlm"), "speech"),
     "umt5": "seq2seq",
     **dict.fromkeys(("convnext", "convnextv2"), "convnext"),
     "qwen2_5_vl": "multimodal",
-    **dict.fromkeys(("mistral3", "paligemma", "idefics3"), "vision_language"),
+    **dict.fromkeys(("mistral3", "paligemma", "idefics3", "smolvlm"), "vision_language"),
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
+    "swin": "swin",
+    "mllama": "mllama",
+    "blip": "blip",
+    "blip-2": "blip2",
+    **dict.fromkeys(("beit", "data2vec-vision"), "beit"),
 }
 
 

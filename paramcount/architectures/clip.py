@@ -4,7 +4,8 @@
 each to ``projection_dim``, and the learned temperature ``logit_scale``; ``CLIPTextModel`` and
 ``CLIPVisionModel`` are one tower alone (the text encoder of Stable Diffusion is the first).
 SigLIP (``SiglipModel``, its towers alone, and its image classifier) is built of the same
-modules; its vision tower is Gemma 3's eyes.
+modules; its vision tower is Gemma 3's eyes. SigLIP 2 differs only in how its vision tower
+embeds patches (a linear layer over flattened patches, any aspect ratio).
 """
 
 from __future__ import annotations
@@ -75,22 +76,30 @@ def vision_tower(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
     return module(name, "CLIPVisionTransformer", parts, h), h
 
 
-def siglip_tower(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
+def siglip_tower(c: Config, roles: Roles, name: str, prefix: str = "Siglip"
+                 ) -> tuple[Node, int]:
     """SigLIP's vision tower: CLIP's without a class token or the norm before the encoder,
     a patch embedding with a bias, and (``vision_use_head``) a head that pools the patches by
-    attention from one learned probe."""
+    attention from one learned probe. SigLIP 2's (``prefix`` "Siglip2") embeds flattened
+    patches of any aspect ratio by a linear layer, up to ``num_patches`` of them."""
     h = c.int("hidden_size", default=768)
-    image, patch = c.pair("image_size", 224), c.pair("patch_size", 16)
-    patches = (image[0] // patch[0]) * (image[1] // patch[1])
     channels = c.int("num_channels", default=3)
-    embeddings = module("embeddings", "SiglipVisionEmbeddings", [
-        conv("patch_embedding", channels, h, patch, (channels, *image), stride=patch),
-        roles.embedding(embedding("position_embedding", patches, h))], h)
-    parts = [embeddings, _encoder(c, h, False, patches, prefix="Siglip"),
+    if prefix == "Siglip2":
+        patches, patch = c.int("num_patches", default=256), c.int("patch_size", default=16)
+        patch_embedding = linear("patch_embedding", channels * patch * patch, h,
+                                 length=patches)
+    else:
+        image, size = c.pair("image_size", 224), c.pair("patch_size", 16)
+        patches = (image[0] // size[0]) * (image[1] // size[1])
+        patch_embedding = conv("patch_embedding", channels, h, size, (channels, *image),
+                               stride=size)
+    embeddings = module("embeddings", f"{prefix}VisionEmbeddings", [
+        patch_embedding, roles.embedding(embedding("position_embedding", patches, h))], h)
+    parts = [embeddings, _encoder(c, h, False, patches, prefix=prefix),
              norm("post_layernorm", h)]
     if c.bool("vision_use_head", default=True):
         parts.append(_pooling_head(c, h))
-    return module(name, "SiglipVisionTransformer", parts, h), h
+    return module(name, f"{prefix}VisionTransformer", parts, h), h
 
 
 def _pooling_head(c: Config, h: int) -> Node:
@@ -106,17 +115,17 @@ def _pooling_head(c: Config, h: int) -> Node:
                                     linear("fc2", inner, h, length=1)], h)], h)
 
 
-def siglip_text_tower(c: Config, roles: Roles, name: str) -> Node:
-    """SigLIP's text tower: CLIP's with SigLIP's defaults and a head on the pooled (last)
-    token to ``projection_size``; no projections outside the towers."""
+def siglip_text_tower(c: Config, roles: Roles, name: str, prefix: str = "Siglip") -> Node:
+    """SigLIP's text tower (SigLIP 2's is the same): CLIP's with SigLIP's defaults and a head
+    on the pooled (last) token to ``projection_size``; no projections outside the towers."""
     h = c.int("hidden_size", default=768)
-    embeddings = module("embeddings", "SiglipTextEmbeddings", [
+    embeddings = module("embeddings", f"{prefix}TextEmbeddings", [
         roles.embedding(embedding("token_embedding", c.int("vocab_size", default=32000), h)),
         roles.embedding(embedding("position_embedding",
                                   c.int("max_position_embeddings", default=64), h))], h)
     out = c.int("projection_size", default=None) or h
-    return module(name, "SiglipTextTransformer", [
-        embeddings, _encoder(c, h, False, prefix="Siglip"), norm("final_layer_norm", h),
+    return module(name, f"{prefix}TextTransformer", [
+        embeddings, _encoder(c, h, False, prefix=prefix), norm("final_layer_norm", h),
         linear("head", h, out, length=1)], out)
 
 
@@ -124,14 +133,25 @@ def siglip_text_tower(c: Config, roles: Roles, name: str) -> Node:
 def siglip(c: Config, head: str, roles: Roles) -> Node:
     """``SiglipModel``: both towers and the learned scale and bias of the sigmoid loss;
     ``SiglipForImageClassification``: the vision tower and a classifier on the mean patch."""
-    vision, vh = siglip_tower(c.sub("vision_config", "siglip_vision"), roles, "vision_model")
+    return _siglip_pair(c, head, roles, "Siglip")
+
+
+@register("siglip2", "Siglip2", ("Model", "ForImageClassification"))
+def siglip2(c: Config, head: str, roles: Roles) -> Node:
+    return _siglip_pair(c, head, roles, "Siglip2")
+
+
+def _siglip_pair(c: Config, head: str, roles: Roles, prefix: str) -> Node:
+    kind = prefix.lower()
+    vision, vh = siglip_tower(c.sub("vision_config", f"{kind}_vision"), roles, "vision_model",
+                              prefix)
     if head == "ForImageClassification":
         labels = c.num_labels()
         return module("", head, [vision] + (
             [linear("classifier", vh, labels, length=1)] if labels > 0 else []))
-    text = siglip_text_tower(c.sub("text_config", "siglip_text"), roles, "text_model")
-    return module("", "SiglipModel", [parameter("logit_scale", (1,)),
-                                      parameter("logit_bias", (1,)), text, vision])
+    text = siglip_text_tower(c.sub("text_config", f"{kind}_text"), roles, "text_model", prefix)
+    return module("", f"{prefix}Model", [parameter("logit_scale", (1,)),
+                                         parameter("logit_bias", (1,)), text, vision])
 
 
 @register("siglip_text_model", "Siglip", ("TextModel",), base="TextModel")
@@ -142,6 +162,17 @@ def siglip_text(c: Config, head: str, roles: Roles) -> Node:
 @register("siglip_vision_model", "Siglip", ("VisionModel",), base="VisionModel")
 def siglip_vision(c: Config, head: str, roles: Roles) -> Node:
     tower, _ = siglip_tower(Config(c.doc, "siglip_vision"), roles, "")
+    return tower
+
+
+@register("siglip2_text_model", "Siglip2", ("TextModel",), base="TextModel")
+def siglip2_text(c: Config, head: str, roles: Roles) -> Node:
+    return siglip_text_tower(Config(c.doc, "siglip2_text"), roles, "", "Siglip2")
+
+
+@register("siglip2_vision_model", "Siglip2", ("VisionModel",), base="VisionModel")
+def siglip2_vision(c: Config, head: str, roles: Roles) -> Node:
+    tower, _ = siglip_tower(Config(c.doc, "siglip2_vision"), roles, "", "Siglip2")
     return tower
 
 

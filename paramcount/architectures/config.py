@@ -93,6 +93,15 @@ class Config:
             raise self.error(name, value, "is not true or false")
         return bool(value)
 
+    def number(self, *names: builtins.str, default: builtins.float) -> builtins.float:
+        """A real number (Swin's ``mlp_ratio``, BEiT's ``layer_scale_init_value``)."""
+        name, value = self._field(names)
+        if value is _MISSING or value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(name, value, "is not a number")
+        return float(value)
+
     def str(self, *names: builtins.str, default: builtins.str) -> builtins.str:
         name, value = self._field(names)
         if value is _MISSING or value is None:

@@ -121,7 +121,10 @@ def attention(d: Decoder, i: int) -> Node:
                  linear("k_proj", d.hidden, kv, d.qkv_bias),
                  linear("v_proj", d.hidden, kv, d.qkv_bias),
                  linear("o_proj", q, d.hidden, d.o_bias)]
-    if d.qk_norm:
+    if d.qk_norm == "list_per_head":
+        parts += [_norms_per_head(d, d.qk_names[0], d.heads),
+                  _norms_per_head(d, d.qk_names[1], d.kv_heads)]
+    elif d.qk_norm:
         q_dim, k_dim, kind = QK_NORMS[d.qk_norm](d)
         parts += [norm(d.qk_names[0], q_dim, kind), norm(d.qk_names[1], k_dim, kind)]
     if d.sinks:
@@ -133,12 +136,19 @@ def attention(d: Decoder, i: int) -> Node:
 
 #: query/key norms: RMSNorm over each head (Qwen3, Gemma 3), over the whole projection of the
 #: query and key heads (OLMo 2), or a bias-free LayerNorm of one weight per head and dimension
-#: (Cohere's ``(heads, head_dim)``, counted as its elements)
+#: (Cohere's ``(heads, head_dim)``, counted as its elements); StableLM's "list_per_head" is a
+#: list of LayerNorms, one per head (:func:`_norms_per_head`)
 QK_NORMS: dict[str, Callable[[Decoder], tuple[int, int, str]]] = {
     "head": lambda d: (d.head_dim, d.head_dim, "rmsnorm"),
     "projection": lambda d: (d.heads * d.head_dim, d.kv_heads * d.head_dim, "rmsnorm"),
     "per_head": lambda d: (d.heads * d.head_dim, d.kv_heads * d.head_dim, "layernorm_nobias"),
 }
+
+
+def _norms_per_head(d: Decoder, name: str, heads: int) -> Node:
+    """StableLM's ``qk_layernorm``: a bias-free LayerNorm module of its own for each head."""
+    return module(name, f"{d.prefix}LayerNormPerHead", [stack("norms", blocks(
+        heads, None, lambda i: norm(str(i), d.head_dim, "layernorm_nobias")), d.head_dim)])
 
 
 def _attention_remark(d: Decoder) -> str:

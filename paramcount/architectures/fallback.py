@@ -3,6 +3,11 @@ itself on PyTorch's meta device (no memory is allocated for the weights), then r
 tree of modules. Slower (seconds: importing torch and transformers dominates) and only where
 both are installed; never used for a family paramcount declares.
 
+It says what it is doing as it goes (importing, then building: seconds of silence otherwise)
+as log records of the ``paramcount.fallback`` logger, which the command line shows on stderr;
+and for a mixture of experts it finds the routed experts by their module names and counts the
+parameters one token passes through.
+
 transformers reads only the config (``trust_remote_code=False``): no code from the file runs.
 It builds offline: huggingface_hub's offline switch is on for the call, and a config that asks
 for a pretrained backbone (``use_pretrained_backbone``, a timm or Hub ``backbone``) gets a
@@ -32,18 +37,86 @@ def available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
+#: where the fallback says what it is doing (the CLI prints its records on stderr)
+log = logging.getLogger("paramcount.fallback")
+
+
 def build(doc: Mapping[str, Any], head: str | None, source: str) -> Summary:
     """Build the model of ``doc`` with transformers on the meta device and summarize it."""
     refuse_large(doc, str(doc.get("model_type")))
     start = time.perf_counter()
+    log.info("%s is not declared: importing torch and transformers to build it...",
+             quote(doc.get("model_type")))
     model = _instantiate(doc, head)
     root = _tree(model, type(model).__name__)
     seconds = time.perf_counter() - start
+    log.info("built %s in %.1f s", type(model).__name__, seconds)
     how = f"built by transformers on the meta device in {seconds:.2f} s"
     root.name = f"{type(model).__name__} ({how})"
+    active = active_params(model, doc)
     return Summary(root, source=source, framework=PYTORCH,
                    meta={"model_type": doc.get("model_type"), "architecture":
-                         type(model).__name__, "fallback": how})
+                         type(model).__name__, "fallback": how},
+                   figures={} if active is None else {"Active params per token": active})
+
+
+#: where a mixture of experts keeps how many experts a token is routed to: attributes of the
+#: sparse block or its router, else fields of the config (or its text config)
+TOP_K_ATTRIBUTES = ("top_k", "num_experts_per_tok", "moe_top_k", "moe_k", "moe_topk",
+                    "num_experts_per_token")
+TOP_K_FIELDS = (*TOP_K_ATTRIBUTES, "num_selected_experts", "experts_per_token")
+
+
+def active_params(model: Any, doc: Mapping[str, Any]) -> int | None:
+    """The parameters one token passes through: all but the routed experts it is not sent
+    to. Routed experts are the modules named ``experts`` (a list of expert modules, or one
+    module whose tensors stack the experts along their first axis); shared experts, routers
+    and dense layers all count. None for a dense model, or where the number routed to is not
+    found."""
+    total = sum(p.numel() for p in model.parameters())
+    modules = dict(model.named_modules())
+    idle, found = 0, False
+    for name, module in modules.items():
+        count = _experts(module) if name.rpartition(".")[2] == "experts" else None
+        if count is None:
+            continue
+        top_k = _top_k(modules.get(name.rpartition(".")[0]), doc)
+        if top_k is None:
+            return None
+        per_expert = sum(p.numel() for p in module.parameters()) // count
+        idle += per_expert * (count - min(top_k, count))
+        found = True
+    return total - idle if found else None
+
+
+def _experts(module: Any) -> int | None:
+    """How many experts a module named ``experts`` holds (None: it is not such a module)."""
+    children = list(module.children())
+    if type(module).__name__ in ("ModuleList", "ModuleDict") and len(children) > 1:
+        return len(children)
+    count = getattr(module, "num_experts", None)
+    shapes = [tuple(p.shape) for p in module.parameters(recurse=False)]
+    if not isinstance(count, int) or count < 2:
+        firsts = {s[0] for s in shapes if s}
+        count = firsts.pop() if len(firsts) == 1 and len(shapes) > 1 else None
+    if count is None or not shapes or any(not s or s[0] != count for s in shapes):
+        return None
+    return int(count)
+
+
+def _top_k(block: Any, doc: Mapping[str, Any]) -> int | None:
+    for owner in ([block, *block.children()] if block is not None else []):
+        for attr in TOP_K_ATTRIBUTES:
+            value = getattr(owner, attr, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+    for fields in (doc, doc.get("text_config"), doc.get("ffn_config")):
+        if isinstance(fields, Mapping):
+            for name in TOP_K_FIELDS:
+                value = fields.get(name)
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                    return value
+    return None
 
 
 def refuse_large(doc: Mapping[str, Any], where: str) -> None:
@@ -112,6 +185,9 @@ def _construct(transformers: Any, doc: Mapping[str, Any], head: str | None) -> A
     architectures = doc.get("architectures") or []
     cls = getattr(transformers, architectures[0], None) if architectures and head is None \
         else None
+    log.info("building %s with transformers %s on the meta device...",
+             cls.__name__ if cls is not None else f"the model of {quote(model_type)}",
+             transformers.__version__)
     try:
         with torch.device("meta"):
             if cls is None:

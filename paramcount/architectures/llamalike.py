@@ -201,8 +201,7 @@ def _apertus(c: Config, d: Decoder) -> None:
 
 def _stablelm(c: Config, d: Decoder) -> None:
     if c.bool("qk_layernorm", default=False):
-        raise Unsupported("stablelm with qk_layernorm (a LayerNorm per head) is not one "
-                          "paramcount declares")
+        d.qk_norm, d.qk_names = "list_per_head", ("q_layernorm", "k_layernorm")
     if c.bool("use_parallel_residual", default=False):
         d.norms = ("input_layernorm",)
 

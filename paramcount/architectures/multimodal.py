@@ -54,8 +54,16 @@ LLAVA_VISION: dict[str, Any] = {
     "projection_dim": 768}
 #: the vision towers paramcount builds, by ``vision_config.model_type``: the class transformers
 #: instantiates, its builder, and its config's default patch size
+def _pixtral(c: Config, roles: Roles, name: str) -> tuple[Node, int]:
+    from paramcount.architectures.vision_language import pixtral_tower  # it imports this
+
+    return pixtral_tower(c, name)
+
+
 VISION = {"clip_vision_model": ("CLIPVisionModel", vision_tower, 32),
-          "siglip_vision_model": ("SiglipVisionModel", siglip_tower, 16)}
+          "siglip_vision_model": ("SiglipVisionModel", siglip_tower, 16),
+          # Pixtral-12B is a LLaVA with Pixtral's encoder
+          "pixtral": ("PixtralVisionModel", _pixtral, 16)}
 
 
 def vision_of(c: Config, roles: Roles, default: Mapping[str, Any]) -> tuple[Node, int, int]:

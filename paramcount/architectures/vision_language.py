@@ -138,19 +138,29 @@ def idefics3(c: Config, head: str, roles: Roles) -> Node:
     """Idefics3: SigLIP's vision tower without its pooling head, a connector that folds each
     ``scale_factor``² patches into one vector (pixel shuffle) and projects it by one matrix,
     and a Llama language model (``text_model``); the head untied unless the config says so."""
+    return _idefics3_family(c, head, roles, "Idefics3")
+
+
+@register("smolvlm", "SmolVLM", ("ForConditionalGeneration", "Model"))
+def smolvlm(c: Config, head: str, roles: Roles) -> Node:
+    """SmolVLM (and SmolVLM2): Idefics3's modules and defaults under its own class names."""
+    return _idefics3_family(c, head, roles, "SmolVLM")
+
+
+def _idefics3_family(c: Config, head: str, roles: Roles, prefix: str) -> Node:
     given = c.raw("vision_config")
     fields = {**IDEFICS3_VISION, **(given if isinstance(given, Mapping) else {}),
               "vision_use_head": False}
-    tower, vh = siglip_tower(Config(fields, "idefics3_vision", "vision_config."), roles,
-                             "vision_model")
-    tower.type = "Idefics3VisionTransformer"
+    tower, vh = siglip_tower(Config(fields, f"{prefix.lower()}_vision", "vision_config."),
+                             roles, "vision_model")
+    tower.type = f"{prefix}VisionTransformer"
     body, lm_head = language(c, roles, text_ties=False, default="llama")
     body.name = "text_model"
     th = width(body)
     scale = c.int("scale_factor", default=2)
-    connector = module("connector", "Idefics3Connector", [
-        module("modality_projection", "Idefics3SimpleMLP", [
+    connector = module("connector", f"{prefix}Connector", [
+        module("modality_projection", f"{prefix}SimpleMLP", [
             linear("proj", vh * scale * scale, th, bias=False)], th)], th)
     parts = [roles.named("vision_model", tower), roles.named("connector", connector),
              roles.named("text_model", body)]
-    return assemble(head, "Idefics3", parts, lm_head, roles)
+    return assemble(head, prefix, parts, lm_head, roles)

@@ -26,8 +26,8 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from paramcount import __version__
@@ -194,6 +194,28 @@ def _transformer_parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextmanager
+def _narrated(args: list[str]) -> Iterator[None]:
+    """The transformers fallback's progress (importing, building: seconds) as lines on stderr;
+    not in a scan, whose own line counts the models."""
+    if args[:1] == ["scan"]:
+        yield
+        return
+    import logging
+
+    log = logging.getLogger("paramcount.fallback")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("paramcount: %(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # a warning (layers of unknown type) is one line, as an error is
@@ -202,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status, reason, heading = 0, "", ""
     try:
         # one model, then the process ends; a scan of many pauses it per model (summarize)
-        with paused() if args[:1] != ["scan"] else nullcontext():
+        with paused() if args[:1] != ["scan"] else nullcontext(), _narrated(args):
             text = run(args)
     except CheckFailed as failed:  # the command ran, and a --fail-if-* check failed: exit 1
         text, status, reason, heading = failed.text, failed.exit_code, str(failed), failed.heading

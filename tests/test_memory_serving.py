@@ -214,6 +214,9 @@ def test_vllm_kv_tokens_by_hand():
     per_token = 32 * 2 * 4096 * 2
     assert est.kv_tokens == pool // per_token // 16 * 16
     assert est.to_dict()["kv_tokens"] == est.kv_tokens
+    tokens = pool // per_token // 16 * 16
+    assert (f"vLLM's KV pool holds {tokens:,} tokens per GPU "
+            f"({tokens // 4096:,} sequences of 4,096).") in str(est)
 
 
 def test_vllm_estimate_fits_exactly_when_the_pool_holds_the_cache():

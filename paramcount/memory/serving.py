@@ -85,7 +85,8 @@ def lines(facts: ModelFacts, o: Options, p: Parallel, weights: int, weights_deta
         u = o.gpu_memory_utilization or engines.VLLM.utilization or 1
         need = sum(x.per_gpu for x in out)
         out.append(Line("vLLM headroom", math.ceil(need * (1 - u) / u),
-                        f"1 − gpu_memory_utilization {u:g} of the GPU (CUDA graphs live here)"))
+                        f"the 1 − {u:g} share vLLM leaves free of a GPU this total fills to "
+                        f"gpu_memory_utilization {u:g} (CUDA graphs live here)"))
     return out, notes
 
 

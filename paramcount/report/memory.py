@@ -146,11 +146,20 @@ def _fit_lines(e: MemoryEstimate) -> list[str]:
         return []
     size = f"{fmt_gb(e.gpu_memory)} ({fmt_gib(e.gpu_memory)})"
     if e.margin >= 0:
-        return [f"Fits in {size} per GPU: {fmt_both(e.margin)} to spare."]
+        return [f"Fits in {size} per GPU: {fmt_both(e.margin)} to spare.", *_capacity(e)]
     lines = [f"Does not fit in {size} per GPU: {fmt_both(-e.margin)} short on each GPU."]
     if e.suggestion is not None:
         lines += [*_suggestion_lines(e.suggestion), f"Search: {e.suggestion.space}."]
     return lines
+
+
+def _capacity(e: MemoryEstimate) -> list[str]:
+    """vLLM's KV pool in tokens, and in sequences of the asked context."""
+    if e.kv_tokens is None:
+        return []
+    context = e.settings.get("context")
+    seqs = f" ({e.kv_tokens // context:,} sequences of {context:,})" if context else ""
+    return [f"vLLM's KV pool holds {e.kv_tokens:,} tokens per GPU{seqs}."]
 
 
 def _suggestion_lines(s: Suggestion) -> list[str]:

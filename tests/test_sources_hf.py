@@ -294,9 +294,9 @@ def test_unknown_model_type_without_transformers(monkeypatch):
 
     monkeypatch.setattr(fallback, "available", lambda: False)
     with pytest.raises(SpecError) as err:
-        hf(model_type="mamba")
+        hf(model_type="rwkv")
     text = str(err.value)
-    assert "model_type 'mamba' is not one paramcount declares" in text
+    assert "model_type 'rwkv' is not one paramcount declares" in text
     assert "install transformers and torch" in text
     # the declared model types, sorted (whichever families other branches add between them)
     listed = text.rsplit(": ", 1)[-1].split(", ")

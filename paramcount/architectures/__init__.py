@@ -12,6 +12,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe apertus (a table
                   of defaults and switches)
     hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
+    mamba.py      mamba falcon_mamba mamba2 (selective-scan state-space layers, no attention)
     (windows.py holds the decoders' sliding-window rules)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta xlm-roberta electra albert mpnet distilbert (BERT-like
@@ -94,6 +95,9 @@ MODULES = {
                      "apertus"),
                     "llamalike"),
     "qwen3_next": "hybrid",
+    "mamba": "mamba",
+    "falcon_mamba": "mamba",
+    "mamba2": "mamba",
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi", "mpt"),
                     "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert"), "encoders"),

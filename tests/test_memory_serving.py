@@ -59,6 +59,14 @@ HYBRID = {
               num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
               mamba_d_state=8, mamba_n_heads=8, mamba_d_head=8, mamba_n_groups=1,
               mamba_d_conv=4, mamba_expand=2, attn_layer_indices=[1])),
+    # Gemma-3n: the last num_kv_shared_layers layers reuse earlier layers' keys and values
+    "gemma3n_text": ("Gemma3nForCausalLM", dict(hidden_size=64, num_hidden_layers=6,
+                     vocab_size=128, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                     intermediate_size=128, num_kv_shared_layers=2, sliding_window=4,
+                     layer_types=["sliding_attention", "sliding_attention",
+                                  "full_attention"] * 2, hidden_size_per_layer_input=8,
+                     vocab_size_per_layer_input=128, laurel_rank=4, altup_num_inputs=2,
+                     activation_sparsity_pattern=[0.0] * 6)),
     "gemma3_text": ("Gemma3ForCausalLM", dict(hidden_size=32, num_hidden_layers=6,
                     vocab_size=100, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
                     intermediate_size=64, sliding_window=4, sliding_window_pattern=3)),
@@ -126,6 +134,18 @@ def test_gemma3_local_and_global_layers_by_kind():
     # transformers keeps window - 1 = 3 tokens between steps and attends over those and the
     # new token: 4 = the window; one token of 4 sliding layers: 2 (K, V) × 2 heads × 8 × 4 B
     assert by_kind["sliding window"] == held["sliding"] + 2 * 4 * 2 * 2 * 8 * 4
+
+
+def test_gemma3n_shared_kv_layers_cache_nothing():
+    held = held_after_prefill("gemma3n_text", batch=2, tokens=10)
+    by_kind = parts(memory.estimate(summary("gemma3n_text"), dtype="fp32", context=10, batch=2))
+    # layers 4 (sliding) and 5 (full) reuse earlier caches: one full layer of 10 tokens and
+    # three sliding layers remain, 2 sequences × 2 (K, V) × 2 heads × 16 × 4 B a token
+    assert by_kind["full attention"] == held["full"] == 2 * 10 * 2 * 2 * 16 * 4
+    # transformers keeps window - 1 = 3 tokens of each sliding layer between steps; the
+    # estimate counts the window, 4
+    assert held["sliding"] == 3 * 2 * 3 * 2 * 2 * 16 * 4
+    assert by_kind["sliding window"] == 3 * 2 * 4 * 2 * 2 * 16 * 4
 
 
 # -- published per-token figures ----------------------------------------------------------------

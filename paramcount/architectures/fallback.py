@@ -266,9 +266,11 @@ def _attention(module: Any) -> Attention | None:
     if kv < 1 or heads != kv * groups:
         return None
     window = getattr(module, "sliding_window", None)
+    # a layer that reuses an earlier layer's keys and values (Gemma-3n's last layers) caches none
+    shared = getattr(module, "is_kv_shared_layer", False) is True
     return Attention(heads, head_dim, kv, hidden=getattr(q, "in_features", None),
                      window=window if isinstance(window, int) and window > 0 else None,
-                     cross=bool(getattr(module, "is_cross_attention", False)))
+                     cross=bool(getattr(module, "is_cross_attention", False)), cached=not shared)
 
 
 def _state(module: Any) -> Recurrent | None:

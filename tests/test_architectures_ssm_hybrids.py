@@ -18,6 +18,10 @@ TINY_BAMBA = {"hidden_size": 32, "num_hidden_layers": 3, "vocab_size": 100,
               "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 64,
               "mamba_d_state": 8, "mamba_n_heads": 8, "mamba_n_groups": 2,
               "attn_layer_indices": [1]}
+TINY_FALCON_H1 = {"hidden_size": 32, "num_hidden_layers": 2, "vocab_size": 100,
+                  "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+                  "intermediate_size": 64, "mamba_d_ssm": 48, "mamba_d_state": 8,
+                  "mamba_n_heads": 6, "mamba_n_groups": 1}
 
 CASES = {
     "jamba-tiny": ("jamba", "JambaForCausalLM", TINY_JAMBA),
@@ -54,6 +58,21 @@ CASES = {
         "attn_layer_indices": [9, 18, 27], "mamba_n_heads": 128, "mamba_d_head": 64,
         "mamba_n_groups": 1, "mamba_d_state": 128, "mamba_d_conv": 4, "mamba_expand": 2,
         "mamba_conv_bias": True, "mamba_proj_bias": False, "tie_word_embeddings": False}),
+    "falcon-h1-tiny": ("falcon_h1", "FalconH1ForCausalLM", TINY_FALCON_H1),
+    "falcon-h1-tiny-norm-biased-backbone": ("falcon_h1", "FalconH1Model", {
+        **TINY_FALCON_H1, "mamba_rms_norm": True, "projectors_bias": True,
+        "mamba_proj_bias": True, "mamba_conv_bias": False, "attention_bias": True,
+        "mlp_bias": True, "mamba_n_groups": 2}),
+    "falcon-h1-tiny-expand-tied": ("falcon_h1", "FalconH1ForCausalLM", {
+        **TINY_FALCON_H1, "mamba_d_ssm": None, "mamba_expand": 2, "mamba_n_heads": 8,
+        "tie_word_embeddings": True}),
+    # the shape of a small Falcon-H1 (0.5B-class: 36 layers of 1024, mixer 1536 wide)
+    "falcon-h1-0.5b-shape": ("falcon_h1", "FalconH1ForCausalLM", {
+        "hidden_size": 1024, "intermediate_size": 2048, "num_hidden_layers": 36,
+        "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 64,
+        "vocab_size": 32784, "mamba_d_ssm": 1536, "mamba_n_heads": 24, "mamba_d_head": 64,
+        "mamba_d_state": 128, "mamba_n_groups": 1, "mamba_d_conv": 4,
+        "mamba_rms_norm": False, "projectors_bias": False, "tie_word_embeddings": False}),
 }
 
 

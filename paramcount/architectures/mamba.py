@@ -103,14 +103,17 @@ def mamba2_mixer(c: Config, s: Ssm) -> Node:
                         c.int("n_groups", default=8))
 
 
-def mamba2_heads(s: Ssm, heads: int, head_dim: int, groups: int, name: str = "mixer") -> Node:
-    """Mamba-2's mixer from its sizes (the hybrids name their fields otherwise)."""
+def mamba2_heads(s: Ssm, heads: int, head_dim: int, groups: int, name: str = "mixer", *,
+                 out_bias: bool | None = None, gated_norm: bool = True) -> Node:
+    """Mamba-2's mixer from its sizes (the hybrids name their fields otherwise); Falcon-H1's
+    gives ``out_proj`` a bias of its own (``out_bias``) and may leave out the gated norm."""
     channels = s.inner + 2 * groups * s.state
     parts = [_conv(s, channels),
              linear("in_proj", s.hidden, s.inner + channels + heads, s.bias),
              parameter("dt_bias", (heads,)), parameter("A_log", (heads,)),
-             norm("norm", s.inner, "rmsnorm"), parameter("D", (heads,)),
-             linear("out_proj", s.inner, s.hidden, s.bias)]
+             *([norm("norm", s.inner, "rmsnorm")] if gated_norm else []),
+             parameter("D", (heads,)),
+             linear("out_proj", s.inner, s.hidden, s.bias if out_bias is None else out_bias)]
     node = module(name, f"{s.prefix}Mixer", parts, s.hidden)
     node.remark = f"selective scan: {heads} heads of {head_dim}, {groups} groups, state {s.state}"
     node.state = Recurrent(channels, s.kernel, heads * head_dim * s.state)

@@ -10,11 +10,16 @@ cache) on some layers, a Mamba mixer (``mamba``, a fixed state per sequence) on 
   ``experts``) on every ``expert_layer_period``-th layer from ``expert_layer_offset``, a gated MLP
   on the rest. Norms ``input_layernorm``, ``pre_ff_layernorm``, ``final_layernorm``.
 - Bamba: the same layout with a Mamba-2 mixer, attention on ``attn_layer_indices``, no experts.
+- Falcon-H1: every layer runs attention and a Mamba-2 mixer side by side (``self_attn`` and
+  ``mamba``), the mixer ``mamba_d_ssm`` wide (not tied to the hidden size), its gated norm only
+  when ``mamba_rms_norm``, its ``out_proj`` biased by ``projectors_bias``. Its µP multipliers
+  scale activations, not weights (the mixer's ``mup_vector`` is a non-persistent buffer).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from paramcount.architectures import register
 from paramcount.architectures.config import Config
@@ -78,4 +83,24 @@ def bamba(c: Config, head: str, roles: Roles) -> Node:
     _hybrid(d, lambda i: i in listed,
             lambda: mamba2_heads(s, heads, head_dim, c.int("mamba_n_groups", default=1),
                                  name="mamba"))
+    return with_head(d, c, head, roles)
+
+
+@register("falcon_h1", "FalconH1", HEADS)
+def falcon_h1(c: Config, head: str, roles: Roles) -> Node:
+    d = _common(c, "FalconH1", vocab=128000, hidden=4096, intermediate=14336, layers=32,
+                heads=32, kv=8)
+    d.qkv_bias = d.o_bias = c.bool("attention_bias", default=False)
+    d.mlp_bias = c.bool("mlp_bias", default=False)
+    d.mlp_name, d.norms, d.final_norm = JAMBA_NAMES
+    s = _ssm(c, d, state=256)
+    if c.raw("mamba_d_ssm", default=1024) is not None:
+        s = replace(s, inner=c.int("mamba_d_ssm", default=1024))
+    heads = c.int("mamba_n_heads", default=128)
+    head_dim = s.inner // heads if c.raw("mamba_d_head") in (None, "auto") else \
+        c.int("mamba_d_head", default=0)
+    d.beside = lambda dec, i: [mamba2_heads(
+        s, heads, head_dim, c.int("mamba_n_groups", default=1), name="mamba",
+        out_bias=c.bool("projectors_bias", default=False),
+        gated_norm=c.bool("mamba_rms_norm", default=False))]
     return with_head(d, c, head, roles)

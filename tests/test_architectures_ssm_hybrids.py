@@ -22,6 +22,11 @@ TINY_FALCON_H1 = {"hidden_size": 32, "num_hidden_layers": 2, "vocab_size": 100,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
                   "intermediate_size": 64, "mamba_d_ssm": 48, "mamba_d_state": 8,
                   "mamba_n_heads": 6, "mamba_n_groups": 1}
+TINY_ZAMBA2 = {"hidden_size": 32, "num_hidden_layers": 6, "vocab_size": 100,
+               "num_attention_heads": 4, "num_key_value_heads": 4, "intermediate_size": 64,
+               "mamba_d_state": 8, "n_mamba_heads": 8, "mamba_ngroups": 1, "adapter_rank": 4,
+               "num_mem_blocks": 2, "layers_block_type": [
+                   "mamba", "hybrid", "hybrid", "mamba", "hybrid", "hybrid"]}
 
 CASES = {
     "jamba-tiny": ("jamba", "JambaForCausalLM", TINY_JAMBA),
@@ -73,6 +78,19 @@ CASES = {
         "vocab_size": 32784, "mamba_d_ssm": 1536, "mamba_n_heads": 24, "mamba_d_head": 64,
         "mamba_d_state": 128, "mamba_n_groups": 1, "mamba_d_conv": 4,
         "mamba_rms_norm": False, "projectors_bias": False, "tie_word_embeddings": False}),
+    "zamba2-tiny": ("zamba2", "Zamba2ForCausalLM", TINY_ZAMBA2),
+    "zamba2-tiny-adapters-untied": ("zamba2", "Zamba2ForCausalLM", {
+        **TINY_ZAMBA2, "use_shared_attention_adapter": True, "tie_word_embeddings": False,
+        "num_mem_blocks": 1, "add_bias_linear": True, "num_key_value_heads": 2}),
+    "zamba2-tiny-backbone-legacy-names": ("zamba2", "Zamba2Model", {
+        **TINY_ZAMBA2, "num_mem_blocks": 3, "layers_block_type": [
+            "mamba", "hybrid", "linear_attention", "hybrid", "hybrid", "hybrid"]}),
+    "zamba2-defaults": ("zamba2", "Zamba2ForCausalLM", {}),
+    # a Zamba2-2.7B-class shape: Zamba2Config's 54 default layers with two shared blocks
+    "zamba2-2.7b-shape": ("zamba2", "Zamba2ForCausalLM", {
+        "hidden_size": 2560, "num_attention_heads": 32, "intermediate_size": 10240,
+        "n_mamba_heads": 80, "mamba_d_state": 64, "num_mem_blocks": 2, "adapter_rank": 128,
+        "vocab_size": 32000}),
 }
 
 
@@ -103,3 +121,27 @@ def test_jamba_active_parameters_equal_transformers_experts(name):
                for n, m in model.named_modules() if n.endswith(".experts"))
     assert s.figures["Active params per token"] == sum(
         p.numel() for p in model.parameters()) - idle
+
+
+def test_zamba2_shared_blocks_by_hand():
+    # TINY_ZAMBA2: hidden 32, 4 hybrid layers, 2 shared blocks. One block: q, k, v 64 × 64
+    # each (4 heads of 2 × 32 / 4 = 16, over the doubled width 64), o 64 × 32, gate_up
+    # 32 × 128, down 64 × 32, its 2 adapter slots of 32 × 4 + 4 × 128, norms 64 + 32
+    block = 3 * 64 * 64 + 64 * 32 + 32 * 128 + 64 * 32 + 2 * (32 * 4 + 4 * 128) + 64 + 32
+    tied = paramcount.summarize(_doc("zamba2-tiny"))
+    blocks = {n.params for _, n in tied.root.walk() if n.name == "shared_transformer"}
+    assert blocks == {block, 0}
+    # untied embeddings untie the blocks too (transformers' one switch): 2 more blocks, and
+    # the LM head's 100 × 32
+    untied = paramcount.summarize({**_doc("zamba2-tiny"), "tie_word_embeddings": False})
+    assert untied.total_params - tied.total_params == 2 * block + 100 * 32
+
+
+def test_hybrids_keep_kv_on_attention_and_state_on_mamba():
+    s = paramcount.summarize(_doc("bamba-tiny"))
+    nodes = [n for _, n in s.root.walk() if n.name in ("self_attn", "mamba")]
+    assert {n.name for n in nodes if n.attention is not None} == {"self_attn"}
+    # Bamba tiny: inner 64, 2 groups of state 8: conv over 64 + 32 = 96 channels × kernel 4;
+    # 8 heads of 64 / 8 = 8 × state 8
+    assert {(n.state.channels, n.state.kernel, n.state.ssm) for n in nodes
+            if n.name == "mamba"} == {(96, 4, 512)}

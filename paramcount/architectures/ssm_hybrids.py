@@ -62,6 +62,12 @@ def _ssm(c: Config, d: Decoder, *, state: int, kernel: str = "mamba_d_conv",
                c.bool(conv_bias, default=True), d.layers, d.vocab, d.tie)
 
 
+def _typed(node: Node, type_name: str) -> Node:
+    """The mixer under its transformers class name where that is not ``<prefix>Mixer``."""
+    node.type = type_name
+    return node
+
+
 def _periodic(c: Config, period: str, offset: str, p: int, o: int) -> Callable[[int], bool]:
     every, at = c.int(period, default=p), c.int(offset, default=o, min=0)
     return lambda i: i % every == at
@@ -80,7 +86,8 @@ def jamba(c: Config, head: str, roles: Roles) -> Node:
                 kv=8)
     s = _ssm(c, d, state=16)
     _hybrid(d, _periodic(c, "attn_layer_period", "attn_layer_offset", 8, 4),
-            lambda: mamba_mixer(c, s, name="mamba", rank_key="mamba_dt_rank", norms=True))
+            lambda: _typed(mamba_mixer(c, s, name="mamba", rank_key="mamba_dt_rank", norms=True),
+                           "JambaMambaMixer"))
     m = Moe(c.int("num_experts", "num_local_experts", default=16),
             c.int("num_experts_per_tok", default=2), d.intermediate, name="feed_forward",
             router_name="router")
@@ -182,8 +189,9 @@ def zamba2(c: Config, head: str, roles: Roles) -> Node:
     m_heads = c.int("n_mamba_heads", default=8)
 
     def mamba_layer(name: str) -> Node:
-        mixer = mamba2_heads(s, m_heads, s.inner // m_heads, c.int("mamba_ngroups", default=1),
-                             name="mamba")
+        mixer = _typed(mamba2_heads(s, m_heads, s.inner // m_heads,
+                                    c.int("mamba_ngroups", default=1), name="mamba"),
+                       "Zamba2MambaMixer")
         return module(name, "Zamba2MambaDecoderLayer",
                       [mixer, norm("input_layernorm", hidden, "rmsnorm")], hidden)
 

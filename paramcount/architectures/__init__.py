@@ -13,6 +13,8 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   of defaults and switches)
     hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
     mamba.py      mamba falcon_mamba mamba2 (selective-scan state-space layers, no attention)
+    ssm_hybrids.py jamba bamba falcon_h1 zamba2 (attention beside or among Mamba layers;
+                  Jamba's experts, Zamba2's shared blocks)
     (windows.py holds the decoders' sliding-window rules)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta xlm-roberta electra albert mpnet distilbert (BERT-like
@@ -98,6 +100,7 @@ MODULES = {
     "mamba": "mamba",
     "falcon_mamba": "mamba",
     "mamba2": "mamba",
+    **dict.fromkeys(("jamba", "bamba", "falcon_h1", "zamba2"), "ssm_hybrids"),
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi", "mpt"),
                     "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert"), "encoders"),

@@ -106,6 +106,10 @@ class Decoder:
     #: layer i's kind where layers differ in more than experts and window (Qwen3-Next's
     #: linear and full attention): layers of one kind share one built block
     kind: Callable[[int], str] = _ONE_KIND
+    mlp_name: str = "mlp"       # the dense MLP's name (Jamba: "feed_forward")
+    final_norm: str = "norm"    # the last norm's name (Jamba: "final_layernorm")
+    #: modules layer i holds beside its attention (Falcon-H1's Mamba mixer, run in parallel)
+    beside: Callable[[Decoder, int], list[Node]] = lambda d, i: []
 
 
 def attention(d: Decoder, i: int) -> Node:
@@ -208,7 +212,8 @@ def sparse(d: Decoder, m: Moe, roles: Roles) -> Node:
 def block(d: Decoder, i: int, roles: Roles) -> Node:
     m = d.moe(i)
     make_attention = d.attention or attention
-    parts = [make_attention(d, i), sparse(d, m, roles) if m else mlp(d, d.intermediate)]
+    parts = [make_attention(d, i), *d.beside(d, i),
+             sparse(d, m, roles) if m else mlp(d, d.intermediate, d.mlp_name)]
     if m and m.shared and m.shared_beside:
         parts.append(mlp(d, m.shared, m.shared_name, m.shared_form))
     parts += [norm(name, d.hidden, d.norm) for name in d.norms]
@@ -224,7 +229,7 @@ def backbone(d: Decoder, roles: Roles, name: str = "model") -> Node:
         settles(at, key)
     layers = blocks(d.layers, key, lambda i: block(d, i, roles))
     parts = [roles.embedding(embedding("embed_tokens", d.vocab, d.hidden)),
-             stack("layers", layers, d.hidden), norm("norm", d.hidden, d.norm)]
+             stack("layers", layers, d.hidden), norm(d.final_norm, d.hidden, d.norm)]
     return module(name, f"{d.prefix}Model", parts, d.hidden)
 
 

@@ -76,33 +76,45 @@ def _conv(s: Ssm, channels: int) -> Node:
                 padding=s.kernel - 1, bias=s.conv_bias, groups=channels)
 
 
-def mamba_mixer(c: Config, s: Ssm) -> Node:
-    rank = c.raw("time_step_rank")
+def mamba_mixer(c: Config, s: Ssm, *, name: str = "mixer", rank_key: str = "time_step_rank",
+                norms: bool = False) -> Node:
+    """Mamba's mixer; Jamba's (``name`` "mamba") reads its rank from ``mamba_dt_rank`` and
+    adds RMSNorms with weights over the time step, B and C (``norms``)."""
+    rank = c.raw(rank_key)
     dt_rank = math.ceil(s.hidden / 16) if rank in (None, "auto") else \
-        c.int("time_step_rank", default=0)
+        c.int(rank_key, default=0)
     parts = [_conv(s, s.inner),
              linear("in_proj", s.hidden, 2 * s.inner, s.bias),
              linear("x_proj", s.inner, dt_rank + 2 * s.state, bias=False),
              linear("dt_proj", dt_rank, s.inner, bias=True),
              parameter("A_log", (s.inner, s.state)), parameter("D", (s.inner,)),
              linear("out_proj", s.inner, s.hidden, s.bias)]
-    node = module("mixer", f"{s.prefix}Mixer", parts, s.hidden)
+    if norms:
+        parts += [norm("dt_layernorm", dt_rank, "rmsnorm"),
+                  norm("b_layernorm", s.state, "rmsnorm"), norm("c_layernorm", s.state, "rmsnorm")]
+    node = module(name, f"{s.prefix}Mixer", parts, s.hidden)
     node.remark = f"selective scan: {s.inner} channels, state {s.state}"
     node.state = Recurrent(s.inner, s.kernel, s.inner * s.state)
     return node
 
 
 def mamba2_mixer(c: Config, s: Ssm) -> Node:
-    heads = c.int("num_heads", default=128)
-    head_dim = c.int("head_dim", default=64)
-    groups = c.int("n_groups", default=8)
+    return mamba2_heads(s, c.int("num_heads", default=128), c.int("head_dim", default=64),
+                        c.int("n_groups", default=8))
+
+
+def mamba2_heads(s: Ssm, heads: int, head_dim: int, groups: int, name: str = "mixer", *,
+                 out_bias: bool | None = None, gated_norm: bool = True) -> Node:
+    """Mamba-2's mixer from its sizes (the hybrids name their fields otherwise); Falcon-H1's
+    gives ``out_proj`` a bias of its own (``out_bias``) and may leave out the gated norm."""
     channels = s.inner + 2 * groups * s.state
     parts = [_conv(s, channels),
              linear("in_proj", s.hidden, s.inner + channels + heads, s.bias),
              parameter("dt_bias", (heads,)), parameter("A_log", (heads,)),
-             norm("norm", s.inner, "rmsnorm"), parameter("D", (heads,)),
-             linear("out_proj", s.inner, s.hidden, s.bias)]
-    node = module("mixer", f"{s.prefix}Mixer", parts, s.hidden)
+             *([norm("norm", s.inner, "rmsnorm")] if gated_norm else []),
+             parameter("D", (heads,)),
+             linear("out_proj", s.inner, s.hidden, s.bias if out_bias is None else out_bias)]
+    node = module(name, f"{s.prefix}Mixer", parts, s.hidden)
     node.remark = f"selective scan: {heads} heads of {head_dim}, {groups} groups, state {s.state}"
     node.state = Recurrent(channels, s.kernel, heads * head_dim * s.state)
     return node

@@ -11,7 +11,8 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   phimoe olmo2 olmo3 olmoe exaone4 smollm3 ernie4_5 ernie4_5_moe seed_oss
                   stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe apertus (a table
                   of defaults and switches)
-    hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
+    hybrid.py     qwen3_next qwen3_5_text qwen3_5_moe_text (gated delta-net linear attention
+                  among full attention, experts)
     (windows.py holds the decoders' sliding-window rules)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta xlm-roberta electra albert mpnet distilbert (BERT-like
@@ -94,6 +95,7 @@ MODULES = {
                      "apertus"),
                     "llamalike"),
     "qwen3_next": "hybrid",
+    **dict.fromkeys(("qwen3_5_text", "qwen3_5_moe_text"), "hybrid"),
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi", "mpt"),
                     "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert"), "encoders"),

@@ -6,7 +6,8 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
 
     decoders.py   llama mistral mixtral qwen2 qwen2_moe qwen3 qwen3_moe gemma gemma2
                   gemma3_text olmo starcoder2 phi3
-    deepseek.py   deepseek_v2 deepseek_v3 (multi-head latent attention, shared experts)
+    deepseek.py   deepseek_v2 deepseek_v3 deepseek_v32 (multi-head latent attention, shared
+                  experts; V3.2's sparse-attention indexer)
     llamalike.py  gpt_oss granite granitemoe granitemoeshared cohere cohere2 glm glm4 glm4_moe
                   phimoe olmo2 olmo3 olmoe exaone4 smollm3 ernie4_5 ernie4_5_moe seed_oss
                   stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe apertus (a table
@@ -87,6 +88,7 @@ MODULES = {
                      "gemma", "gemma2", "gemma3_text", "olmo", "starcoder2", "phi3"),
                     "decoders"),
     **dict.fromkeys(("deepseek_v2", "deepseek_v3"), "deepseek"),
+    "deepseek_v32": "deepseek",
     # Llama with other defaults and switches, described as data (llamalike.FAMILIES)
     **dict.fromkeys(("gpt_oss", "granite", "granitemoe", "granitemoeshared", "cohere",
                      "cohere2", "glm", "glm4", "glm4_moe", "phimoe", "olmo2", "olmo3", "olmoe",

@@ -31,6 +31,8 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     multimodal.py llava llava_next gemma3 qwen2_vl qwen2_5_vl (a vision tower, a projector,
                   a language model)
     vision_language.py mistral3 paligemma idefics3 smolvlm
+    qwen3_vl.py   qwen3_vl qwen3_vl_moe qwen3_5 qwen3_5_moe (Qwen3-VL's vision transformer and
+                  a Qwen3, Qwen3-MoE or Qwen3.5 language model)
     mllama.py     mllama (a tiled vision encoder; a Llama with cross-attention layers)
     blip.py       blip (a ViT; a BERT that cross-attends to it, as encoder and decoder)
     blip2.py      blip-2 (BLIP's ViT, a Q-Former, and an OPT or T5 language model)
@@ -119,6 +121,7 @@ MODULES = {
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
     "swin": "swin",
     "mllama": "mllama",
+    **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"), "qwen3_vl"),
     "blip": "blip",
     "blip-2": "blip2",
     **dict.fromkeys(("beit", "data2vec-vision"), "beit"),

@@ -30,7 +30,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   siglip_vision_model siglip2 siglip2_text_model siglip2_vision_model
     multimodal.py llava llava_next gemma3 qwen2_vl qwen2_5_vl (a vision tower, a projector,
                   a language model)
-    vision_language.py mistral3 paligemma idefics3 smolvlm
+    vision_language.py mistral3 paligemma idefics3 smolvlm pixtral (Pixtral's encoder alone)
     qwen3_vl.py   qwen3_vl qwen3_vl_moe qwen3_5 qwen3_5_moe (Qwen3-VL's vision transformer and
                   a Qwen3, Qwen3-MoE or Qwen3.5 language model)
     mllama.py     mllama (a tiled vision encoder; a Llama with cross-attention layers)
@@ -121,6 +121,7 @@ MODULES = {
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
     "swin": "swin",
     "mllama": "mllama",
+    "pixtral": "vision_language",
     **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"), "qwen3_vl"),
     "blip": "blip",
     "blip-2": "blip2",

@@ -33,6 +33,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     vision_language.py mistral3 paligemma idefics3 smolvlm pixtral (Pixtral's encoder alone)
     qwen3_vl.py   qwen3_vl qwen3_vl_moe qwen3_5 qwen3_5_moe (Qwen3-VL's vision transformer and
                   a Qwen3, Qwen3-MoE or Qwen3.5 language model)
+    voxtral.py    voxtral (Whisper's encoder, a projector, a Llama-layout language model)
     mllama.py     mllama (a tiled vision encoder; a Llama with cross-attention layers)
     blip.py       blip (a ViT; a BERT that cross-attends to it, as encoder and decoder)
     blip2.py      blip-2 (BLIP's ViT, a Q-Former, and an OPT or T5 language model)
@@ -122,6 +123,7 @@ MODULES = {
     "swin": "swin",
     "mllama": "mllama",
     "pixtral": "vision_language",
+    "voxtral": "voxtral",
     **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"), "qwen3_vl"),
     "blip": "blip",
     "blip-2": "blip2",

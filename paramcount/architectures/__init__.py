@@ -18,6 +18,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta xlm-roberta electra albert mpnet distilbert (BERT-like
                   families as rows of a table)
+    nomic_bert.py nomic_bert (rotary positions, gated MLP, post-norms)
     deberta.py    deberta-v2 (disentangled relative attention)
     modernbert.py modernbert (fused QKV, GLU MLP, local and global layers)
     vision.py     vit deit dinov2 dinov2_with_registers
@@ -124,6 +125,7 @@ MODULES = {
     "mllama": "mllama",
     "pixtral": "vision_language",
     "voxtral": "voxtral",
+    "nomic_bert": "nomic_bert",
     **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"), "qwen3_vl"),
     "blip": "blip",
     "blip-2": "blip2",

@@ -14,6 +14,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   of defaults and switches)
     hybrid.py     qwen3_next qwen3_5_text qwen3_5_moe_text (gated delta-net linear attention
                   among full attention, experts)
+    gemma3n.py    gemma3n_text (per-layer inputs, AltUp, LAuReL, shared keys and values)
     (windows.py holds the decoders' sliding-window rules)
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta xlm-roberta electra albert mpnet distilbert (BERT-like
@@ -126,6 +127,7 @@ MODULES = {
     "pixtral": "vision_language",
     "voxtral": "voxtral",
     "nomic_bert": "nomic_bert",
+    "gemma3n_text": "gemma3n",
     **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"), "qwen3_vl"),
     "blip": "blip",
     "blip-2": "blip2",

@@ -29,7 +29,8 @@ def _indexer(c: Config, h: int, q_rank: int) -> tuple[Node, int]:
     parts = [linear("wq_b", q_rank, heads * dim, bias=False), linear("wk", h, dim, bias=False),
              norm("k_norm", dim), linear("weights_proj", h, heads, bias=False)]
     node = module("indexer", "DeepseekV32Indexer", parts, h)
-    node.remark = f"sparse-attention indexer: {heads} heads, top {c.int('index_topk', default=2048)}"
+    top = c.int("index_topk", default=2048)
+    node.remark = f"sparse-attention indexer: {heads} heads, top {top}"
     return node, dim
 
 

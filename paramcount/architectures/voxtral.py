@@ -11,7 +11,16 @@ from typing import Any
 from paramcount.architectures import register
 from paramcount.architectures.config import Config
 from paramcount.architectures.multimodal import assemble, language
-from paramcount.architectures.parts import Roles, blocks, conv, embedding, linear, module, norm, stack
+from paramcount.architectures.parts import (
+    Roles,
+    blocks,
+    conv,
+    embedding,
+    linear,
+    module,
+    norm,
+    stack,
+)
 from paramcount.architectures.seq2seq import _bart_layer
 from paramcount.tree import Node
 

@@ -60,3 +60,57 @@ def test_bad_layer_types_name_the_field():
     from paramcount.errors import SpecError
     with pytest.raises(SpecError, match=r"layer_types=.* is invalid"):
         paramcount.summarize({**_doc("qwen3-next-small"), "layer_types": ["mamba"] * 4})
+
+
+# -- Qwen3.5 (the text models; the released checkpoints nest these under text_config) ----------
+
+
+QWEN3_5 = {
+    # transformers' defaults: the shape of Qwen3.5-35B-A3B's language model (the checkpoint
+    # its config class names)
+    "qwen3.5-35b-a3b": ("qwen3_5_moe_text", "Qwen3_5MoeForCausalLM", {}),
+    "qwen3.5-moe-small": ("qwen3_5_moe_text", "Qwen3_5MoeForCausalLM", SMALL),
+    "qwen3.5-moe-small-base": ("qwen3_5_moe_text", "Qwen3_5MoeTextModel", {
+        **SMALL, "layer_types": ["linear_attention", "full_attention"] * 2,
+        "attention_bias": True, "linear_conv_kernel_dim": 3}),
+    # Qwen3.5-27B's language model (dense): 64 layers of 5120, 24 query heads
+    "qwen3.5-27b": ("qwen3_5_text", "Qwen3_5ForCausalLM", {
+        "hidden_size": 5120, "intermediate_size": 17408, "num_hidden_layers": 64,
+        "num_attention_heads": 24, "num_key_value_heads": 4, "head_dim": 256,
+        "linear_num_key_heads": 16, "linear_num_value_heads": 48, "tie_word_embeddings": False}),
+    "qwen3.5-small": ("qwen3_5_text", "Qwen3_5ForCausalLM", {
+        k: v for k, v in SMALL.items() if "expert" not in k and "moe" not in k}),
+    "qwen3.5-small-tied": ("qwen3_5_text", "Qwen3_5TextModel", {
+        k: v for k, v in SMALL.items() if "expert" not in k and "moe" not in k}
+        | {"tie_word_embeddings": True}),
+}
+
+
+def _doc3_5(name: str) -> dict:
+    model_type, architecture, fields = QWEN3_5[name]
+    return {"model_type": model_type, "architectures": [architecture], **fields}
+
+
+@pytest.mark.parametrize("name", list(QWEN3_5))
+def test_qwen3_5_equals_transformers(name):
+    check_against_transformers(_doc3_5(name))
+
+
+def test_qwen3_5_moe_active_params():
+    s = paramcount.summarize(_doc3_5("qwen3.5-35b-a3b"))
+    # 40 sparse layers; each token skips 248 of 256 experts of 3 × 2048 × 512
+    assert s.figures["Active params per token"] == s.total_params - 40 * 248 * 3 * 2048 * 512
+    model = build_with_transformers(_doc3_5("qwen3.5-moe-small"))
+    small = paramcount.summarize(_doc3_5("qwen3.5-moe-small"))
+    assert small.figures["Active params per token"] == small.total_params - \
+        idle_by_transformers(model, 8, 2)
+
+
+def test_qwen3_5_split_projections_and_kv_layers():
+    s = paramcount.summarize(_doc3_5("qwen3.5-small"))
+    names = {n.name for _, n in s.root.walk()}
+    assert {"in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a"} <= names
+    assert not {"in_proj_qkvz", "in_proj_ba"} & names
+    kinds = [(n.name, n.attention is not None) for _, n in s.root.walk()
+             if n.name in ("self_attn", "linear_attn")]
+    assert kinds == [("linear_attn", False)] * 3 + [("self_attn", True)]

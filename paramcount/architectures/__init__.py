@@ -6,12 +6,15 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
 
     decoders.py   llama mistral mixtral qwen2 qwen2_moe qwen3 qwen3_moe gemma gemma2
                   gemma3_text olmo starcoder2 phi3
-    deepseek.py   deepseek_v2 deepseek_v3 (multi-head latent attention, shared experts)
+    deepseek.py   deepseek_v2 deepseek_v3 deepseek_v32 (multi-head latent attention, shared
+                  experts; V3.2's sparse-attention indexer)
     llamalike.py  gpt_oss granite granitemoe granitemoeshared cohere cohere2 glm glm4 glm4_moe
                   phimoe olmo2 olmo3 olmoe exaone4 smollm3 ernie4_5 ernie4_5_moe seed_oss
                   stablelm arcee nemotron dots1 hunyuan_v1_dense hunyuan_v1_moe apertus (a table
                   of defaults and switches)
-    hybrid.py     qwen3_next (gated delta-net linear attention among full attention, experts)
+    hybrid.py     qwen3_next qwen3_5_text qwen3_5_moe_text (gated delta-net linear attention
+                  among full attention, experts)
+    gemma3n.py    gemma3n_text (per-layer inputs, AltUp, LAuReL, shared keys and values)
     mamba.py      mamba falcon_mamba mamba2 (selective-scan state-space layers, no attention)
     ssm_hybrids.py jamba bamba falcon_h1 zamba2 (attention beside or among Mamba layers;
                   Jamba's experts, Zamba2's shared blocks)
@@ -19,6 +22,7 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
     gpt.py        gpt2 gpt_neox gptj opt falcon bloom phi mpt
     encoders.py   bert roberta xlm-roberta electra albert mpnet distilbert (BERT-like
                   families as rows of a table)
+    nomic_bert.py nomic_bert (rotary positions, gated MLP, post-norms)
     deberta.py    deberta-v2 (disentangled relative attention)
     modernbert.py modernbert (fused QKV, GLU MLP, local and global layers)
     vision.py     vit deit dinov2 dinov2_with_registers
@@ -31,7 +35,10 @@ PyTorch modules are named (``model.layers.0.self_attn.q_proj``). The families::
                   siglip_vision_model siglip2 siglip2_text_model siglip2_vision_model
     multimodal.py llava llava_next gemma3 qwen2_vl qwen2_5_vl (a vision tower, a projector,
                   a language model)
-    vision_language.py mistral3 paligemma idefics3 smolvlm
+    vision_language.py mistral3 paligemma idefics3 smolvlm pixtral (Pixtral's encoder alone)
+    qwen3_vl.py   qwen3_vl qwen3_vl_moe qwen3_5 qwen3_5_moe (Qwen3-VL's vision transformer and
+                  a Qwen3, Qwen3-MoE or Qwen3.5 language model)
+    voxtral.py    voxtral (Whisper's encoder, a projector, a Llama-layout language model)
     mllama.py     mllama (a tiled vision encoder; a Llama with cross-attention layers)
     blip.py       blip (a ViT; a BERT that cross-attends to it, as encoder and decoder)
     blip2.py      blip-2 (BLIP's ViT, a Q-Former, and an OPT or T5 language model)
@@ -89,6 +96,7 @@ MODULES = {
                      "gemma", "gemma2", "gemma3_text", "olmo", "starcoder2", "phi3"),
                     "decoders"),
     **dict.fromkeys(("deepseek_v2", "deepseek_v3"), "deepseek"),
+    "deepseek_v32": "deepseek",
     # Llama with other defaults and switches, described as data (llamalike.FAMILIES)
     **dict.fromkeys(("gpt_oss", "granite", "granitemoe", "granitemoeshared", "cohere",
                      "cohere2", "glm", "glm4", "glm4_moe", "phimoe", "olmo2", "olmo3", "olmoe",
@@ -101,6 +109,7 @@ MODULES = {
     "falcon_mamba": "mamba",
     "mamba2": "mamba",
     **dict.fromkeys(("jamba", "bamba", "falcon_h1", "zamba2"), "ssm_hybrids"),
+    **dict.fromkeys(("qwen3_5_text", "qwen3_5_moe_text"), "hybrid"),
     **dict.fromkeys(("gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi", "mpt"),
                     "gpt"),
     **dict.fromkeys(("bert", "roberta", "distilbert"), "encoders"),
@@ -122,6 +131,11 @@ MODULES = {
     **dict.fromkeys(("vit", "deit", "dinov2", "dinov2_with_registers"), "vision"),
     "swin": "swin",
     "mllama": "mllama",
+    "pixtral": "vision_language",
+    "voxtral": "voxtral",
+    "nomic_bert": "nomic_bert",
+    "gemma3n_text": "gemma3n",
+    **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"), "qwen3_vl"),
     "blip": "blip",
     "blip-2": "blip2",
     **dict.fromkeys(("beit", "data2vec-vision"), "beit"),

@@ -164,3 +164,11 @@ def _idefics3_family(c: Config, head: str, roles: Roles, prefix: str) -> Node:
     parts = [roles.named("vision_model", tower), roles.named("connector", connector),
              roles.named("text_model", body)]
     return assemble(head, prefix, parts, lm_head, roles)
+
+
+@register("pixtral", "Pixtral", ("VisionModel",), base="VisionModel")
+def pixtral(c: Config, head: str, roles: Roles) -> Node:
+    """Pixtral's vision encoder alone (``PixtralVisionModel``), as Pixtral-12B's and Mistral
+    Small 3.1's ``vision_config`` describe it."""
+    tower, _ = pixtral_tower(c, "")
+    return tower
